@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "release",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "release", targets: ["release"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: ["CLibPQ"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ReleaseCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ReleaseStore",
+            dependencies: ["Postgres", "ReleaseCore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ProviderKit",
+            dependencies: [
+                "ReleaseCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ReleaseEngine",
+            dependencies: [
+                "ReleaseCore", "ReleaseStore", "ProviderKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "release",
+            dependencies: [
+                "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ReleaseCoreTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
+        .testTarget(name: "ReleaseStoreTests", dependencies: ["ReleaseStore", "ReleaseCore", "Postgres"], swiftSettings: strict),
+        .testTarget(name: "ProviderKitTests", dependencies: ["ProviderKit", "ReleaseCore"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,177 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Foundation
+
+/// Runs a program in its own process group, streams its output, and kills the whole group on
+/// timeout. Blocking waits happen on dispatch threads, never on the cooperative pool.
+public struct ChildProcess: Sendable {
+    /// How a run ended.
+    public struct Termination: Sendable, Equatable {
+        /// The exit status, or 128 + signal when killed.
+        public var status: Int32
+        /// Whether the timeout killed it.
+        public var timedOut: Bool
+        /// The last lines of combined stdout and stderr.
+        public var tail: [String]
+    }
+
+    /// The program and its arguments.
+    public var arguments: [String]
+    /// The complete environment for the child.
+    public var environment: [String: String]
+    /// The working directory, if not ours.
+    public var workingDirectory: String?
+    /// How long it may run.
+    public var timeout: Duration
+    /// How many trailing lines to keep for error messages.
+    public var tailLines = 20
+
+    /// Creates a description of a child process.
+    public init(arguments: [String], environment: [String: String], workingDirectory: String? = nil, timeout: Duration) {
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.timeout = timeout
+    }
+
+    /// Starts the process, calls `onStart` with its pid, passes each output line to `onLine`, and
+    /// returns when it has exited (or been killed at the timeout).
+    public func run(onStart: @escaping @Sendable (Int32) async -> Void = { _ in },
+                    onLine: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Termination {
+        var pipe: [Int32] = [0, 0]
+        guard Glibc.pipe(&pipe) == 0 else { throw ChildProcessError("could not create a pipe") }
+        let (readEnd, writeEnd) = (pipe[0], pipe[1])
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+        posix_spawn_file_actions_addclose(&actions, readEnd)
+        posix_spawn_file_actions_addclose(&actions, writeEnd)
+        var arguments = arguments
+        if let workingDirectory {
+            guard FileManager.default.fileExists(atPath: workingDirectory) else {
+                close(readEnd)
+                close(writeEnd)
+                throw ChildProcessError("working directory \(workingDirectory) does not exist")
+            }
+            // posix_spawn has no portable chdir action; a tiny shell changes directory, then execs.
+            arguments = ["/bin/sh", "-c", "cd \"$1\" || exit 127; shift; exec \"$@\"", "sh", workingDirectory] + arguments
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGTERM)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawnStatus = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
+        close(writeEnd)
+        guard spawnStatus == 0 else {
+            close(readEnd)
+            throw ChildProcessError("could not start \(arguments[0]): \(String(cString: strerror(spawnStatus)))")
+        }
+        let childPID = pid
+        await onStart(childPID)
+
+        let killed = KillSwitch()
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        let timeoutNanoseconds = max(0, timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        timer.schedule(deadline: .now() + .nanoseconds(Int(min(timeoutNanoseconds, Int64(Int32.max) * 1_000_000_000))))
+        timer.setEventHandler {
+            killed.fire()
+            kill(-childPID, SIGTERM)
+            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { kill(-childPID, SIGKILL) }
+        }
+        timer.resume()
+        defer { timer.cancel() }
+
+        let tailLimit = tailLines
+        let tail: [String] = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var lines: [String] = []
+                var pending: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+                func emit(_ bytes: [UInt8]) {
+                    let line = String(decoding: bytes, as: UTF8.self)
+                    onLine(line)
+                    lines.append(line.count > 400 ? String(line.prefix(400)) + "…" : line)
+                    if lines.count > tailLimit { lines.removeFirst(lines.count - tailLimit) }
+                }
+                while true {
+                    let count = read(readEnd, &buffer, buffer.count)
+                    if count < 0, errno == EINTR { continue }
+                    if count <= 0 { break }
+                    for byte in buffer[0..<count] {
+                        if byte == 10 {
+                            emit(pending)
+                            pending.removeAll(keepingCapacity: true)
+                        } else {
+                            pending.append(byte)
+                        }
+                    }
+                }
+                if !pending.isEmpty { emit(pending) }
+                close(readEnd)
+                continuation.resume(returning: lines)
+            }
+        }
+        let status: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var status: Int32 = 0
+                while waitpid(childPID, &status, 0) < 0, errno == EINTR {}
+                let exited = status & 0x7f == 0
+                continuation.resume(returning: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f))
+            }
+        }
+        return Termination(status: status, timedOut: killed.fired, tail: tail)
+    }
+}
+
+/// A failure to start a child process.
+public struct ChildProcessError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong.
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+private final class KillSwitch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var fired: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+
+    func fire() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import ReleaseCore
+
+/// The `command` provider: runs the team's own deploy script with `sh -c`.
+///
+/// The script learns what to do from RELEASE_* variables; exit 0 means the release is live.
+public struct CommandProvider: DeploymentProvider {
+    /// The `command:` block of an environment.
+    public struct Configuration: Sendable, Equatable {
+        /// The deploy command.
+        public var deploy: String
+        /// The rollback command; without one, rollbacks run `deploy` with the older release.
+        public var rollback: String?
+        /// How long a command may run (default 10m).
+        public var timeout: TimeSpan
+        /// The working directory, relative to release.yml's folder.
+        public var workdir: String?
+
+        /// Reads and validates the block.
+        public init(reader: ConfigReader, configurationDirectory: String) throws {
+            let entries = try reader.mapping(allowed: ["deploy", "rollback", "timeout", "workdir", "api_url"])
+            deploy = try entries.required("deploy", "the shell command that deploys, such as ./deploy.sh").string()
+            rollback = try entries["rollback"]?.string()
+            timeout = try entries["timeout"]?.timeSpan() ?? .minutes(10)
+            if let directory = try entries["workdir"]?.string() {
+                workdir = directory.hasPrefix("/") ? directory : configurationDirectory + "/" + directory
+            } else {
+                workdir = configurationDirectory
+            }
+        }
+    }
+
+    /// The environment's settings.
+    public let configuration: Configuration
+    /// Where each output line of the script goes (the CLI shows it to the user).
+    public let output: @Sendable (String) -> Void
+
+    /// Creates the provider.
+    public init(configuration: Configuration, output: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.output = output
+    }
+
+    public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+        try await run(configuration.deploy, operation: request.kind == .rollback ? "rollback" : "deploy", request, record: record)
+    }
+
+    public func rollback(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+        try await run(configuration.rollback ?? configuration.deploy, operation: "rollback", request, record: record)
+    }
+
+    /// A shell command leaves nothing to poll, so resuming runs it again: deploy scripts must be
+    /// idempotent (deploying the same release twice is harmless), as most are.
+    public func resume(_ request: DeploymentRequest, operation: JSONValue, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+        if request.kind == .rollback {
+            return try await rollback(request, record: record)
+        }
+        return try await deploy(request, record: record)
+    }
+
+    private func run(_ command: String, operation: String, _ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+        var environment = ProcessInfo.processInfo.environment
+        environment["RELEASE_APP"] = request.app
+        environment["RELEASE_ENV"] = request.environment.name
+        environment["RELEASE_VERSION"] = request.release.version
+        environment["RELEASE_COMMIT"] = request.release.commit ?? ""
+        environment["RELEASE_ARTIFACT"] = request.release.artifact ?? ""
+        environment["RELEASE_PREVIOUS_VERSION"] = request.previous?.version ?? ""
+        environment["RELEASE_OPERATION"] = operation
+        environment["RELEASE_DEPLOYMENT_ID"] = String(request.deploymentID)
+        let child = ChildProcess(arguments: ["/bin/sh", "-c", command], environment: environment,
+                                 workingDirectory: configuration.workdir, timeout: configuration.timeout.duration)
+        let termination: ChildProcess.Termination
+        do {
+            termination = try await child.run(
+                onStart: { pid in
+                    try? await record(.object([("command", .string(operation)), ("pid", .int(Int64(pid)))]))
+                },
+                onLine: output)
+        } catch {
+            throw ProviderError(.configuration, "The \(operation) command could not start: \(error). Check `command.workdir` in release.yml.")
+        }
+        if termination.timedOut {
+            throw ProviderError(.failed, "The \(operation) command ran longer than \(configuration.timeout) and was stopped\(Self.excerpt(termination.tail)).")
+        }
+        guard termination.status == 0 else {
+            throw ProviderError(.failed, "The \(operation) command exited with status \(termination.status)\(Self.excerpt(termination.tail)).")
+        }
+        return DeploymentOutcome(liveReference: .object([("command", .string(operation))]), summary: "\(operation) command finished")
+    }
+
+    /// The last few output lines, short enough for a one-line error.
+    static func excerpt(_ tail: [String]) -> String {
+        let lines = tail.suffix(3).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !lines.isEmpty else { return "" }
+        var text = lines.joined(separator: " | ")
+        if text.count > 300 { text = "…" + String(text.suffix(300)) }
+        return ": \(text)"
+    }
+}

@@ -1,0 +1,78 @@
+import Yams
+
+/// A parsed release.yml node that remembers its line, so every error can name file, line and key.
+public indirect enum ConfigValue: Sendable {
+    case scalar(String, line: Int)
+    case mapping([(key: String, value: ConfigValue, line: Int)], line: Int)
+    case sequence([ConfigValue], line: Int)
+    case null(line: Int)
+
+    /// The 1-based line where the node starts.
+    public var line: Int {
+        switch self {
+        case let .scalar(_, line), let .mapping(_, line), let .sequence(_, line), let .null(line): line
+        }
+    }
+
+    /// Parses YAML text; errors name the file and line.
+    public static func parse(yaml text: String, file: String) throws -> ConfigValue {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ReleaseError.usage("\(file): not valid YAML: \(describe(error)). Fix the file and try again.")
+        } catch {
+            throw ReleaseError.usage("\(file): not valid YAML. Fix the file and try again.")
+        }
+        guard let node else { return .null(line: 1) }
+        return try convert(node, file: file)
+    }
+
+    private static func describe(_ error: YamlError) -> String {
+        let text = "\(error)"
+        let flattened = text.split(separator: "\n").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+        return flattened.first.map(String.init) ?? "syntax error"
+    }
+
+    private static func line(of node: Node) -> Int {
+        node.mark.map { $0.line } ?? 0
+    }
+
+    private static func convert(_ node: Node, file: String) throws -> ConfigValue {
+        let line = line(of: node)
+        switch node {
+        case let .scalar(scalar):
+            if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
+                return .null(line: line)
+            }
+            return .scalar(scalar.string, line: line)
+        case let .mapping(mapping):
+            var pairs: [(key: String, value: ConfigValue, line: Int)] = []
+            var seen: Set<String> = []
+            for (key, value) in mapping {
+                guard case let .scalar(keyScalar) = key else {
+                    throw ReleaseError.usage("\(file):\(self.line(of: key)): keys must be plain words.")
+                }
+                let name = keyScalar.string
+                guard seen.insert(name).inserted else {
+                    throw ReleaseError.usage("\(file):\(self.line(of: key)): key '\(name)' appears twice; keep one.")
+                }
+                pairs.append((name, try convert(value, file: file), self.line(of: key)))
+            }
+            return .mapping(pairs, line: line)
+        case let .sequence(sequence):
+            return .sequence(try sequence.map { try convert($0, file: file) }, line: line)
+        case .alias:
+            throw ReleaseError.usage("\(file):\(line): YAML aliases are not supported in release.yml; write the value out.")
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in character: Character) -> Substring {
+        var text = self
+        while text.first == character { text.removeFirst() }
+        while text.last == character { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,73 @@
+/// release.yml: one app and its environments, in the order the file lists them.
+public struct ReleaseConfiguration: Sendable {
+    /// The path the configuration was read from.
+    public var file: String
+    /// The app's name; one database holds many apps.
+    public var app: String
+    /// The environments, in file order.
+    public var environments: [EnvironmentConfiguration]
+    /// The raw `notify:` block, if any.
+    public var notify: ConfigReader?
+
+    /// The provider names the contract defines.
+    public static let providerNames = ["command", "heroku", "railway", "digitalocean", "aws-ecs", "aws-lambda"]
+
+    /// Creates a configuration directly (tests, tools).
+    public init(file: String, app: String, environments: [EnvironmentConfiguration], notify: ConfigReader? = nil) {
+        self.file = file
+        self.app = app
+        self.environments = environments
+        self.notify = notify
+    }
+
+    /// The environment called `name`, or a usage error listing the ones that exist.
+    public func environment(named name: String) throws -> EnvironmentConfiguration {
+        if let environment = environments.first(where: { $0.name == name }) { return environment }
+        let known = environments.map(\.name).joined(separator: ", ")
+        throw ReleaseError.usage("Unknown environment '\(name)'; \(file) defines \(known).")
+    }
+
+    /// Parses release.yml text. `file` is used in error messages only.
+    public static func parse(yaml text: String, file: String) throws -> ReleaseConfiguration {
+        let root = ConfigReader(file: file, path: "", value: try ConfigValue.parse(yaml: text, file: file))
+        if root.isNull { throw ReleaseError.usage("\(file) is empty; it needs at least `app:` and `environments:`.") }
+        let top = try root.mapping(allowed: ["app", "environments", "notify"])
+        let appReader = try top.required("app", "the app's name, such as crm-api")
+        let app = try appReader.string()
+        guard Identifier.isValid(app) else {
+            throw appReader.error("expected a name of letters, digits, '-', '_' or '.', at most 100 characters, found '\(app)'.")
+        }
+        let environmentsReader = try top.required("environments", "a mapping of environment names to their settings")
+        var environments: [EnvironmentConfiguration] = []
+        for (name, reader) in try environmentsReader.namedMapping() {
+            guard Identifier.isValid(name) else {
+                throw reader.error("environment names are letters, digits, '-', '_' or '.', at most 100 characters.")
+            }
+            environments.append(try EnvironmentConfiguration(name: name, reader: reader))
+        }
+        guard !environments.isEmpty else { throw environmentsReader.error("define at least one environment.") }
+        for environment in environments {
+            guard let source = environment.promoteFrom else { continue }
+            let sourceReader = environment.promoteFromReader ?? environmentsReader
+            if source == environment.name {
+                throw sourceReader.error("an environment cannot promote from itself.")
+            }
+            if !environments.contains(where: { $0.name == source }) {
+                throw sourceReader.error("names '\(source)', which is not an environment in this file.")
+            }
+        }
+        return ReleaseConfiguration(file: file, app: app, environments: environments, notify: top["notify"])
+    }
+}
+
+/// Validates the names of apps, environments, checks and approvers.
+public enum Identifier {
+    /// Letters, digits, `-`, `_`, `.`, `@`; 1 to 100 characters; starts with a letter or digit.
+    public static func isValid(_ text: String, maxLength: Int = 100) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= maxLength, let first = text.unicodeScalars.first,
+              first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
+        return text.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.@/".unicodeScalars.contains(scalar))
+        }
+    }
+}

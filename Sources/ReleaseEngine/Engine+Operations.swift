@@ -1,0 +1,271 @@
+import Postgres
+import ProviderKit
+import ReleaseCore
+import ReleaseStore
+
+extension Engine {
+    /// `release deploy`, `release promote` and `release rollback`: gate, deploy, verify, and roll
+    /// back automatically when verification fails.
+    public func run(_ plan: OperationPlan) async throws -> OperationReport {
+        if plan.kind == .deploy, let source = plan.environment.promoteFrom {
+            throw ReleaseError.usage("'\(plan.environment.name)' only receives promotions from \(source). Run `release promote \(source) \(plan.environment.name)`.")
+        }
+        let provider = try provider(for: plan.environment)
+        let started = try await begin(plan)
+        return try await execute(started.deployment, provider: provider, gates: started.gates, resume: nil)
+    }
+
+    /// Gating, in one transaction: the deployment row (the database refuses a second one in flight,
+    /// exit 4), every gate against one snapshot, then `rejected` (exit 3) or `deploying` with a lease.
+    func begin(_ plan: OperationPlan) async throws -> (deployment: StartedDeployment, gates: [GateResult]) {
+        let engine = self
+        enum Outcome: Sendable {
+            case started(StartedDeployment, [GateResult])
+            case rejected(version: String?, [GateResult])
+        }
+        let outcome: Outcome = try await transaction { db in
+            let resolution = try engine.resolve(plan, in: db)
+            guard let release = resolution.release else {
+                return .rejected(version: nil, resolution.gates)
+            }
+            let id = try db.insertDeployment(
+                app: resolution.appID, environment: resolution.environmentID, environmentName: plan.environment.name,
+                release: release.id, kind: plan.kind, by: engine.actor, reason: plan.reason,
+                sourceDeployment: resolution.sourceDeployment?.id)
+            try db.transition(deployment: id, to: .gating)
+            let refused = resolution.refused
+            if !refused.isEmpty {
+                let summary = refused.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
+                try db.transition(deployment: id, to: .rejected, detail: summary)
+                try db.appendAudit(
+                    app: resolution.appID, actor: engine.actor, action: "\(plan.kind.rawValue).rejected",
+                    environment: plan.environment.name, version: release.version,
+                    details: .object([("deployment", .int(id)), ("gates", .array(refused.map(Self.gateJSON)))]))
+                return .rejected(version: release.version, resolution.gates)
+            }
+            try db.transition(deployment: id, to: .deploying)
+            try db.takeLease(deployment: id, owner: engine.leaseOwner, seconds: engine.leaseSeconds)
+            var details: [(String, JSONValue)] = [("deployment", .int(id))]
+            if let source = plan.source { details.append(("from", .string(source.name))) }
+            if let previous = resolution.previous { details.append(("previous", .string(previous.version))) }
+            if let commit = release.commit { details.append(("commit", .string(commit))) }
+            if let artifact = release.artifact { details.append(("artifact", .string(artifact))) }
+            if let reason = plan.reason { details.append(("reason", .string(reason))) }
+            let frozen = !PromotionGate.activeFreezes(resolution.context).reasons.isEmpty
+            if plan.force, frozen {
+                details.append(("freeze_overridden", .bool(true)))
+                try db.appendAudit(
+                    app: resolution.appID, actor: engine.actor, action: "freeze.overridden",
+                    environment: plan.environment.name, version: release.version,
+                    details: .object([("deployment", .int(id)), ("reason", .optional(plan.reason))]))
+            }
+            try db.appendAudit(app: resolution.appID, actor: engine.actor, action: "\(plan.kind.rawValue).started",
+                               environment: plan.environment.name, version: release.version, details: .object(details))
+            let sourceReference = resolution.sourceDeployment?.liveReference
+            return .started(StartedDeployment(
+                id: id, appID: resolution.appID, environmentID: resolution.environmentID, kind: plan.kind,
+                environment: plan.environment, release: release, previous: resolution.previous,
+                sourceEnvironment: plan.source, sourceReference: sourceReference,
+                targetReference: resolution.rollbackTarget?.liveReference, rollbackOf: nil), resolution.gates)
+        }
+        switch outcome {
+        case let .started(deployment, gates):
+            return (deployment, gates)
+        case let .rejected(version, gates):
+            throw Self.refusal(plan, version: version, gates: gates)
+        }
+    }
+
+    static func gateJSON(_ gate: GateResult) -> JSONValue {
+        .object([("name", .string(gate.name)), ("passed", .bool(gate.passed)), ("detail", .string(gate.detail)),
+                 ("earliest", .optional(gate.earliestPass?.rfc3339))])
+    }
+
+    /// Drives a started deployment through the provider, cutover and verification.
+    /// `resume` is the recorded operation when `release recover` continues a dead run.
+    func execute(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], resume: JSONValue?) async throws -> OperationReport {
+        let heartbeat = startHeartbeat(started.id)
+        defer { heartbeat.cancel() }
+        var request = started.request
+        request.app = app
+        let connection = self.connection
+        let id = started.id
+        let recorder: OperationRecorder = { reference in
+            try await connection.run { db in try db.recordOperation(deployment: id, reference) }
+        }
+        let verb = started.kind == .rollback ? "Rolling back" : (started.kind == .promote ? "Promoting" : "Deploying")
+        progress("\(verb) \(started.release.version) to \(started.environment.name) (deployment \(started.id))…")
+        let outcome: DeploymentOutcome
+        do {
+            if let resume {
+                outcome = try await provider.resume(request, operation: resume, record: recorder)
+            } else if started.kind == .rollback {
+                outcome = try await provider.rollback(request, record: recorder)
+            } else {
+                outcome = try await provider.deploy(request, record: recorder)
+            }
+        } catch let error as ProviderError {
+            throw try await providerFailed(started, error)
+        } catch let error as ReleaseError {
+            throw error
+        } catch {
+            throw try await providerFailed(started, ProviderError(.failed, "\(error)"))
+        }
+        let engine = self
+        let since: Timestamp = try await transaction { db in
+            let instant = try db.cutover(deployment: started.id, environment: started.environmentID, release: started.release.id,
+                                         liveReference: outcome.liveReference)
+            try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).cutover",
+                               environment: started.environment.name, version: started.release.version,
+                               details: .object([("deployment", .int(started.id)), ("provider", .string(outcome.summary)),
+                                                 ("live_since", .string(instant.rfc3339))]))
+            return instant
+        }
+        progress("\(started.environment.name) serves \(started.release.version) since \(since) (\(outcome.summary)).")
+        return try await verify(started, provider: provider, gates: gates, since: since)
+    }
+
+    /// Verification, then `live`, or `failed` with quarantine and the automatic rollback.
+    func verify(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], since: Timestamp?) async throws -> OperationReport {
+        var verdict = ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
+        if let health = started.environment.health {
+            progress("Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within \(health.within)…")
+            let progress = self.progress
+            verdict = await prober.verify(health) { attempt, failure in
+                if let failure { progress("  probe \(attempt): \(failure)") }
+            }
+            let verdictCopy = verdict
+            try await database { db in
+                try db.recordHealth(environment: started.environmentID, healthy: verdictCopy.passed, detail: verdictCopy.detail)
+            }
+        }
+        let engine = self
+        if verdict.passed {
+            let detail = verdict.detail
+            try await transaction { db in
+                try db.markVerified(deployment: started.id, detail: detail)
+                if let failed = started.rollbackOf {
+                    try db.transition(deployment: failed, to: .rolledBack)
+                }
+                try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).live",
+                                   environment: started.environment.name, version: started.release.version,
+                                   details: .object([("deployment", .int(started.id)), ("verification", .string(detail))]))
+            }
+            let message: String
+            switch started.kind {
+            case .rollback: message = "\(started.environment.name) was rolled back to \(started.release.version) and is healthy (\(verdict.detail))."
+            case .promote, .deploy: message = "\(started.release.version) is live on \(started.environment.name) (\(verdict.detail))."
+            }
+            progress(message)
+            return OperationReport(deploymentID: started.id, kind: started.kind, environment: started.environment.name,
+                                   version: started.release.version, previousVersion: started.previous?.version, gates: gates,
+                                   since: since, message: message)
+        }
+        return try await verificationFailed(started, provider: provider, detail: verdict.detail)
+    }
+
+    private func verificationFailed(_ started: StartedDeployment, provider: any DeploymentProvider, detail: String) async throws -> OperationReport {
+        let engine = self
+        let environment = started.environment
+        let automatic = started.kind != .rollback && environment.onFailure == .rollback
+        progress("Verification of \(started.release.version) on \(environment.name) failed: \(detail).")
+        let rollback: StartedDeployment? = try await transaction { db in
+            try db.transition(deployment: started.id, to: .failed, detail: "verification failed: \(detail)")
+            let quarantine = started.kind != .rollback
+            if quarantine {
+                try db.quarantine(release: started.release.id, reason: "failed verification on \(environment.name): \(detail)")
+            }
+            try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).verification_failed",
+                               environment: environment.name, version: started.release.version,
+                               details: .object([("deployment", .int(started.id)), ("detail", .string(detail)),
+                                                 ("quarantined", .bool(quarantine))]))
+            guard automatic,
+                  let target = try db.lastVerified(environment: started.environmentID, excludingRelease: started.release.id),
+                  let targetRelease = try db.release(id: target.releaseID)
+            else { return nil }
+            let id = try db.insertDeployment(
+                app: started.appID, environment: started.environmentID, environmentName: environment.name,
+                release: targetRelease.id, kind: .rollback, by: engine.actor,
+                reason: "automatic rollback: \(started.release.version) failed verification", rollbackOf: started.id)
+            try db.transition(deployment: id, to: .gating)
+            try db.transition(deployment: id, to: .deploying)
+            try db.takeLease(deployment: id, owner: engine.leaseOwner, seconds: engine.leaseSeconds)
+            try db.appendAudit(app: started.appID, actor: engine.actor, action: "rollback.started",
+                               environment: environment.name, version: targetRelease.version,
+                               details: .object([("deployment", .int(id)), ("automatic", .bool(true)),
+                                                 ("rollback_of", .int(started.id)), ("previous", .string(started.release.version))]))
+            return StartedDeployment(
+                id: id, appID: started.appID, environmentID: started.environmentID, kind: .rollback, environment: environment,
+                release: targetRelease, previous: started.release, targetReference: target.liveReference, rollbackOf: started.id)
+        }
+        let name = environment.name
+        let version = started.release.version
+        if started.kind == .rollback {
+            throw ReleaseError.failed("Rollback of \(name) to \(version) failed verification (\(detail)). \(name) is degraded and needs a human: check the platform, then deploy a known-good release.")
+        }
+        guard let rollback else {
+            let why = automatic ? "there is no earlier verified release to roll back to" : "on_failure is stop"
+            throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(why). Run `release rollback \(name) --reason …` or deploy a fix.")
+        }
+        do {
+            _ = try await execute(rollback, provider: provider, gates: [], resume: nil)
+        } catch let error as ReleaseError {
+            throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)")
+        }
+        throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and is healthy.")
+    }
+
+    /// Records a provider failure and returns the error to throw.
+    func providerFailed(_ started: StartedDeployment, _ error: ProviderError) async throws -> ReleaseError {
+        let engine = self
+        let name = started.environment.name
+        if error.kind == .unreachable {
+            let recorded = try await database { db in try db.deployment(id: started.id)?.operation }
+            if let recorded, recorded != .object([]), recorded != .null {
+                // The platform may still be working on it: leave it in flight for `release recover`.
+                try await database { db in
+                    try db.takeLease(deployment: started.id, owner: engine.leaseOwner, seconds: 0)
+                }
+                return .unavailable("\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can be reached.")
+            }
+        }
+        try await transaction { db in
+            try db.transition(deployment: started.id, to: .failed, detail: error.message)
+            try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).failed",
+                               environment: name, version: started.release.version,
+                               details: .object([("deployment", .int(started.id)), ("error", .string(error.message))]))
+        }
+        let message: String
+        if started.kind == .rollback {
+            message = "Rollback of \(name) to \(started.release.version) failed: \(error.message) \(name) is degraded and needs a human."
+        } else {
+            let serving = started.previous.map { "\(name) still serves \($0.version)" } ?? "nothing was live on \(name) before"
+            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) Nothing went live, so nothing was rolled back: \(serving)."
+        }
+        switch error.kind {
+        case .failed: return .failed(message)
+        case .configuration: return .usage(message)
+        case .unreachable: return .unavailable(message)
+        }
+    }
+
+    /// Keeps the lease alive while the provider works.
+    func startHeartbeat(_ deployment: Int64) -> Task<Void, Never> {
+        let connection = self.connection
+        let owner = leaseOwner
+        let seconds = leaseSeconds
+        let logger = self.logger
+        return Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(max(200, seconds * 1000 / 3)))
+                if Task.isCancelled { return }
+                do {
+                    let held = try await connection.run { db in try db.heartbeat(deployment: deployment, owner: owner, seconds: seconds) }
+                    if !held { logger.warning("Lost the lease on deployment \(deployment); another run took over.") }
+                } catch {
+                    logger.warning("Heartbeat for deployment \(deployment) failed: \(error)")
+                }
+            }
+        }
+    }
+}

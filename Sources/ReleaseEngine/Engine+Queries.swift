@@ -1,0 +1,159 @@
+import Postgres
+import ProviderKit
+import ReleaseCore
+import ReleaseStore
+
+/// One environment in `release status`.
+public struct EnvironmentStatus: Sendable {
+    /// The environment's name.
+    public var name: String
+    /// What is live, if anything.
+    public var live: LiveRelease?
+    /// healthy, unhealthy, degraded, verifying or unknown.
+    public var health: String
+    /// The last health detail.
+    public var healthDetail: String?
+    /// The deployment in flight, if any.
+    public var inFlight: DeploymentRecord?
+    /// Why it is frozen, empty when not.
+    public var freezeReasons: [String]
+    /// When the freeze ends, if known.
+    public var frozenUntil: Timestamp?
+}
+
+extension Engine {
+    /// `release status`: what is live where, since when, by whom, health, in flight, frozen.
+    public func status(environment name: String?) async throws -> [EnvironmentStatus] {
+        let environments = try name.map { [try configuration.environment(named: $0)] } ?? configuration.environments
+        let app = self.app
+        return try await database { db in
+            let appID = try db.appID(named: app)
+            let now = try db.now()
+            return try environments.map { environment in
+                let environmentID = try appID.flatMap { try db.environmentID(app: $0, named: environment.name) }
+                var live: LiveRelease?
+                var inFlight: DeploymentRecord?
+                var adHoc: [AdHocFreeze] = []
+                var health = "unknown"
+                var healthDetail: String?
+                if let environmentID {
+                    live = try db.currentLive(environment: environmentID)
+                    inFlight = try db.inFlight(environment: environmentID)
+                    adHoc = try db.activeFreezes(environment: environmentID, at: now)
+                    if let row = try db.query("SELECT health, health_detail FROM environments WHERE id = \(environmentID)").first {
+                        health = try row.string("health")
+                        healthDetail = try row.optionalString("health_detail")
+                    }
+                    if let last = try db.lastFinished(environment: environmentID), last.kind == .rollback, last.state == .failed {
+                        health = "degraded"
+                        healthDetail = last.detail
+                    } else if let live, live.state == .failed {
+                        health = "unhealthy"
+                    } else if let live, live.state == .verifying {
+                        health = "verifying"
+                    }
+                }
+                let context = GateContext(kind: .deploy, environment: environment, actor: "", now: now, release: nil, adHocFreezes: adHoc)
+                let (reasons, end) = PromotionGate.activeFreezes(context)
+                return EnvironmentStatus(name: environment.name, live: live, health: health, healthDetail: healthDetail,
+                                         inFlight: inFlight, freezeReasons: reasons, frozenUntil: end)
+            }
+        }
+    }
+
+    /// `release history`: deployments newest first.
+    public func history(environment name: String?, limit: Int) async throws -> [DeploymentRecord] {
+        if let name { _ = try configuration.environment(named: name) }
+        let app = self.app
+        return try await database { db in
+            guard let appID = try db.appID(named: app) else { return [] }
+            if let name {
+                guard let environmentID = try db.environmentID(app: appID, named: name) else { return [] }
+                return try db.history(app: appID, environment: environmentID, limit: limit)
+            }
+            return try db.history(app: appID, environment: nil, limit: limit)
+        }
+    }
+
+    /// `release audit`: events in order, filtered.
+    public func audit(environment: String?, since: Timestamp?, until: Timestamp?, limit: Int?) async throws -> [AuditEvent] {
+        if let environment { _ = try configuration.environment(named: environment) }
+        let app = self.app
+        return try await database { db in
+            guard let appID = try db.appID(named: app) else { return [] }
+            return try db.auditEvents(app: appID, environment: environment, since: since, until: until, limit: limit)
+        }
+    }
+
+    /// `release audit --at`: what was live in every configured environment at an instant.
+    public func liveAt(_ instant: Timestamp) async throws -> [(String, LiveRelease?)] {
+        let app = self.app
+        let names = configuration.environments.map(\.name)
+        let live: [String: LiveRelease] = try await database { db in
+            guard let appID = try db.appID(named: app) else { return [:] }
+            return try db.liveAt(app: appID, at: instant)
+        }
+        return names.map { ($0, live[$0]) }
+    }
+
+    /// `release audit verify`: walks the app's hash chain. Returns the number of events checked,
+    /// or throws naming the first altered or missing event.
+    public func verifyAudit() async throws -> Int64 {
+        let app = self.app
+        let batch = 5000
+        var verifier = AuditChainVerifier()
+        var after: Int64 = 0
+        let appID = try await database { db in try db.appID(named: app) }
+        guard let appID else { return 0 }
+        while true {
+            let cursor = after
+            let events = try await database { db in try db.auditChain(app: appID, after: cursor, limit: batch) }
+            for event in events where !verifier.check(event) { break }
+            if verifier.problem != nil || events.count < batch { break }
+            after = events.last?.sequence ?? after
+        }
+        let head = try await database { db in try db.auditHead(app: appID) }
+        verifier.finish(expectedCount: head.count, expectedHeadHash: head.hash)
+        if let problem = verifier.problem {
+            throw ReleaseError.failed("The audit trail of \(app) has been tampered with: \(problem). Restore the database from a backup and compare.")
+        }
+        return verifier.checked
+    }
+
+    /// `release probe`: every named environment's health probe at once, each to its verdict.
+    public func probe(environments names: [String]) async throws -> [(String, ProbeVerdict)] {
+        let targets: [EnvironmentConfiguration]
+        if names.isEmpty {
+            targets = configuration.environments.filter { $0.health != nil }
+            if targets.isEmpty { throw ReleaseError.usage("No environment in \(configuration.file) has a `health:` block to probe.") }
+        } else {
+            targets = try names.map { name in
+                let environment = try configuration.environment(named: name)
+                guard environment.health != nil else {
+                    throw ReleaseError.usage("Environment '\(name)' has no `health:` block in \(configuration.file); add one to probe it.")
+                }
+                return environment
+            }
+        }
+        let prober = self.prober
+        let verdicts = await withTaskGroup(of: (Int, ProbeVerdict).self) { group in
+            for (index, environment) in targets.enumerated() {
+                guard let health = environment.health else { continue }
+                group.addTask { (index, await prober.verify(health)) }
+            }
+            var results: [(Int, ProbeVerdict)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map { (targets[$0.0].name, $0.1) }
+        }
+        let app = self.app
+        try await database { db in
+            guard let appID = try db.appID(named: app) else { return }
+            for (name, verdict) in verdicts {
+                if let environmentID = try db.environmentID(app: appID, named: name) {
+                    try db.recordHealth(environment: environmentID, healthy: verdict.passed, detail: verdict.detail)
+                }
+            }
+        }
+        return verdicts
+    }
+}

@@ -1,0 +1,130 @@
+import Postgres
+import ReleaseCore
+import ReleaseStore
+
+extension Engine {
+    /// `release create`: registers a release; the same call again is a no-op, the same version
+    /// with other values an error.
+    public func createRelease(version: String, commit: String?, artifact: String?, notes: String?) async throws -> (release: ReleaseRecord, created: Bool) {
+        let engine = self
+        let app = self.app
+        return try await transaction { db in
+            let appID = try db.ensureApp(named: app)
+            if let existing = try db.release(app: appID, version: version) {
+                var differences: [String] = []
+                if let commit, commit != existing.commit { differences.append("commit \(existing.commit ?? "none")") }
+                if let artifact, artifact != existing.artifact { differences.append("artifact \(existing.artifact ?? "none")") }
+                if let notes, notes != existing.notes { differences.append("other notes") }
+                if !differences.isEmpty {
+                    throw ReleaseError.usage("Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are immutable: create a new version instead.")
+                }
+                return (existing, false)
+            }
+            let release = try db.insertRelease(app: appID, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.actor)
+            var details: [(String, JSONValue)] = []
+            if let commit { details.append(("commit", .string(commit))) }
+            if let artifact { details.append(("artifact", .string(artifact))) }
+            try db.appendAudit(app: appID, actor: engine.actor, action: "release.created", environment: nil, version: version,
+                               details: .object(details))
+            return (release, true)
+        }
+    }
+
+    /// Releases, newest first.
+    public func releases(limit: Int) async throws -> [ReleaseRecord] {
+        let app = self.app
+        return try await database { db in
+            guard let appID = try db.appID(named: app) else { return [] }
+            return try db.releases(app: appID, limit: limit)
+        }
+    }
+
+    /// `release check`: records a CI check result.
+    public func recordCheck(version: String, name: String, status: CheckStatus, url: String?) async throws {
+        let engine = self
+        try await transaction { db in
+            let (appID, release) = try engine.requireRelease(version, in: db)
+            try db.recordCheck(release: release.id, name: name, status: status, url: url, by: engine.actor)
+            var details: [(String, JSONValue)] = [("check", .string(name)), ("status", .string(status.rawValue))]
+            if let url { details.append(("url", .string(url))) }
+            try db.appendAudit(app: appID, actor: engine.actor, action: "check.recorded", environment: nil, version: version,
+                               details: .object(details))
+        }
+    }
+
+    /// `release approve`: records an approval of a version for an environment.
+    public func approve(environment: EnvironmentConfiguration, version: String) async throws {
+        let engine = self
+        try await transaction { db in
+            let (appID, release) = try engine.requireRelease(version, in: db)
+            if release.isQuarantined {
+                throw ReleaseError.refused("\(version) is quarantined (\(release.quarantineReason ?? "no reason given")); approving it would change nothing.")
+            }
+            let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
+            try db.insertApproval(environment: environmentID, release: release.id, approver: engine.actor)
+            try db.appendAudit(app: appID, actor: engine.actor, action: "approval.recorded", environment: environment.name,
+                               version: version, details: .object([]))
+        }
+    }
+
+    /// `release reject`: quarantines a release for good. Returns the environments it is live on.
+    public func reject(version: String, reason: String) async throws -> [String] {
+        let engine = self
+        let names = configuration.environments.map(\.name)
+        return try await transaction { db in
+            let (appID, release) = try engine.requireRelease(version, in: db)
+            if release.isQuarantined {
+                throw ReleaseError.usage("\(version) is already quarantined (\(release.quarantineReason ?? "no reason given")).")
+            }
+            try db.quarantine(release: release.id, reason: reason)
+            try db.appendAudit(app: appID, actor: engine.actor, action: "release.quarantined", environment: nil, version: version,
+                               details: .object([("reason", .string(reason))]))
+            var liveOn: [String] = []
+            for name in names {
+                if let id = try db.environmentID(app: appID, named: name), try db.currentLive(environment: id)?.releaseID == release.id {
+                    liveOn.append(name)
+                }
+            }
+            return liveOn
+        }
+    }
+
+    /// `release freeze`.
+    public func freeze(environment: EnvironmentConfiguration, reason: String, until: Timestamp?) async throws {
+        let engine = self
+        let app = self.app
+        try await transaction { db in
+            if let until, until <= (try db.now()) {
+                throw ReleaseError.usage("--until \(until) is in the past; give a future RFC 3339 time.")
+            }
+            let appID = try db.ensureApp(named: app)
+            let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
+            try db.insertFreeze(environment: environmentID, reason: reason, until: until, by: engine.actor)
+            try db.appendAudit(app: appID, actor: engine.actor, action: "freeze.started", environment: environment.name, version: nil,
+                               details: .object([("reason", .string(reason)), ("until", .optional(until?.rfc3339))]))
+        }
+    }
+
+    /// `release unfreeze`; returns how many freezes were lifted.
+    public func unfreeze(environment: EnvironmentConfiguration) async throws -> Int {
+        let engine = self
+        let app = self.app
+        return try await transaction { db in
+            let appID = try db.ensureApp(named: app)
+            let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
+            let lifted = try db.liftFreezes(environment: environmentID, by: engine.actor)
+            if lifted > 0 {
+                try db.appendAudit(app: appID, actor: engine.actor, action: "freeze.lifted", environment: environment.name,
+                                   version: nil, details: .object([("lifted", .int(Int64(lifted)))]))
+            }
+            return lifted
+        }
+    }
+
+    func requireRelease(_ version: String, in db: isolated PostgresConnection) throws -> (Int64, ReleaseRecord) {
+        guard let appID = try db.appID(named: app), let release = try db.release(app: appID, version: version) else {
+            throw ReleaseError.usage("Unknown version '\(version)' of \(app). Run `release list` to see the registered ones, or `release create \(version)`.")
+        }
+        return (appID, release)
+    }
+}

@@ -1,0 +1,84 @@
+import ReleaseCore
+
+/// What the user asked for, before anything is resolved against the database.
+public struct OperationPlan: Sendable {
+    /// deploy, promote or rollback.
+    public var kind: DeploymentKind
+    /// The target environment.
+    public var environment: EnvironmentConfiguration
+    /// deploy: the version; promote: `--version`; rollback: `--to`.
+    public var version: String?
+    /// promote: the source environment.
+    public var source: EnvironmentConfiguration?
+    /// rollback: `--reason`; promote/deploy with `--force`: the override reason.
+    public var reason: String?
+    /// Whether `--force` was given (freeze override).
+    public var force: Bool
+
+    /// Creates a plan.
+    public init(kind: DeploymentKind, environment: EnvironmentConfiguration, version: String? = nil,
+                source: EnvironmentConfiguration? = nil, reason: String? = nil, force: Bool = false) {
+        self.kind = kind
+        self.environment = environment
+        self.version = version
+        self.source = source
+        self.reason = reason
+        self.force = force
+    }
+}
+
+/// A deployment the engine has committed to `deploying`, with everything the provider needs.
+struct StartedDeployment: Sendable {
+    var id: Int64
+    var appID: Int64
+    var environmentID: Int64
+    var kind: DeploymentKind
+    var environment: EnvironmentConfiguration
+    var release: ReleaseRecord
+    var previous: ReleaseRecord?
+    var sourceEnvironment: EnvironmentConfiguration?
+    var sourceReference: JSONValue?
+    var targetReference: JSONValue?
+    var rollbackOf: Int64?
+
+    var request: DeploymentRequest {
+        DeploymentRequest(app: "", environment: environment, deploymentID: id, kind: kind, release: release, previous: previous,
+                          sourceReference: sourceReference, sourceEnvironment: sourceEnvironment, targetReference: targetReference)
+    }
+}
+
+/// How an operation ended, for the CLI to print.
+public struct OperationReport: Sendable {
+    /// The deployment's id.
+    public var deploymentID: Int64
+    /// deploy, promote or rollback.
+    public var kind: DeploymentKind
+    /// The environment.
+    public var environment: String
+    /// The version now live.
+    public var version: String
+    /// The version that was live before, if any.
+    public var previousVersion: String?
+    /// The gates evaluated.
+    public var gates: [GateResult]
+    /// When it went live (cutover).
+    public var since: Timestamp?
+    /// One sentence.
+    public var message: String
+}
+
+/// What resolving a plan against one snapshot found.
+struct Resolution: Sendable {
+    var appID: Int64
+    var environmentID: Int64
+    var release: ReleaseRecord?
+    var current: LiveRelease?
+    var previous: ReleaseRecord?
+    var sourceLive: LiveRelease?
+    var sourceDeployment: DeploymentRecord?
+    var rollbackTarget: DeploymentRecord?
+    var gates: [GateResult]
+    var context: GateContext
+
+    var refused: [GateResult] { gates.filter { !$0.passed } }
+}

@@ -1,0 +1,88 @@
+import Postgres
+import ReleaseCore
+
+/// Applies the embedded migrations: each in its own transaction, recorded with a checksum,
+/// serialized across processes by an advisory lock.
+public struct Migrator: Sendable {
+    /// The migrations to apply, in order.
+    public let migrations: [Migration]
+
+    /// Arbitrary constant that names our advisory lock.
+    static let lockKey: Int64 = 0x72656C65617365
+
+    /// Creates a migrator over the embedded migrations (tests may pass others).
+    public init(migrations: [Migration] = Migration.embedded) {
+        self.migrations = migrations.sorted { $0.version < $1.version }
+    }
+
+    /// Applies every pending migration and returns the names applied.
+    public func migrate(_ connection: PostgresConnection) async throws -> [String] {
+        try await connection.run { db in
+            try db.query("SELECT pg_advisory_lock(\(Self.lockKey))")
+            defer { _ = try? db.query("SELECT pg_advisory_unlock(\(Self.lockKey))") }
+            try db.execute(script: """
+                CREATE TABLE IF NOT EXISTS release_schema_migrations (
+                    version     integer PRIMARY KEY,
+                    name        text NOT NULL,
+                    checksum    text NOT NULL,
+                    applied_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+                )
+                """)
+            let applied = try Self.applied(db)
+            try check(applied: applied)
+            var names: [String] = []
+            for migration in migrations where applied[migration.version] == nil {
+                try db.transaction { tx in
+                    try tx.execute(script: migration.sql)
+                    try tx.query("""
+                        INSERT INTO release_schema_migrations (version, name, checksum)
+                        VALUES (\(migration.version), \(migration.name), \(migration.checksum))
+                        """)
+                }
+                names.append(migration.name)
+            }
+            return names
+        }
+    }
+
+    /// Refuses with advice unless the database has exactly the migrations this binary knows.
+    public func requireCurrent(_ db: isolated PostgresConnection) throws {
+        let rows: [PostgresRow]
+        do {
+            rows = try db.query("SELECT version, name, checksum FROM release_schema_migrations")
+        } catch let error as PostgresError where error.sqlState == "42P01" {
+            throw ReleaseError.usage("The database has no release schema yet. Run `release migrate` first.")
+        }
+        var applied: [Int: (name: String, checksum: String)] = [:]
+        for row in rows {
+            applied[try row.int("version")] = (try row.string("name"), try row.string("checksum"))
+        }
+        try check(applied: applied)
+        let pending = migrations.filter { applied[$0.version] == nil }
+        if !pending.isEmpty {
+            throw ReleaseError.usage(
+                "The database schema is behind this release binary (\(pending.count) migration\(pending.count == 1 ? "" : "s") pending). Run `release migrate` first.")
+        }
+    }
+
+    private static func applied(_ db: isolated PostgresConnection) throws -> [Int: (name: String, checksum: String)] {
+        var applied: [Int: (name: String, checksum: String)] = [:]
+        for row in try db.query("SELECT version, name, checksum FROM release_schema_migrations") {
+            applied[try row.int("version")] = (try row.string("name"), try row.string("checksum"))
+        }
+        return applied
+    }
+
+    private func check(applied: [Int: (name: String, checksum: String)]) throws {
+        for (version, record) in applied.sorted(by: { $0.key < $1.key }) {
+            guard let migration = migrations.first(where: { $0.version == version }) else {
+                throw ReleaseError.usage(
+                    "The database has migration \(record.name), which this release binary does not know. Upgrade release to a version that has it.")
+            }
+            if migration.checksum != record.checksum {
+                throw ReleaseError.usage(
+                    "Migration \(migration.name) was edited after it was applied (its checksum differs). Restore the original file and put the change in a new migration.")
+            }
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Postgres
+import ReleaseCore
+
+let auditSelect = """
+    SELECT a.id, p.name AS app, a.sequence, a.at, a.actor, a.action, a.environment, a.version, a.details::text AS details,
+           a.previous_hash, a.hash
+    FROM audit_events a JOIN apps p ON p.id = a.app_id
+    """
+
+extension PostgresConnection {
+    /// Appends an event; the database fills in the sequence, the time and the hash chain.
+    public func appendAudit(app: Int64, actor: String, action: String, environment: String?, version: String?,
+                            details: JSONValue = .object([])) throws {
+        try query("""
+            INSERT INTO audit_events (app_id, sequence, at, actor, action, environment, version, details, hash)
+            VALUES (\(app), 0, clock_timestamp(), \(actor), \(action), \(environment), \(version), \(details)::jsonb, '')
+            """)
+    }
+
+    /// Events in time order, filtered.
+    public func auditEvents(app: Int64, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int?) throws -> [AuditEvent] {
+        try query("""
+            \(unsafeSQL: auditSelect)
+            WHERE a.app_id = \(app)
+              AND (\(environment)::text IS NULL OR a.environment = \(environment)::text)
+              AND (\(since)::timestamptz IS NULL OR a.at >= \(since)::timestamptz)
+              AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)
+            ORDER BY a.sequence
+            LIMIT \(limit)::bigint
+            """).map(auditEvent)
+    }
+
+    /// A batch of the chain after `sequence`, for verification.
+    public func auditChain(app: Int64, after sequence: Int64, limit: Int) throws -> [AuditEvent] {
+        try query("""
+            \(unsafeSQL: auditSelect) WHERE a.app_id = \(app) AND a.sequence > \(sequence) ORDER BY a.sequence LIMIT \(limit)
+            """).map(auditEvent)
+    }
+
+    /// The app's recorded chain head: how many events and the last hash.
+    public func auditHead(app: Int64) throws -> (count: Int64, hash: String?) {
+        guard let row = try query("SELECT audit_sequence, audit_head FROM apps WHERE id = \(app)").first else { return (0, nil) }
+        return (try row.int64("audit_sequence"), try row.optionalString("audit_head"))
+    }
+
+    private func auditEvent(_ row: PostgresRow) throws -> AuditEvent {
+        AuditEvent(
+            id: try row.int64("id"), app: try row.string("app"), sequence: try row.int64("sequence"), at: try row.timestamp("at"),
+            actor: try row.string("actor"), action: try row.string("action"), environment: try row.optionalString("environment"),
+            version: try row.optionalString("version"), details: try row.string("details"),
+            previousHash: try row.optionalString("previous_hash"), hash: try row.string("hash"))
+    }
+}

@@ -1,0 +1,222 @@
+import Postgres
+import ReleaseCore
+
+let deploymentSelect = """
+    SELECT d.id, e.name AS environment, r.version, d.release_id, d.kind, d.state, d.actor, d.started_at, d.finished_at,
+           d.operation, d.live_reference, d.verified, d.rollback_of, d.detail, d.lease_owner, d.lease_expires_at,
+           d.source_deployment_id, d.reason, d.cutover_at
+    FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id
+    """
+
+extension PostgresConnection {
+    /// Inserts a deployment in `pending`. Throws `ReleaseError.busy` when the environment already
+    /// has one in flight: the database's partial unique index decides, not the client.
+    public func insertDeployment(app: Int64, environment: Int64, environmentName: String, release: Int64, kind: DeploymentKind,
+                                 by actor: String, reason: String?, sourceDeployment: Int64? = nil,
+                                 rollbackOf: Int64? = nil) throws -> Int64 {
+        do {
+            guard let row = try query("""
+                INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id, rollback_of)
+                VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason), \(sourceDeployment), \(rollbackOf))
+                RETURNING id
+                """).first else {
+                throw PostgresError(kind: .decoding, message: "The deployment was not returned.")
+            }
+            return try row.int64("id")
+        } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "deployments_one_in_flight" {
+            throw try busyError(environment: environment, name: environmentName)
+        }
+    }
+
+    /// The error for a busy environment, naming what is in flight there.
+    public func busyError(environment: Int64, name: String) throws -> ReleaseError {
+        if let current = try inFlight(environment: environment) {
+            return .busy("Environment '\(name)' is busy: \(current.kind.rawValue) of \(current.version) by \(current.by) is \(current.state.rawValue) (deployment \(current.id)). Wait for it, or run `release recover \(name)` if that run died.")
+        }
+        return .busy("Environment '\(name)' is busy with another operation. Try again in a moment.")
+    }
+
+    /// Moves a deployment to `state`, which the database checks against the transition table.
+    public func transition(deployment id: Int64, to state: DeploymentState, detail: String? = nil) throws {
+        try query("""
+            UPDATE deployments SET state = \(state.rawValue), detail = coalesce(\(detail), detail),
+                   finished_at = CASE WHEN \(!state.isInFlight) THEN coalesce(finished_at, clock_timestamp()) ELSE finished_at END,
+                   lease_owner = CASE WHEN \(state.isInFlight) THEN lease_owner END,
+                   lease_expires_at = CASE WHEN \(state.isInFlight) THEN lease_expires_at END
+            WHERE id = \(id)
+            """)
+    }
+
+    /// Takes the lease of an in-flight deployment for `owner` for `seconds`.
+    public func takeLease(deployment id: Int64, owner: String, seconds: Int) throws {
+        try query("""
+            UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+            WHERE id = \(id)
+            """)
+    }
+
+    /// Extends our lease; false if it is no longer ours (another run took over).
+    public func heartbeat(deployment id: Int64, owner: String, seconds: Int) throws -> Bool {
+        !(try query("""
+            UPDATE deployments SET lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+            WHERE id = \(id) AND lease_owner = \(owner) AND state IN ('pending', 'gating', 'deploying', 'verifying')
+            RETURNING id
+            """).isEmpty)
+    }
+
+    /// Takes over an in-flight deployment whose lease has expired or whose owner is known dead.
+    /// Returns false when another run holds a live lease.
+    public func takeOverLease(deployment id: Int64, from previousOwner: String?, owner: String, seconds: Int, ownerIsDead: Bool) throws -> Bool {
+        !(try query("""
+            UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
+            WHERE id = \(id) AND state IN ('pending', 'gating', 'deploying', 'verifying')
+              AND lease_owner IS NOT DISTINCT FROM \(previousOwner)
+              AND (\(ownerIsDead) OR lease_expires_at IS NULL OR lease_expires_at < clock_timestamp())
+            RETURNING id
+            """).isEmpty)
+    }
+
+    /// Merges provider operation references into the deployment (write-ahead).
+    public func recordOperation(deployment id: Int64, _ reference: JSONValue) throws {
+        try query("UPDATE deployments SET operation = operation || \(reference)::jsonb WHERE id = \(id)")
+    }
+
+    /// Cutover: the provider reports the release is being served. Closes the previous release's
+    /// occupancy and opens this one's at the same instant, supersedes the previous live deployment,
+    /// and moves this deployment to `verifying`. Returns the instant.
+    @discardableResult
+    public func cutover(deployment id: Int64, environment: Int64, release: Int64, liveReference: JSONValue) throws -> Timestamp {
+        guard let row = try query("""
+            WITH instant AS (SELECT clock_timestamp() AS t),
+            closed AS (
+                UPDATE occupancy SET during = tstzrange(lower(during), (SELECT t FROM instant), '[)')
+                WHERE environment_id = \(environment) AND upper_inf(during)
+                RETURNING deployment_id
+            ),
+            superseded AS (
+                UPDATE deployments SET state = 'superseded', finished_at = coalesce(finished_at, (SELECT t FROM instant))
+                WHERE id IN (SELECT deployment_id FROM closed) AND state = 'live'
+                RETURNING id
+            )
+            SELECT t, (SELECT count(*) FROM superseded) AS superseded FROM instant
+            """).first else {
+            throw PostgresError(kind: .decoding, message: "Cutover returned nothing.")
+        }
+        let instant = try row.timestamp("t")
+        try query("""
+            INSERT INTO occupancy (environment_id, release_id, deployment_id, during)
+            VALUES (\(environment), \(release), \(id), tstzrange(\(instant)::timestamptz, NULL, '[)'))
+            """)
+        try query("""
+            UPDATE deployments SET state = 'verifying', cutover_at = \(instant)::timestamptz, live_reference = \(liveReference)::jsonb
+            WHERE id = \(id)
+            """)
+        return instant
+    }
+
+    /// Verification passed: the deployment is live.
+    public func markVerified(deployment id: Int64, detail: String) throws {
+        try query("""
+            UPDATE deployments SET state = 'live', verified = true, detail = \(detail), finished_at = clock_timestamp(),
+                   lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = \(id)
+            """)
+    }
+
+    /// One deployment.
+    public func deployment(id: Int64) throws -> DeploymentRecord? {
+        try query("\(unsafeSQL: deploymentSelect) WHERE d.id = \(id)").first?.deploymentRecord()
+    }
+
+    /// The deployment in flight in an environment, if any.
+    public func inFlight(environment: Int64) throws -> DeploymentRecord? {
+        try query("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.environment_id = \(environment) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
+            """).first?.deploymentRecord()
+    }
+
+    /// In-flight deployments of an app (optionally one environment), oldest first.
+    public func inFlightDeployments(app: Int64, environment: Int64?) throws -> [DeploymentRecord] {
+        try query("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.app_id = \(app) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
+              AND (\(environment)::bigint IS NULL OR d.environment_id = \(environment)::bigint)
+            ORDER BY d.id
+            """).map { try $0.deploymentRecord() }
+    }
+
+    /// Deployments newest first, of one environment or the whole app.
+    public func history(app: Int64, environment: Int64?, limit: Int) throws -> [DeploymentRecord] {
+        if let environment {
+            return try query("""
+                \(unsafeSQL: deploymentSelect) WHERE d.environment_id = \(environment) ORDER BY d.id DESC LIMIT \(limit)
+                """).map { try $0.deploymentRecord() }
+        }
+        return try query("""
+            \(unsafeSQL: deploymentSelect) WHERE d.app_id = \(app) ORDER BY d.id DESC LIMIT \(limit)
+            """).map { try $0.deploymentRecord() }
+    }
+
+    /// The release occupying an environment now.
+    public func currentLive(environment: Int64) throws -> LiveRelease? {
+        guard let row = try query("""
+            SELECT r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified
+            FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+            WHERE o.environment_id = \(environment) AND upper_inf(o.during)
+            """).first else { return nil }
+        return try liveRelease(row)
+    }
+
+    private func liveRelease(_ row: PostgresRow) throws -> LiveRelease {
+        LiveRelease(
+            version: try row.string("version"), releaseID: try row.int64("release_id"), since: try row.timestamp("since"),
+            by: try row.string("actor"), deploymentID: try row.int64("deployment_id"),
+            state: DeploymentState(rawValue: try row.string("state")) ?? .failed, verified: try row.bool("verified"))
+    }
+
+    /// What was live in each environment of the app at an instant.
+    public func liveAt(app: Int64, at instant: Timestamp) throws -> [String: LiveRelease] {
+        var live: [String: LiveRelease] = [:]
+        for row in try query("""
+            SELECT e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id,
+                   d.state, d.verified
+            FROM environments e
+            JOIN occupancy o ON o.environment_id = e.id AND o.during @> \(instant)::timestamptz
+            JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+            WHERE e.app_id = \(app)
+            """) {
+            live[try row.string("environment")] = try liveRelease(row)
+        }
+        return live
+    }
+
+    /// The most recent deployment that verified a release in this environment, other than
+    /// `excluding` and never a quarantined release: the rollback target.
+    public func lastVerified(environment: Int64, excludingRelease excluding: Int64?) throws -> DeploymentRecord? {
+        try query("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.environment_id = \(environment) AND d.verified AND r.quarantined_at IS NULL
+              AND (\(excluding)::bigint IS NULL OR d.release_id <> \(excluding)::bigint)
+            ORDER BY d.id DESC LIMIT 1
+            """).first?.deploymentRecord()
+    }
+
+    /// The most recent verified deployment of a given release in this environment.
+    public func lastVerified(environment: Int64, release: Int64) throws -> DeploymentRecord? {
+        try query("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.environment_id = \(environment) AND d.release_id = \(release) AND d.verified
+            ORDER BY d.id DESC LIMIT 1
+            """).first?.deploymentRecord()
+    }
+
+    /// The newest finished deployment of an environment (to tell a degraded environment).
+    public func lastFinished(environment: Int64) throws -> DeploymentRecord? {
+        try query("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.environment_id = \(environment) AND d.state NOT IN ('pending', 'gating', 'deploying', 'verifying', 'rejected', 'cancelled')
+            ORDER BY d.id DESC LIMIT 1
+            """).first?.deploymentRecord()
+    }
+}

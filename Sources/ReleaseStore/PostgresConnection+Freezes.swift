@@ -1,0 +1,33 @@
+import Postgres
+import ReleaseCore
+
+extension PostgresConnection {
+    /// Starts an ad-hoc freeze.
+    public func insertFreeze(environment: Int64, reason: String, until: Timestamp?, by actor: String) throws {
+        try query("""
+            INSERT INTO freezes (environment_id, reason, frozen_by, until) VALUES (\(environment), \(reason), \(actor), \(until))
+            """)
+    }
+
+    /// Lifts every active ad-hoc freeze; returns how many were active.
+    public func liftFreezes(environment: Int64, by actor: String) throws -> Int {
+        try query("""
+            UPDATE freezes SET lifted_by = \(actor), lifted_at = clock_timestamp()
+            WHERE environment_id = \(environment) AND lifted_at IS NULL AND (until IS NULL OR until > clock_timestamp())
+            RETURNING id
+            """).count
+    }
+
+    /// Ad-hoc freezes in force at `now`.
+    public func activeFreezes(environment: Int64, at now: Timestamp) throws -> [AdHocFreeze] {
+        try query("""
+            SELECT reason, until, frozen_by, frozen_at FROM freezes
+            WHERE environment_id = \(environment) AND lifted_at IS NULL
+              AND frozen_at <= \(now)::timestamptz AND (until IS NULL OR until > \(now)::timestamptz)
+            ORDER BY id
+            """).map { row in
+            AdHocFreeze(reason: try row.string("reason"), until: try row.optionalTimestamp("until"),
+                        by: try row.string("frozen_by"), since: try row.timestamp("frozen_at"))
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Postgres
+import ReleaseCore
+
+let releaseColumns = "id, version, commit_sha, artifact, notes, created_at, created_by, quarantined_at, quarantine_reason"
+
+extension PostgresConnection {
+    /// The release with this version, if registered.
+    public func release(app: Int64, version: String) throws -> ReleaseRecord? {
+        try query("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE app_id = \(app) AND version = \(version)")
+            .first?.releaseRecord()
+    }
+
+    /// The release with this id.
+    public func release(id: Int64) throws -> ReleaseRecord? {
+        try query("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE id = \(id)").first?.releaseRecord()
+    }
+
+    /// Registers a release.
+    public func insertRelease(app: Int64, version: String, commit: String?, artifact: String?, notes: String?, by actor: String) throws -> ReleaseRecord {
+        guard let row = try query("""
+            INSERT INTO releases (app_id, version, commit_sha, artifact, notes, created_by)
+            VALUES (\(app), \(version), \(commit), \(artifact), \(notes), \(actor))
+            RETURNING \(unsafeSQL: releaseColumns)
+            """).first else {
+            throw PostgresError(kind: .decoding, message: "The release was not returned.")
+        }
+        return try row.releaseRecord()
+    }
+
+    /// Releases, newest first.
+    public func releases(app: Int64, limit: Int) throws -> [ReleaseRecord] {
+        try query("""
+            SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE app_id = \(app) ORDER BY id DESC LIMIT \(limit)
+            """).map { try $0.releaseRecord() }
+    }
+
+    /// Marks a release quarantined; it can never be deployed or promoted again.
+    public func quarantine(release: Int64, reason: String) throws {
+        try query("""
+            UPDATE releases SET quarantined_at = clock_timestamp(), quarantine_reason = \(reason)
+            WHERE id = \(release) AND quarantined_at IS NULL
+            """)
+    }
+
+    /// Records a CI check result.
+    public func recordCheck(release: Int64, name: String, status: CheckStatus, url: String?, by actor: String) throws {
+        try query("""
+            INSERT INTO checks (release_id, name, status, url, recorded_by)
+            VALUES (\(release), \(name), \(status.rawValue), \(url), \(actor))
+            """)
+    }
+
+    /// The latest result of each check of a release.
+    public func latestChecks(release: Int64) throws -> [String: CheckStatus] {
+        var checks: [String: CheckStatus] = [:]
+        for row in try query("""
+            SELECT DISTINCT ON (name) name, status FROM checks WHERE release_id = \(release) ORDER BY name, id DESC
+            """) {
+            checks[try row.string("name")] = CheckStatus(rawValue: try row.string("status"))
+        }
+        return checks
+    }
+
+    /// Records an approval of a version for an environment.
+    public func insertApproval(environment: Int64, release: Int64, approver: String) throws {
+        try query("""
+            INSERT INTO approvals (environment_id, release_id, approver) VALUES (\(environment), \(release), \(approver))
+            """)
+    }
+
+    /// Distinct approvers of a release for an environment, approved at or after `since`.
+    public func approvers(environment: Int64, release: Int64, since: Timestamp?) throws -> [String] {
+        try query("""
+            SELECT DISTINCT approver FROM approvals
+            WHERE environment_id = \(environment) AND release_id = \(release)
+              AND (\(since)::timestamptz IS NULL OR approved_at >= \(since)::timestamptz)
+            ORDER BY approver
+            """).map { try $0.string("approver") }
+    }
+}

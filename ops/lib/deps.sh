@@ -1,0 +1,33 @@
+# Installs what `release` needs to build and test, when it is missing. Sourced by ops scripts.
+
+pg_bindir() {
+    local dir
+    for dir in /usr/lib/postgresql/*/bin; do
+        [ -x "$dir/initdb" ] && { echo "$dir"; return 0; }
+    done
+    command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] && { pg_config --bindir; return 0; }
+    return 1
+}
+
+ensure_system_packages() {
+    local missing=()
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    pkg-config --exists libpq 2>/dev/null || missing+=(libpq-dev)
+    pg_bindir >/dev/null 2>&1 || missing+=(postgresql)
+    command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    command -v git >/dev/null 2>&1 || missing+=(git)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "ops: installing ${missing[*]} (apt)" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
+    fi
+    command -v swift >/dev/null 2>&1 || { echo "ops: Swift 6 is required (https://swift.org/install)" >&2; return 1; }
+}
