@@ -41,6 +41,8 @@ public actor PostgresConnection {
             PQfinish(connection)
             throw PostgresError(kind: .connection, message: message)
         }
+        // Server notices ("relation already exists, skipping") are not for the user's terminal.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 import ProviderKit
 import ReleaseCore
@@ -12,21 +13,34 @@ extension Engine {
         }
         let provider = try provider(for: plan.environment)
         let started = try await begin(plan)
-        return try await execute(started.deployment, provider: provider, gates: started.gates, resume: nil)
+        if let report = started.report { return report }
+        guard let deployment = started.deployment else {
+            throw ReleaseError.failed("The \(plan.kind.rawValue) did not start.")
+        }
+        return try await execute(deployment, provider: provider, gates: started.gates, resume: nil)
     }
 
     /// Gating, in one transaction: the deployment row (the database refuses a second one in flight,
     /// exit 4), every gate against one snapshot, then `rejected` (exit 3) or `deploying` with a lease.
-    func begin(_ plan: OperationPlan) async throws -> (deployment: StartedDeployment, gates: [GateResult]) {
+    func begin(_ plan: OperationPlan) async throws -> (deployment: StartedDeployment?, report: OperationReport?, gates: [GateResult]) {
         let engine = self
         enum Outcome: Sendable {
             case started(StartedDeployment, [GateResult])
             case rejected(version: String?, [GateResult])
+            case alreadyLive(OperationReport)
         }
         let outcome: Outcome = try await transaction { db in
             let resolution = try engine.resolve(plan, in: db)
             guard let release = resolution.release else {
                 return .rejected(version: nil, resolution.gates)
+            }
+            if plan.kind != .rollback, let current = resolution.current, current.releaseID == release.id,
+               current.state == .live, current.verified, resolution.refused.isEmpty {
+                // Idempotent for CI: asking for what is already verified live changes nothing.
+                return .alreadyLive(OperationReport(
+                    deploymentID: current.deploymentID, kind: plan.kind, environment: plan.environment.name, version: release.version,
+                    previousVersion: nil, gates: resolution.gates, since: current.since,
+                    message: "\(release.version) is already live and verified on \(plan.environment.name) (since \(current.since)); nothing to do."))
             }
             let id = try db.insertDeployment(
                 app: resolution.appID, environment: resolution.environmentID, environmentName: plan.environment.name,
@@ -70,7 +84,9 @@ extension Engine {
         }
         switch outcome {
         case let .started(deployment, gates):
-            return (deployment, gates)
+            return (deployment, nil, gates)
+        case let .alreadyLive(report):
+            return (nil, report, report.gates)
         case let .rejected(version, gates):
             throw Self.refusal(plan, version: version, gates: gates)
         }
@@ -93,8 +109,11 @@ extension Engine {
         let recorder: OperationRecorder = { reference in
             try await connection.run { db in try db.recordOperation(deployment: id, reference) }
         }
-        let verb = started.kind == .rollback ? "Rolling back" : (started.kind == .promote ? "Promoting" : "Deploying")
-        progress("\(verb) \(started.release.version) to \(started.environment.name) (deployment \(started.id))…")
+        switch started.kind {
+        case .rollback: progress("Rolling back \(started.environment.name) to \(started.release.version) (deployment \(started.id))…")
+        case .promote: progress("Promoting \(started.release.version) to \(started.environment.name) (deployment \(started.id))…")
+        case .deploy: progress("Deploying \(started.release.version) to \(started.environment.name) (deployment \(started.id))…")
+        }
         let outcome: DeploymentOutcome
         do {
             if let resume {
@@ -130,10 +149,8 @@ extension Engine {
         var verdict = ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
         if let health = started.environment.health {
             progress("Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within \(health.within)…")
-            let progress = self.progress
-            verdict = await prober.verify(health) { attempt, failure in
-                if let failure { progress("  probe \(attempt): \(failure)") }
-            }
+            let reporter = ProbeReporter(progress: progress)
+            verdict = await prober.verify(health) { attempt, failure in reporter.report(attempt, failure) }
             let verdictCopy = verdict
             try await database { db in
                 try db.recordHealth(environment: started.environmentID, healthy: verdictCopy.passed, detail: verdictCopy.detail)
@@ -246,6 +263,25 @@ extension Engine {
         case .failed: return .failed(message)
         case .configuration: return .usage(message)
         case .unreachable: return .unavailable(message)
+        }
+    }
+
+    /// Shows probe failures as they change, not every identical one.
+    final class ProbeReporter: @unchecked Sendable {
+        private let progress: @Sendable (String) -> Void
+        private let lock = NSLock()
+        private var last: String?
+
+        init(progress: @escaping @Sendable (String) -> Void) {
+            self.progress = progress
+        }
+
+        func report(_ attempt: Int, _ failure: String?) {
+            lock.lock()
+            defer { lock.unlock() }
+            guard failure != last else { return }
+            last = failure
+            progress("  probe \(attempt): \(failure ?? "healthy")")
         }
     }
 

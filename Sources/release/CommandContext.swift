@@ -1,0 +1,98 @@
+import Foundation
+import Logging
+import Postgres
+import ProviderKit
+import ReleaseCore
+import ReleaseEngine
+import ReleaseStore
+
+/// Everything a command needs: the configuration, a migrated database and the engine.
+struct CommandContext {
+    let options: GlobalOptions
+    let output: Output
+    let configuration: ReleaseConfiguration
+    let connection: PostgresConnection
+    let engine: Engine
+
+    /// Loads release.yml, connects, and refuses unless the schema is current.
+    static func make(_ options: GlobalOptions, requireSchema: Bool = true) async throws -> CommandContext {
+        let output = Output(options)
+        let configuration = try loadConfiguration(options)
+        let actor = try resolveActor(options)
+        let environment = ProcessInfo.processInfo.environment
+        let directory = URL(fileURLWithPath: configuration.file).deletingLastPathComponent().path
+        let context = ProviderRegistry.ProviderContext(
+            configurationDirectory: directory, environment: environment,
+            output: { line in output.progress("  │ " + line) })
+        let registry = ProviderRegistry()
+        try registry.validate(configuration, context: context)
+        let connection = try await connect(options)
+        if requireSchema {
+            do {
+                try await connection.run { db in try Migrator().requireCurrent(db) }
+            } catch let error as PostgresError {
+                throw Engine.translate(error)
+            }
+        }
+        let leaseSeconds = environment["RELEASE_LEASE_SECONDS"].flatMap(Int.init).map { max(1, $0) } ?? 30
+        var logger = Logger(label: "release")
+        logger.logLevel = environment["RELEASE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let engine = Engine(
+            configuration: configuration, connection: connection, providers: registry, providerContext: context,
+            actor: actor, leaseSeconds: leaseSeconds, progress: { output.progress($0) }, logger: logger)
+        return CommandContext(options: options, output: output, configuration: configuration, connection: connection, engine: engine)
+    }
+
+    static func loadConfiguration(_ options: GlobalOptions) throws -> ReleaseConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let path = options.config ?? environment["RELEASE_CONFIG"] ?? "release.yml"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ReleaseError.usage("\(path) is a directory; --config takes the path of release.yml.")
+            }
+            throw ReleaseError.usage("No configuration at \(path). Create release.yml (see the README) or pass --config PATH.")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ReleaseError.usage("\(path) is not UTF-8 text.")
+        }
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var configuration = try ReleaseConfiguration.parse(yaml: text, file: path)
+        configuration.file = absolute
+        return configuration
+    }
+
+    static func resolveActor(_ options: GlobalOptions) throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let candidates = [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]]
+        let chosen = candidates.compactMap { $0 }.first { !$0.isEmpty } ?? loginName()
+        guard Identifier.isValid(chosen) else {
+            throw ReleaseError.usage("'\(Inputs.printable(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most 100). Set --actor or RELEASE_ACTOR.")
+        }
+        return chosen
+    }
+
+    static func loginName() -> String {
+        if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name {
+            return String(cString: name)
+        }
+        return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    }
+
+    static func databaseURL(_ options: GlobalOptions) -> String {
+        let environment = ProcessInfo.processInfo.environment
+        return options.databaseURL ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+    }
+
+    static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {
+        let url = databaseURL(options)
+        do {
+            return try PostgresConnection(url: url)
+        } catch let error as PostgresError {
+            let shown = url.isEmpty ? "libpq's defaults (PGHOST, PGPORT, …)" : ConnectionString.redacted(url)
+            let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: "; ")
+            throw ReleaseError.unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(reason)). Check --database-url or RELEASE_DATABASE_URL and that PostgreSQL is running.")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import ReleaseCore
+
+/// Validates what users type, with one-line errors that say what is expected.
+enum Inputs {
+    static func version(_ text: String) throws -> String {
+        let allowed = text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".+-_".unicodeScalars.contains($0)) }
+        guard !text.isEmpty, text.utf8.count <= 128, allowed, let first = text.unicodeScalars.first,
+              first.properties.isAlphabetic || ("0"..."9").contains(first)
+        else {
+            throw ReleaseError.usage("'\(printable(text))' is not a valid version: use letters, digits, '.', '+', '-' and '_' (at most 128), such as 1.4.2.")
+        }
+        return text
+    }
+
+    static func commit(_ text: String) throws -> String {
+        guard (4...64).contains(text.count), text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) || ("A"..."F").contains($0) }) else {
+            throw ReleaseError.usage("--commit '\(printable(text))' is not a commit id: give the hexadecimal SHA, such as 3f2a9c1.")
+        }
+        return text.lowercased()
+    }
+
+    static func name(_ text: String, what: String) throws -> String {
+        guard Identifier.isValid(text) else {
+            throw ReleaseError.usage("'\(printable(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '/' or '@' (at most 100).")
+        }
+        return text
+    }
+
+    static func text(_ text: String, what: String, maxLength: Int, required: Bool = true) throws -> String {
+        let trimmed = text.trimmingWhitespace
+        if required, trimmed.isEmpty { throw ReleaseError.usage("\(what) must not be empty; say why in a few words.") }
+        guard text.count <= maxLength else { throw ReleaseError.usage("\(what) is too long: at most \(maxLength) characters.") }
+        guard !text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F || $0 == "\u{FFFD}" }) else {
+            throw ReleaseError.usage("\(what) contains control characters or invalid UTF-8; use plain text.")
+        }
+        return trimmed
+    }
+
+    static func artifact(_ text: String) throws -> String {
+        let value = try Self.text(text, what: "--artifact", maxLength: 2000)
+        guard !value.contains(where: \.isWhitespace) else {
+            throw ReleaseError.usage("--artifact must be one reference without spaces, such as https://…/app.tar.gz or registry/app@sha256:….")
+        }
+        return value
+    }
+
+    static func url(_ text: String, what: String) throws -> String {
+        let value = try Self.text(text, what: what, maxLength: 2000)
+        guard value.hasPrefix("http://") || value.hasPrefix("https://"), !value.contains(where: \.isWhitespace) else {
+            throw ReleaseError.usage("\(what) must be an http:// or https:// URL.")
+        }
+        return value
+    }
+
+    static func time(_ text: String, option: String) throws -> Timestamp {
+        guard let time = Timestamp(parsing: text) else {
+            throw ReleaseError.usage("\(option) '\(printable(text))' is not a time: use RFC 3339, such as 2026-03-01T14:00:00Z.")
+        }
+        return time
+    }
+
+    static func limit(_ value: Int) throws -> Int {
+        guard (1...100_000).contains(value) else { throw ReleaseError.usage("--limit must be between 1 and 100000.") }
+        return value
+    }
+
+    /// Text safe to echo in an error: control characters shown as '?', long values cut.
+    static func printable(_ text: String) -> String {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+        return cleaned.count > 60 ? String(cleaned.prefix(60)) + "…" : cleaned
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var text = Substring(self)
+        while let first = text.first, first.isWhitespace { text.removeFirst() }
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return String(text)
+    }
+}

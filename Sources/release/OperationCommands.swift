@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import ReleaseCore
+import ReleaseEngine
+
+struct DeployCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "deploy", abstract: "Deploy a release to an environment that has no promote_from.")
+
+    @Argument(help: "The version.") var version: String
+    @Argument(help: "The environment.") var environment: String
+    @Flag(help: "Override a freeze (needs --reason; audited).") var force = false
+    @Option(help: "Why (required with --force).") var reason: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try Inputs.version(version)
+        let reason = try OperationOptions.reason(reason, force: force)
+        let context = try await CommandContext.make(global)
+        let target = try context.configuration.environment(named: environment)
+        let plan = OperationPlan(kind: .deploy, environment: target, version: version, reason: reason, force: force)
+        try await OperationOptions.report(try await context.engine.run(plan), context)
+    }
+}
+
+struct PromoteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Put the release live on FROM onto TO through the gates, verify it, roll back on failure.",
+        discussion: "--dry-run prints every gate, pass or fail, with the earliest time a time-based gate can pass, and changes nothing (exit 3 when a gate would refuse).")
+
+    @Argument(help: "The source environment, such as develop.") var from: String
+    @Argument(help: "The target environment, such as main.") var to: String
+    @Option(help: "The version; must be the one live on FROM.") var version: String?
+    @Flag(name: .customLong("dry-run"), help: "Evaluate the gates and change nothing.") var dryRun = false
+    @Flag(help: "Override a freeze (needs --reason; allowed actors only; audited).") var force = false
+    @Option(help: "Why (required with --force).") var reason: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try version.map(Inputs.version)
+        let reason = try OperationOptions.reason(reason, force: force)
+        let context = try await CommandContext.make(global)
+        let source = try context.configuration.environment(named: from)
+        let target = try context.configuration.environment(named: to)
+        if let expected = target.promoteFrom, expected != source.name {
+            throw ReleaseError.usage("'\(target.name)' receives promotions from \(expected), not \(source.name). Run `release promote \(expected) \(target.name)`.")
+        }
+        if source.name == target.name { throw ReleaseError.usage("Promote from one environment to another, such as `release promote develop main`.") }
+        let plan = OperationPlan(kind: .promote, environment: target, version: version, source: source, reason: reason, force: force)
+        if dryRun {
+            let (release, gates) = try await context.engine.dryRun(plan)
+            let passed = gates.allSatisfy(\.passed)
+            if global.json {
+                context.output.document(.object([("version", .optional(release)), ("would_pass", .bool(passed)),
+                                                 ("gates", .array(gates.map(ReleaseJSON.gate)))]))
+            } else {
+                context.output.line("Promotion of \(release ?? "nothing") from \(source.name) to \(target.name) — dry run, nothing changed:")
+                context.output.table(["GATE", "RESULT", "DETAIL", "EARLIEST PASS"], gates.map { gate in
+                    [gate.name, gate.passed ? "pass" : "FAIL", gate.detail, gate.earliestPass?.rfc3339 ?? "-"]
+                })
+                context.output.line(passed ? "Every gate passes: `release promote \(source.name) \(target.name)` would proceed." : "The promotion would be refused.")
+            }
+            if !passed { throw ExitCode(ReleaseError.Code.refused.rawValue) }
+            return
+        }
+        try await OperationOptions.report(try await context.engine.run(plan), context)
+    }
+}
+
+struct RollbackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Put the previous good release (or --to VERSION) back. Never frozen.")
+
+    @Argument(help: "The environment.") var environment: String
+    @Option(help: "The version to go back to (it must have been verified live there).") var to: String?
+    @Option(help: "Why (required).") var reason: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try to.map(Inputs.version)
+        guard let reason else { throw ReleaseError.usage("`release rollback` needs --reason: say what is wrong, for the audit trail.") }
+        let why = try Inputs.text(reason, what: "--reason", maxLength: 1000)
+        let context = try await CommandContext.make(global)
+        let target = try context.configuration.environment(named: environment)
+        let plan = OperationPlan(kind: .rollback, environment: target, version: version, reason: why)
+        try await OperationOptions.report(try await context.engine.run(plan), context)
+    }
+}
+
+struct RecoverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "recover", abstract: "Settle operations that a crashed or killed run left in flight.")
+
+    @Argument(help: "Only this environment.") var environment: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let reports = try await context.engine.recover(environment: environment)
+        if global.json {
+            context.output.document(.object([("recovered", .array(reports.map { report in
+                .object([("id", .int(report.deploymentID)), ("environment", .string(report.environment)),
+                         ("version", .string(report.version)), ("settled", .bool(report.settled)), ("message", .string(report.message))])
+            }))]))
+        } else if reports.isEmpty {
+            context.output.line("Nothing is in flight\(environment.map { " on \($0)" } ?? ""); nothing to recover.")
+        } else {
+            for report in reports {
+                context.output.line("deployment \(report.deploymentID) (\(report.version) on \(report.environment)): \(report.message)")
+            }
+        }
+        if reports.contains(where: { !$0.settled }) { throw ExitCode(ReleaseError.Code.deploymentFailed.rawValue) }
+    }
+}
+
+struct ProbeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "probe", abstract: "Run the health probes now, all at once, each to its verdict.")
+
+    @Argument(help: "Environments (default: every one with a health block).") var environments: [String] = []
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let verdicts = try await context.engine.probe(environments: environments)
+        if global.json {
+            context.output.document(.object([("probes", .array(verdicts.map { name, verdict in
+                .object([("environment", .string(name)), ("healthy", .bool(verdict.passed)), ("attempts", .int(Int64(verdict.attempts))),
+                         ("detail", .string(verdict.detail)), ("seconds", .double(verdict.elapsed.seconds))])
+            }))]))
+        } else {
+            context.output.table(["ENVIRONMENT", "HEALTH", "ATTEMPTS", "DETAIL"], verdicts.map { name, verdict in
+                [name, verdict.passed ? "healthy" : "UNHEALTHY", String(verdict.attempts), verdict.detail]
+            })
+        }
+        if verdicts.contains(where: { !$0.1.passed }) { throw ExitCode(ReleaseError.Code.deploymentFailed.rawValue) }
+    }
+}
+
+enum OperationOptions {
+    static func reason(_ reason: String?, force: Bool) throws -> String? {
+        if force, reason == nil { throw ReleaseError.usage("--force needs --reason: say why the freeze must be overridden, for the audit trail.") }
+        return try reason.map { try Inputs.text($0, what: "--reason", maxLength: 1000) }
+    }
+
+    static func report(_ report: OperationReport, _ context: CommandContext) async throws {
+        if context.options.json {
+            context.output.document(.object([
+                ("deployment", .object([
+                    ("id", .int(report.deploymentID)), ("environment", .string(report.environment)), ("version", .string(report.version)),
+                    ("kind", .string(report.kind.rawValue)), ("state", .string("live")), ("since", .optional(report.since?.rfc3339)),
+                    ("previous", .optional(report.previousVersion)),
+                ])),
+                ("gates", .array(report.gates.map(ReleaseJSON.gate))),
+                ("message", .string(report.message)),
+            ]))
+        } else {
+            context.output.line(report.message)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import ReleaseCore
+
+/// Where the CLI writes: results to standard output, progress and errors to standard error, and
+/// with --json a single JSON document on standard output.
+struct Output: Sendable {
+    let json: Bool
+    let quiet: Bool
+
+    init(_ options: GlobalOptions) {
+        json = options.json
+        quiet = options.quiet
+    }
+
+    init(json: Bool, quiet: Bool) {
+        self.json = json
+        self.quiet = quiet
+    }
+
+    /// A progress line for people (never with --json or --quiet on stdout).
+    func progress(_ line: String) {
+        guard !quiet else { return }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// A result line.
+    func line(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    /// The JSON document for --json.
+    func document(_ value: JSONValue) {
+        line(value.prettyText)
+    }
+
+    /// Prints rows as aligned columns.
+    func table(_ header: [String], _ rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        func render(_ cells: [String]) -> String {
+            var text = ""
+            for (index, cell) in cells.enumerated() {
+                if index == cells.count - 1 {
+                    text += cell
+                } else {
+                    text += cell + String(repeating: " ", count: widths[index] - cell.count + 2)
+                }
+            }
+            return text
+        }
+        line(render(header))
+        for row in rows { line(render(row)) }
+    }
+
+    /// An error: one line on stderr, or the contract's JSON error on stdout.
+    func error(_ error: ReleaseError) {
+        if json {
+            document(.object([("error", .object([
+                ("code", .int(Int64(error.code.rawValue))), ("kind", .string(error.code.name)), ("message", .string(error.message)),
+            ]))]))
+        } else {
+            FileHandle.standardError.write(Data(("release: " + error.message + "\n").utf8))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import ReleaseCore
+import ReleaseEngine
+
+/// `release`: the root command.
+struct ReleaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "release",
+        abstract: "Promote the same artifact from develop to main through gates, verify it, roll back by itself, and keep an honest audit trail.",
+        version: ReleaseVersionInfo.version,
+        subcommands: [
+            MigrateCommand.self, CreateCommand.self, ListCommand.self, CheckCommand.self, DeployCommand.self,
+            PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, FreezeCommand.self,
+            UnfreezeCommand.self, StatusCommand.self, HistoryCommand.self, AuditCommand.self, ProbeCommand.self,
+            RecoverCommand.self,
+        ])
+}
+
+/// The version of this binary.
+enum ReleaseVersionInfo {
+    static let version = "0.1.0"
+}
+
+@main
+enum Main {
+    static func main() async {
+        let arguments = GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))
+        let wantsJSON = arguments.contains("--json")
+        let output = Output(json: wantsJSON, quiet: arguments.contains("--quiet"))
+        do {
+            var command = try ReleaseCommand.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(0)
+        } catch let error as ReleaseError {
+            output.error(error)
+            exit(error.code.rawValue)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            let code = ReleaseCommand.exitCode(for: error)
+            if code == .success {
+                print(ReleaseCommand.fullMessage(for: error))
+                exit(0)
+            }
+            let message = ReleaseCommand.message(for: error)
+                .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                .joined(separator: " ")
+            output.error(.usage("\(message) Run `release help` for usage."))
+            exit(ReleaseError.Code.usage.rawValue)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import ReleaseCore
+import ReleaseEngine
+import Postgres
+import ReleaseStore
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply pending database migrations (safe to run concurrently and repeatedly).")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let output = Output(global)
+        let connection = try await CommandContext.connect(global)
+        let applied: [String]
+        do {
+            applied = try await Migrator().migrate(connection)
+        } catch let error as PostgresError {
+            throw Engine.translate(error)
+        }
+        if global.json {
+            output.document(.object([("applied", .array(applied.map(JSONValue.string))),
+                                     ("schema_version", .int(Int64(Migration.latestVersion)))]))
+        } else if applied.isEmpty {
+            output.line("The schema is up to date (version \(Migration.latestVersion)).")
+        } else {
+            for name in applied { output.line("applied \(name)") }
+            output.line("The schema is at version \(Migration.latestVersion).")
+        }
+    }
+}
+
+struct CreateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Register a release (the same call again is a no-op).")
+
+    @Argument(help: "The version, such as 1.4.2.") var version: String
+    @Option(help: "The commit SHA the release was built from.") var commit: String?
+    @Option(help: "The artifact to deploy (tarball URL, image reference, path).") var artifact: String?
+    @Option(help: "Release notes.") var notes: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try Inputs.version(version)
+        let commit = try commit.map(Inputs.commit)
+        let artifact = try artifact.map(Inputs.artifact)
+        let notes = try notes.map { try Inputs.text($0, what: "--notes", maxLength: 10_000, required: false) }
+        let context = try await CommandContext.make(global)
+        let (release, created) = try await context.engine.createRelease(version: version, commit: commit, artifact: artifact, notes: notes)
+        if global.json {
+            context.output.document(.object([("release", ReleaseJSON.release(release)), ("created", .bool(created))]))
+        } else if created {
+            context.output.line("Registered \(release.version)\(release.commit.map { " (commit \($0))" } ?? "").")
+        } else {
+            context.output.line("\(release.version) is already registered with the same values; nothing changed.")
+        }
+    }
+}
+
+struct ListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Releases, newest first.")
+
+    @Option(help: "How many.") var limit = 20
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let limit = try Inputs.limit(limit)
+        let context = try await CommandContext.make(global)
+        let releases = try await context.engine.releases(limit: limit)
+        if global.json {
+            context.output.document(.object([("releases", .array(releases.map(ReleaseJSON.release)))]))
+            return
+        }
+        if releases.isEmpty { context.output.line("No releases yet. Register one with `release create VERSION`."); return }
+        context.output.table(["VERSION", "COMMIT", "CREATED", "BY", "QUARANTINED"], releases.map { release in
+            [release.version, release.commit.map { String($0.prefix(12)) } ?? "-", release.createdAt.rfc3339, release.createdBy,
+             release.quarantineReason.map { "yes: \($0)" } ?? "no"]
+        })
+    }
+}
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Record a CI check result for a release.")
+
+    @Argument(help: "The version.") var version: String
+    @Argument(help: "The check's name, such as tests.") var name: String
+    @Argument(help: "passed, failed or pending.") var status: String
+    @Option(help: "A link to the CI run.") var url: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try Inputs.version(version)
+        let name = try Inputs.name(name, what: "check name")
+        guard let status = CheckStatus(rawValue: status) else {
+            throw ReleaseError.usage("'\(Inputs.printable(status))' is not a check status: use passed, failed or pending.")
+        }
+        let url = try url.map { try Inputs.url($0, what: "--url") }
+        let context = try await CommandContext.make(global)
+        try await context.engine.recordCheck(version: version, name: name, status: status, url: url)
+        if global.json {
+            context.output.document(.object([("check", .object([("version", .string(version)), ("name", .string(name)), ("status", .string(status.rawValue))]))]))
+        } else {
+            context.output.line("Recorded \(name) \(status.rawValue) for \(version).")
+        }
+    }
+}
+
+struct ApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "approve", abstract: "Approve a version for an environment.")
+
+    @Argument(help: "The environment.") var environment: String
+    @Argument(help: "The version.") var version: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try Inputs.version(version)
+        let context = try await CommandContext.make(global)
+        let target = try context.configuration.environment(named: environment)
+        try await context.engine.approve(environment: target, version: version)
+        if global.json {
+            context.output.document(.object([("approval", .object([("environment", .string(target.name)), ("version", .string(version)), ("by", .string(context.engine.actor))]))]))
+        } else {
+            context.output.line("\(context.engine.actor) approved \(version) for \(target.name).")
+        }
+    }
+}
+
+struct RejectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Quarantine a release: it can never be deployed or promoted again.")
+
+    @Argument(help: "The version.") var version: String
+    @Option(help: "Why (required).") var reason: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try Inputs.version(version)
+        guard let reason else { throw ReleaseError.usage("`release reject` needs --reason: say why \(version) must never ship.") }
+        let why = try Inputs.text(reason, what: "--reason", maxLength: 1000)
+        let context = try await CommandContext.make(global)
+        let liveOn = try await context.engine.reject(version: version, reason: why)
+        if global.json {
+            context.output.document(.object([("rejected", .object([("version", .string(version)), ("reason", .string(why)),
+                                                                    ("live_on", .array(liveOn.map(JSONValue.string)))]))]))
+            return
+        }
+        context.output.line("\(version) is quarantined: it can never be deployed or promoted again.")
+        for name in liveOn {
+            context.output.line("It is still live on \(name): run `release rollback \(name) --reason …` to take it off.")
+        }
+    }
+}
+
+/// JSON shapes shared by several commands.
+enum ReleaseJSON {
+    static func release(_ release: ReleaseRecord) -> JSONValue {
+        .object([
+            ("version", .string(release.version)), ("commit", .optional(release.commit)), ("artifact", .optional(release.artifact)),
+            ("notes", .optional(release.notes)), ("created_at", .string(release.createdAt.rfc3339)), ("by", .string(release.createdBy)),
+            ("quarantined", .bool(release.isQuarantined)), ("quarantine_reason", .optional(release.quarantineReason)),
+        ])
+    }
+
+    static func gate(_ gate: GateResult) -> JSONValue {
+        .object([("name", .string(gate.name)), ("passed", .bool(gate.passed)), ("detail", .string(gate.detail)),
+                 ("earliest", .optional(gate.earliestPass?.rfc3339))])
+    }
+
+    static func deployment(_ deployment: DeploymentRecord) -> JSONValue {
+        .object([
+            ("id", .int(deployment.id)), ("environment", .string(deployment.environment)), ("version", .string(deployment.version)),
+            ("kind", .string(deployment.kind.rawValue)), ("state", .string(deployment.state.rawValue)), ("by", .string(deployment.by)),
+            ("started_at", .string(deployment.startedAt.rfc3339)), ("finished_at", .optional(deployment.finishedAt?.rfc3339)),
+            ("reason", .optional(deployment.reason)), ("detail", .optional(deployment.detail)),
+        ])
+    }
+}
