@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -70,7 +71,15 @@ let package = Package(
         ),
         .testTarget(name: "ReleaseCoreTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
         .testTarget(name: "ReleaseStoreTests", dependencies: ["ReleaseStore", "ReleaseCore", "Postgres"], swiftSettings: strict),
-        .testTarget(name: "ProviderKitTests", dependencies: ["ProviderKit", "ReleaseCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ProviderKitTests",
+            dependencies: [
+                "ProviderKit", "ReleaseCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
     ]
 )
