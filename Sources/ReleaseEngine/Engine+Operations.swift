@@ -173,7 +173,6 @@ extension Engine {
             case .rollback: message = "\(started.environment.name) was rolled back to \(started.release.version) and is healthy (\(verdict.detail))."
             case .promote, .deploy: message = "\(started.release.version) is live on \(started.environment.name) (\(verdict.detail))."
             }
-            progress(message)
             return OperationReport(deploymentID: started.id, kind: started.kind, environment: started.environment.name,
                                    version: started.release.version, previousVersion: started.previous?.version, gates: gates,
                                    since: since, message: message)
@@ -225,7 +224,8 @@ extension Engine {
             throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(why). Run `release rollback \(name) --reason …` or deploy a fix.")
         }
         do {
-            _ = try await execute(rollback, provider: provider, gates: [], resume: nil)
+            let report = try await execute(rollback, provider: provider, gates: [], resume: nil)
+            progress(report.message)
         } catch let error as ReleaseError {
             throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)")
         }

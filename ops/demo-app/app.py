@@ -2,14 +2,18 @@
 """The demo app: a tiny HTTP service standing in for the team's Django API.
 
 It serves whatever build the `current` symlink in its root points at. A build is a folder with a
-VERSION file and a HEALTH file ("ok", or anything else to make /health fail), which is how the
-demo ships a release whose health check fails.
+VERSION file and a HEALTH file: "ok"; "broken" (unhealthy everywhere); or "broken-on=main" (healthy
+on develop, unhealthy on main, like a release that needs a setting production lacks). That is how
+the demo ships a release whose health check fails.
 
-    app.py --port 8001 --root .demo/develop
+    app.py --port 8001 --root .demo/develop --env develop [--max-seconds 600]
+
+It stops by itself after --max-seconds, so a test or demo that dies leaves nothing running.
 """
 import argparse
 import json
 import os
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -23,12 +27,17 @@ def read(root, name, default):
 
 class Handler(BaseHTTPRequestHandler):
     root = "."
+    env = ""
 
     def do_GET(self):
         version = read(self.root, "VERSION", "none")
         if self.path.startswith("/health"):
-            healthy = read(self.root, "HEALTH", "missing") == "ok"
-            status, body = (200, f"ok {version}\n") if healthy else (503, f"unhealthy {version}: database migrations failed\n")
+            health = read(self.root, "HEALTH", "missing")
+            healthy = health == "ok" or (health.startswith("broken-on=") and health != f"broken-on={self.env}")
+            if healthy:
+                status, body = 200, f"ok {version}\n"
+            else:
+                status, body = 503, f"unhealthy {version}: CRM_SEARCH_URL is not set on {self.env or 'this host'}\n"
             self.respond(status, body, "text/plain")
         elif self.path == "/":
             self.respond(200, json.dumps({"app": "crm-api", "version": version}) + "\n", "application/json")
@@ -51,9 +60,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--root", required=True)
+    parser.add_argument("--env", default="")
     parser.add_argument("--port-file", help="write the bound port here (use --port 0 for any free port)")
+    parser.add_argument("--max-seconds", type=float, default=1800)
     args = parser.parse_args()
     Handler.root = args.root
+    Handler.env = args.env
+    stopper = threading.Timer(args.max_seconds, lambda: os._exit(0))
+    stopper.daemon = True
+    stopper.start()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as handle:
