@@ -70,7 +70,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ReleaseCoreTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
-        .testTarget(name: "ReleaseStoreTests", dependencies: ["ReleaseStore", "ReleaseCore", "Postgres"], swiftSettings: strict),
+        .target(
+            name: "ReleaseTestSupport",
+            dependencies: ["Postgres"],
+            path: "Tests/ReleaseTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReleaseStoreTests",
+            dependencies: ["ReleaseStore", "ReleaseCore", "Postgres", "ReleaseTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "ProviderKitTests",
             dependencies: [
@@ -80,6 +89,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["ReleaseCore", "Postgres", "ReleaseTestSupport"],
+            swiftSettings: strict),
     ]
 )

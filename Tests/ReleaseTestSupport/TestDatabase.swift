@@ -1,0 +1,96 @@
+import Foundation
+import Postgres
+
+/// A throwaway database on the test PostgreSQL cluster, dropped when the test ends.
+///
+/// The cluster comes from `RELEASE_TEST_DATABASE_URL` (ops/test sets it); without it, the
+/// project's `ops/pg` starts one in `.pg-test`.
+public enum TestDatabase {
+    /// Creates a fresh empty database, runs `body` with its URL, and drops it afterwards.
+    public static func with<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
+        let admin = try adminURL()
+        let name = "release_test_\(UInt64.random(in: 0...UInt64.max) >> 16)"
+        let connection = try PostgresConnection(url: admin)
+        try await connection.run { db in try db.execute(script: "CREATE DATABASE \(name)") }
+        let url = databaseURL(admin: admin, name: name)
+        do {
+            let value = try await body(url)
+            try await drop(name, connection)
+            return value
+        } catch {
+            try? await drop(name, connection)
+            throw error
+        }
+    }
+
+    private static func drop(_ name: String, _ connection: PostgresConnection) async throws {
+        try await connection.run { db in try db.execute(script: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") }
+    }
+
+    /// The URL of the same cluster with another database name.
+    public static func databaseURL(admin: String, name: String) -> String {
+        guard let scheme = admin.range(of: "://") else { return admin + " dbname=\(name)" }
+        let afterScheme = admin[scheme.upperBound...]
+        let authorityEnd = afterScheme.firstIndex(of: "/") ?? afterScheme.endIndex
+        let authority = admin[scheme.upperBound..<authorityEnd]
+        var query = ""
+        if let question = admin.firstIndex(of: "?") { query = String(admin[question...]) }
+        return "\(admin[..<scheme.upperBound])\(authority)/\(name)\(query)"
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var started: String?
+
+    /// The cluster's URL, starting `ops/pg` when no URL was given.
+    public static func adminURL() throws -> String {
+        if let url = ProcessInfo.processInfo.environment["RELEASE_TEST_DATABASE_URL"], !url.isEmpty { return url }
+        lock.lock()
+        defer { lock.unlock() }
+        if let started { return started }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProjectPaths.root + "/ops/pg")
+        process.arguments = ["start", ProjectPaths.root + "/.pg-test"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let url = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationStatus == 0, !url.isEmpty else {
+            throw TestSupportError("ops/pg could not start a test PostgreSQL; set RELEASE_TEST_DATABASE_URL or run ops/test")
+        }
+        started = url
+        return url
+    }
+}
+
+/// Where the project and the built binary are.
+public enum ProjectPaths {
+    /// The package root.
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+        }
+        return FileManager.default.currentDirectoryPath
+    }()
+
+    /// The `release` binary built beside the test bundle (`RELEASE_BINARY` overrides).
+    public static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["RELEASE_BINARY"], !path.isEmpty { return path }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return executable.deletingLastPathComponent().appendingPathComponent("release").path
+    }()
+}
+
+/// A failure of the test support itself.
+public struct TestSupportError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
+
+    /// Creates an error.
+    public init(_ description: String) {
+        self.description = description
+    }
+}
