@@ -40,7 +40,7 @@ public struct HealthProber: Sendable {
         let deadline = start.advanced(by: check.within.duration)
         var attempts = 0
         var streak = 0
-        var lastFailure = "no answer yet"
+        var lastFailure: String?
         while true {
             attempts += 1
             let remaining = deadline - clock.now
@@ -49,7 +49,10 @@ public struct HealthProber: Sendable {
             onAttempt(attempts, failure)
             if let failure {
                 streak = 0
-                lastFailure = failure
+                // A last request that the deadline cut short and that timed out says nothing about
+                // the endpoint; keep the failure before it (an HTTP 503, say), which does.
+                let timedOutAtDeadline = timeout < check.timeout.duration && failure.hasPrefix(Self.noAnswer)
+                if !timedOutAtDeadline || lastFailure == nil { lastFailure = failure }
             } else {
                 streak += 1
                 if streak >= check.successes {
@@ -60,7 +63,7 @@ public struct HealthProber: Sendable {
             }
             if clock.now.advanced(by: check.interval.duration) >= deadline {
                 return ProbeVerdict(passed: false, attempts: attempts,
-                                    detail: "not healthy within \(check.within): \(lastFailure)",
+                                    detail: "not healthy within \(check.within): \(lastFailure ?? "no answer yet")",
                                     elapsed: elapsed(since: start, clock))
             }
             try? await Task.sleep(for: check.interval.duration)
@@ -77,9 +80,9 @@ public struct HealthProber: Sendable {
         var request = HTTPClientRequest(url: check.url)
         request.method = .GET
         request.headers.add(name: "User-Agent", value: "release-health-probe")
+        let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         do {
-            let seconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-            let response = try await client.execute(request, timeout: .milliseconds(seconds))
+            let response = try await client.execute(request, timeout: .milliseconds(milliseconds))
             let body = try await response.body.collect(upTo: 1 << 20)
             let text = String(buffer: body)
             if Int(response.status.code) != check.expectStatus {
@@ -90,11 +93,13 @@ public struct HealthProber: Sendable {
             }
             return nil
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            return "no answer within \(check.timeout)"
+            return Self.noAnswer + "\(TimeSpan.milliseconds(milliseconds))"
         } catch {
             return "request failed: \(Self.describe(error))"
         }
     }
+
+    private static let noAnswer = "no answer within "
 
     private static func snippet(_ body: String) -> String {
         let line = body.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""

@@ -99,8 +99,12 @@ public struct AuditChainVerifier: Sendable {
     /// Checks that the chain ends where the app's recorded head says it does (catches a cut tail).
     public mutating func finish(expectedCount: Int64, expectedHeadHash: String?) {
         guard problem == nil else { return }
-        if checked != expectedCount || lastHash != expectedHeadHash {
+        if checked < expectedCount {
             problem = "the chain ends at event #\(lastSequence) but the app's head says #\(expectedCount); events were removed"
+        } else if checked > expectedCount {
+            problem = "the chain goes on to event #\(lastSequence) but the app's head says #\(expectedCount); events were added behind its back"
+        } else if lastHash != expectedHeadHash {
+            problem = "event #\(lastSequence) does not match the app's recorded head hash; the end of the chain was rewritten"
         }
     }
 }

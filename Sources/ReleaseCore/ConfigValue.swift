@@ -20,7 +20,7 @@ public indirect enum ConfigValue: Sendable {
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw ReleaseError.usage("\(file): not valid YAML: \(describe(error)). Fix the file and try again.")
+            throw ReleaseError.usage(describe(error, file: file))
         } catch {
             throw ReleaseError.usage("\(file): not valid YAML. Fix the file and try again.")
         }
@@ -28,10 +28,26 @@ public indirect enum ConfigValue: Sendable {
         return try convert(node, file: file)
     }
 
-    private static func describe(_ error: YamlError) -> String {
-        let text = "\(error)"
-        let flattened = text.split(separator: "\n").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
-        return flattened.first.map(String.init) ?? "syntax error"
+    /// `release.yml:5: not valid YAML: did not find expected key (while parsing a block mapping at line 3). …`:
+    /// the line first, like every other config error, and libyaml's problem, not only its context.
+    private static func describe(_ error: YamlError, file: String) -> String {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+             let .composer(context, problem, mark, _):
+            let during = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
+            return "\(file):\(mark.line): not valid YAML: \(problem)\(during). Fix the file and try again."
+        case let .reader(problem, offset, _, yaml):
+            let line = offset.map { 1 + yaml.prefix($0).filter(\.isNewline).count }
+            return "\(file):\(line.map(String.init) ?? "?"): not valid YAML: \(problem). Fix the file and try again."
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            let subject = duplicates.count == 1 ? "key \(keys) appears" : "keys \(keys) appear"
+            return "\(file):\(context.mark.line): \(subject) more than once in the same mapping; keep one."
+        default:
+            let text = "\(error)"
+            let flattened = text.split(separator: "\n").map { $0.trimmingCharacters(in: " ") }.filter { !$0.isEmpty }
+            return "\(file): not valid YAML: \(flattened.first.map(String.init) ?? "syntax error"). Fix the file and try again."
+        }
     }
 
     private static func line(of node: Node) -> Int {

@@ -32,7 +32,8 @@ extension Engine {
         let outcome: Outcome = try await transaction { db in
             let resolution = try engine.resolve(plan, in: db)
             guard let release = resolution.release else {
-                return .rejected(version: nil, resolution.gates)
+                // Nothing to record a deployment of: refuse and roll back, storing nothing.
+                throw Self.refusal(plan, version: nil, gates: resolution.gates)
             }
             if plan.kind != .rollback, let current = resolution.current, current.releaseID == release.id,
                current.state == .live, current.verified, resolution.refused.isEmpty {
@@ -92,6 +93,13 @@ extension Engine {
         }
     }
 
+    /// Refuses to record anything for a deployment whose lease another run has taken over.
+    func requireLease(_ started: StartedDeployment, in db: isolated PostgresConnection) throws {
+        guard try db.holdsLease(deployment: started.id, owner: leaseOwner) else {
+            throw ReleaseError.busy("Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); stopping without recording anything more. See `release status \(started.environment.name)`.")
+        }
+    }
+
     static func gateJSON(_ gate: GateResult) -> JSONValue {
         .object([("name", .string(gate.name)), ("passed", .bool(gate.passed)), ("detail", .string(gate.detail)),
                  ("earliest", .optional(gate.earliestPass?.rfc3339))])
@@ -132,6 +140,7 @@ extension Engine {
         }
         let engine = self
         let since: Timestamp = try await transaction { db in
+            try engine.requireLease(started, in: db)
             let instant = try db.cutover(deployment: started.id, environment: started.environmentID, release: started.release.id,
                                          liveReference: outcome.liveReference)
             try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).cutover",
@@ -160,6 +169,7 @@ extension Engine {
         if verdict.passed {
             let detail = verdict.detail
             try await transaction { db in
+                try engine.requireLease(started, in: db)
                 try db.markVerified(deployment: started.id, detail: detail)
                 if let failed = started.rollbackOf {
                     try db.transition(deployment: failed, to: .rolledBack)
@@ -186,6 +196,7 @@ extension Engine {
         let automatic = started.kind != .rollback && environment.onFailure == .rollback
         progress("Verification of \(started.release.version) on \(environment.name) failed: \(detail).")
         let rollback: StartedDeployment? = try await transaction { db in
+            try engine.requireLease(started, in: db)
             try db.transition(deployment: started.id, to: .failed, detail: "verification failed: \(detail)")
             let quarantine = started.kind != .rollback
             if quarantine {
@@ -247,6 +258,7 @@ extension Engine {
             }
         }
         try await transaction { db in
+            try engine.requireLease(started, in: db)
             try db.transition(deployment: started.id, to: .failed, detail: error.message)
             try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).failed",
                                environment: name, version: started.release.version,

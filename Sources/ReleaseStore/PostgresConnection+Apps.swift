@@ -15,7 +15,9 @@ extension PostgresConnection {
             )
             SELECT id FROM inserted UNION ALL SELECT id FROM apps WHERE name = \(name) LIMIT 1
             """)
-        guard let id = try rows.first?.int64("id") else {
+        // A concurrent transaction may have inserted it after this statement's snapshot: look again.
+        let found = try rows.first?.int64("id") ?? appID(named: name)
+        guard let id = found else {
             throw PostgresError(kind: .decoding, message: "Could not register app \(name).")
         }
         return id
@@ -35,7 +37,9 @@ extension PostgresConnection {
             )
             SELECT id FROM inserted UNION ALL SELECT id FROM environments WHERE app_id = \(app) AND name = \(name) LIMIT 1
             """)
-        guard let id = try rows.first?.int64("id") else {
+        // A concurrent transaction may have inserted it after this statement's snapshot: look again.
+        let found = try rows.first?.int64("id") ?? environmentID(app: app, named: name)
+        guard let id = found else {
             throw PostgresError(kind: .decoding, message: "Could not register environment \(name).")
         }
         return id

@@ -14,18 +14,18 @@ extension PostgresConnection {
     public func insertDeployment(app: Int64, environment: Int64, environmentName: String, release: Int64, kind: DeploymentKind,
                                  by actor: String, reason: String?, sourceDeployment: Int64? = nil,
                                  rollbackOf: Int64? = nil) throws -> Int64 {
-        do {
-            guard let row = try query("""
-                INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id, rollback_of)
-                VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason), \(sourceDeployment), \(rollbackOf))
-                RETURNING id
-                """).first else {
-                throw PostgresError(kind: .decoding, message: "The deployment was not returned.")
-            }
-            return try row.int64("id")
-        } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "deployments_one_in_flight" {
+        // ON CONFLICT against the partial unique index: a busy environment is an answer, not an
+        // error that would abort the caller's transaction.
+        let rows = try query("""
+            INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id, rollback_of)
+            VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason), \(sourceDeployment), \(rollbackOf))
+            ON CONFLICT (environment_id) WHERE state IN ('pending', 'gating', 'deploying', 'verifying') DO NOTHING
+            RETURNING id
+            """)
+        guard let row = rows.first else {
             throw try busyError(environment: environment, name: environmentName)
         }
+        return try row.int64("id")
     }
 
     /// The error for a busy environment, naming what is in flight there.
@@ -74,6 +74,11 @@ extension PostgresConnection {
               AND (\(ownerIsDead) OR lease_expires_at IS NULL OR lease_expires_at < clock_timestamp())
             RETURNING id
             """).isEmpty)
+    }
+
+    /// Locks the deployment row and tells whether `owner` still holds its lease.
+    public func holdsLease(deployment id: Int64, owner: String) throws -> Bool {
+        !(try query("SELECT 1 FROM deployments WHERE id = \(id) AND lease_owner = \(owner) FOR UPDATE").isEmpty)
     }
 
     /// Merges provider operation references into the deployment (write-ahead).

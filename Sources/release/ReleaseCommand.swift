@@ -15,6 +15,9 @@ struct ReleaseCommand: AsyncParsableCommand {
             UnfreezeCommand.self, StatusCommand.self, HistoryCommand.self, AuditCommand.self, ProbeCommand.self,
             RecoverCommand.self,
         ])
+
+    /// Accepted here too, so `release unknown --json` still answers in JSON.
+    @OptionGroup var global: GlobalOptions
 }
 
 /// The version of this binary.
@@ -50,7 +53,8 @@ enum Main {
             let message = ReleaseCommand.message(for: error)
                 .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 .joined(separator: " ")
-            output.error(.usage("\(message) Run `release help` for usage."))
+            let sentence = message.hasSuffix(".") ? message : message + "."
+            output.error(.usage("\(sentence) Run `release help` for usage."))
             exit(ReleaseError.Code.usage.rawValue)
         }
     }

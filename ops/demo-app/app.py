@@ -13,6 +13,7 @@ It stops by itself after --max-seconds, so a test or demo that dies leaves nothi
 import argparse
 import json
 import os
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -64,6 +65,8 @@ def main():
     parser.add_argument("--port-file", help="write the bound port here (use --port 0 for any free port)")
     parser.add_argument("--max-seconds", type=float, default=1800)
     args = parser.parse_args()
+    # A parent may have left SIGTERM ignored (ignored signals survive exec): make it stop us.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     Handler.root = args.root
     Handler.env = args.env
     stopper = threading.Timer(args.max_seconds, lambda: os._exit(0))

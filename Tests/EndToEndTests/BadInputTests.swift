@@ -1,0 +1,97 @@
+import Foundation
+import ReleaseCore
+import Testing
+
+/// Bad input gets a clear one-line error, the contract's exit code, and no change to stored state.
+@Suite struct BadInputTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var arguments: [String]
+        var status: Int32
+        var message: String
+        var config: String?
+        var description: String { arguments.joined(separator: " ") }
+    }
+
+    static let cases: [Case] = [
+        Case(arguments: ["deploy", "1.0.0", "staging"], status: 2, message: "Unknown environment 'staging'"),
+        Case(arguments: ["deploy", "9.9.9", "develop"], status: 2, message: "Unknown version '9.9.9'"),
+        Case(arguments: ["create", "1.0.0", "--commit", "fff9999"], status: 2, message: "already exists with commit abc1234"),
+        Case(arguments: ["create", "1.0 beta"], status: 2, message: "not a valid version"),
+        Case(arguments: ["create", "1.0.0'; DROP TABLE releases; --"], status: 2, message: "not a valid version"),
+        Case(arguments: ["create", "2.0.0", "--commit", "not-a-sha"], status: 2, message: "not a commit id"),
+        Case(arguments: ["check", "1.0.0", "tests", "green"], status: 2, message: "use passed, failed or pending"),
+        Case(arguments: ["deploy", "1.0.0", "main"], status: 2, message: "only receives promotions from develop"),
+        Case(arguments: ["rollback", "develop"], status: 2, message: "needs --reason"),
+        Case(arguments: ["rollback", "develop", "--reason", "  "], status: 2, message: "must not be empty"),
+        Case(arguments: ["rollback", "develop", "--reason", "x", "--to", "9.9.9"], status: 2, message: "Unknown version"),
+        Case(arguments: ["freeze", "main", "--reason", "x", "--until", "2001-01-01T00:00:00Z"], status: 2, message: "in the past"),
+        Case(arguments: ["freeze", "main", "--reason", "x", "--until", "tomorrow"], status: 2, message: "RFC 3339"),
+        Case(arguments: ["audit", "--since", "yesterday"], status: 2, message: "is not a time"),
+        Case(arguments: ["audit", "--at", "2026-02-30T00:00:00Z"], status: 2, message: "is not a time"),
+        Case(arguments: ["audit", "--format", "xml"], status: 2, message: "use table, json or csv"),
+        Case(arguments: ["history", "--limit", "0"], status: 2, message: "--limit"),
+        Case(arguments: ["promote", "develop", "main", "--force"], status: 2, message: "--force needs --reason"),
+        Case(arguments: ["promote", "main", "develop"], status: 3, message: "nothing is live on main"),
+        Case(arguments: ["promote", "develop", "main", "--version", "7.7.7"], status: 2, message: "Unknown version '7.7.7'"),
+        Case(arguments: ["deploy", "1.0.0", "develop", "--bogus"], status: 2, message: "Unknown option"),
+        Case(arguments: ["frobnicate"], status: 2, message: "Unexpected argument"),
+        Case(arguments: ["status", "--actor", "x y"], status: 2, message: "not a valid actor"),
+        Case(arguments: ["status"], status: 2, message: "release.yml:6: environments.develop.health.interval: expected a duration",
+             config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: ./deploy.sh}\n    health: {url: http://127.0.0.1:1/, interval: soon}\n"),
+        Case(arguments: ["status"], status: 2, message: "release.yml:5: environments.develop.gates.sok: unknown key 'sok'",
+             config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    gates: {sok: 5m}\n    command: {deploy: ./deploy.sh}\n"),
+        Case(arguments: ["status"], status: 2, message: "not valid YAML",
+             config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n   command: [unclosed\n"),
+        Case(arguments: ["status"], status: 2, message: "release.yml:4: environments.develop.command: missing key 'deploy'",
+             config: "app: crm-api\nenvironments:\n  develop:\n    command: {timeout: 5m}\n    provider: command\n"),
+        Case(arguments: ["status"], status: 2, message: "names 'staging', which is not an environment",
+             config: "app: crm-api\nenvironments:\n  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: staging\n"),
+    ]
+
+    @Test(arguments: cases)
+    func refusedWithAClearErrorAndNothingStored(_ testCase: Case) async throws {
+        try await Harness.with { harness in
+            try await harness.startWithVersionOneOnDevelop()
+            if let config = testCase.config { try harness.writeConfig(config) }
+            let before = try await harness.snapshot()
+            let result = try await harness.run(testCase.arguments)
+            #expect(result.status == testCase.status, "\(result)")
+            #expect(result.stderr.contains(testCase.message), "\(result)")
+            let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("release:") }
+            #expect(lines.count == 1, "one line of error: \(result.stderr)")
+            #expect(try await harness.snapshot() == before)
+            let json = try await harness.run(testCase.arguments + ["--json"])
+            #expect(json.status == testCase.status)
+            #expect(json.json?["error"]?["code"]?.intValue == Int64(testCase.status), "\(json)")
+            #expect(json.json?["error"]?["message"]?.stringValue?.contains(testCase.message) == true)
+        }
+    }
+
+    @Test func anUnreachableDatabaseIsExitFiveAndThePasswordIsNeverShown() async throws {
+        try await Harness.with { harness in
+            let result = try await harness.run(["status", "--database-url", "postgresql://crm:hunter2secret@127.0.0.1:1/release"])
+            #expect(result.status == 5, "\(result)")
+            #expect(result.stderr.contains("Cannot reach the database"))
+            #expect(!result.output.contains("hunter2secret"))
+            #expect(result.stderr.contains("crm:***@"))
+        }
+    }
+
+    @Test func aCommandRefusesWithAdviceBeforeTheSchemaIsMigrated() async throws {
+        try await Harness.with(migrate: false) { harness in
+            let result = try await harness.run("status")
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("Run `release migrate` first"))
+        }
+    }
+
+    @Test func textThatLooksLikeSQLIsStoredAsText() async throws {
+        try await Harness.with { harness in
+            let notes = "'); DELETE FROM releases; -- \u{1F680} \"quoted\""
+            let create = try await harness.run("create", "3.0.0", "--notes", notes, "--json")
+            #expect(create.status == 0, "\(create)")
+            let list = try await harness.run("list", "--json")
+            #expect(list.json?["releases"]?.arrayValue?.first?["notes"]?.stringValue == notes)
+        }
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Postgres
+import ReleaseCore
+import ReleaseTestSupport
+
+/// One end-to-end scenario: a throwaway database, two demo apps (develop and main) on loopback,
+/// a release.yml, and the built `release` binary run the way a user runs it.
+final class Harness: @unchecked Sendable {
+    /// What a command printed and how it exited.
+    struct Result: Sendable, CustomStringConvertible {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+
+        var json: JSONValue? { JSONValue(parsing: stdout) }
+        var output: String { stdout + stderr }
+        var description: String { "exit \(status)\nstdout: \(stdout)\nstderr: \(stderr)" }
+    }
+
+    let directory: String
+    let databaseURL: String
+    private(set) var ports: [String: Int] = [:]
+    private var apps: [Process] = []
+    var environment: [String: String]
+
+    private init(directory: String, databaseURL: String) {
+        self.directory = directory
+        self.databaseURL = databaseURL
+        environment = [
+            "RELEASE_DATABASE_URL": databaseURL, "RELEASE_ACTOR": "alice", "DEMO_ROOT": directory + "/apps",
+            "RELEASE_CONFIG": directory + "/release.yml", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            "HOME": directory, "RELEASE_LEASE_SECONDS": "5",
+        ]
+    }
+
+    /// Runs `body` with a fresh harness (migrated database, demo apps running, default release.yml)
+    /// and tears everything down afterwards.
+    static func with<T: Sendable>(migrate: Bool = true, _ body: (Harness) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("release-e2e-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory + "/apps", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        return try await TestDatabase.with { url in
+            let harness = Harness(directory: directory, databaseURL: url)
+            defer { harness.stopApps() }
+            try harness.startApps()
+            try harness.writeConfig()
+            if migrate {
+                let result = try await harness.run("migrate")
+                guard result.status == 0 else { throw TestSupportError("migrate failed: \(result)") }
+            }
+            return try await body(harness)
+        }
+    }
+
+    private func startApps() throws {
+        for name in ["develop", "main"] {
+            let portFile = "\(directory)/\(name).port"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.python)
+            process.arguments = [ProjectPaths.root + "/ops/demo-app/app.py", "--port", "0", "--port-file", portFile,
+                                 "--root", "\(directory)/apps/\(name)", "--env", name, "--max-seconds", "300"]
+            try process.run()
+            apps.append(process)
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
+                    ports[name] = port
+                    break
+                }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            guard ports[name] != nil else { throw TestSupportError("demo app \(name) did not start") }
+        }
+    }
+
+    private func stopApps() {
+        for app in apps where app.isRunning { kill(app.processIdentifier, SIGKILL) }
+        for app in apps { app.waitUntilExit() }
+    }
+
+    /// The real interpreter, not a version manager's shim that would outlive a kill.
+    static let python: String = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else { return "/usr/bin/python3" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return path.isEmpty ? "/usr/bin/python3" : path
+    }()
+
+    /// The default release.yml, with optional extra lines for main's gates.
+    func defaultConfig(mainGates: String = "checks: [tests]", healthWithin: String = "2s") -> String {
+        let deploy = ProjectPaths.root + "/ops/demo-app/deploy.sh"
+        return """
+            app: crm-api
+            environments:
+              develop:
+                provider: command
+                command: {deploy: \(deploy), timeout: 1m}
+                health: {url: "http://127.0.0.1:\(ports["develop"] ?? 0)/health", expect_body: ok, interval: 100ms, successes: 2, within: \(healthWithin)}
+              main:
+                provider: command
+                command: {deploy: \(deploy), timeout: 1m}
+                promote_from: develop
+                gates: {\(mainGates)}
+                health: {url: "http://127.0.0.1:\(ports["main"] ?? 0)/health", expect_body: ok, interval: 100ms, successes: 2, within: \(healthWithin)}
+
+            """
+    }
+
+    func writeConfig(_ text: String? = nil) throws {
+        try (text ?? defaultConfig()).write(toFile: directory + "/release.yml", atomically: true, encoding: .utf8)
+    }
+
+    /// Builds a demo-app artifact: "ok", "broken" or "broken-on=main".
+    func artifact(_ version: String, health: String = "ok") throws -> String {
+        let path = "\(directory)/artifacts/\(version)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try "\(version)\n".write(toFile: path + "/VERSION", atomically: true, encoding: .utf8)
+        try "\(health)\n".write(toFile: path + "/HEALTH", atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Runs `release ARGS…` to completion.
+    func run(_ arguments: String..., environment extra: [String: String] = [:]) async throws -> Result {
+        try await run(arguments, environment: extra)
+    }
+
+    func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> Result {
+        let process = try start(arguments, environment: extra)
+        return await process.finish()
+    }
+
+    /// Starts `release ARGS…` without waiting.
+    func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> RunningCommand {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProjectPaths.binary)
+        process.arguments = arguments
+        process.environment = environment.merging(extra) { $1 }
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return RunningCommand(process: process, stdout: out, stderr: err)
+    }
+
+    /// What the demo app in an environment serves right now.
+    func served(_ environment: String) async throws -> String? {
+        guard let port = ports[environment], let url = URL(string: "http://127.0.0.1:\(port)/") else { return nil }
+        let (data, _) = try await URLSession.shared.data(from: url)
+        return JSONValue(parsing: data)?["version"]?.stringValue
+    }
+
+    /// Makes demo deploys wait until `releaseDeploys` (see DEMO_DEPLOY_GATE in deploy.sh).
+    func holdDeploys() -> String {
+        let path = "\(directory)/gate-\(UUID().uuidString.prefix(6))"
+        FileManager.default.createFile(atPath: path, contents: Data())
+        return path
+    }
+
+    /// Lets held deploys finish.
+    func releaseDeploys(_ gate: String) {
+        try? FileManager.default.removeItem(atPath: gate)
+    }
+
+    /// Polls `release status ENV --json` until a deployment is in flight there, and returns it.
+    @discardableResult
+    func waitUntilInFlight(_ environment: String) async throws -> JSONValue {
+        for _ in 0..<600 {
+            let status = try await run("status", environment, "--json")
+            if let inFlight = status.json?["environments"]?.arrayValue?.first?["in_flight"], inFlight != .null {
+                return inFlight
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestSupportError("nothing went in flight on \(environment)")
+    }
+
+    /// A digest of everything stored, to prove a refused command changed nothing.
+    func snapshot() async throws -> String {
+        let connection = try PostgresConnection(url: databaseURL)
+        defer { Task { await connection.close() } }
+        let tables = ["apps", "environments", "releases", "checks", "approvals", "deployments", "occupancy", "freezes", "audit_events"]
+        var parts: [String] = []
+        for table in tables {
+            let rows = try await connection.query(PostgresQuery(sql: "SELECT count(*) AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') AS h FROM \(table) t"))
+            parts.append("\(table)=\(try rows.first?.string("n") ?? "?"):\(try rows.first?.string("h") ?? "")")
+        }
+        return parts.joined(separator: " ")
+    }
+
+    /// Creates 1.0.0, deploys it to develop and records its tests: the usual starting point.
+    func startWithVersionOneOnDevelop() async throws {
+        let path = try artifact("1.0.0")
+        for arguments in [["create", "1.0.0", "--commit", "abc1234", "--artifact", path], ["deploy", "1.0.0", "develop"],
+                          ["check", "1.0.0", "tests", "passed"]] {
+            let result = try await run(arguments)
+            guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
+        }
+    }
+}
+
+/// A `release` process started by a test.
+struct RunningCommand: @unchecked Sendable {
+    let process: Process
+    let stdout: Pipe
+    let stderr: Pipe
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Waits for exit and collects output, off the cooperative pool.
+    func finish() async -> Harness.Result {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                final class Box: @unchecked Sendable { var data = Data() }
+                let box = Box()
+                let group = DispatchGroup()
+                group.enter()
+                DispatchQueue.global().async {
+                    box.data = stderr.fileHandleForReading.readDataToEndOfFile()
+                    group.leave()
+                }
+                let stdoutData = stdout.fileHandleForReading.readDataToEndOfFile()
+                group.wait()
+                let stderrData = box.data
+                process.waitUntilExit()
+                continuation.resume(returning: Harness.Result(
+                    status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                    stderr: String(decoding: stderrData, as: UTF8.self)))
+            }
+        }
+    }
+}
