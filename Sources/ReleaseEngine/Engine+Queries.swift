@@ -40,10 +40,7 @@ extension Engine {
                     live = try db.currentLive(environment: environmentID)
                     inFlight = try db.inFlight(environment: environmentID)
                     adHoc = try db.activeFreezes(environment: environmentID, at: now)
-                    if let row = try db.query("SELECT health, health_detail FROM environments WHERE id = \(environmentID)").first {
-                        health = try row.string("health")
-                        healthDetail = try row.optionalString("health_detail")
-                    }
+                    (health, healthDetail) = try db.health(environment: environmentID)
                     if let last = try db.lastFinished(environment: environmentID), last.kind == .rollback, last.state == .failed {
                         health = "degraded"
                         healthDetail = last.detail

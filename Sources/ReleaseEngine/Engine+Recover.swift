@@ -13,8 +13,21 @@ extension Engine {
         public var version: String
         /// What happened: one sentence.
         public var message: String
-        /// Whether it ended well (live, or cancelled before reaching the provider).
-        public var settled: Bool
+        /// How it ended.
+        public var outcome: Outcome
+
+        /// How a recovery ended.
+        public enum Outcome: Sendable, Equatable {
+            /// Finished (live), or cancelled before it reached the provider.
+            case settled
+            /// Another run still holds a live lease; left alone.
+            case stillRunning
+            /// Finished, but badly: the error it ended with.
+            case failed(ReleaseError.Code)
+        }
+
+        /// Whether it ended well.
+        public var settled: Bool { outcome == .settled }
     }
 
     /// Settles deployments that a crashed or killed run left in flight: those whose lease expired
@@ -46,7 +59,7 @@ extension Engine {
             let until = deployment.leaseExpiresAt.map { " until \($0)" } ?? ""
             return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
                                   message: "still running under \(deployment.leaseOwner ?? "another run") (lease held\(until)); left alone",
-                                  settled: false)
+                                  outcome: .stillRunning)
         }
         guard let environment = configuration.environments.first(where: { $0.name == deployment.environment }) else {
             throw ReleaseError.usage("Deployment \(deployment.id) is in flight on '\(deployment.environment)', which release.yml no longer defines. Restore that environment to recover it.")
@@ -92,25 +105,25 @@ extension Engine {
                                        details: .object([("deployment", .int(deployment.id))]))
                 }
                 return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: "cancelled: it died before reaching the provider", settled: true)
+                                      message: "cancelled: it died before reaching the provider", outcome: .settled)
             case .deploying:
                 let provider = try provider(for: environment)
                 let report = try await execute(started, provider: provider, gates: [], resume: deployment.operation)
                 return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: report.message, settled: true)
+                                      message: report.message, outcome: .settled)
             case .verifying:
                 let provider = try provider(for: environment)
                 let since = try await database { db in try db.deployment(id: deployment.id)?.cutoverAt }
                 let report = try await verify(started, provider: provider, gates: [], since: since)
                 return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: report.message, settled: true)
+                                      message: report.message, outcome: .settled)
             default:
                 return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: "already \(deployment.state.rawValue)", settled: true)
+                                      message: "already \(deployment.state.rawValue)", outcome: .settled)
             }
         } catch let error as ReleaseError {
             return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                  message: error.message, settled: false)
+                                  message: error.message, outcome: .failed(error.code))
         }
     }
 }

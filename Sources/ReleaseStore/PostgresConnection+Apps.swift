@@ -54,6 +54,14 @@ extension PostgresConnection {
             """)
     }
 
+    /// The last health verdict recorded for an environment: healthy, unhealthy or unknown.
+    public func health(environment: Int64) throws -> (health: String, detail: String?) {
+        guard let row = try query("SELECT health, health_detail FROM environments WHERE id = \(environment)").first else {
+            return ("unknown", nil)
+        }
+        return (try row.string("health"), try row.optionalString("health_detail"))
+    }
+
     /// The database's clock.
     public func now() throws -> Timestamp {
         guard let row = try query("SELECT clock_timestamp() AS now").first else {

@@ -107,7 +107,11 @@ struct RecoverCommand: AsyncParsableCommand {
                 context.output.line("deployment \(report.deploymentID) (\(report.version) on \(report.environment)): \(report.message)")
             }
         }
-        if reports.contains(where: { !$0.settled }) { throw ExitCode(ReleaseError.Code.deploymentFailed.rawValue) }
+        // A failure outranks a run left alone, which outranks success.
+        for report in reports {
+            if case let .failed(code) = report.outcome { throw ExitCode(code.rawValue) }
+        }
+        if reports.contains(where: { $0.outcome == .stillRunning }) { throw ExitCode(ReleaseError.Code.busy.rawValue) }
     }
 }
 
