@@ -46,6 +46,16 @@ public actor PostgresConnection {
         handle = connection
     }
 
+    /// Connects without blocking a thread of the cooperative pool: libpq's connect waits on the
+    /// network, so it runs on a dispatch thread.
+    public static func connect(url: String, applicationName: String = "release") async throws -> PostgresConnection {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try PostgresConnection(url: url, applicationName: applicationName) })
+            }
+        }
+    }
+
     isolated deinit {
         if let handle { PQfinish(handle) }
     }

@@ -18,6 +18,14 @@ public struct GateResult: Sendable, Equatable {
     }
 }
 
+extension GateResult {
+    /// The gate as JSON, the shape of `promote --dry-run --json` and of audit details.
+    public var json: JSONValue {
+        .object([("name", .string(name)), ("passed", .bool(passed)), ("detail", .string(detail)),
+                 ("earliest", .optional(earliestPass?.rfc3339))])
+    }
+}
+
 /// Everything the gates look at, read from one database snapshot.
 public struct GateContext: Sendable {
     /// What is being attempted.

@@ -55,7 +55,7 @@ extension Engine {
                 try db.appendAudit(
                     app: resolution.appID, actor: engine.actor, action: "\(plan.kind.rawValue).rejected",
                     environment: plan.environment.name, version: release.version,
-                    details: .object([("deployment", .int(id)), ("gates", .array(refused.map(Self.gateJSON)))]))
+                    details: .object([("deployment", .int(id)), ("gates", .array(refused.map(\.json)))]))
                 return .rejected(version: release.version, resolution.gates)
             }
             try db.transition(deployment: id, to: .deploying)
@@ -98,11 +98,6 @@ extension Engine {
         guard try db.holdsLease(deployment: started.id, owner: leaseOwner) else {
             throw ReleaseError.busy("Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); stopping without recording anything more. See `release status \(started.environment.name)`.")
         }
-    }
-
-    static func gateJSON(_ gate: GateResult) -> JSONValue {
-        .object([("name", .string(gate.name)), ("passed", .bool(gate.passed)), ("detail", .string(gate.detail)),
-                 ("earliest", .optional(gate.earliestPass?.rfc3339))])
     }
 
     /// Drives a started deployment through the provider, cutover and verification.

@@ -87,7 +87,7 @@ struct CommandContext {
     static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {
         let url = databaseURL(options)
         do {
-            return try PostgresConnection(url: url)
+            return try await PostgresConnection.connect(url: url)
         } catch let error as PostgresError {
             let shown = url.isEmpty ? "libpq's defaults (PGHOST, PGPORT, …)" : ConnectionString.redacted(url)
             let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }

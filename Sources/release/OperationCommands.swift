@@ -52,7 +52,7 @@ struct PromoteCommand: AsyncParsableCommand {
             let passed = gates.allSatisfy(\.passed)
             if global.json {
                 context.output.document(.object([("version", .optional(release)), ("would_pass", .bool(passed)),
-                                                 ("gates", .array(gates.map(ReleaseJSON.gate)))]))
+                                                 ("gates", .array(gates.map(\.json)))]))
             } else {
                 context.output.line("Promotion of \(release ?? "nothing") from \(source.name) to \(target.name) — dry run, nothing changed:")
                 context.output.table(["GATE", "RESULT", "DETAIL", "EARLIEST PASS"], gates.map { gate in
@@ -152,7 +152,7 @@ enum OperationOptions {
                     ("kind", .string(report.kind.rawValue)), ("state", .string("live")), ("since", .optional(report.since?.rfc3339)),
                     ("previous", .optional(report.previousVersion)),
                 ])),
-                ("gates", .array(report.gates.map(ReleaseJSON.gate))),
+                ("gates", .array(report.gates.map(\.json))),
                 ("message", .string(report.message)),
             ]))
         } else {

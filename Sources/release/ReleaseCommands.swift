@@ -160,11 +160,6 @@ enum ReleaseJSON {
         ])
     }
 
-    static func gate(_ gate: GateResult) -> JSONValue {
-        .object([("name", .string(gate.name)), ("passed", .bool(gate.passed)), ("detail", .string(gate.detail)),
-                 ("earliest", .optional(gate.earliestPass?.rfc3339))])
-    }
-
     static func deployment(_ deployment: DeploymentRecord) -> JSONValue {
         .object([
             ("id", .int(deployment.id)), ("environment", .string(deployment.environment)), ("version", .string(deployment.version)),

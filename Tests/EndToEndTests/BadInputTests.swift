@@ -48,22 +48,25 @@ import Testing
              config: "app: crm-api\nenvironments:\n  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: staging\n"),
     ]
 
-    @Test(arguments: cases)
-    func refusedWithAClearErrorAndNothingStored(_ testCase: Case) async throws {
+    /// Every case runs against one scenario (1.0.0 live on develop), which none may change.
+    @Test func refusedWithAClearErrorAndNothingStored() async throws {
         try await Harness.with { harness in
             try await harness.startWithVersionOneOnDevelop()
-            if let config = testCase.config { try harness.writeConfig(config) }
-            let before = try await harness.snapshot()
-            let result = try await harness.run(testCase.arguments)
-            #expect(result.status == testCase.status, "\(result)")
-            #expect(result.stderr.contains(testCase.message), "\(result)")
-            let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("release:") }
-            #expect(lines.count == 1, "one line of error: \(result.stderr)")
-            #expect(try await harness.snapshot() == before)
-            let json = try await harness.run(testCase.arguments + ["--json"])
-            #expect(json.status == testCase.status)
-            #expect(json.json?["error"]?["code"]?.intValue == Int64(testCase.status), "\(json)")
-            #expect(json.json?["error"]?["message"]?.stringValue?.contains(testCase.message) == true)
+            let defaultConfig = harness.defaultConfig()
+            for testCase in Self.cases {
+                try harness.writeConfig(testCase.config ?? defaultConfig)
+                let before = try await harness.snapshot()
+                let result = try await harness.run(testCase.arguments)
+                #expect(result.status == testCase.status, "\(testCase): \(result)")
+                #expect(result.stderr.contains(testCase.message), "\(testCase): \(result)")
+                let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("release:") }
+                #expect(lines.count == 1, "\(testCase): one line of error: \(result.stderr)")
+                let json = try await harness.run(testCase.arguments + ["--json"])
+                #expect(json.status == testCase.status, "\(testCase) --json")
+                #expect(json.json?["error"]?["code"]?.intValue == Int64(testCase.status), "\(testCase): \(json)")
+                #expect(json.json?["error"]?["message"]?.stringValue?.contains(testCase.message) == true, "\(testCase): \(json)")
+                #expect(try await harness.snapshot() == before, "\(testCase) changed stored state")
+            }
         }
     }
 

@@ -80,4 +80,34 @@ import Testing
             #expect(finished.status == 0, "\(finished)")
         }
     }
+
+    @Test func recoverTakesOverFromAnotherHostOnlyOnceItsLeaseHasExpired() async throws {
+        try await Harness.with { harness in
+            let path = try harness.artifact("1.0.0")
+            #expect(try await harness.run("create", "1.0.0", "--artifact", path).status == 0)
+            let gate = harness.holdDeploys()
+            let running = try harness.start(["deploy", "1.0.0", "develop"], environment: ["DEMO_DEPLOY_GATE": gate])
+            try await harness.waitUntilInFlight("develop")
+            kill(running.pid, SIGKILL)
+            _ = await running.finish()
+            harness.releaseDeploys(gate)
+            // Pretend the dead run was on another machine, whose process we cannot check.
+            let connection = try await PostgresConnectionFactory.connect(harness.databaseURL)
+            try await connection.run { db in
+                try db.execute(script: "UPDATE deployments SET lease_owner = 'ci-runner-7:4242:abc', lease_expires_at = clock_timestamp() + interval '1 hour'")
+            }
+            let early = try await harness.run("recover")
+            #expect(early.status == 4, "\(early)")
+            #expect(early.stdout.contains("ci-runner-7"))
+            try await connection.run { db in
+                try db.execute(script: "UPDATE deployments SET lease_expires_at = clock_timestamp() - interval '1 second'")
+            }
+            let recovered = try await harness.run("recover")
+            #expect(recovered.status == 0, "\(recovered)")
+            #expect(try await harness.served("develop") == "1.0.0")
+            let audit = try await harness.run("audit", "--format", "json")
+            let takeover = try #require(audit.json?["events"]?.arrayValue?.first { $0["action"]?.stringValue == "recover.took_over" })
+            #expect(takeover["details"]?["previous_owner"]?.stringValue == "ci-runner-7:4242:abc")
+        }
+    }
 }

@@ -44,18 +44,28 @@ final class Harness: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         return try await TestDatabase.with { url in
             let harness = Harness(directory: directory, databaseURL: url)
-            defer { harness.stopApps() }
-            try harness.startApps()
-            try harness.writeConfig()
-            if migrate {
-                let result = try await harness.run("migrate")
-                guard result.status == 0 else { throw TestSupportError("migrate failed: \(result)") }
+            do {
+                try await harness.startApps()
+                let value = try await harness.scenario(migrate: migrate, body)
+                await harness.stopApps()
+                return value
+            } catch {
+                await harness.stopApps()
+                throw error
             }
-            return try await body(harness)
         }
     }
 
-    private func startApps() throws {
+    private func scenario<T: Sendable>(migrate: Bool, _ body: (Harness) async throws -> T) async throws -> T {
+        try writeConfig()
+        if migrate {
+            let result = try await run("migrate")
+            guard result.status == 0 else { throw TestSupportError("migrate failed: \(result)") }
+        }
+        return try await body(self)
+    }
+
+    private func startApps() async throws {
         for name in ["develop", "main"] {
             let portFile = "\(directory)/\(name).port"
             let process = Process()
@@ -64,21 +74,26 @@ final class Harness: @unchecked Sendable {
                                  "--root", "\(directory)/apps/\(name)", "--env", name, "--max-seconds", "300"]
             try process.run()
             apps.append(process)
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline {
+            for _ in 0..<500 where ports[name] == nil {
                 if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
                     ports[name] = port
-                    break
+                } else {
+                    try await Task.sleep(for: .milliseconds(20))
                 }
-                Thread.sleep(forTimeInterval: 0.02)
             }
             guard ports[name] != nil else { throw TestSupportError("demo app \(name) did not start") }
         }
     }
 
-    private func stopApps() {
+    private func stopApps() async {
+        let apps = self.apps
         for app in apps where app.isRunning { kill(app.processIdentifier, SIGKILL) }
-        for app in apps { app.waitUntilExit() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                for app in apps { app.waitUntilExit() }
+                continuation.resume()
+            }
+        }
     }
 
     /// The real interpreter, not a version manager's shim that would outlive a kill.
@@ -188,7 +203,7 @@ final class Harness: @unchecked Sendable {
 
     /// A digest of everything stored, to prove a refused command changed nothing.
     func snapshot() async throws -> String {
-        let connection = try PostgresConnection(url: databaseURL)
+        let connection = try await PostgresConnection.connect(url: databaseURL)
         defer { Task { await connection.close() } }
         let tables = ["apps", "environments", "releases", "checks", "approvals", "deployments", "occupancy", "freezes", "audit_events"]
         var parts: [String] = []

@@ -77,6 +77,12 @@ import Testing
             let verify = try await harness.run("audit", "verify")
             #expect(verify.status == 0, "\(verify)")
             #expect(verify.stdout.contains("intact"))
+
+            let csv = try await harness.run("audit", "--format", "csv", "--env", "main")
+            let rows = csv.stdout.split(separator: "\n")
+            #expect(rows.first == "id,at,actor,action,environment,version,details")
+            #expect(rows.dropFirst().allSatisfy { $0.contains(",main,") })
+            #expect(rows.count - 1 == actions.count)
         }
     }
 
@@ -169,7 +175,7 @@ import Testing
     @Test func aTamperedAuditTrailIsCaughtByAuditVerify() async throws {
         try await Harness.with { harness in
             try await harness.startWithVersionOneOnDevelop()
-            let connection = try PostgresConnectionFactory.connect(harness.databaseURL)
+            let connection = try await PostgresConnectionFactory.connect(harness.databaseURL)
             try await connection.run { db in
                 try db.execute(script: """
                     ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;

@@ -1,7 +1,7 @@
 import Postgres
 
 enum PostgresConnectionFactory {
-    static func connect(_ url: String) throws -> PostgresConnection {
-        try PostgresConnection(url: url)
+    static func connect(_ url: String) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(url: url)
     }
 }

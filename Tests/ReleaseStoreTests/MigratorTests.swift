@@ -8,7 +8,7 @@ import Testing
 @Suite struct MigratorTests {
     @Test func appliesEveryMigrationOnceAndRecordsChecksums() async throws {
         try await TestDatabase.with { url in
-            let connection = try PostgresConnection(url: url)
+            let connection = try await PostgresConnection.connect(url: url)
             let first = try await Migrator().migrate(connection)
             #expect(first == Migration.embedded.map(\.name))
             let second = try await Migrator().migrate(connection)
@@ -25,7 +25,7 @@ import Testing
             let applied = try await withThrowingTaskGroup(of: [String].self) { group in
                 for _ in 0..<4 {
                     group.addTask {
-                        let connection = try PostgresConnection(url: url)
+                        let connection = try await PostgresConnection.connect(url: url)
                         return try await Migrator().migrate(connection)
                     }
                 }
@@ -39,7 +39,7 @@ import Testing
 
     @Test func anAppliedMigrationThatWasEditedIsAnError() async throws {
         try await TestDatabase.with { url in
-            let connection = try PostgresConnection(url: url)
+            let connection = try await PostgresConnection.connect(url: url)
             let original = Migration(name: "0001_people.sql", sql: "CREATE TABLE people (id int);")
             _ = try await Migrator(migrations: [original]).migrate(connection)
             let edited = Migration(name: "0001_people.sql", sql: "CREATE TABLE people (id bigint);")
@@ -53,7 +53,7 @@ import Testing
 
     @Test func aFailingMigrationLeavesNothingBehind() async throws {
         try await TestDatabase.with { url in
-            let connection = try PostgresConnection(url: url)
+            let connection = try await PostgresConnection.connect(url: url)
             let good = Migration(name: "0001_a.sql", sql: "CREATE TABLE a (id int);")
             let bad = Migration(name: "0002_b.sql", sql: "CREATE TABLE b (id int); SELECT no_such_function();")
             await #expect(throws: PostgresError.self) {
@@ -68,7 +68,7 @@ import Testing
 
     @Test func otherCommandsRefuseWithAdviceWhenTheSchemaIsMissingBehindOrAhead() async throws {
         try await TestDatabase.with { url in
-            let connection = try PostgresConnection(url: url)
+            let connection = try await PostgresConnection.connect(url: url)
             let one = Migration(name: "0001_a.sql", sql: "CREATE TABLE a (id int);")
             let two = Migration(name: "0002_b.sql", sql: "CREATE TABLE b (id int);")
             await #expect { try await connection.run { db in try Migrator(migrations: [one]).requireCurrent(db) } } throws: { error in

@@ -15,7 +15,7 @@ struct StoreFixture: Sendable {
 
     static func with<T: Sendable>(_ body: (StoreFixture) async throws -> T) async throws -> T {
         try await TestDatabase.with { url in
-            let connection = try PostgresConnection(url: url)
+            let connection = try await PostgresConnection.connect(url: url)
             _ = try await Migrator().migrate(connection)
             let fixture = try await connection.run { db in
                 let app = try db.ensureApp(named: "crm-api")

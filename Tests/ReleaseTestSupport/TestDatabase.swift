@@ -10,7 +10,7 @@ public enum TestDatabase {
     public static func with<T: Sendable>(_ body: (String) async throws -> T) async throws -> T {
         let admin = try adminURL()
         let name = "release_test_\(UInt64.random(in: 0...UInt64.max) >> 16)"
-        let connection = try PostgresConnection(url: admin)
+        let connection = try await PostgresConnection.connect(url: admin)
         try await connection.run { db in try db.execute(script: "CREATE DATABASE \(name)") }
         let url = databaseURL(admin: admin, name: name)
         do {
