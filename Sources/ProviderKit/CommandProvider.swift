@@ -42,7 +42,8 @@ public struct CommandProvider: DeploymentProvider {
     }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        try await run(configuration.deploy, operation: request.kind == .rollback ? "rollback" : "deploy", request, record: record)
+        if request.kind == .rollback { return try await rollback(request, record: record) }
+        return try await run(configuration.deploy, operation: "deploy", request, record: record)
     }
 
     public func rollback(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
