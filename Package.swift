@@ -48,6 +48,8 @@ let package = Package(
             dependencies: [
                 "ReleaseCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -60,10 +62,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "HerokuProvider",
+            dependencies: [
+                "ReleaseCore", "ProviderKit",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "providers/heroku",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "release",
             dependencies: [
-                "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit",
+                "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "HerokuProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -72,7 +83,7 @@ let package = Package(
         .testTarget(name: "ReleaseCoreTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
         .target(
             name: "ReleaseTestSupport",
-            dependencies: ["Postgres"],
+            dependencies: ["Postgres", "ReleaseCore"],
             path: "Tests/ReleaseTestSupport",
             swiftSettings: strict
         ),
@@ -88,6 +99,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HerokuProviderTests",
+            dependencies: ["HerokuProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",

@@ -62,9 +62,18 @@ public protocol DeploymentProvider: Sendable {
     /// Puts the request's (older) release back, using `targetReference` where the platform has one.
     func rollback(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome
 
+    /// Checks what must hold before any work starts (credentials present), so a missing token is
+    /// a configuration error before anything is recorded.
+    func preflight() throws
+
     /// After a crash: finds out where the recorded operation stands and finishes following it.
     /// Throws `ProviderError` with `.failed` when it failed on the platform.
     func resume(_ request: DeploymentRequest, operation: JSONValue, record: @escaping OperationRecorder) async throws -> DeploymentOutcome
+}
+
+extension DeploymentProvider {
+    /// Nothing to check by default.
+    public func preflight() throws {}
 }
 
 /// A provider's failure, classified so the engine can pick the contract's exit code.

@@ -12,6 +12,7 @@ extension Engine {
             throw ReleaseError.usage("'\(plan.environment.name)' only receives promotions from \(source). Run `release promote \(source) \(plan.environment.name)`.")
         }
         let provider = try provider(for: plan.environment)
+        try provider.preflight()
         let started = try await begin(plan)
         if let report = started.report { return report }
         guard let deployment = started.deployment else {

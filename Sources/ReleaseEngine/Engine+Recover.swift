@@ -50,6 +50,11 @@ extension Engine {
 
     private func recover(_ deployment: DeploymentRecord) async throws -> RecoveryReport {
         let engine = self
+        // Credentials first: a missing token must not leave a deployment taken over and stuck.
+        if let environment = configuration.environments.first(where: { $0.name == deployment.environment }),
+           deployment.state == .deploying || deployment.state == .verifying {
+            try provider(for: environment).preflight()
+        }
         let dead = LeaseOwner.isDead(deployment.leaseOwner)
         let tookOver = try await database { db in
             try db.takeOverLease(deployment: deployment.id, from: deployment.leaseOwner, owner: engine.leaseOwner,

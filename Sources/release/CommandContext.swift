@@ -1,4 +1,5 @@
 import Foundation
+import HerokuProvider
 import Logging
 import Postgres
 import ProviderKit
@@ -24,7 +25,11 @@ struct CommandContext {
         let context = ProviderRegistry.ProviderContext(
             configurationDirectory: directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
-        let registry = ProviderRegistry()
+        var registry = ProviderRegistry()
+        registry.register("heroku") { environment, context in
+            HerokuProvider(configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
+                           environment: context.environment, progress: context.output)
+        }
         try registry.validate(configuration, context: context)
         let connection = try await connect(options)
         if requireSchema {

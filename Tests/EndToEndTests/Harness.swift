@@ -69,7 +69,7 @@ final class Harness: @unchecked Sendable {
         for name in ["develop", "main"] {
             let portFile = "\(directory)/\(name).port"
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.python)
+            process.executableURL = URL(fileURLWithPath: Python.executable)
             process.arguments = [ProjectPaths.root + "/ops/demo-app/app.py", "--port", "0", "--port-file", portFile,
                                  "--root", "\(directory)/apps/\(name)", "--env", name, "--max-seconds", "300"]
             try process.run()
@@ -96,19 +96,6 @@ final class Harness: @unchecked Sendable {
         }
     }
 
-    /// The real interpreter, not a version manager's shim that would outlive a kill.
-    static let python: String = {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        guard (try? process.run()) != nil else { return "/usr/bin/python3" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return path.isEmpty ? "/usr/bin/python3" : path
-    }()
 
     /// The default release.yml, with optional extra lines for main's gates.
     func defaultConfig(mainGates: String = "checks: [tests]", healthWithin: String = "2s") -> String {

@@ -94,3 +94,20 @@ public struct TestSupportError: Error, CustomStringConvertible {
         self.description = description
     }
 }
+
+/// The real Python interpreter, not a version manager's shim that would outlive a kill.
+public enum Python {
+    /// Its path.
+    public static let executable: String = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        guard (try? process.run()) != nil else { return "/usr/bin/python3" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return path.isEmpty ? "/usr/bin/python3" : path
+    }()
+}

@@ -1,0 +1,158 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ReleaseCore
+
+/// A JSON-over-HTTPS client for platform APIs: bounded retries with backoff and jitter, honouring
+/// Retry-After, retrying only what is safe to retry, with secrets kept out of every error.
+public struct APIClient: Sendable {
+    /// How to reach and talk to one API.
+    public struct Configuration: Sendable {
+        /// The base URL, such as https://api.heroku.com (no trailing slash).
+        public var baseURL: String
+        /// Headers sent with every request (Authorization, Accept, …).
+        public var headers: [(String, String)]
+        /// Per-request timeout.
+        public var timeout: TimeSpan
+        /// Attempts in all, for a request that may be retried.
+        public var maxAttempts: Int
+        /// The first backoff; it doubles each time, with full jitter.
+        public var initialBackoff: TimeSpan
+        /// The longest wait between attempts, including a server's Retry-After.
+        public var maxBackoff: TimeSpan
+        /// Values that must never appear in errors.
+        public var redactor: Redactor
+        /// The platform's name, for messages ("Heroku").
+        public var platform: String
+
+        /// Creates a configuration.
+        public init(baseURL: String, headers: [(String, String)], platform: String, redactor: Redactor,
+                    timeout: TimeSpan = .seconds(30), maxAttempts: Int = 5,
+                    initialBackoff: TimeSpan = .milliseconds(500), maxBackoff: TimeSpan = .seconds(30)) {
+            var base = baseURL
+            while base.hasSuffix("/") { base.removeLast() }
+            self.baseURL = base
+            self.headers = headers
+            self.platform = platform
+            self.redactor = redactor
+            self.timeout = timeout
+            self.maxAttempts = max(1, maxAttempts)
+            self.initialBackoff = initialBackoff
+            self.maxBackoff = maxBackoff
+        }
+    }
+
+    /// An answer.
+    public struct Response: Sendable {
+        /// The HTTP status.
+        public var status: Int
+        /// The headers, names lowercased.
+        public var headers: [String: String]
+        /// The body bytes.
+        public var body: [UInt8]
+
+        /// The body as JSON, if it is.
+        public var json: JSONValue? { JSONValue(parsing: body) }
+        /// The body as text.
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// A request that ended with an HTTP error status (after any retries).
+    public struct StatusError: Error, Sendable, CustomStringConvertible {
+        /// The final status.
+        public var status: Int
+        /// The method and path, for messages.
+        public var request: String
+        /// The parsed body, when JSON.
+        public var body: JSONValue?
+        /// The raw body text, shortened and redacted.
+        public var text: String
+        public var description: String { "\(request) answered HTTP \(status): \(text)" }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    private let client: HTTPClient
+    private let sleeper: @Sendable (Duration) async throws -> Void
+
+    /// Creates a client over a shared HTTP client.
+    public init(configuration: Configuration, client: HTTPClient = .shared,
+                sleeper: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+        self.configuration = configuration
+        self.client = client
+        self.sleeper = sleeper
+    }
+
+    /// Sends a request and returns a 2xx answer; throws `StatusError` for other statuses and
+    /// `ProviderError(.unreachable)` when the API cannot be reached.
+    ///
+    /// 429 is retried for every method (the server refused without acting); 5xx and connection
+    /// failures only for idempotent methods, or when `retryable` says the request is safe to repeat.
+    public func send(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers extra: [(String, String)] = [],
+                     retryable: Bool? = nil) async throws -> Response {
+        let idempotent = retryable ?? [.GET, .HEAD, .PUT, .DELETE, .OPTIONS].contains(method)
+        let label = "\(method.rawValue) \(path)"
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: configuration.baseURL + path)
+            request.method = method
+            for (name, value) in configuration.headers { request.headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in extra { request.headers.replaceOrAdd(name: name, value: value) }
+            if let json {
+                request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: json.text))
+            }
+            let response: Response
+            do {
+                let answer = try await client.execute(request, timeout: .milliseconds(max(1, configuration.timeout.microseconds / 1000)))
+                let body = try await answer.body.collect(upTo: 16 << 20)
+                var headers: [String: String] = [:]
+                for header in answer.headers { headers[header.name.lowercased()] = header.value }
+                response = Response(status: Int(answer.status.code), headers: headers, body: Array(buffer: body))
+            } catch {
+                let reason = configuration.redactor(HealthProber.describe(error))
+                if idempotent, attempt < configuration.maxAttempts {
+                    try await sleeper(backoff(attempt: attempt, retryAfter: nil))
+                    continue
+                }
+                throw ProviderError(.unreachable, "\(configuration.platform) could not be reached (\(label): \(reason)).")
+            }
+            if (200..<300).contains(response.status) { return response }
+            let retry = response.status == 429 || (idempotent && [500, 502, 503, 504].contains(response.status))
+            if retry, attempt < configuration.maxAttempts {
+                try await sleeper(backoff(attempt: attempt, retryAfter: response.headers["retry-after"]))
+                continue
+            }
+            var text = configuration.redactor(response.text)
+            if text.count > 300 { text = String(text.prefix(300)) + "…" }
+            throw StatusError(status: response.status, request: label, body: response.json, text: text)
+        }
+    }
+
+    /// How long to wait before attempt `attempt + 1`: the server's Retry-After when given (seconds
+    /// or an HTTP date), else exponential backoff with full jitter; never above `maxBackoff`.
+    func backoff(attempt: Int, retryAfter: String?) -> Duration {
+        let cap = configuration.maxBackoff.microseconds
+        if let retryAfter {
+            if let seconds = Int64(retryAfter.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
+                return .microseconds(min(cap, seconds * 1_000_000))
+            }
+            if let date = Self.httpDate(retryAfter) {
+                let wait = Int64(date.timeIntervalSinceNow * 1_000_000)
+                return .microseconds(min(cap, max(0, wait)))
+            }
+        }
+        let exponential = configuration.initialBackoff.microseconds << Int64(min(attempt - 1, 20))
+        return .microseconds(Int64.random(in: 0...max(1, min(cap, exponential))))
+    }
+
+    private static func httpDate(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+}
