@@ -71,10 +71,16 @@ let package = Package(
             path: "providers/heroku",
             swiftSettings: strict
         ),
+        .target(
+            name: "RailwayProvider",
+            dependencies: ["ReleaseCore", "ProviderKit"],
+            path: "providers/railway",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "release",
             dependencies: [
-                "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "HerokuProvider",
+                "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "HerokuProvider", "RailwayProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -103,6 +109,10 @@ let package = Package(
         .testTarget(
             name: "HerokuProviderTests",
             dependencies: ["HerokuProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RailwayProviderTests",
+            dependencies: ["RailwayProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",

@@ -1,5 +1,6 @@
 import Foundation
 import HerokuProvider
+import RailwayProvider
 import Logging
 import Postgres
 import ProviderKit
@@ -29,6 +30,10 @@ struct CommandContext {
         registry.register("heroku") { environment, context in
             HerokuProvider(configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
                            environment: context.environment, progress: context.output)
+        }
+        registry.register("railway") { environment, context in
+            RailwayProvider(configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),
+                            environment: context.environment, progress: context.output)
         }
         try registry.validate(configuration, context: context)
         let connection = try await connect(options)

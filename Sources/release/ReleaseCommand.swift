@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReleaseCore
+import ProviderKit
 import ReleaseEngine
 
 /// `release`: the root command.
@@ -8,7 +9,7 @@ struct ReleaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "release",
         abstract: "Promote the same artifact from develop to main through gates, verify it, roll back by itself, and keep an honest audit trail.",
-        version: ReleaseVersionInfo.version,
+        version: ReleaseInfo.version,
         subcommands: [
             MigrateCommand.self, CreateCommand.self, ListCommand.self, CheckCommand.self, DeployCommand.self,
             PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, FreezeCommand.self,
@@ -18,11 +19,6 @@ struct ReleaseCommand: AsyncParsableCommand {
 
     /// Accepted here too, so `release unknown --json` still answers in JSON.
     @OptionGroup var global: GlobalOptions
-}
-
-/// The version of this binary.
-enum ReleaseVersionInfo {
-    static let version = "0.1.0"
 }
 
 @main

@@ -7,7 +7,7 @@ import Testing
 /// The built binary driving the fake Heroku: build once on develop, promote the slug, roll back
 /// by itself when main's health fails, survive a SIGKILL mid-build.
 @Suite struct HerokuEndToEndTests {
-    private static func config(_ fake: FakeHeroku) -> String {
+    private static func config(_ fake: FakeAPI) -> String {
         """
         app: crm-api
         environments:
@@ -24,12 +24,12 @@ import Testing
         """
     }
 
-    private static func credentials(_ fake: FakeHeroku) -> [String: String] {
+    private static func credentials(_ fake: FakeAPI) -> [String: String] {
         ["HEROKU_API_KEY": fake.apiKey, "HEROKU_API_URL": fake.url]
     }
 
     @Test func buildOncePromoteTheSlugAndRollBackByItself() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             try await Harness.with { harness in
                 try harness.writeConfig(Self.config(fake))
                 harness.environment.merge(Self.credentials(fake)) { $1 }
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func aFailedReleasePhaseNeverWentLiveSoNothingIsRolledBack() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             try await Harness.with { harness in
                 try harness.writeConfig(Self.config(fake))
                 harness.environment.merge(Self.credentials(fake)) { $1 }
@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func aRunKilledMidBuildIsResumedByRecoverWithoutASecondBuild() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             try await Harness.with { harness in
                 try harness.writeConfig(Self.config(fake))
                 harness.environment.merge(Self.credentials(fake)) { $1 }
@@ -107,7 +107,7 @@ import Testing
     }
 
     @Test func credentialsMissingOrRejectedAreExitTwoAndNeverShown() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             try await Harness.with { harness in
                 try harness.writeConfig(Self.config(fake))
                 #expect(try await harness.run("create", "1.0.0", "--artifact", "https://example.com/a.tar.gz").status == 0)

@@ -7,7 +7,7 @@ import Testing
 
 /// The Heroku provider against a fake Platform API that follows the official schema.
 @Suite struct HerokuProviderTests {
-    private static func environments(_ fake: FakeHeroku) throws -> ReleaseConfiguration {
+    private static func environments(_ fake: FakeAPI) throws -> ReleaseConfiguration {
         try ReleaseConfiguration.parse(yaml: """
             app: crm-api
             environments:
@@ -21,7 +21,7 @@ import Testing
             """, file: "release.yml")
     }
 
-    private static func provider(_ environment: EnvironmentConfiguration, _ fake: FakeHeroku, key: String? = nil) throws -> HerokuProvider {
+    private static func provider(_ environment: EnvironmentConfiguration, _ fake: FakeAPI, key: String? = nil) throws -> HerokuProvider {
         HerokuProvider(configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
                        environment: ["HEROKU_API_KEY": key ?? fake.apiKey, "HEROKU_API_URL": fake.url])
     }
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test func aTarballBecomesABuildFollowedThroughItsReleasePhase() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let recorded = Recorded()
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
@@ -70,7 +70,7 @@ import Testing
     }
 
     @Test func promotionReleasesTheSourceSlugWithoutRebuilding() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let configuration = try Self.environments(fake)
             let (develop, main) = (configuration.environments[0], configuration.environments[1])
             let built = try await Self.provider(develop, fake).deploy(
@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func rollbackCreatesANewReleaseFromTheRecordedOne() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let provider = try Self.provider(develop, fake)
             let first = try await provider.deploy(
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func aFailedBuildAndAFailedReleasePhaseAreDeploymentFailures() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let provider = try Self.provider(develop, fake)
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
@@ -128,7 +128,7 @@ import Testing
     }
 
     @Test func rateLimitsAreWaitedOutAndServerErrorsOnPollsRetried() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             try await fake.control(.object([("rate_limit_next", .int(2)), ("retry_after", .int(1))]))
             let started = ContinuousClock.now
@@ -149,7 +149,7 @@ import Testing
     }
 
     @Test func aServerErrorOnCreateIsNotRepeated() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             try await fake.control(.object([("error_next", .int(1))]))
             await #expect {
@@ -165,7 +165,7 @@ import Testing
     }
 
     @Test func malformedAnswersToPollsArePolledAgain() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let provider = try Self.provider(develop, fake)
             let recorded = Recorded()
@@ -181,7 +181,7 @@ import Testing
     }
 
     @Test func badOrMissingCredentialsAreConfigurationErrorsThatNeverShowTheToken() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let wrong = "hk-wrong-0123456789abcdef"
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
@@ -199,7 +199,7 @@ import Testing
     }
 
     @Test func aDockerImageIsReleasedThroughTheFormation() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let image = "sha256:" + String(repeating: "ab", count: 32)
             let outcome = try await Self.provider(develop, fake).deploy(
@@ -213,7 +213,7 @@ import Testing
     }
 
     @Test func resumeFollowsTheRecordedBuildInsteadOfStartingAnother() async throws {
-        try await FakeHeroku.with { fake in
+        try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let provider = try Self.provider(develop, fake)
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))

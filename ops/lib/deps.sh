@@ -31,3 +31,10 @@ ensure_swift() {
     fi
     command -v swift >/dev/null 2>&1 || { echo "ops: Swift 6 is required (https://swift.org/install)" >&2; return 1; }
 }
+
+ensure_python_packages() {
+    # The fake Railway endpoint validates GraphQL documents with graphql-core.
+    python3 -c "import graphql" 2>/dev/null && return 0
+    echo "ops: installing graphql-core (pip)" >&2
+    python3 -m pip install --quiet graphql-core
+}

@@ -158,9 +158,3 @@ public struct HerokuProvider: DeploymentProvider {
         }
     }
 }
-
-/// The version of this binary, for User-Agent headers.
-public enum ReleaseInfo {
-    /// The version.
-    public static let version = "0.1.0"
-}

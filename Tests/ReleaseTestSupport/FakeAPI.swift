@@ -4,37 +4,50 @@ import FoundationNetworking
 #endif
 import ReleaseCore
 
-/// The fake Heroku Platform API (Tests/Fakes/heroku/fake_heroku.py), started on loopback for one
-/// test. It accepts only what the official schema's links allow and stops by itself.
-public final class FakeHeroku: @unchecked Sendable {
+/// A fake platform API from Tests/Fakes (Heroku, Railway), started on loopback for one test. Each
+/// loads the platform's official description from ../shared/specs, accepts only what it allows,
+/// and stops by itself.
+public final class FakeAPI: @unchecked Sendable {
     /// The port on 127.0.0.1.
     public let port: Int
     /// The token the fake accepts.
     public let apiKey: String
+    /// The project token the fake accepts (Railway).
+    public let projectToken: String
     private let process: Process
 
     public var url: String { "http://127.0.0.1:\(port)" }
 
-    public static var schema: String {
-        ProjectPaths.root + "/../shared/specs/heroku/platform-api-schema.json"
-    }
-
-    private init(port: Int, apiKey: String, process: Process) {
+    private init(port: Int, apiKey: String, projectToken: String, process: Process) {
         self.port = port
         self.apiKey = apiKey
+        self.projectToken = projectToken
         self.process = process
     }
 
-    public static func with<T: Sendable>(_ body: (FakeHeroku) async throws -> T) async throws -> T {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-heroku-\(UUID().uuidString.prefix(8))").path
+    /// The fake Heroku Platform API, following ../shared/specs/heroku/platform-api-schema.json.
+    public static func heroku<T: Sendable>(_ body: (FakeAPI) async throws -> T) async throws -> T {
+        try await with(script: "heroku/fake_heroku.py", schema: "heroku/platform-api-schema.json", body)
+    }
+
+    /// The fake Railway GraphQL API, validating against ../shared/specs/railway/schema.json.
+    public static func railway<T: Sendable>(_ body: (FakeAPI) async throws -> T) async throws -> T {
+        try await with(script: "railway/fake_railway.py", schema: "railway/schema.json", projectTokenArgument: true, body)
+    }
+
+    private static func with<T: Sendable>(script: String, schema: String, projectTokenArgument: Bool = false,
+                                          _ body: (FakeAPI) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-api-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let portFile = directory + "/port"
-        let apiKey = "hk-test-\(UUID().uuidString.prefix(12))"
+        let apiKey = "tok-test-\(UUID().uuidString.prefix(12))"
+        let projectToken = "ptok-test-\(UUID().uuidString.prefix(12))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Python.executable)
-        process.arguments = [ProjectPaths.root + "/Tests/Fakes/heroku/fake_heroku.py", "--schema", schema, "--port", "0",
-                             "--port-file", portFile, "--token", apiKey, "--max-seconds", "300"]
+        process.arguments = [ProjectPaths.root + "/Tests/Fakes/" + script, "--schema", ProjectPaths.root + "/../shared/specs/" + schema,
+                             "--port", "0", "--port-file", portFile, "--token", apiKey, "--max-seconds", "300"]
+            + (projectTokenArgument ? ["--project-token", projectToken] : [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         var port: Int?
@@ -48,9 +61,9 @@ public final class FakeHeroku: @unchecked Sendable {
         }
         guard let port else {
             kill(process.processIdentifier, SIGKILL)
-            throw TestSupportError("the fake Heroku did not start")
+            throw TestSupportError("the fake \(script) did not start")
         }
-        let server = FakeHeroku(port: port, apiKey: apiKey, process: process)
+        let server = FakeAPI(port: port, apiKey: apiKey, projectToken: projectToken, process: process)
         do {
             let value = try await body(server)
             await server.stop()

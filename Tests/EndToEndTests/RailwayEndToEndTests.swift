@@ -1,0 +1,119 @@
+import Foundation
+import Postgres
+import ReleaseCore
+import ReleaseTestSupport
+import Testing
+
+/// The built binary driving the fake Railway endpoint: deploys, promotion, the engine's rollback
+/// when main's health fails, a crashed deployment, and a SIGKILL followed by recover.
+@Suite struct RailwayEndToEndTests {
+    private static func config(_ fake: FakeAPI) -> String {
+        """
+        app: crm-api
+        environments:
+          develop:
+            provider: railway
+            railway: {project: proj-1, environment: env-dev, service: svc-api, poll_interval: 20ms, timeout: 30s}
+            health: {url: "\(fake.url)/__health/svc-api/env-dev", interval: 100ms, successes: 2, within: 2s}
+          main:
+            provider: railway
+            railway: {project: proj-1, environment: env-main, service: svc-api, poll_interval: 20ms, timeout: 30s}
+            promote_from: develop
+            health: {url: "\(fake.url)/__health/svc-api/env-main", interval: 100ms, successes: 2, within: 2s}
+
+        """
+    }
+
+    private static func credentials(_ fake: FakeAPI) -> [String: String] {
+        ["RAILWAY_API_TOKEN": fake.apiKey, "RAILWAY_API_URL": fake.url + "/graphql/v2"]
+    }
+
+    @Test func promoteThenRollBackByItselfWhenMainIsUnhealthy() async throws {
+        try await FakeAPI.railway { fake in
+            try await fake.control(.object([("project_id", .string("proj-1"))]))
+            try await Harness.with { harness in
+                try harness.writeConfig(Self.config(fake))
+                harness.environment.merge(Self.credentials(fake)) { $1 }
+                #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
+                #expect(try await harness.run("deploy", "1.0.0", "develop").status == 0)
+                let promote = try await harness.run("promote", "develop", "main")
+                #expect(promote.status == 0, "\(promote)")
+                #expect(try await harness.run("create", "1.0.1", "--commit", "def5678").status == 0)
+                #expect(try await harness.run("deploy", "1.0.1", "develop").status == 0)
+                try await fake.control(.object([("break_commit", .string("def5678"))]))
+                let failed = try await harness.run("promote", "develop", "main")
+                #expect(failed.status == 1, "\(failed)")
+                #expect(failed.stderr.contains("main was rolled back to 1.0.0"))
+                let status = try await harness.run("status", "main", "--json")
+                let main = try #require(status.json?["environments"]?.arrayValue?.first)
+                #expect(main["live"]?["version"]?.stringValue == "1.0.0")
+                #expect(main["health"]?.stringValue == "healthy")
+                let requests = try await fake.state()["requests"]?.arrayValue ?? []
+                #expect(requests.contains { $0["query"]?.stringValue?.contains("deploymentRollback") == true })
+            }
+        }
+    }
+
+    @Test func aCrashedDeploymentFailsAndTheOldOneKeepsServing() async throws {
+        try await FakeAPI.railway { fake in
+            try await fake.control(.object([("project_id", .string("proj-1"))]))
+            try await Harness.with { harness in
+                try harness.writeConfig(Self.config(fake))
+                harness.environment.merge(Self.credentials(fake)) { $1 }
+                #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
+                #expect(try await harness.run("deploy", "1.0.0", "develop").status == 0)
+                #expect(try await harness.run("create", "1.0.1", "--commit", "def5678").status == 0)
+                try await fake.control(.object([("fail_next_deploy", .string("CRASHED"))]))
+                let failed = try await harness.run("deploy", "1.0.1", "develop")
+                #expect(failed.status == 1, "\(failed)")
+                #expect(failed.stderr.contains("CRASHED"))
+                #expect(failed.stderr.contains("develop still serves 1.0.0"))
+            }
+        }
+    }
+
+    @Test func aRunKilledMidDeployIsFollowedByRecover() async throws {
+        try await FakeAPI.railway { fake in
+            try await fake.control(.object([("project_id", .string("proj-1"))]))
+            try await Harness.with { harness in
+                try harness.writeConfig(Self.config(fake))
+                harness.environment.merge(Self.credentials(fake)) { $1 }
+                #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
+                try await fake.control(.object([("steps", .int(40))]))
+                let running = try harness.start(["deploy", "1.0.0", "develop"])
+                let connection = try await PostgresConnection.connect(url: harness.databaseURL)
+                var recorded = false
+                for _ in 0..<400 where !recorded {
+                    let rows = try await connection.query("SELECT operation->>'deployment' AS id FROM deployments WHERE state = 'deploying'")
+                    recorded = try rows.first?.optionalString("id") != nil
+                    if !recorded { try await Task.sleep(for: .milliseconds(25)) }
+                }
+                #expect(recorded, "the Railway deployment id is written ahead")
+                kill(running.pid, SIGKILL)
+                _ = await running.finish()
+                try await fake.control(.object([("steps", .int(1))]))
+                let recover = try await harness.run("recover", "develop")
+                #expect(recover.status == 0, "\(recover)")
+                let requests = try await fake.state()["requests"]?.arrayValue ?? []
+                let deploys = requests.filter { $0["query"]?.stringValue?.contains("serviceInstanceDeployV2") == true }
+                #expect(deploys.count == 1, "recover followed the recorded deployment")
+            }
+        }
+    }
+
+    @Test func aRejectedTokenIsExitTwoAndNeverShown() async throws {
+        try await FakeAPI.railway { fake in
+            try await fake.control(.object([("project_id", .string("proj-1"))]))
+            try await Harness.with { harness in
+                try harness.writeConfig(Self.config(fake))
+                #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
+                let wrong = "rw-definitely-wrong-token"
+                let rejected = try await harness.run(["deploy", "1.0.0", "develop"],
+                                                     environment: ["RAILWAY_API_URL": fake.url + "/graphql/v2", "RAILWAY_API_TOKEN": wrong])
+                #expect(rejected.status == 2, "\(rejected)")
+                #expect(rejected.stderr.contains("RAILWAY_API_TOKEN"))
+                #expect(!rejected.output.contains(wrong))
+            }
+        }
+    }
+}
