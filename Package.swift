@@ -77,10 +77,20 @@ let package = Package(
             path: "providers/railway",
             swiftSettings: strict
         ),
+        .target(
+            name: "DigitalOceanProvider",
+            dependencies: [
+                "ReleaseCore", "ProviderKit",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "providers/digitalocean",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "release",
             dependencies: [
                 "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "HerokuProvider", "RailwayProvider",
+                "DigitalOceanProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -113,6 +123,10 @@ let package = Package(
         .testTarget(
             name: "RailwayProviderTests",
             dependencies: ["RailwayProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "DigitalOceanProviderTests",
+            dependencies: ["DigitalOceanProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",

@@ -66,6 +66,10 @@ public protocol DeploymentProvider: Sendable {
     /// a configuration error before anything is recorded.
     func preflight() throws
 
+    /// Told the verification verdict once the engine has it (DigitalOcean commits or reverts a
+    /// rollback here). `outcome` is what `deploy`/`rollback` reported at cutover.
+    func settle(_ request: DeploymentRequest, outcome: JSONValue, healthy: Bool) async throws
+
     /// After a crash: finds out where the recorded operation stands and finishes following it.
     /// Throws `ProviderError` with `.failed` when it failed on the platform.
     func resume(_ request: DeploymentRequest, operation: JSONValue, record: @escaping OperationRecorder) async throws -> DeploymentOutcome
@@ -74,6 +78,9 @@ public protocol DeploymentProvider: Sendable {
 extension DeploymentProvider {
     /// Nothing to check by default.
     public func preflight() throws {}
+
+    /// Nothing to settle by default.
+    public func settle(_ request: DeploymentRequest, outcome: JSONValue, healthy: Bool) async throws {}
 }
 
 /// A provider's failure, classified so the engine can pick the contract's exit code.

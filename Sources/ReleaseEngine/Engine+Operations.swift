@@ -146,11 +146,12 @@ extension Engine {
             return instant
         }
         progress("\(started.environment.name) serves \(started.release.version) since \(since) (\(outcome.summary)).")
-        return try await verify(started, provider: provider, gates: gates, since: since)
+        return try await verify(started, provider: provider, gates: gates, since: since, outcome: outcome.liveReference)
     }
 
     /// Verification, then `live`, or `failed` with quarantine and the automatic rollback.
-    func verify(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], since: Timestamp?) async throws -> OperationReport {
+    func verify(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], since: Timestamp?,
+                outcome: JSONValue) async throws -> OperationReport {
         var verdict = ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
         if let health = started.environment.health {
             progress("Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within \(health.within)…")
@@ -160,6 +161,13 @@ extension Engine {
             try await database { db in
                 try db.recordHealth(environment: started.environmentID, healthy: verdictCopy.passed, detail: verdictCopy.detail)
             }
+        }
+        do {
+            var request = started.request
+            request.app = app
+            try await provider.settle(request, outcome: outcome, healthy: verdict.passed)
+        } catch {
+            progress("Warning: the provider could not settle deployment \(started.id) after verification: \(error)")
         }
         let engine = self
         if verdict.passed {

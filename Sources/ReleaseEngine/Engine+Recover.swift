@@ -119,7 +119,7 @@ extension Engine {
             case .verifying:
                 let provider = try provider(for: environment)
                 let since = try await database { db in try db.deployment(id: deployment.id)?.cutoverAt }
-                let report = try await verify(started, provider: provider, gates: [], since: since)
+                let report = try await verify(started, provider: provider, gates: [], since: since, outcome: deployment.liveReference)
                 return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
                                       message: report.message, outcome: .settled)
             default:

@@ -1,4 +1,5 @@
 import Foundation
+import DigitalOceanProvider
 import HerokuProvider
 import RailwayProvider
 import Logging
@@ -30,6 +31,10 @@ struct CommandContext {
         registry.register("heroku") { environment, context in
             HerokuProvider(configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
                            environment: context.environment, progress: context.output)
+        }
+        registry.register("digitalocean") { environment, context in
+            DigitalOceanProvider(configuration: try DigitalOceanProvider.Configuration(reader: environment.providerSettings),
+                                 environment: context.environment, progress: context.output)
         }
         registry.register("railway") { environment, context in
             RailwayProvider(configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),

@@ -13,10 +13,10 @@ import Testing
             environments:
               develop:
                 provider: heroku
-                heroku: {app: crm-dev, poll_interval: 50ms, timeout: 20s}
+                heroku: {app: crm-dev, poll_interval: 50ms, timeout: 60s}
               main:
                 provider: heroku
-                heroku: {app: crm-prod, poll_interval: 50ms, timeout: 20s}
+                heroku: {app: crm-prod, poll_interval: 50ms, timeout: 60s}
                 promote_from: develop
             """, file: "release.yml")
     }
@@ -217,8 +217,9 @@ import Testing
             let develop = try Self.environments(fake).environments[0]
             let provider = try Self.provider(develop, fake)
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
-            // The build stays pending for 20 polls: the first run is stopped after it recorded the build.
-            try await fake.control(.object([("pending_polls", .int(20))]))
+            // The first run is stopped once it has recorded the build (whether or not it finished);
+            // resuming must follow that build, never start another.
+            try await fake.control(.object([("pending_polls", .int(4))]))
             let recorded = Recorded()
             let task = Task { try await provider.deploy(request, record: recorded.recorder) }
             for _ in 0..<200 where recorded.values.isEmpty { try await Task.sleep(for: .milliseconds(10)) }

@@ -8,7 +8,7 @@ import Testing
 /// The Railway provider against a fake GraphQL endpoint that validates every document and its
 /// variables against Railway's published schema.
 @Suite struct RailwayProviderTests {
-    private static func environment(_ fake: FakeAPI, timeout: String = "20s") throws -> EnvironmentConfiguration {
+    private static func environment(_ fake: FakeAPI, timeout: String = "60s") throws -> EnvironmentConfiguration {
         try ReleaseConfiguration.parse(yaml: """
             app: crm-api
             environments:
@@ -173,7 +173,9 @@ import Testing
             try await fake.control(.object([("project_id", .string("proj-1"))]))
             let develop = try Self.environment(fake)
             let provider = try Self.provider(develop, fake)
-            try await fake.control(.object([("steps", .int(15))]))
+            // The first run is stopped once it has recorded the deployment (whether or not it
+            // finished); resuming must follow that deployment, never start another.
+            try await fake.control(.object([("steps", .int(3))]))
             let recorded = Recorded()
             let task = Task { try await provider.deploy(Self.request(develop, "1.0.0"), record: recorded.recorder) }
             for _ in 0..<300 where recorded.values.isEmpty { try await Task.sleep(for: .milliseconds(10)) }

@@ -35,7 +35,12 @@ public final class FakeAPI: @unchecked Sendable {
         try await with(script: "railway/fake_railway.py", schema: "railway/schema.json", projectTokenArgument: true, body)
     }
 
-    private static func with<T: Sendable>(script: String, schema: String, projectTokenArgument: Bool = false,
+    /// The fake DigitalOcean App Platform API, checking requests against ../shared/specs/digitalocean.
+    public static func digitalOcean<T: Sendable>(_ body: (FakeAPI) async throws -> T) async throws -> T {
+        try await with(script: "digitalocean/fake_digitalocean.py", schema: "digitalocean/specification", schemaFlag: "--spec", body)
+    }
+
+    private static func with<T: Sendable>(script: String, schema: String, schemaFlag: String = "--schema", projectTokenArgument: Bool = false,
                                           _ body: (FakeAPI) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-api-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -45,7 +50,7 @@ public final class FakeAPI: @unchecked Sendable {
         let projectToken = "ptok-test-\(UUID().uuidString.prefix(12))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Python.executable)
-        process.arguments = [ProjectPaths.root + "/Tests/Fakes/" + script, "--schema", ProjectPaths.root + "/../shared/specs/" + schema,
+        process.arguments = [ProjectPaths.root + "/Tests/Fakes/" + script, schemaFlag, ProjectPaths.root + "/../shared/specs/" + schema,
                              "--port", "0", "--port-file", portFile, "--token", apiKey, "--max-seconds", "300"]
             + (projectTokenArgument ? ["--project-token", projectToken] : [])
         process.standardOutput = FileHandle.nullDevice

@@ -33,8 +33,14 @@ ensure_swift() {
 }
 
 ensure_python_packages() {
-    # The fake Railway endpoint validates GraphQL documents with graphql-core.
-    python3 -c "import graphql" 2>/dev/null && return 0
-    echo "ops: installing graphql-core (pip)" >&2
-    python3 -m pip install --quiet graphql-core
+    # The fake platform APIs in Tests/Fakes validate requests against the official descriptions:
+    # Railway's GraphQL schema with graphql-core, DigitalOcean's OpenAPI with PyYAML and
+    # openapi-schema-validator (which brings jsonschema).
+    local missing=()
+    python3 -c "import graphql" 2>/dev/null || missing+=(graphql-core)
+    python3 -c "import yaml" 2>/dev/null || missing+=(PyYAML)
+    python3 -c "import openapi_schema_validator" 2>/dev/null || missing+=(openapi-schema-validator)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "ops: installing ${missing[*]} (pip)" >&2
+    python3 -m pip install --quiet "${missing[@]}"
 }

@@ -1,0 +1,1419 @@
+#!/usr/bin/env python3
+"""A fake DigitalOcean App Platform API (apps, deployments, rollbacks) for the tests of `release`.
+
+Every API request is checked against the official OpenAPI 3 description read at startup from
+--spec DIR (DigitalOcean-public.v2.yaml and the files it $refs; nothing is copied here): the
+method and path must match one of the description's `paths`, and a JSON body must satisfy the
+operation's requestBody schema. See README.md beside this file.
+
+    fake_digitalocean.py --spec DIR --port 0 --port-file FILE [--token TOKEN] [--max-seconds 300]
+    fake_digitalocean.py --self-test --spec DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import http.client
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_missing = []
+try:
+    import yaml
+except ImportError:  # pragma: no cover
+    _missing.append("PyYAML")
+try:
+    import jsonschema
+    import jsonschema.exceptions
+except ImportError:  # pragma: no cover
+    _missing.append("jsonschema")
+try:
+    from openapi_schema_validator import OAS30Validator, OAS31Validator
+except ImportError:  # pragma: no cover
+    _missing.append("openapi-schema-validator")
+if _missing:
+    sys.stderr.write("fake_digitalocean.py needs Python modules that are not installed. Run:\n"
+                     f"    python3 -m pip install {' '.join(_missing)}\n")
+    sys.exit(2)
+
+DEFAULT_TOKEN = "test-token"
+ENTRY_FILE = "DigitalOcean-public.v2.yaml"
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+RATE_LIMIT = 5000
+
+LIVE_PHASES = ["PENDING_BUILD", "BUILDING", "PENDING_DEPLOY", "DEPLOYING"]
+WALK = LIVE_PHASES + ["ACTIVE"]
+ALL_PHASES = ["UNKNOWN", "PENDING_BUILD", "BUILDING", "PENDING_DEPLOY", "DEPLOYING", "ACTIVE",
+              "SUPERSEDED", "ERROR", "CANCELED"]
+COMPONENT_KINDS = {  # spec key -> (building message, deploying message)
+    "services": ("Building service", "Deploying service"),
+    "workers": ("Building worker", "Deploying worker"),
+    "jobs": ("Building job", "Deploying job"),
+    "static_sites": ("Building static site", "Deploying static site"),
+    "functions": ("Building functions", "Deploying functions"),
+}
+REGIONS = {
+    "atl": ("Atlanta", "usa", "North America", ["atl1"]),
+    "nyc": ("New York", "usa", "North America", ["nyc1", "nyc3"]),
+    "sfo": ("San Francisco", "usa", "North America", ["sfo3"]),
+    "tor": ("Toronto", "canada", "North America", ["tor1"]),
+    "ams": ("Amsterdam", "netherlands", "Europe", ["ams3"]),
+    "fra": ("Frankfurt", "germany", "Europe", ["fra1"]),
+    "lon": ("London", "uk", "Europe", ["lon1"]),
+    "blr": ("Bangalore", "india", "Asia", ["blr1"]),
+    "sgp": ("Singapore", "singapore", "Asia", ["sgp1"]),
+    "syd": ("Sydney", "australia", "Australia", ["syd1"]),
+}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_spec(name: str) -> dict:
+    return {"name": name, "region": "nyc",
+            "services": [{"name": "api",
+                          "image": {"registry_type": "DOCR", "repository": "crm-api", "tag": "0.0.0"},
+                          "http_port": 8080, "instance_count": 1}]}
+
+
+# --------------------------------------------------------------------------------------------
+# The OpenAPI description
+# --------------------------------------------------------------------------------------------
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe YAML loading that keeps timestamps as strings (they are JSON strings in the API)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+class SpecError(Exception):
+    pass
+
+
+class Route:
+    def __init__(self, method: str, template: str, operation: dict, op_file: str):
+        self.method = method.upper()
+        self.template = template
+        self.operation = operation
+        self.op_file = op_file
+        self.operation_id = operation.get("operationId", f"{self.method} {template}")
+        parts = template.strip("/").split("/")
+        self.literal_segments = sum(1 for p in parts if not p.startswith("{"))
+        self.param_names = [p[1:-1] for p in parts if p.startswith("{") and p.endswith("}")]
+        pattern = "".join("/" + ("([^/]+)" if p.startswith("{") else re.escape(p)) for p in parts)
+        self.regex = re.compile("^" + pattern + "$")
+
+
+class OpenAPISpec:
+    """Loads the description and resolves `$ref`s across files (relative paths + JSON pointers)."""
+
+    def __init__(self, directory: str):
+        self.directory = os.path.abspath(directory)
+        self.entry = os.path.join(self.directory, ENTRY_FILE)
+        if not os.path.isfile(self.entry):
+            raise SpecError(f"{self.entry} does not exist; pass --spec the folder that holds {ENTRY_FILE}")
+        self._documents: dict[str, object] = {}
+        self._inlined: dict[tuple, object] = {}
+        self._request_schemas: dict[str, tuple] = {}
+        self._response_schemas: dict[tuple, object] = {}
+        self._lock = threading.RLock()
+        root = self.load(self.entry)
+        self.version = str(root.get("openapi", "3.0.0"))
+        self.validator_class = OAS31Validator if self.version.startswith("3.1") else OAS30Validator
+        self.routes: list[Route] = []
+        for template, item in (root.get("paths") or {}).items():
+            item, item_file = self.deref(item, self.entry)
+            for method, operation in item.items():
+                if method.lower() not in HTTP_METHODS:
+                    continue
+                operation, op_file = self.deref(operation, item_file)
+                self.routes.append(Route(method, template, operation, op_file))
+        # Most literal segments first, so /v2/apps/regions wins over /v2/apps/{id}.
+        self.routes.sort(key=lambda r: (-r.literal_segments, r.template))
+        if not self.routes:
+            raise SpecError(f"{self.entry} has no paths")
+        for route in self.routes:  # resolve the App Platform bodies now: a broken $ref fails at startup
+            if route.template.startswith("/v2/apps"):
+                self.request_schema(route)
+
+    def load(self, path: str):
+        path = os.path.normpath(path)
+        with self._lock:
+            if path not in self._documents:
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        self._documents[path] = yaml.load(handle, Loader=_Loader)
+                except OSError as error:
+                    raise SpecError(f"cannot read {path}: {error}") from error
+                except yaml.YAMLError as error:
+                    raise SpecError(f"{path} is not valid YAML: {error}") from error
+            return self._documents[path]
+
+    def _ref_target(self, ref: str, base_file: str) -> tuple[str, str]:
+        file_part, _, pointer = ref.partition("#")
+        target_file = os.path.normpath(os.path.join(os.path.dirname(base_file), urllib.parse.unquote(file_part))) \
+            if file_part else base_file
+        return target_file, pointer
+
+    def resolve_ref(self, ref: str, base_file: str):
+        target_file, pointer = self._ref_target(ref, base_file)
+        node = self.load(target_file)
+        for token in [t for t in pointer.split("/") if t != ""]:
+            token = urllib.parse.unquote(token).replace("~1", "/").replace("~0", "~")
+            if isinstance(node, list):
+                node = node[int(token)]
+            elif isinstance(node, dict) and token in node:
+                node = node[token]
+            else:
+                raise SpecError(f"$ref {ref!r} in {base_file} points at nothing")
+        return node, target_file
+
+    def deref(self, node, base_file: str):
+        """Follows `$ref`s at the top of a node; answers (node, file it lives in)."""
+        seen = set()
+        while isinstance(node, dict) and "$ref" in node:
+            key = self._ref_target(node["$ref"], base_file)
+            if key in seen:
+                raise SpecError(f"$ref loop at {node['$ref']} in {base_file}")
+            seen.add(key)
+            node, base_file = self.resolve_ref(node["$ref"], base_file)
+        return node, base_file
+
+    def inline(self, node, base_file: str, stack: tuple = ()):
+        """A copy of a schema with every `$ref` replaced by its target (a cycle becomes {})."""
+        if isinstance(node, list):
+            return [self.inline(item, base_file, stack) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node and isinstance(node["$ref"], str):
+            key = self._ref_target(node["$ref"], base_file)
+            if key in stack:
+                resolved = {}
+            elif key in self._inlined:
+                resolved = self._inlined[key]
+            else:
+                target, target_file = self.resolve_ref(node["$ref"], base_file)
+                resolved = self.inline(target, target_file, stack + (key,))
+                self._inlined[key] = resolved
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            if siblings:
+                return {"allOf": [resolved, self.inline(siblings, base_file, stack)]}
+            return resolved
+        return {key: self.inline(value, base_file, stack) for key, value in node.items()
+                if key not in ("example", "examples", "x-codeSamples")}
+
+    def match(self, method: str, path: str):
+        """(route, path params) for a method + template match, else (None, whether the path exists)."""
+        path_known = False
+        for route in self.routes:
+            found = route.regex.match(path)
+            if not found:
+                continue
+            path_known = True
+            if route.method == method.upper():
+                params = {name: urllib.parse.unquote(value) for name, value in zip(route.param_names, found.groups())}
+                return route, params
+        return None, path_known
+
+    def request_schema(self, route: Route):
+        """(schema or None, body required?) for the operation's application/json requestBody."""
+        with self._lock:
+            if route.operation_id not in self._request_schemas:
+                body, body_file = self.deref(route.operation.get("requestBody"), route.op_file)
+                schema, required = None, False
+                if isinstance(body, dict):
+                    required = bool(body.get("required", False))
+                    media = (body.get("content") or {}).get("application/json")
+                    if isinstance(media, dict) and "schema" in media:
+                        schema = self.inline(media["schema"], body_file)
+                self._request_schemas[route.operation_id] = (schema, required)
+            return self._request_schemas[route.operation_id]
+
+    def response_schema(self, route: Route, status: int):
+        with self._lock:
+            key = (route.operation_id, status)
+            if key not in self._response_schemas:
+                responses = route.operation.get("responses") or {}
+                response = responses.get(str(status), responses.get(status, responses.get("default")))
+                response, response_file = self.deref(response, route.op_file)
+                schema = None
+                if isinstance(response, dict):
+                    media = (response.get("content") or {}).get("application/json")
+                    if isinstance(media, dict) and "schema" in media:
+                        schema = self.inline(media["schema"], response_file)
+                self._response_schemas[key] = schema
+            return self._response_schemas[key]
+
+    def validate(self, schema, value):
+        """None when value satisfies schema, else a one-line description of the worst error."""
+        validator = self.validator_class(schema)
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if error is None:
+            return None
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        return f"{where or 'body'}: {error.message}"
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+class ApiError(Exception):
+    def __init__(self, status: int, error_id: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.error_id, self.message, self.headers = status, error_id, message, headers or {}
+
+
+def _count(value) -> int:
+    if value is True:
+        return 1
+    if value in (None, False):
+        return 0
+    if isinstance(value, (int, float)):
+        return max(0, int(value))
+    raise ValueError(f"expected true, false or a count, got {value!r}")
+
+
+def _string_set(value, key: str) -> set:
+    if value is None:
+        return set()
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return set(value)
+    raise ValueError(f"{key} must be a string, a list of strings or null")
+
+
+class Fake:
+    """All apps, deployments, pins, controls and recorded requests, behind one lock."""
+
+    CONTROL_KEYS = ("reset", "steps", "fail_next_deployment", "cancel_next_deployment", "invalid_rollback",
+                    "rate_limit_next", "retry_after", "error_next", "malformed_next", "hang_next", "hang_seconds",
+                    "break_image_tag", "break_image_digest", "create_app", "advance_on_app_get", "advance")
+
+    def __init__(self, spec: OpenAPISpec, token: str):
+        self.spec = spec
+        self.token = token
+        self.lock = threading.RLock()
+        self.base_url = "http://127.0.0.1"
+        self.reset()
+
+    # ----- controls -------------------------------------------------------------------------
+
+    def reset(self):
+        with self.lock:
+            self.apps: dict[str, dict] = {}
+            self.deployments: dict[str, dict] = {}
+            self.requests: list[dict] = []
+            self.sequence = 0
+            self.steps = {phase: 1 for phase in LIVE_PHASES}
+            self.fail_next: list[dict] = []
+            self.cancel_next: list[dict] = []
+            self.invalid_rollback = None
+            self.rate_limit_next = 0
+            self.retry_after = 1
+            self.error_next = 0
+            self.malformed_next = 0
+            self.hang_next = 0
+            self.hang_seconds = 10.0
+            self.broken_tags: set = set()
+            self.broken_digests: set = set()
+            self.advance_on_app_get = False
+            self.remaining = RATE_LIMIT
+            for app_id, name in (("app-dev", "crm-dev"), ("app-main", "crm-main")):
+                self.create_app(app_id, default_spec(name), initial_active=True)
+
+    def controls(self) -> dict:
+        with self.lock:
+            return {"steps": dict(self.steps), "fail_next_deployment": list(self.fail_next),
+                    "cancel_next_deployment": list(self.cancel_next), "invalid_rollback": self.invalid_rollback,
+                    "rate_limit_next": self.rate_limit_next, "retry_after": self.retry_after,
+                    "error_next": self.error_next, "malformed_next": self.malformed_next,
+                    "hang_next": self.hang_next, "hang_seconds": self.hang_seconds,
+                    "break_image_tag": sorted(self.broken_tags), "break_image_digest": sorted(self.broken_digests),
+                    "advance_on_app_get": self.advance_on_app_get, "rate_limit_remaining": self.remaining}
+
+    def apply_controls(self, settings) -> list:
+        if not isinstance(settings, dict):
+            raise ValueError("the control body must be a JSON object")
+        unknown = sorted(set(settings) - set(self.CONTROL_KEYS))
+        if unknown:
+            raise ValueError(f"unknown control keys {unknown}; known: {list(self.CONTROL_KEYS)}")
+        applied = []
+        with self.lock:
+            if settings.get("reset"):
+                self.reset()
+                applied.append("reset")
+            for key in self.CONTROL_KEYS:
+                if key not in settings or key == "reset":
+                    continue
+                value = settings[key]
+                getattr(self, f"_control_{key}")(value)
+                applied.append(key)
+        return applied
+
+    def _control_steps(self, value):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            self.steps = {phase: value for phase in LIVE_PHASES}
+        elif isinstance(value, dict):
+            for phase, count in value.items():
+                if phase not in LIVE_PHASES or not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                    raise ValueError(f"steps takes a count or {{phase: count}} with phases {LIVE_PHASES}")
+                self.steps[phase] = count
+        else:
+            raise ValueError("steps takes a count or {phase: count}")
+
+    def _outcome_settings(self, value, default_phase: str, key: str) -> list:
+        if isinstance(value, dict):
+            count = _count(value.get("count", 1))
+            phase = value.get("phase", default_phase)
+            if phase not in LIVE_PHASES:
+                raise ValueError(f"{key}.phase must be one of {LIVE_PHASES}")
+            entry = {k: v for k, v in value.items() if k != "count"}
+            entry["phase"] = phase
+            return [entry] * count
+        return [{"phase": default_phase}] * _count(value)
+
+    def _control_fail_next_deployment(self, value):
+        self.fail_next = self._outcome_settings(value, "DEPLOYING", "fail_next_deployment")
+
+    def _control_cancel_next_deployment(self, value):
+        self.cancel_next = self._outcome_settings(value, "BUILDING", "cancel_next_deployment")
+
+    def _control_invalid_rollback(self, value):
+        if value in (None, False):
+            self.invalid_rollback = None
+        elif value is True:
+            self.invalid_rollback = {"code": "exceeded_revision_limit",
+                                     "message": "the deployment is past the maximum historical revision limit "
+                                                "of 0 for the \"starter\" app tier"}
+        elif isinstance(value, dict):
+            self.invalid_rollback = {"code": value.get("code", "incompatible_result"),
+                                     "message": value.get("message", "deployment is unsuitable for rollback")}
+            if "components" in value:
+                self.invalid_rollback["components"] = value["components"]
+        else:
+            raise ValueError("invalid_rollback takes true, false, null or {code, message}")
+
+    def _control_rate_limit_next(self, value):
+        self.rate_limit_next = _count(value)
+
+    def _control_retry_after(self, value):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ValueError("retry_after takes a number of seconds")
+        self.retry_after = int(value)
+
+    def _control_error_next(self, value):
+        self.error_next = _count(value)
+
+    def _control_malformed_next(self, value):
+        self.malformed_next = _count(value)
+
+    def _control_hang_next(self, value):
+        self.hang_next = _count(value)
+
+    def _control_hang_seconds(self, value):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ValueError("hang_seconds takes a number of seconds")
+        self.hang_seconds = float(value)
+
+    def _control_break_image_tag(self, value):
+        self.broken_tags = _string_set(value, "break_image_tag")
+
+    def _control_break_image_digest(self, value):
+        self.broken_digests = _string_set(value, "break_image_digest")
+
+    def _control_advance_on_app_get(self, value):
+        self.advance_on_app_get = bool(value)
+
+    def _control_create_app(self, value):
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("spec"), dict):
+                raise ValueError("create_app takes {\"id\": \"...\", \"spec\": {...}} (or a list of them)")
+            schema = {"allOf": [self.spec.inline({"$ref": "resources/apps/models/app_spec.yml"}, self.spec.entry)]}
+            problem = self.spec.validate(schema, item["spec"])
+            if problem:
+                raise ValueError(f"create_app {item['id']}: spec {problem}")
+            self.create_app(item["id"], item["spec"], initial_active=item.get("active", True))
+
+    def _control_advance(self, value):
+        if not isinstance(value, dict) or value.get("app_id") not in self.apps:
+            raise ValueError("advance takes {\"app_id\": known app, \"deployment_id\"?: id, \"times\"?: n}")
+        app = self.apps[value["app_id"]]
+        dep_id = value.get("deployment_id") or app["in_progress_id"]
+        if dep_id not in self.deployments:
+            raise ValueError("advance: no such deployment (and none in progress)")
+        for _ in range(int(value.get("times", 1))):
+            self.tick(self.deployments[dep_id])
+
+    # ----- apps and deployments ---------------------------------------------------------------
+
+    def create_app(self, app_id: str, spec: dict, initial_active: bool = True) -> dict:
+        stamp = now_iso()
+        app = {"id": app_id, "spec": copy.deepcopy(spec), "created_at": stamp, "updated_at": stamp,
+               "owner_uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "owner")), "project_id": str(uuid.uuid5(uuid.NAMESPACE_URL, "project")),
+               "active_id": None, "in_progress_id": None, "pinned_id": None, "pre_rollback_spec": None,
+               "deployment_ids": []}
+        self.apps[app_id] = app
+        dep = self.new_deployment(app, cause="initial deployment", deployment_type="MANUAL", outcome=None)
+        if initial_active:
+            for phase in ("BUILDING", "PENDING_DEPLOY", "DEPLOYING", "ACTIVE"):
+                self._enter(dep, phase)
+        return app
+
+    def new_deployment(self, app: dict, cause: str, deployment_type: str, spec: dict | None = None,
+                       cloned_from: str | None = None, force_build: bool = False, outcome="auto") -> dict:
+        stamp = now_iso()
+        self.sequence += 1
+        dep = {"id": str(uuid.uuid4()), "app_id": app["id"], "seq": self.sequence,
+               "spec": copy.deepcopy(spec if spec is not None else app["spec"]), "phase": "PENDING_BUILD",
+               "cause": cause, "deployment_type": deployment_type, "force_build": force_build,
+               "created_at": stamp, "updated_at": stamp, "phase_last_updated_at": stamp,
+               "phase_times": {"PENDING_BUILD": stamp}, "last_live_phase": "PENDING_BUILD", "ticks": 0,
+               "fail": None, "cancel": None, "end_reason": None}
+        if cloned_from:
+            dep["cloned_from"] = cloned_from
+        if outcome == "auto":
+            if self.fail_next:
+                dep["fail"] = self.fail_next.pop(0)
+            elif self.cancel_next:
+                dep["cancel"] = self.cancel_next.pop(0)
+        # A newer deployment replaces one still in progress.
+        previous = self.deployments.get(app["in_progress_id"]) if app["in_progress_id"] else None
+        if previous and previous["phase"] in LIVE_PHASES:
+            self._end(previous, "CANCELED", {"code": "Superseded", "message": f"superseded by deployment {dep['id']}"})
+        self.deployments[dep["id"]] = dep
+        app["deployment_ids"].append(dep["id"])
+        app["in_progress_id"] = dep["id"]
+        app["last_deployment_created_at"] = stamp
+        return dep
+
+    def _enter(self, dep: dict, phase: str):
+        stamp = now_iso()
+        dep["phase"] = phase
+        dep["updated_at"] = dep["phase_last_updated_at"] = stamp
+        dep["phase_times"][phase] = stamp
+        dep["ticks"] = 0
+        if phase in WALK:
+            dep["last_live_phase"] = phase
+        if phase == "ACTIVE":
+            app = self.apps[dep["app_id"]]
+            old = self.deployments.get(app["active_id"]) if app["active_id"] else None
+            if old and old is not dep and old["phase"] == "ACTIVE":
+                old["phase"] = "SUPERSEDED"
+                old["updated_at"] = old["phase_last_updated_at"] = stamp
+            app["active_id"] = dep["id"]
+            if app["in_progress_id"] == dep["id"]:
+                app["in_progress_id"] = None
+
+    def _end(self, dep: dict, phase: str, reason: dict):
+        stamp = now_iso()
+        dep["phase"] = phase
+        dep["updated_at"] = dep["phase_last_updated_at"] = stamp
+        dep["phase_times"][phase] = stamp
+        dep["end_reason"] = reason
+        app = self.apps[dep["app_id"]]
+        if app["in_progress_id"] == dep["id"]:
+            app["in_progress_id"] = None
+
+    def tick(self, dep: dict):
+        """One GET of a live deployment: after `steps[phase]` of them it moves on."""
+        if dep["phase"] not in LIVE_PHASES:
+            return
+        dep["ticks"] += 1
+        while dep["phase"] in LIVE_PHASES and dep["ticks"] >= self.steps.get(dep["phase"], 1):
+            current = dep["phase"]
+            if dep["fail"] and dep["fail"]["phase"] == current:
+                self._end(dep, "ERROR", {"code": dep["fail"].get("code", "HealthChecksFailed"),
+                                         "message": dep["fail"].get("message", "Health checks failed")})
+            elif dep["cancel"] and dep["cancel"]["phase"] == current:
+                self._end(dep, "CANCELED", {"code": dep["cancel"].get("code", "DeploymentCanceled"),
+                                            "message": dep["cancel"].get("message", "Deployment canceled")})
+            else:
+                self._enter(dep, WALK[WALK.index(current) + 1])
+
+    # ----- rendering --------------------------------------------------------------------------
+
+    @staticmethod
+    def components(spec: dict) -> list:
+        out = []
+        for kind, messages in COMPONENT_KINDS.items():
+            for component in spec.get(kind) or []:
+                if isinstance(component, dict) and component.get("name"):
+                    out.append((kind, component["name"], messages))
+        return out
+
+    def _progress(self, dep: dict) -> dict:
+        phase = dep["phase"]
+        reached = dep["last_live_phase"]
+        index = WALK.index(reached)
+        times = dep["phase_times"]
+        failed = phase in ("ERROR", "CANCELED")
+
+        def status_of(start_phase: str, done_phase: str) -> str:
+            if index >= WALK.index(done_phase):
+                return "SUCCESS"
+            if index >= WALK.index(start_phase):
+                return "ERROR" if failed else "RUNNING"
+            return "PENDING"
+
+        def failing(step_phases) -> bool:
+            return failed and reached in step_phases
+
+        steps = []
+        for name, phases, start, done, message_index in (
+                ("build", ("PENDING_BUILD", "BUILDING"), "BUILDING", "PENDING_DEPLOY", 0),
+                ("deploy", ("PENDING_DEPLOY", "DEPLOYING"), "DEPLOYING", "ACTIVE", 1)):
+            status = status_of(start, done)
+            if failing(phases):
+                status = "ERROR"
+            step = {"name": name, "status": status, "steps": []}
+            if times.get(start):
+                step["started_at"] = times[start]
+            if status == "SUCCESS" and times.get(done):
+                step["ended_at"] = times[done]
+            if status == "ERROR":
+                step["ended_at"] = times.get(phase, dep["updated_at"])
+                step["reason"] = dict(dep["end_reason"] or {})
+            comps = self.components(dep["spec"])
+            failing_name = (dep["fail"] or {}).get("component") or (comps[0][1] if comps else None)
+            for kind, component, messages in comps:
+                child = {"name": component, "component_name": component, "message_base": messages[message_index],
+                         "status": status}
+                if status == "ERROR":
+                    if phase == "ERROR" and component != failing_name:
+                        child["status"] = "SUCCESS"
+                    else:
+                        child["reason"] = dict(dep["end_reason"] or {})
+                for key in ("started_at", "ended_at"):
+                    if key in step:
+                        child[key] = step[key]
+                step["steps"].append(child)
+            steps.append(step)
+        flat = []
+        for step in steps:
+            flat.append(step)
+            flat.extend(step["steps"])
+        counts = {s: sum(1 for x in flat if x["status"] == s) for s in ("SUCCESS", "ERROR", "PENDING", "RUNNING")}
+        return {"steps": steps, "summary_steps": [{k: v for k, v in s.items() if k != "steps"} for s in steps],
+                "success_steps": counts["SUCCESS"], "error_steps": counts["ERROR"],
+                "pending_steps": counts["PENDING"], "running_steps": counts["RUNNING"], "total_steps": len(flat)}
+
+    def render_deployment(self, dep: dict) -> dict:
+        out = {"id": dep["id"], "spec": copy.deepcopy(dep["spec"]), "phase": dep["phase"],
+               "progress": self._progress(dep), "cause": dep["cause"], "created_at": dep["created_at"],
+               "updated_at": dep["updated_at"], "phase_last_updated_at": dep["phase_last_updated_at"],
+               "tier_slug": "basic"}
+        if dep.get("cloned_from"):
+            out["cloned_from"] = dep["cloned_from"]
+        for kind, key in (("services", "services"), ("workers", "workers"), ("jobs", "jobs"),
+                          ("static_sites", "static_sites")):
+            names = [c["name"] for c in dep["spec"].get(kind) or [] if isinstance(c, dict) and c.get("name")]
+            if names:
+                out[key] = [{"name": n, "source_commit_hash": ""} for n in names]
+        return out
+
+    def render_app(self, app: dict, with_pending: bool = False) -> dict:
+        slug = app["spec"].get("region", "nyc")
+        label, flag, continent, dcs = REGIONS.get(slug, (slug, "", "", []))
+        host = f"{app['spec'].get('name', app['id'])}-fake.ondigitalocean.app"
+        out = {"id": app["id"], "owner_uuid": app["owner_uuid"], "project_id": app["project_id"],
+               "spec": copy.deepcopy(app["spec"]), "default_ingress": f"https://{host}",
+               "live_url": f"https://{host}", "live_url_base": f"https://{host}", "live_domain": host,
+               "created_at": app["created_at"], "updated_at": app["updated_at"], "tier_slug": "basic",
+               "region": {"slug": slug, "label": label, "flag": flag, "continent": continent,
+                          "data_centers": dcs, "default": slug == "nyc"}}
+        if app.get("last_deployment_created_at"):
+            out["last_deployment_created_at"] = app["last_deployment_created_at"]
+        if app["active_id"]:
+            out["active_deployment"] = self.render_deployment(self.deployments[app["active_id"]])
+        if app["in_progress_id"]:
+            dep = self.deployments[app["in_progress_id"]]
+            out["in_progress_deployment"] = self.render_deployment(dep)
+            if with_pending or dep["phase"] == "PENDING_BUILD":
+                out["pending_deployment"] = self.render_deployment(dep)
+        if app["pinned_id"]:
+            out["pinned_deployment"] = self.render_deployment(self.deployments[app["pinned_id"]])
+        return out
+
+    def state(self) -> dict:
+        with self.lock:
+            apps = {}
+            for app_id, app in self.apps.items():
+                deps = [self.deployments[d] for d in reversed(app["deployment_ids"])]
+                apps[app_id] = {
+                    "id": app_id, "spec": app["spec"], "created_at": app["created_at"], "updated_at": app["updated_at"],
+                    "active_deployment_id": app["active_id"], "in_progress_deployment_id": app["in_progress_id"],
+                    "pinned_deployment_id": app["pinned_id"], "pinned": app["pinned_id"] is not None,
+                    "pre_rollback_spec": app["pre_rollback_spec"], "healthy": self.healthy(app)[0],
+                    "deployments": [{"id": d["id"], "phase": d["phase"], "cause": d["cause"],
+                                     "deployment_type": d["deployment_type"], "force_build": d["force_build"],
+                                     "cloned_from": d.get("cloned_from"), "spec": d["spec"],
+                                     "created_at": d["created_at"], "updated_at": d["updated_at"],
+                                     "will_fail": d["fail"], "will_cancel": d["cancel"], "end_reason": d["end_reason"]}
+                                    for d in deps]}
+            return {"apps": apps, "controls": self.controls(), "requests": copy.deepcopy(self.requests)}
+
+    def healthy(self, app: dict) -> tuple[bool, str]:
+        if not app["active_id"]:
+            return False, "no active deployment"
+        spec = self.deployments[app["active_id"]]["spec"]
+        for kind in ("services", "workers", "jobs"):
+            for component in spec.get(kind) or []:
+                image = (component or {}).get("image") or {}
+                if image.get("tag") is not None and image.get("tag") in self.broken_tags:
+                    return False, f"{component.get('name')} runs broken image tag {image['tag']}"
+                if image.get("digest") is not None and image.get("digest") in self.broken_digests:
+                    return False, f"{component.get('name')} runs broken image digest {image['digest']}"
+        return True, "ok"
+
+    # ----- API operations ---------------------------------------------------------------------
+
+    def app_or_404(self, app_id: str) -> dict:
+        app = self.apps.get(app_id)
+        if app is None:
+            raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+        return app
+
+    def deployment_or_404(self, app: dict, dep_id: str) -> dict:
+        dep = self.deployments.get(dep_id)
+        if dep is None or dep["app_id"] != app["id"]:
+            raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+        return dep
+
+    def refuse_if_pinned(self, app: dict, action: str):
+        if app["pinned_id"]:
+            raise ApiError(409, "conflict", f"cannot {action}: the app is pinned to rollback deployment "
+                                            f"{app['pinned_id']}; commit or revert the rollback first")
+
+    def op_apps_list(self, params, query, body):
+        apps = [self.render_app(a) for a in self.apps.values()]
+        return 200, {"apps": apps, "links": {}, "meta": {"total": len(apps)}}
+
+    def op_apps_create(self, params, query, body):
+        app = self.create_app(str(uuid.uuid4()), body["spec"], initial_active=False)
+        return 200, {"app": self.render_app(app, with_pending=True)}
+
+    def op_apps_get(self, params, query, body):
+        app = self.app_or_404(params["id"])
+        if self.advance_on_app_get and app["in_progress_id"]:
+            self.tick(self.deployments[app["in_progress_id"]])
+        return 200, {"app": self.render_app(app)}
+
+    def op_apps_delete(self, params, query, body):
+        app = self.app_or_404(params["id"])
+        del self.apps[app["id"]]
+        return 200, {"id": app["id"]}
+
+    def op_apps_update(self, params, query, body):
+        app = self.app_or_404(params["id"])
+        self.refuse_if_pinned(app, "update the app")
+        app["spec"] = copy.deepcopy(body["spec"])
+        app["updated_at"] = now_iso()
+        self.new_deployment(app, cause="app spec updated", deployment_type="MANUAL")
+        return 200, {"app": self.render_app(app, with_pending=True)}
+
+    def op_apps_create_deployment(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        self.refuse_if_pinned(app, "create a deployment")
+        force = bool((body or {}).get("force_build", False))
+        dep = self.new_deployment(app, cause="manual" + (" (force build)" if force else ""),
+                                  deployment_type="MANUAL", force_build=force)
+        return 200, {"deployment": self.render_deployment(dep)}
+
+    def op_apps_get_deployment(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        dep = self.deployment_or_404(app, params["deployment_id"])
+        self.tick(dep)
+        return 200, {"deployment": self.render_deployment(dep)}
+
+    def op_apps_cancel_deployment(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        dep = self.deployment_or_404(app, params["deployment_id"])
+        if dep["phase"] not in LIVE_PHASES:
+            raise ApiError(409, "conflict", f"deployment {dep['id']} is {dep['phase']} and cannot be canceled")
+        self._end(dep, "CANCELED", {"code": "DeploymentCanceled", "message": "Deployment canceled by the user"})
+        return 200, {"deployment": self.render_deployment(dep)}
+
+    def op_apps_list_deployments(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        try:
+            page = int(query.get("page", ["1"])[0])
+            per_page = int(query.get("per_page", ["20"])[0])
+        except ValueError:
+            raise ApiError(400, "bad_request", "page and per_page must be integers")
+        if page < 1 or per_page < 1 or per_page > 200:
+            raise ApiError(400, "bad_request", "page must be >= 1 and per_page between 1 and 200")
+        types = [t for value in query.get("deployment_types", []) for t in value.split(",") if t]
+        deps = [self.deployments[d] for d in reversed(app["deployment_ids"])]
+        if types:
+            deps = [d for d in deps if d["deployment_type"] in types]
+        total = len(deps)
+        last = max(1, (total + per_page - 1) // per_page)
+        chunk = deps[(page - 1) * per_page: page * per_page]
+        base = f"{self.base_url}/v2/apps/{app['id']}/deployments"
+        pages = {}
+        if page > 1:
+            pages["first"] = f"{base}?page=1&per_page={per_page}"
+            pages["prev"] = f"{base}?page={min(page - 1, last)}&per_page={per_page}"
+        if page < last:
+            pages["next"] = f"{base}?page={page + 1}&per_page={per_page}"
+            pages["last"] = f"{base}?page={last}&per_page={per_page}"
+        links = {"pages": pages} if pages else {}
+        return 200, {"deployments": [self.render_deployment(d) for d in chunk], "links": links,
+                     "meta": {"total": total}}
+
+    def rollback_check(self, app: dict, body: dict):
+        """(error condition or None, warnings, target deployment)."""
+        dep_id = (body or {}).get("deployment_id")
+        if not dep_id:
+            raise ApiError(422, "unprocessable_entity", "deployment_id: a deployment ID is required")
+        target = self.deployment_or_404(app, dep_id)
+        warnings = []
+        missing_digest = [c.get("name") for kind in ("services", "workers", "jobs")
+                          for c in target["spec"].get(kind) or [] if (c.get("image") or {}) and not c["image"].get("digest")]
+        if missing_digest:
+            warnings.append({"code": "image_source_missing_digest", "components": missing_digest,
+                             "message": "one or more components are missing an image digest and are not "
+                                        "guaranteed rollback to the old version."})
+        static = [c.get("name") for c in target["spec"].get("static_sites") or []]
+        if static:
+            warnings.append({"code": "static_site_requires_rebuild", "components": static,
+                             "message": "one or more static sites will be rebuilt."})
+        if self.invalid_rollback:
+            return dict(self.invalid_rollback), warnings, target
+        if app["pinned_id"]:
+            return {"code": "app_pinned", "message": f"the app is pinned to deployment {app['pinned_id']}; "
+                                                     "commit or revert the current rollback first"}, warnings, target
+        if target["phase"] in LIVE_PHASES:
+            return {"code": "incompatible_phase",
+                    "message": f"deployment phase \"{target['phase']}\" is unsuitable for rollback"}, warnings, target
+        if target["phase"] in ("ERROR", "CANCELED"):
+            result = "failed" if target["phase"] == "ERROR" else "canceled"
+            return {"code": "incompatible_result",
+                    "message": f"deployment result \"{result}\" is unsuitable for rollback"}, warnings, target
+        if target["spec"].get("region") != app["spec"].get("region"):
+            return {"code": "region_conflict", "message": "the deployment's region differs from the app's region"}, \
+                warnings, target
+        return None, warnings, target
+
+    def op_apps_validate_rollback(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        error, warnings, _ = self.rollback_check(app, body)
+        out = {"valid": error is None, "warnings": warnings}
+        if error:
+            out["error"] = error
+        return 200, out
+
+    def op_apps_create_rollback(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        error, _, target = self.rollback_check(app, body)
+        if error:
+            status = 409 if error["code"] == "app_pinned" else 400
+            raise ApiError(status, "conflict" if status == 409 else "bad_request",
+                           f"cannot roll back: {error['message']} ({error['code']})")
+        previous_spec = copy.deepcopy(app["spec"])
+        dep = self.new_deployment(app, cause="rollback", deployment_type="MANUAL_ROLLBACK",
+                                  spec=target["spec"], cloned_from=target["id"])
+        app["spec"] = copy.deepcopy(target["spec"])
+        app["updated_at"] = now_iso()
+        if body.get("skip_pin"):
+            app["pre_rollback_spec"] = None
+        else:
+            app["pinned_id"] = dep["id"]
+            app["pre_rollback_spec"] = previous_spec
+        return 200, {"deployment": self.render_deployment(dep)}
+
+    def op_apps_commit_rollback(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        if not app["pinned_id"]:
+            raise ApiError(409, "conflict", "there is no rollback to commit: the app is not pinned")
+        app["pinned_id"] = None
+        app["pre_rollback_spec"] = None
+        return 200, {}
+
+    def op_apps_revert_rollback(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        if not app["pinned_id"]:
+            raise ApiError(409, "conflict", "there is no rollback to revert: the app is not pinned")
+        app["spec"] = copy.deepcopy(app["pre_rollback_spec"] or app["spec"])
+        app["updated_at"] = now_iso()
+        app["pinned_id"] = None
+        app["pre_rollback_spec"] = None
+        dep = self.new_deployment(app, cause="rollback reverted", deployment_type="MANUAL")
+        return 200, {"deployment": self.render_deployment(dep)}
+
+    def op_apps_get_health(self, params, query, body):
+        app = self.app_or_404(params["app_id"])
+        ok, _ = self.healthy(app)
+        state = "HEALTHY" if ok else "UNHEALTHY"
+        comps = [{"name": name, "cpu_usage_percent": 1.0, "memory_usage_percent": 10.0,
+                  "replicas_desired": 1, "replicas_ready": 1 if ok else 0, "state": state}
+                 for kind, name, _ in self.components(app["spec"]) if kind in ("services", "workers")]
+        return 200, {"app_health": {"components": comps}}
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------------------------
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-digitalocean/1.0"
+    fake: Fake = None  # set on the subclass made by make_server
+    verbose = False
+
+    def log_message(self, fmt, *args):
+        if self.verbose:
+            sys.stderr.write("fake_digitalocean: " + (fmt % args) + "\n")
+
+    def do_GET(self):
+        self.handle_any()
+
+    do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def _send(self, status: int, payload: bytes, content_type: str = "application/json; charset=utf-8",
+              extra: dict | None = None, remaining: int | None = None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        fake = self.fake
+        self.send_header("ratelimit-limit", str(RATE_LIMIT))
+        self.send_header("ratelimit-remaining", str(fake.remaining if remaining is None else remaining))
+        self.send_header("ratelimit-reset", str(int(time.time()) + 60))
+        for key, value in (extra or {}).items():
+            self.send_header(key, str(value))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _json(self, status: int, value, **kwargs):
+        self._send(status, json.dumps(value).encode(), **kwargs)
+
+    def _error(self, status: int, error_id: str, message: str, request_id: str, **kwargs):
+        self._json(status, {"id": error_id, "message": message, "request_id": request_id}, **kwargs)
+
+    def handle_any(self):
+        fake = self.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        parsed = urllib.parse.urlsplit(self.path)
+        path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
+        try:
+            if path.startswith("/__"):
+                self.handle_test_route(path, raw)
+            else:
+                self.handle_api(path, query, raw)
+        except Exception as error:  # a bug in the fake: answer 500 and say so
+            traceback.print_exc()
+            self._error(500, "server_error", f"fake_digitalocean internal error: {error!r}", str(uuid.uuid4()))
+
+    # ----- test routes ---------------------------------------------------------------------
+
+    def handle_test_route(self, path: str, raw: bytes):
+        fake = self.fake
+        if path == "/__control" and self.command == "POST":
+            try:
+                settings = json.loads(raw or b"{}")
+                applied = fake.apply_controls(settings)
+            except (ValueError, KeyError, TypeError) as error:
+                return self._error(400, "bad_request", f"control refused: {error}", "control")
+            return self._json(200, {"ok": True, "applied": applied, "controls": fake.controls()})
+        if path == "/__control" and self.command == "GET":
+            return self._json(200, fake.controls())
+        if path == "/__state" and self.command == "GET":
+            return self._json(200, fake.state())
+        match = re.fullmatch(r"/__health/([^/]+)", path)
+        if match and self.command == "GET":
+            with fake.lock:
+                app = fake.apps.get(urllib.parse.unquote(match.group(1)))
+                if app is None:
+                    return self._send(404, b"no such app\n", "text/plain; charset=utf-8")
+                ok, why = fake.healthy(app)
+            return self._send(200 if ok else 503, (b"ok\n" if ok else f"unhealthy: {why}\n".encode()),
+                              "text/plain; charset=utf-8")
+        return self._error(404, "not_found", f"no test route {self.command} {path}", "test-route")
+
+    # ----- the API --------------------------------------------------------------------------
+
+    def handle_api(self, path: str, query: dict, raw: bytes):
+        fake = self.fake
+        request_id = str(uuid.uuid4())
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
+        try:
+            body_value = json.loads(raw) if raw else None
+        except ValueError:
+            body_value = raw.decode("utf-8", "replace")
+        entry = {"method": self.command, "path": self.path, "headers": headers, "body": body_value,
+                 "status": None, "request_id": request_id, "authorized": False, "time": now_iso()}
+        with fake.lock:
+            fake.requests.append(entry)
+            fake.remaining = max(0, fake.remaining - 1)
+
+        def fail(status, error_id, message, extra=None, **kwargs):
+            entry["status"] = status
+            self._error(status, error_id, message, request_id, extra={"x-request-id": request_id, **(extra or {})},
+                        **kwargs)
+
+        if self.headers.get("Authorization", "") != f"Bearer {fake.token}":
+            return fail(401, "unauthorized", "Unable to authenticate you.")
+        entry["authorized"] = True
+
+        # Faults, in this order: hang (then go on), 429, 500, malformed (processed, then garbled).
+        with fake.lock:
+            hang = fake.hang_next > 0
+            if hang:
+                fake.hang_next -= 1
+                hang_seconds = fake.hang_seconds
+        if hang:
+            time.sleep(hang_seconds)
+        fault = None
+        with fake.lock:
+            if fake.rate_limit_next > 0:
+                fake.rate_limit_next -= 1
+                fault = ("429", fake.retry_after)
+            elif fake.error_next > 0:
+                fake.error_next -= 1
+                fault = ("500", None)
+            malformed = fault is None and fake.malformed_next > 0
+            if malformed:
+                fake.malformed_next -= 1
+        if fault and fault[0] == "429":
+            return fail(429, "too_many_requests", "API rate limit exceeded.", remaining=0,
+                        extra={"Retry-After": fault[1]})
+        if fault:
+            return fail(500, "server_error", "Server was unable to give you a response.")
+
+        route, params = fake.spec.match(self.command, path)
+        if route is None:
+            path_known = params
+            what = f"{self.command} is not allowed on {path}" if path_known else f"no route for {self.command} {path}"
+            return fail(404, "not_found", f"The resource you were accessing could not be found. ({what})")
+        schema, required = fake.spec.request_schema(route)
+        body = None
+        if schema is not None:
+            if not raw.strip():
+                if required:
+                    return fail(422, "unprocessable_entity", "body: a JSON request body is required")
+            else:
+                try:
+                    body = json.loads(raw)
+                except ValueError as error:
+                    return fail(400, "bad_request", f"the request body is not valid JSON: {error}")
+                problem = fake.spec.validate(schema, body)
+                if problem:
+                    return fail(422, "unprocessable_entity", problem)
+                problem = semantic_problem(route.operation_id, body)
+                if problem:
+                    return fail(422, "unprocessable_entity", problem)
+        handler = getattr(fake, "op_" + route.operation_id, None)
+        if handler is None:
+            return fail(501, "not_implemented", f"the fake does not model {route.operation_id} "
+                                                f"({route.method} {route.template})")
+        with fake.lock:
+            fake.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+            try:
+                status, value = handler(params, query, body)
+            except ApiError as error:
+                status, value = error, None
+            else:
+                payload = json.dumps(value).encode()
+        if isinstance(status, ApiError):
+            return fail(status.status, status.error_id, status.message, extra=status.headers)
+        entry["status"] = status
+        entry["operation_id"] = route.operation_id
+        if malformed:
+            payload = payload[: max(1, len(payload) // 2)] + b"\x00<html>garbled"
+            entry["malformed"] = True
+        self._send(status, payload, extra={"x-request-id": request_id})
+
+
+def semantic_problem(operation_id: str, body) -> str | None:
+    """Rules the spec states in prose only: an image takes a tag or a digest, not both."""
+    spec = body.get("spec") if isinstance(body, dict) else None
+    if not isinstance(spec, dict):
+        return None
+    for kind in ("services", "workers", "jobs"):
+        for index, component in enumerate(spec.get(kind) or []):
+            image = (component or {}).get("image") or {}
+            if "tag" in image and "digest" in image:
+                return f"spec.{kind}[{index}].image: tag cannot be specified if digest is provided"
+    return None
+
+
+def make_server(spec: OpenAPISpec, token: str, port: int, verbose: bool = False):
+    fake = Fake(spec, token)
+    handler = type("BoundHandler", (Handler,), {"fake": fake, "verbose": verbose})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    return server, fake
+
+
+# --------------------------------------------------------------------------------------------
+# Self-test
+# --------------------------------------------------------------------------------------------
+
+class SelfTest:
+    def __init__(self, spec: OpenAPISpec):
+        self.spec = spec
+        self.token = "self-test-token"
+        self.server, self.fake = make_server(spec, self.token, 0)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name: str, condition, detail=""):
+        if condition:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name} {detail}")
+
+    def call(self, method, path, body=None, token="default", raw_body=None, timeout=10):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        headers = {"Content-Type": "application/json"}
+        if token == "default":
+            token = self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        text = response.read()
+        connection.close()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, value, text
+
+    def control(self, **settings):
+        status, _, value, _ = self.call("POST", "/__control", settings, token=None)
+        assert status == 200, value
+
+    def conforms(self, name, method, path, status, value):
+        route, _ = self.spec.match(method, urllib.parse.urlsplit(path).path)
+        schema = self.spec.response_schema(route, status) if route else None
+        problem = self.spec.validate(schema, value) if schema is not None else "no schema"
+        self.check(f"{name} matches the spec's {status} response schema", problem is None, problem)
+
+    def walk(self, app_id, dep_id, limit=12):
+        phases = []
+        for _ in range(limit):
+            _, _, value, _ = self.call("GET", f"/v2/apps/{app_id}/deployments/{dep_id}")
+            phase = value["deployment"]["phase"]
+            phases.append(phase)
+            if phase not in LIVE_PHASES:
+                return phases, value["deployment"]
+        return phases, value["deployment"]
+
+    def put_tag(self, app_id, tag):
+        status, _, value, _ = self.call("GET", f"/v2/apps/{app_id}")
+        spec = value["app"]["spec"]
+        spec["services"][0]["image"]["tag"] = tag
+        return self.call("PUT", f"/v2/apps/{app_id}", {"spec": spec})
+
+    def run(self) -> int:
+        try:
+            self.checks()
+        except Exception as error:  # the run stopped early: count it
+            traceback.print_exc()
+            self.check("self-test ran to the end", False, repr(error))
+        print(f"{self.passed} passed, {self.failed} failed")
+        self.server.shutdown()
+        return 0 if self.failed == 0 else 1
+
+    def checks(self):
+        # Auth, unknown routes, rate-limit headers.
+        status, headers, value, _ = self.call("GET", "/v2/apps/app-dev", token=None)
+        self.check("no token -> 401 unauthorized", status == 401 and value == {
+            "id": "unauthorized", "message": "Unable to authenticate you.", "request_id": value.get("request_id")}, value)
+        self.check("401 carries ratelimit headers and JSON", all(h in headers for h in
+                   ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"))
+                   and headers.get("content-type", "").startswith("application/json"), headers)
+        status, _, value, _ = self.call("GET", "/v2/apps/app-dev", token="wrong")
+        self.check("wrong token -> 401", status == 401, status)
+        status, _, value, _ = self.call("GET", "/v2/nothing/here")
+        self.check("unknown route -> 404 not_found", status == 404 and value["id"] == "not_found", value)
+        status, _, value, _ = self.call("PATCH", "/v2/apps/app-dev")
+        self.check("wrong method on a known path -> 404", status == 404, status)
+        status, _, value, _ = self.call("GET", "/v2/apps/nope")
+        self.check("unknown app -> 404", status == 404 and value["id"] == "not_found", value)
+        status, _, value, _ = self.call("GET", "/v2/apps/regions")
+        self.check("spec route the fake does not model -> 501", status == 501, (status, value))
+
+        # The seeded app.
+        status, headers, value, _ = self.call("GET", "/v2/apps/app-dev")
+        app = value["app"]
+        self.check("GET app-dev -> 200 with spec and an ACTIVE deployment",
+                   status == 200 and app["spec"]["name"] == "crm-dev"
+                   and app["active_deployment"]["phase"] == "ACTIVE" and "in_progress_deployment" not in app, value)
+        self.check("answers carry ratelimit headers", "ratelimit-remaining" in headers, headers)
+        self.conforms("GET app", "GET", "/v2/apps/app-dev", 200, value)
+        first_active = app["active_deployment"]["id"]
+
+        # Invalid bodies.
+        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"spec": {"region": "nyc"}})
+        self.check("PUT without spec.name -> 422", status == 422 and value["id"] == "unprocessable_entity"
+                   and "name" in value["message"], value)
+        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"spec": {"name": "crm-dev", "services": [
+            {"name": "api", "http_port": "eighty"}]}})
+        self.check("PUT with a string http_port -> 422 naming the field", status == 422
+                   and "services[0].http_port" in value["message"], value)
+        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"nospec": True})
+        self.check("PUT without spec -> 422", status == 422, value)
+        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", raw_body=b"{not json")
+        self.check("PUT with broken JSON -> 400", status == 400 and value["id"] == "bad_request", value)
+        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"spec": {"name": "crm-dev", "services": [
+            {"name": "api", "image": {"registry_type": "DOCR", "repository": "r", "tag": "1", "digest": "sha256:1"}}]}})
+        self.check("PUT with tag and digest -> 422", status == 422, value)
+
+        # A new tag walks to ACTIVE and supersedes the old deployment.
+        status, _, value, _ = self.put_tag("app-dev", "1.0.0")
+        app = value["app"]
+        dep = app.get("pending_deployment") or app.get("in_progress_deployment")
+        self.check("PUT new tag -> 200 with a pending deployment of the new spec",
+                   status == 200 and dep and dep["phase"] == "PENDING_BUILD"
+                   and dep["spec"]["services"][0]["image"]["tag"] == "1.0.0"
+                   and app["in_progress_deployment"]["id"] == dep["id"], value)
+        self.conforms("PUT app", "PUT", "/v2/apps/app-dev", 200, value)
+        phases, final = self.walk("app-dev", dep["id"])
+        self.check("the deployment walks BUILDING, PENDING_DEPLOY, DEPLOYING, ACTIVE one GET each",
+                   phases == ["BUILDING", "PENDING_DEPLOY", "DEPLOYING", "ACTIVE"], phases)
+        self.check("an ACTIVE deployment's steps all SUCCESS", final["progress"]["success_steps"]
+                   == final["progress"]["total_steps"] > 0 and final["progress"]["error_steps"] == 0, final["progress"])
+        self.conforms("GET deployment", "GET", "/v2/apps/app-dev/deployments/x", 200, {"deployment": final})
+        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
+        _, _, old, _ = self.call("GET", f"/v2/apps/app-dev/deployments/{first_active}")
+        self.check("the app's active_deployment is the new one and the old is SUPERSEDED",
+                   value["app"]["active_deployment"]["id"] == dep["id"] and old["deployment"]["phase"] == "SUPERSEDED"
+                   and "in_progress_deployment" not in value["app"], (value["app"].get("active_deployment", {}).get("id"),
+                                                                     old["deployment"]["phase"]))
+        tag_100 = dep["id"]
+
+        # steps control.
+        self.control(steps={"BUILDING": 2})
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {"force_build": True})
+        forced = value["deployment"]
+        self.check("force_build -> 200 with a new PENDING_BUILD deployment", status == 200
+                   and forced["phase"] == "PENDING_BUILD" and forced["id"] != tag_100, value)
+        self.conforms("POST deployment", "POST", "/v2/apps/app-dev/deployments", 200, value)
+        phases, _ = self.walk("app-dev", forced["id"])
+        self.check("steps {BUILDING: 2} holds BUILDING for two GETs",
+                   phases == ["BUILDING", "BUILDING", "PENDING_DEPLOY", "DEPLOYING", "ACTIVE"], phases)
+        self.control(steps=1)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {"force_build": "yes"})
+        self.check("force_build of the wrong type -> 422", status == 422, value)
+
+        # A failing deployment.
+        self.control(fail_next_deployment=True)
+        status, _, value, _ = self.put_tag("app-dev", "1.0.2")
+        failing = value["app"]["pending_deployment"]
+        phases, final = self.walk("app-dev", failing["id"])
+        reasons = [s.get("reason", {}).get("message") for step in final["progress"]["steps"]
+                   for s in [step] + step["steps"] if s["status"] == "ERROR"]
+        self.check("fail_next_deployment -> ERROR with a failing step reason",
+                   phases[-1] == "ERROR" and "Health checks failed" in reasons
+                   and final["progress"]["error_steps"] > 0, (phases, final["progress"]))
+        self.conforms("failed deployment", "GET", "/v2/apps/app-dev/deployments/x", 200, {"deployment": final})
+        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("a failed deployment leaves the active one", value["app"]["active_deployment"]["id"] == forced["id"])
+        failed_id = failing["id"]
+
+        # cancel_next_deployment.
+        self.control(cancel_next_deployment=True)
+        _, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {})
+        phases, _ = self.walk("app-dev", value["deployment"]["id"])
+        self.check("cancel_next_deployment -> CANCELED", phases[-1] == "CANCELED", phases)
+
+        # Rollback: validate, rollback, commit.
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": tag_100})
+        self.check("validate rollback to a superseded deployment -> valid with a digest warning",
+                   status == 200 and value["valid"] is True and "error" not in value
+                   and value["warnings"][0]["code"] == "image_source_missing_digest", value)
+        self.conforms("validate rollback", "POST", "/v2/apps/app-dev/rollback/validate", 200, value)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": failed_id})
+        self.check("validate rollback to a failed deployment -> invalid incompatible_result",
+                   status == 200 and value["valid"] is False and value["error"]["code"] == "incompatible_result", value)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": "nope"})
+        self.check("validate rollback to an unknown deployment -> 404", status == 404, value)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/commit")
+        self.check("commit when nothing is pinned -> 409 conflict", status == 409 and value["id"] == "conflict", value)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/revert")
+        self.check("revert when nothing is pinned -> 409 conflict", status == 409, value)
+
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": tag_100})
+        rollback = value["deployment"]
+        self.check("rollback -> a new deployment of the target's spec, cause rollback",
+                   status == 200 and rollback["cause"] == "rollback" and rollback["cloned_from"] == tag_100
+                   and rollback["spec"]["services"][0]["image"]["tag"] == "1.0.0", value)
+        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("the app is pinned to the rollback deployment",
+                   value["app"].get("pinned_deployment", {}).get("id") == rollback["id"]
+                   and value["app"]["spec"]["services"][0]["image"]["tag"] == "1.0.0", value["app"].get("pinned_deployment"))
+        self.conforms("pinned app", "GET", "/v2/apps/app-dev", 200, value)
+        status, _, value, _ = self.put_tag("app-dev", "2.0.0")
+        self.check("PUT while pinned -> 409 conflict", status == 409 and value["id"] == "conflict", value)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {"force_build": False})
+        self.check("new deployment while pinned -> 409", status == 409, value)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": tag_100})
+        self.check("validate while pinned -> invalid app_pinned", value["valid"] is False
+                   and value["error"]["code"] == "app_pinned", value)
+        phases, _ = self.walk("app-dev", rollback["id"])
+        self.check("the rollback deployment walks to ACTIVE", phases[-1] == "ACTIVE", phases)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/commit")
+        self.check("commit -> 200 {}", status == 200 and value == {}, value)
+        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("commit unpins the app", "pinned_deployment" not in value["app"], value["app"].get("pinned_deployment"))
+
+        # Rollback then revert.
+        _, _, value, _ = self.put_tag("app-dev", "1.1.0")
+        self.walk("app-dev", value["app"]["pending_deployment"]["id"])
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": forced["id"]})
+        self.walk("app-dev", value["deployment"]["id"])
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/revert")
+        reverted = value.get("deployment", {})
+        self.check("revert -> a new deployment back to the spec before the rollback",
+                   status == 200 and reverted["spec"]["services"][0]["image"]["tag"] == "1.1.0", value)
+        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("revert unpins and restores the app spec", "pinned_deployment" not in value["app"]
+                   and value["app"]["spec"]["services"][0]["image"]["tag"] == "1.1.0", value["app"]["spec"])
+        phases, _ = self.walk("app-dev", reverted["id"])
+        self.check("the revert deployment walks to ACTIVE", phases[-1] == "ACTIVE", phases)
+
+        # skip_pin.
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": tag_100, "skip_pin": True})
+        _, _, app_value, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("rollback with skip_pin leaves the app unpinned", status == 200
+                   and "pinned_deployment" not in app_value["app"], app_value["app"].get("pinned_deployment"))
+        self.walk("app-dev", value["deployment"]["id"])
+
+        # invalid_rollback.
+        self.control(invalid_rollback={"code": "exceeded_revision_limit", "message": "too old"})
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": tag_100})
+        self.check("invalid_rollback -> valid:false with the error", status == 200 and value["valid"] is False
+                   and value["error"] == {"code": "exceeded_revision_limit", "message": "too old"}, value)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": tag_100})
+        self.check("rollback while invalid_rollback -> 400", status == 400 and value["id"] == "bad_request", value)
+        self.control(invalid_rollback=False)
+        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": 7})
+        self.check("validate with a numeric deployment_id -> 422", status == 422, value)
+
+        # Faults.
+        self.control(rate_limit_next=True, retry_after=7)
+        status, headers, value, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("rate_limit_next -> 429 too_many_requests with Retry-After",
+                   status == 429 and value["id"] == "too_many_requests" and headers.get("retry-after") == "7"
+                   and headers.get("ratelimit-remaining") == "0" and "ratelimit-reset" in headers, (status, headers))
+        status, _, _, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("the request after a 429 succeeds", status == 200, status)
+        self.control(error_next=True)
+        status, _, value, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("error_next -> 500", status == 500 and value["id"] == "server_error", value)
+        self.control(malformed_next=True)
+        status, _, value, text = self.call("GET", "/v2/apps/app-dev")
+        self.check("malformed_next -> a body that is not JSON", status == 200 and value is None, text[:60])
+        self.control(hang_next=True, hang_seconds=0.4)
+        started = time.monotonic()
+        status, _, _, _ = self.call("GET", "/v2/apps/app-dev")
+        self.check("hang_next delays the answer", status == 200 and time.monotonic() - started >= 0.4)
+
+        # The list, newest first, paged.
+        status, _, value, _ = self.call("GET", "/v2/apps/app-dev/deployments?page=1&per_page=3")
+        all_ids = [d["id"] for d in self.fake.state()["apps"]["app-dev"]["deployments"]]
+        self.check("list deployments: newest first, per_page, meta.total, links.next",
+                   status == 200 and [d["id"] for d in value["deployments"]] == all_ids[:3]
+                   and value["meta"]["total"] == len(all_ids) and "next" in value["links"]["pages"], value.get("meta"))
+        self.conforms("list deployments", "GET", "/v2/apps/app-dev/deployments", 200, value)
+        status, _, value, _ = self.call("GET", "/v2/apps/app-dev/deployments?page=2&per_page=3")
+        self.check("list deployments page 2", [d["id"] for d in value["deployments"]] == all_ids[3:6]
+                   and "prev" in value["links"]["pages"], value.get("links"))
+        self.check("the oldest deployment is the seeded one", all_ids[-1] == first_active)
+
+        # Health of the app behind a broken image tag.
+        self.control(break_image_tag="1.0.1")
+        status, _, _, text = self.call("GET", "/__health/app-main", token=None)
+        self.check("__health 200 ok before the broken tag", status == 200 and text == b"ok\n", text)
+        _, _, value, _ = self.put_tag("app-main", "1.0.1")
+        self.walk("app-main", value["app"]["pending_deployment"]["id"])
+        status, _, _, _ = self.call("GET", "/__health/app-main", token=None)
+        self.check("__health 503 when the active deployment runs a broken tag", status == 503, status)
+
+        # Controls: create_app, state, reset.
+        self.control(create_app={"id": "app-x", "spec": default_spec("crm-x")})
+        status, _, value, _ = self.call("GET", "/v2/apps/app-x")
+        self.check("create_app adds an app with an ACTIVE deployment", status == 200
+                   and value["app"]["active_deployment"]["phase"] == "ACTIVE", value)
+        status, _, value, _ = self.call("POST", "/__control", {"nope": 1}, token=None)
+        self.check("unknown control key -> 400", status == 400, value)
+        status, _, state, text = self.call("GET", "/__state", token=None)
+        self.check("__state lists apps, pins and requests without the token",
+                   status == 200 and "app-dev" in state["apps"] and state["requests"]
+                   and self.token.encode() not in text
+                   and all("authorization" not in {k.lower() for k in r["headers"]} for r in state["requests"]), status)
+        self.control(reset=True)
+        _, _, state, _ = self.call("GET", "/__state", token=None)
+        self.check("reset restores the seeded apps", sorted(state["apps"]) == ["app-dev", "app-main"]
+                   and state["requests"] == [], sorted(state["apps"]))
+
+
+# --------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Fake DigitalOcean App Platform API for tests.")
+    parser.add_argument("--spec", required=True, help="folder holding DigitalOcean-public.v2.yaml")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--port-file", help="where to write the bound port (atomically)")
+    parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
+    parser.add_argument("--max-seconds", type=float, default=300, help="exit by itself after this long (0: never)")
+    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    parser.add_argument("--self-test", action="store_true", help="run the built-in checks and exit")
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if args.max_seconds and args.max_seconds > 0:
+        timer = threading.Timer(args.max_seconds, os._exit, args=(0 if not args.self_test else 1,))
+        timer.daemon = True
+        timer.start()
+    try:
+        spec = OpenAPISpec(args.spec)
+    except SpecError as error:
+        sys.stderr.write(f"fake_digitalocean.py: {error}\n")
+        return 2
+    if args.self_test:
+        return SelfTest(spec).run()
+    if not args.port_file:
+        parser.error("--port-file is required (unless --self-test)")
+    server, _ = make_server(spec, args.token, args.port, args.verbose)
+    port = server.server_address[1]
+    temporary = args.port_file + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(f"{port}\n")
+    os.replace(temporary, args.port_file)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
