@@ -117,24 +117,30 @@ public struct APIClient: Sendable {
                     try await sleeper(backoff(attempt: attempt, retryAfter: nil))
                     continue
                 }
-                throw ProviderError(.unreachable, "\(configuration.platform) could not be reached (\(label): \(reason)).")
+                throw ProviderError(.unreachable, configuration.redactor("\(configuration.platform) could not be reached (\(label): \(reason))."))
             }
             if (200..<300).contains(response.status) { return response }
             let retry = response.status == 429 || (idempotent && [500, 502, 503, 504].contains(response.status))
             if retry, attempt < configuration.maxAttempts {
-                try await sleeper(backoff(attempt: attempt, retryAfter: response.headers["retry-after"]))
+                try await sleeper(backoff(attempt: attempt, retryAfter: response.headers["retry-after"],
+                                          rateLimitReset: response.status == 429 ? response.headers["ratelimit-reset"] : nil))
                 continue
             }
             var text = configuration.redactor(response.text)
             if text.count > 300 { text = String(text.prefix(300)) + "…" }
-            throw StatusError(status: response.status, request: label, body: response.json, text: text)
+            throw StatusError(status: response.status, request: configuration.redactor(label), body: response.json, text: text)
         }
     }
 
     /// How long to wait before attempt `attempt + 1`: the server's Retry-After when given (seconds
-    /// or an HTTP date), else exponential backoff with full jitter; never above `maxBackoff`.
-    func backoff(attempt: Int, retryAfter: String?) -> Duration {
+    /// or an HTTP date), else the instant a `ratelimit-reset` header (Unix seconds) names, else
+    /// exponential backoff with full jitter; never above `maxBackoff`.
+    func backoff(attempt: Int, retryAfter: String?, rateLimitReset: String? = nil) -> Duration {
         let cap = configuration.maxBackoff.microseconds
+        if retryAfter == nil, let reset = rateLimitReset.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+            let wait = Int64((reset - Date().timeIntervalSince1970) * 1_000_000)
+            return .microseconds(min(cap, max(0, wait)))
+        }
         if let retryAfter {
             if let seconds = Int64(retryAfter.trimmingCharacters(in: .whitespaces)), seconds >= 0 {
                 return .microseconds(min(cap, seconds * 1_000_000))

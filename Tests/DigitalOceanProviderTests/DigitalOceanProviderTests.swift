@@ -161,4 +161,16 @@ import Testing
             }
         }
     }
+
+    @Test func aDeploymentThatNeverFinishesHitsTheDeadline() async throws {
+        try await FakeAPI.digitalOcean { fake in
+            let develop = try Self.environment(timeout: "1s")
+            try await fake.control(.object([("steps", .int(100_000))]))
+            await #expect {
+                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: Recorded().recorder)
+            } throws: { error in
+                (error as? ProviderError)?.kind == .failed && "\(error)".contains("did not finish within 1s")
+            }
+        }
+    }
 }

@@ -30,11 +30,14 @@ struct LoopbackHTTPServer: Sendable {
         var body: String
         /// How long to wait before sending anything.
         var delay: Duration
+        /// Extra response headers, such as Retry-After.
+        var headers: [(String, String)]
 
-        init(status: Int = 200, body: String = "ok", delay: Duration = .zero) {
+        init(status: Int = 200, body: String = "ok", delay: Duration = .zero, headers: [(String, String)] = []) {
             self.status = status
             self.body = body
             self.delay = delay
+            self.headers = headers
         }
 
         /// 200 with body `ok`, at once.
@@ -138,6 +141,7 @@ struct LoopbackHTTPServer: Sendable {
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
                     headers.add(name: "Content-Length", value: String(body.readableBytes))
+                    for (name, value) in answer.headers { headers.add(name: name, value: value) }
                     let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: headers)
                     try await outbound.write(.head(head))
                     try await outbound.write(.body(.byteBuffer(body)))
