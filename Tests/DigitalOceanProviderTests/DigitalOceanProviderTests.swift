@@ -31,17 +31,6 @@ import Testing
                           targetReference: target)
     }
 
-    final class Recorded: @unchecked Sendable {
-        private let lock = NSLock()
-        private var items: [JSONValue] = []
-        var values: [JSONValue] { lock.lock(); defer { lock.unlock() }; return items }
-        func append(_ value: JSONValue) {
-            lock.lock()
-            items.append(value)
-            lock.unlock()
-        }
-        var recorder: OperationRecorder { { value in self.append(value) } }
-    }
 
     private static func requests(_ fake: FakeAPI) async throws -> [(method: String, path: String, body: JSONValue?)] {
         try await fake.requests().map { ($0.method, $0.path, $0.body) }
@@ -50,7 +39,7 @@ import Testing
     @Test func anImageTagIsSetInTheSpecAndTheDeploymentFollowedToActive() async throws {
         try await FakeAPI.digitalOcean { fake in
             let develop = try Self.environment()
-            let recorded = Recorded()
+            let recorded = RecordedOperations()
             let outcome = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: recorded.recorder)
             let deployment = try #require(outcome.liveReference["deployment"]?.stringValue)
             #expect(recorded.values.first?["deployment"]?.stringValue == deployment, "written ahead")
@@ -66,7 +55,7 @@ import Testing
         try await FakeAPI.digitalOcean { fake in
             let develop = try Self.environment()
             let digest = "sha256:" + String(repeating: "c3", count: 32)
-            _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api@" + digest), record: Recorded().recorder)
+            _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api@" + digest), record: RecordedOperations().recorder)
             let put = try #require(try await Self.requests(fake).first { $0.method == "PUT" })
             let image = put.body?["spec"]?["services"]?.arrayValue?.first?["image"]
             #expect(image?["digest"]?.stringValue == digest)
@@ -77,7 +66,7 @@ import Testing
     @Test func withoutAnImageABuildIsForced() async throws {
         try await FakeAPI.digitalOcean { fake in
             let develop = try Self.environment()
-            let outcome = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: nil), record: Recorded().recorder)
+            let outcome = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: nil), record: RecordedOperations().recorder)
             #expect(outcome.liveReference["deployment"] != nil)
             let post = try #require(try await Self.requests(fake).first { $0.method == "POST" })
             #expect(post.path == "/v2/apps/app-dev/deployments")
@@ -90,7 +79,7 @@ import Testing
             let develop = try Self.environment()
             try await fake.control(.object([("fail_next_deployment", .bool(true))]))
             await #expect {
-                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: Recorded().recorder)
+                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .failed && "\(error)".contains("ERROR") && "\(error)".contains("failed:")
             }
@@ -101,16 +90,16 @@ import Testing
         try await FakeAPI.digitalOcean { fake in
             let develop = try Self.environment()
             let provider = try Self.provider(develop, fake)
-            let first = try await provider.deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: Recorded().recorder)
-            _ = try await provider.deploy(Self.request(develop, "1.0.1", artifact: "crm-api:1.0.1"), record: Recorded().recorder)
+            let first = try await provider.deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: RecordedOperations().recorder)
+            _ = try await provider.deploy(Self.request(develop, "1.0.1", artifact: "crm-api:1.0.1"), record: RecordedOperations().recorder)
             let request = Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0", kind: .rollback, target: first.liveReference)
-            let back = try await provider.rollback(request, record: Recorded().recorder)
+            let back = try await provider.rollback(request, record: RecordedOperations().recorder)
             #expect(back.liveReference["pinned"] == .bool(true))
             try await provider.settle(request, outcome: back.liveReference, healthy: true)
             var paths = try await Self.requests(fake).filter { $0.method == "POST" }.map(\.path)
             #expect(paths.suffix(3) == ["/v2/apps/app-dev/rollback/validate", "/v2/apps/app-dev/rollback", "/v2/apps/app-dev/rollback/commit"])
 
-            let again = try await provider.rollback(request, record: Recorded().recorder)
+            let again = try await provider.rollback(request, record: RecordedOperations().recorder)
             try await provider.settle(request, outcome: again.liveReference, healthy: false)
             paths = try await Self.requests(fake).filter { $0.method == "POST" }.map(\.path)
             #expect(paths.last == "/v2/apps/app-dev/rollback/revert")
@@ -121,11 +110,11 @@ import Testing
         try await FakeAPI.digitalOcean { fake in
             let develop = try Self.environment()
             let provider = try Self.provider(develop, fake)
-            let first = try await provider.deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: Recorded().recorder)
+            let first = try await provider.deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: RecordedOperations().recorder)
             try await fake.control(.object([("invalid_rollback", .bool(true))]))
             await #expect {
                 _ = try await provider.rollback(Self.request(develop, "1.0.0", artifact: nil, kind: .rollback, target: first.liveReference),
-                                                record: Recorded().recorder)
+                                                record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .failed && "\(error)".contains("refused to roll app app-dev back")
             }
@@ -138,7 +127,7 @@ import Testing
         try await FakeAPI.digitalOcean { fake in
             let develop = try Self.environment(component: "web")
             await #expect {
-                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: Recorded().recorder)
+                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .configuration && "\(error)".contains("no service, worker or job named 'web'")
                     && "\(error)".contains("api")
@@ -151,11 +140,11 @@ import Testing
             let develop = try Self.environment()
             try await fake.control(.object([("rate_limit_next", .int(1)), ("retry_after", .int(1))]))
             let started = ContinuousClock.now
-            _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: Recorded().recorder)
+            _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: RecordedOperations().recorder)
             #expect(ContinuousClock.now - started >= .seconds(1))
             let wrong = "dop_v1_wrongwrongwrong"
             await #expect {
-                _ = try await Self.provider(develop, fake, token: wrong).deploy(Self.request(develop, "1.0.1", artifact: "crm-api:1.0.1"), record: Recorded().recorder)
+                _ = try await Self.provider(develop, fake, token: wrong).deploy(Self.request(develop, "1.0.1", artifact: "crm-api:1.0.1"), record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .configuration && "\(error)".contains("DIGITALOCEAN_ACCESS_TOKEN") && !"\(error)".contains(wrong)
             }
@@ -167,7 +156,7 @@ import Testing
             let develop = try Self.environment(timeout: "1s")
             try await fake.control(.object([("steps", .int(100_000))]))
             await #expect {
-                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: Recorded().recorder)
+                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: "crm-api:1.0.0"), record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .failed && "\(error)".contains("did not finish within 1s")
             }

@@ -188,6 +188,18 @@ final class Harness: @unchecked Sendable {
         throw TestSupportError("nothing went in flight on \(environment)")
     }
 
+    /// Polls the database until the deployment in flight has recorded `key` in its provider
+    /// operation (write-ahead), as a killed run would have left it.
+    func waitForRecordedOperation(_ key: String) async throws -> Bool {
+        let connection = try await PostgresConnection.connect(url: databaseURL)
+        for _ in 0..<400 {
+            let rows = try await connection.query("SELECT operation->>\(key) AS value FROM deployments WHERE state = 'deploying'")
+            if try rows.first?.optionalString("value") != nil { return true }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return false
+    }
+
     /// A digest of everything stored, to prove a refused command changed nothing.
     func snapshot() async throws -> String {
         let connection = try await PostgresConnection.connect(url: databaseURL)

@@ -86,13 +86,7 @@ import Testing
                 #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234", "--artifact", "https://example.com/a.tar.gz").status == 0)
                 try await fake.control(.object([("build_pending_polls", .int(60))]))
                 let running = try harness.start(["deploy", "1.0.0", "develop"])
-                let connection = try await PostgresConnection.connect(url: harness.databaseURL)
-                var recorded = false
-                for _ in 0..<400 where !recorded {
-                    let rows = try await connection.query("SELECT operation->>'build' AS build FROM deployments WHERE state = 'deploying'")
-                    recorded = try rows.first?.optionalString("build") != nil
-                    if !recorded { try await Task.sleep(for: .milliseconds(25)) }
-                }
+                let recorded = try await harness.waitForRecordedOperation("build")
                 #expect(recorded, "the build id is written ahead")
                 kill(running.pid, SIGKILL)
                 _ = await running.finish()

@@ -81,13 +81,7 @@ import Testing
                 #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
                 try await fake.control(.object([("steps", .int(40))]))
                 let running = try harness.start(["deploy", "1.0.0", "develop"])
-                let connection = try await PostgresConnection.connect(url: harness.databaseURL)
-                var recorded = false
-                for _ in 0..<400 where !recorded {
-                    let rows = try await connection.query("SELECT operation->>'deployment' AS id FROM deployments WHERE state = 'deploying'")
-                    recorded = try rows.first?.optionalString("id") != nil
-                    if !recorded { try await Task.sleep(for: .milliseconds(25)) }
-                }
+                let recorded = try await harness.waitForRecordedOperation("deployment")
                 #expect(recorded, "the Railway deployment id is written ahead")
                 kill(running.pid, SIGKILL)
                 _ = await running.finish()

@@ -30,25 +30,10 @@ import Testing
         ReleaseRecord(id: 1, version: version, commit: commit, artifact: artifact, notes: nil, createdAt: Timestamp(seconds: 0), createdBy: "alice")
     }
 
-    /// Collects what the provider records write-ahead.
-    final class Recorded: @unchecked Sendable {
-        private let lock = NSLock()
-        private var items: [JSONValue] = []
-        var values: [JSONValue] { lock.lock(); defer { lock.unlock() }; return items }
-        func append(_ value: JSONValue) {
-            lock.lock()
-            items.append(value)
-            lock.unlock()
-        }
-        var recorder: OperationRecorder {
-            { value in self.append(value) }
-        }
-    }
-
     @Test func aTarballBecomesABuildFollowedThroughItsReleasePhase() async throws {
         try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
-            let recorded = Recorded()
+            let recorded = RecordedOperations()
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
             let outcome = try await Self.provider(develop, fake).deploy(request, record: recorded.recorder)
             #expect(outcome.liveReference["release"]?.stringValue != nil)
@@ -75,12 +60,12 @@ import Testing
             let (develop, main) = (configuration.environments[0], configuration.environments[1])
             let built = try await Self.provider(develop, fake).deploy(
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0")),
-                record: Recorded().recorder)
+                record: RecordedOperations().recorder)
             let slug = try #require(built.liveReference["slug"]?.stringValue)
             let promoted = try await Self.provider(main, fake).deploy(
                 DeploymentRequest(app: "crm-api", environment: main, deploymentID: 2, kind: .promote, release: Self.release("1.0.0"),
                                   sourceReference: built.liveReference, sourceEnvironment: develop),
-                record: Recorded().recorder)
+                record: RecordedOperations().recorder)
             #expect(promoted.liveReference["slug"]?.stringValue == slug)
             let requests = try await fake.requests()
             #expect(!requests.contains { $0.method == "POST" && $0.path == "/apps/crm-prod/builds" }, "build once, deploy many")
@@ -95,14 +80,14 @@ import Testing
             let provider = try Self.provider(develop, fake)
             let first = try await provider.deploy(
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0")),
-                record: Recorded().recorder)
+                record: RecordedOperations().recorder)
             let second = try await provider.deploy(
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 2, kind: .deploy, release: Self.release("1.0.1", commit: "def5678")),
-                record: Recorded().recorder)
+                record: RecordedOperations().recorder)
             let back = try await provider.rollback(
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 3, kind: .rollback, release: Self.release("1.0.0"),
                                   targetReference: first.liveReference),
-                record: Recorded().recorder)
+                record: RecordedOperations().recorder)
             #expect(back.liveReference["version"]?.intValue ?? 0 > second.liveReference["version"]?.intValue ?? 0)
             #expect(back.liveReference["slug"]?.stringValue == first.liveReference["slug"]?.stringValue)
             let requests = try await fake.requests()
@@ -117,11 +102,11 @@ import Testing
             let provider = try Self.provider(develop, fake)
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
             try await fake.control(.object([("fail_next_build", .bool(true))]))
-            await #expect { _ = try await provider.deploy(request, record: Recorded().recorder) } throws: { error in
+            await #expect { _ = try await provider.deploy(request, record: RecordedOperations().recorder) } throws: { error in
                 (error as? ProviderError)?.kind == .failed && "\(error)".contains("build") && "\(error)".contains("failed")
             }
             try await fake.control(.object([("fail_next_release", .bool(true))]))
-            await #expect { _ = try await provider.deploy(request, record: Recorded().recorder) } throws: { error in
+            await #expect { _ = try await provider.deploy(request, record: RecordedOperations().recorder) } throws: { error in
                 (error as? ProviderError)?.kind == .failed && "\(error)".contains("release phase")
             }
         }
@@ -134,13 +119,13 @@ import Testing
             let started = ContinuousClock.now
             let outcome = try await Self.provider(develop, fake).deploy(
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0")),
-                record: Recorded().recorder)
+                record: RecordedOperations().recorder)
             #expect(outcome.liveReference["release"] != nil)
             #expect(ContinuousClock.now - started >= .seconds(2), "Retry-After was honoured twice")
             // A 500 on a poll (a GET) is retried; a malformed answer to a poll is polled again.
             try await fake.control(.object([("error_next", .int(0))]))
             let provider = try Self.provider(develop, fake)
-            let recorded = Recorded()
+            let recorded = RecordedOperations()
             let build = try await provider.deploy(
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 2, kind: .deploy, release: Self.release("1.0.1", commit: "def5678")),
                 record: recorded.recorder)
@@ -155,7 +140,7 @@ import Testing
             await #expect {
                 _ = try await Self.provider(develop, fake).deploy(
                     DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0")),
-                    record: Recorded().recorder)
+                    record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .unreachable && "\(error)".contains("internal_server_error")
             }
@@ -168,7 +153,7 @@ import Testing
         try await FakeAPI.heroku { fake in
             let develop = try Self.environments(fake).environments[0]
             let provider = try Self.provider(develop, fake)
-            let recorded = Recorded()
+            let recorded = RecordedOperations()
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
             // Start the build, then make the next two answers (polls) garbage.
             try await fake.control(.object([("pending_polls", .int(3))]))
@@ -186,7 +171,7 @@ import Testing
             let wrong = "hk-wrong-0123456789abcdef"
             let request = DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0"))
             await #expect {
-                _ = try await Self.provider(develop, fake, key: wrong).deploy(request, record: Recorded().recorder)
+                _ = try await Self.provider(develop, fake, key: wrong).deploy(request, record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .configuration && "\(error)".contains("HEROKU_API_KEY") && !"\(error)".contains(wrong)
             }
@@ -204,7 +189,7 @@ import Testing
             let image = "sha256:" + String(repeating: "ab", count: 32)
             let outcome = try await Self.provider(develop, fake).deploy(
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("2.0.0", artifact: image)),
-                record: Recorded().recorder)
+                record: RecordedOperations().recorder)
             #expect(outcome.liveReference["release"] != nil)
             let patch = try #require(try await fake.requests().first { $0.method == "PATCH" })
             #expect(patch.path == "/apps/crm-dev/formation")
@@ -220,13 +205,13 @@ import Testing
             // The first run is stopped once it has recorded the build (whether or not it finished);
             // resuming must follow that build, never start another.
             try await fake.control(.object([("pending_polls", .int(4))]))
-            let recorded = Recorded()
+            let recorded = RecordedOperations()
             let task = Task { try await provider.deploy(request, record: recorded.recorder) }
             for _ in 0..<200 where recorded.values.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             task.cancel()
             _ = try? await task.value
             let build = try #require(recorded.values.first)
-            let outcome = try await provider.resume(request, operation: build, record: Recorded().recorder)
+            let outcome = try await provider.resume(request, operation: build, record: RecordedOperations().recorder)
             #expect(outcome.liveReference["release"] != nil)
             let builds = try await fake.requests().filter { $0.method == "POST" && $0.path.hasSuffix("/builds") }
             #expect(builds.count == 1)

@@ -31,17 +31,6 @@ import Testing
                           targetReference: target)
     }
 
-    final class Recorded: @unchecked Sendable {
-        private let lock = NSLock()
-        private var items: [JSONValue] = []
-        var values: [JSONValue] { lock.lock(); defer { lock.unlock() }; return items }
-        func append(_ value: JSONValue) {
-            lock.lock()
-            items.append(value)
-            lock.unlock()
-        }
-        var recorder: OperationRecorder { { value in self.append(value) } }
-    }
 
     /// The GraphQL documents the fake received, in order.
     private static func documents(_ fake: FakeAPI) async throws -> [(query: String, variables: JSONValue?)] {
@@ -56,7 +45,7 @@ import Testing
         try await FakeAPI.railway { fake in
             try await fake.control(.object([("project_id", .string("proj-1"))]))
             let develop = try Self.environment(fake)
-            let recorded = Recorded()
+            let recorded = RecordedOperations()
             let outcome = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0"), record: recorded.recorder)
             let deployment = try #require(outcome.liveReference["deployment"]?.stringValue)
             #expect(recorded.values.first?["deployment"]?.stringValue == deployment, "the id is written ahead")
@@ -73,7 +62,7 @@ import Testing
             try await fake.control(.object([("project_id", .string("proj-1"))]))
             let develop = try Self.environment(fake)
             let image = "ghcr.io/acme/crm-api:1.0.0"
-            _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: image), record: Recorded().recorder)
+            _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0", artifact: image), record: RecordedOperations().recorder)
             let documents = try await Self.documents(fake)
             let update = try #require(documents.firstIndex { $0.query.contains("serviceInstanceUpdate") })
             let deploy = try #require(documents.firstIndex { $0.query.contains("serviceInstanceDeployV2") })
@@ -88,9 +77,9 @@ import Testing
             try await fake.control(.object([("project_id", .string("proj-1"))]))
             let develop = try Self.environment(fake)
             let provider = try Self.provider(develop, fake)
-            let first = try await provider.deploy(Self.request(develop, "1.0.0"), record: Recorded().recorder)
-            _ = try await provider.deploy(Self.request(develop, "1.0.1", commit: "def5678"), record: Recorded().recorder)
-            let recorded = Recorded()
+            let first = try await provider.deploy(Self.request(develop, "1.0.0"), record: RecordedOperations().recorder)
+            _ = try await provider.deploy(Self.request(develop, "1.0.1", commit: "def5678"), record: RecordedOperations().recorder)
+            let recorded = RecordedOperations()
             let back = try await provider.rollback(Self.request(develop, "1.0.0", kind: .rollback, target: first.liveReference), record: recorded.recorder)
             let target = try #require(first.liveReference["deployment"]?.stringValue)
             #expect(back.liveReference["deployment"]?.stringValue != target, "a rollback is a new deployment")
@@ -107,7 +96,7 @@ import Testing
             let develop = try Self.environment(fake)
             try await fake.control(.object([("fail_next_deploy", .string(status))]))
             await #expect {
-                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0"), record: Recorded().recorder)
+                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0"), record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .failed && "\(error)".contains(status)
             }
@@ -120,7 +109,7 @@ import Testing
             let develop = try Self.environment(fake, timeout: "1s")
             try await fake.control(.object([("steps", .int(100_000))]))
             await #expect {
-                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0"), record: Recorded().recorder)
+                _ = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0"), record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .failed && "\(error)".contains("did not finish within 1s")
             }
@@ -133,7 +122,7 @@ import Testing
             let develop = try Self.environment(fake)
             try await fake.control(.object([("rate_limit_next", .int(1)), ("retry_after", .int(1))]))
             let started = ContinuousClock.now
-            let outcome = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0"), record: Recorded().recorder)
+            let outcome = try await Self.provider(develop, fake).deploy(Self.request(develop, "1.0.0"), record: RecordedOperations().recorder)
             #expect(outcome.liveReference["deployment"] != nil)
             #expect(ContinuousClock.now - started >= .seconds(1))
             let deployments = try await fake.state()["deployments"]?.arrayValue ?? []
@@ -146,7 +135,7 @@ import Testing
             try await fake.control(.object([("project_id", .string("proj-1"))]))
             let develop = try Self.environment(fake)
             let outcome = try await Self.provider(develop, fake, variables: ["RAILWAY_TOKEN": fake.projectToken])
-                .deploy(Self.request(develop, "1.0.0"), record: Recorded().recorder)
+                .deploy(Self.request(develop, "1.0.0"), record: RecordedOperations().recorder)
             #expect(outcome.liveReference["deployment"] != nil)
         }
     }
@@ -158,7 +147,7 @@ import Testing
             let wrong = "rw-wrong-token-0123456789"
             await #expect {
                 _ = try await Self.provider(develop, fake, variables: ["RAILWAY_API_TOKEN": wrong])
-                    .deploy(Self.request(develop, "1.0.0"), record: Recorded().recorder)
+                    .deploy(Self.request(develop, "1.0.0"), record: RecordedOperations().recorder)
             } throws: { error in
                 (error as? ProviderError)?.kind == .configuration && "\(error)".contains("RAILWAY_API_TOKEN") && !"\(error)".contains(wrong)
             }
@@ -176,13 +165,13 @@ import Testing
             // The first run is stopped once it has recorded the deployment (whether or not it
             // finished); resuming must follow that deployment, never start another.
             try await fake.control(.object([("steps", .int(3))]))
-            let recorded = Recorded()
+            let recorded = RecordedOperations()
             let task = Task { try await provider.deploy(Self.request(develop, "1.0.0"), record: recorded.recorder) }
             for _ in 0..<300 where recorded.values.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
             task.cancel()
             _ = try? await task.value
             let operation = try #require(recorded.values.first)
-            let outcome = try await provider.resume(Self.request(develop, "1.0.0"), operation: operation, record: Recorded().recorder)
+            let outcome = try await provider.resume(Self.request(develop, "1.0.0"), operation: operation, record: RecordedOperations().recorder)
             #expect(outcome.liveReference["deployment"] == operation["deployment"])
             let deploys = try await Self.documents(fake).filter { $0.query.contains("serviceInstanceDeployV2") }
             #expect(deploys.count == 1)

@@ -41,8 +41,8 @@ public struct DigitalOceanProvider: DeploymentProvider {
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        token = environment["DIGITALOCEAN_ACCESS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        baseURL = environment["DIGITALOCEAN_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? configuration.apiURL ?? "https://api.digitalocean.com"
+        token = environment.nonEmpty("DIGITALOCEAN_ACCESS_TOKEN")
+        baseURL = environment.nonEmpty("DIGITALOCEAN_API_URL") ?? configuration.apiURL ?? "https://api.digitalocean.com"
         self.progress = progress
     }
 

@@ -41,8 +41,8 @@ public struct HerokuProvider: DeploymentProvider {
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        token = environment["HEROKU_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        baseURL = environment["HEROKU_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? configuration.apiURL ?? "https://api.heroku.com"
+        token = environment.nonEmpty("HEROKU_API_KEY")
+        baseURL = environment.nonEmpty("HEROKU_API_URL") ?? configuration.apiURL ?? "https://api.heroku.com"
         self.progress = progress
     }
 

@@ -45,9 +45,9 @@ public struct RailwayProvider: DeploymentProvider {
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        accountToken = environment["RAILWAY_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        projectToken = environment["RAILWAY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        endpoint = environment["RAILWAY_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? configuration.apiURL
+        accountToken = environment.nonEmpty("RAILWAY_API_TOKEN")
+        projectToken = environment.nonEmpty("RAILWAY_TOKEN")
+        endpoint = environment.nonEmpty("RAILWAY_API_URL") ?? configuration.apiURL
             ?? "https://backboard.railway.com/graphql/v2"
         self.progress = progress
     }
