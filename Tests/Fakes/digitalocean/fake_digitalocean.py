@@ -12,13 +12,11 @@ operation's requestBody schema. See README.md beside this file.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import http.client
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -27,6 +25,8 @@ import urllib.parse
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import fakeserver  # noqa: E402  (Tests/Fakes/fakeserver.py, shared by every fake)
 
 _missing = []
 try:
@@ -1378,21 +1378,11 @@ class SelfTest:
 # --------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Fake DigitalOcean App Platform API for tests.")
+    parser = fakeserver.argument_parser("Fake DigitalOcean App Platform API for tests.")
     parser.add_argument("--spec", required=True, help="folder holding DigitalOcean-public.v2.yaml")
-    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
-    parser.add_argument("--port-file", help="where to write the bound port (atomically)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
-    parser.add_argument("--max-seconds", type=float, default=300, help="exit by itself after this long (0: never)")
-    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
-    parser.add_argument("--self-test", action="store_true", help="run the built-in checks and exit")
     args = parser.parse_args(argv)
-
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if args.max_seconds and args.max_seconds > 0:
-        timer = threading.Timer(args.max_seconds, os._exit, args=(0 if not args.self_test else 1,))
-        timer.daemon = True
-        timer.start()
+    fakeserver.limit_lifetime(args.max_seconds, exit_code=1 if args.self_test else 0)
     try:
         spec = OpenAPISpec(args.spec)
     except SpecError as error:
@@ -1403,16 +1393,7 @@ def main(argv=None) -> int:
     if not args.port_file:
         parser.error("--port-file is required (unless --self-test)")
     server, _ = make_server(spec, args.token, args.port, args.verbose)
-    port = server.server_address[1]
-    temporary = args.port_file + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(f"{port}\n")
-    os.replace(temporary, args.port_file)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return fakeserver.serve(server, "fake_digitalocean", args.port_file)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,11 @@ Routes and request bodies follow the official JSON hyper-schema, loaded at start
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -25,6 +23,8 @@ import urllib.parse
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import fakeserver  # noqa: E402  (Tests/Fakes/fakeserver.py, shared by every fake)
 
 MEDIA_TYPE = "application/vnd.heroku+json"
 ACCEPT = MEDIA_TYPE + "; version=3"
@@ -932,13 +932,6 @@ def make_server(fake: Fake, port: int) -> ThreadingHTTPServer:
     return server
 
 
-def write_port_file(path: str, port: int) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(f"{port}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1243,35 +1236,18 @@ class SelfTest:
 # --------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Fake Heroku Platform API v3 for tests.")
+    parser = fakeserver.argument_parser("Fake Heroku Platform API v3 for tests.")
     parser.add_argument("--schema", required=True, help="path to the Platform API JSON hyper-schema")
-    parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free one)")
-    parser.add_argument("--port-file", help="where to write the bound port (atomically)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
-    parser.add_argument("--max-seconds", type=float, default=300, help="exit by itself after this long")
     parser.add_argument("--pending-polls", type=int, default=2, help="GETs a build or release stays pending")
-    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
-    parser.add_argument("--self-test", action="store_true", help="run the built-in checks and exit")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    timer = threading.Timer(args.max_seconds, os._exit, args=(0,))
-    timer.daemon = True
-    timer.start()
+    fakeserver.limit_lifetime(args.max_seconds)
     if args.self_test:
         return SelfTest(args.schema).run()
     if not args.port_file:
         parser.error("--port-file is required (unless --self-test)")
     fake = Fake(Schema(args.schema), token=args.token, pending_polls=args.pending_polls, verbose=args.verbose)
-    server = make_server(fake, args.port)
-    port = server.server_address[1]
-    write_port_file(args.port_file, port)
-    sys.stderr.write(f"fake_heroku: listening on 127.0.0.1:{port}\n")
-    sys.stderr.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return fakeserver.serve(make_server(fake, args.port), "fake_heroku", args.port_file)
 
 
 if __name__ == "__main__":

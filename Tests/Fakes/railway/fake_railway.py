@@ -13,12 +13,10 @@ controls live under /__control, /__state and /__health and need no credentials. 
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
 import re
-import signal
 import sys
 import threading
 import time
@@ -26,6 +24,8 @@ import urllib.parse
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import fakeserver  # noqa: E402  (Tests/Fakes/fakeserver.py, shared by every fake)
 
 try:
     import graphql
@@ -649,13 +649,6 @@ def make_server(fake: Fake, port: int) -> ThreadingHTTPServer:
     return Server(("127.0.0.1", port), handler)
 
 
-def write_port_file(path: str, port: int) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(f"{port}\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -899,35 +892,18 @@ class SelfTest:
 # --------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Fake Railway public GraphQL API (v2) for tests.")
+    parser = fakeserver.argument_parser("Fake Railway public GraphQL API (v2) for tests.")
     parser.add_argument("--schema", required=True, help="path to Railway's introspection schema.json")
-    parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free one)")
-    parser.add_argument("--port-file", help="where to write the bound port (atomically)")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted account/workspace bearer token")
     parser.add_argument("--project-token", default=DEFAULT_PROJECT_TOKEN, help="the accepted Project-Access-Token")
-    parser.add_argument("--max-seconds", type=float, default=300, help="exit by itself after this long")
-    parser.add_argument("--verbose", action="store_true", help="log requests to stderr")
-    parser.add_argument("--self-test", action="store_true", help="run the built-in checks and exit")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    timer = threading.Timer(args.max_seconds, os._exit, args=(0,))
-    timer.daemon = True
-    timer.start()
+    fakeserver.limit_lifetime(args.max_seconds)
     if args.self_test:
         return SelfTest(args.schema).run()
     if not args.port_file:
         parser.error("--port-file is required (unless --self-test)")
     fake = Fake(load_schema(args.schema), token=args.token, project_token=args.project_token, verbose=args.verbose)
-    server = make_server(fake, args.port)
-    port = server.server_address[1]
-    write_port_file(args.port_file, port)
-    sys.stderr.write(f"fake_railway: listening on 127.0.0.1:{port}\n")
-    sys.stderr.flush()
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return fakeserver.serve(make_server(fake, args.port), "fake_railway", args.port_file)
 
 
 if __name__ == "__main__":
