@@ -49,3 +49,18 @@ def serve(server, name: str, port_file: str) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def write_response(handler, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
+    """Sends a complete answer; a client that hung up is not an error for the fake."""
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, str(value))
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True

@@ -829,17 +829,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None):
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, str(value))
-            self.end_headers()
-            self.wfile.write(body)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        fakeserver.write_response(self, status, body, content_type, headers)
 
     def send_json(self, status: int, value, headers: dict | None = None):
         self.send(status, (json.dumps(value, indent=2) + "\n").encode(), headers=headers)
