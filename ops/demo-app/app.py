@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import signal
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -57,6 +58,15 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hung up (a probe whose `release` run was killed) is not worth a traceback.
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -72,7 +82,7 @@ def main():
     stopper = threading.Timer(args.max_seconds, lambda: os._exit(0))
     stopper.daemon = True
     stopper.start()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = Server(("127.0.0.1", args.port), Handler)
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as handle:
             handle.write(str(server.server_address[1]))
