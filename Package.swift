@@ -86,11 +86,21 @@ let package = Package(
             path: "providers/digitalocean",
             swiftSettings: strict
         ),
+        .target(
+            name: "AWSProvider",
+            dependencies: [
+                "ReleaseCore", "ProviderKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "providers/aws",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "release",
             dependencies: [
                 "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "HerokuProvider", "RailwayProvider",
-                "DigitalOceanProvider",
+                "DigitalOceanProvider", "AWSProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -127,6 +137,10 @@ let package = Package(
         .testTarget(
             name: "DigitalOceanProviderTests",
             dependencies: ["DigitalOceanProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "AWSProviderTests",
+            dependencies: ["AWSProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",

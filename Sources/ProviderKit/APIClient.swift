@@ -25,11 +25,19 @@ public struct APIClient: Sendable {
         public var redactor: Redactor
         /// The platform's name, for messages ("Heroku").
         public var platform: String
+        /// Computes headers for each attempt from the method, URL, headers and body about to be
+        /// sent (AWS signs every attempt afresh); the result replaces the headers.
+        public var authorize: (@Sendable (_ method: String, _ url: String, _ headers: [(String, String)], _ body: [UInt8]) -> [(String, String)])?
+        /// Says whether an error answer means the server refused without acting (AWS throttling
+        /// comes back as HTTP 400), so that any method may be retried; 429 always is.
+        public var refusedWithoutActing: (@Sendable (Response) -> Bool)?
 
         /// Creates a configuration.
         public init(baseURL: String, headers: [(String, String)], platform: String, redactor: Redactor,
                     timeout: TimeSpan = .seconds(30), maxAttempts: Int = 5,
-                    initialBackoff: TimeSpan = .milliseconds(500), maxBackoff: TimeSpan = .seconds(30)) {
+                    initialBackoff: TimeSpan = .milliseconds(500), maxBackoff: TimeSpan = .seconds(30),
+                    authorize: (@Sendable (_ method: String, _ url: String, _ headers: [(String, String)], _ body: [UInt8]) -> [(String, String)])? = nil,
+                    refusedWithoutActing: (@Sendable (Response) -> Bool)? = nil) {
             var base = baseURL
             while base.hasSuffix("/") { base.removeLast() }
             self.baseURL = base
@@ -40,6 +48,8 @@ public struct APIClient: Sendable {
             self.maxAttempts = max(1, maxAttempts)
             self.initialBackoff = initialBackoff
             self.maxBackoff = maxBackoff
+            self.authorize = authorize
+            self.refusedWithoutActing = refusedWithoutActing
         }
     }
 
@@ -68,6 +78,8 @@ public struct APIClient: Sendable {
         public var body: JSONValue?
         /// The raw body text, shortened and redacted.
         public var text: String
+        /// The answer's headers, names lowercased.
+        public var headers: [String: String] = [:]
         public var description: String { "\(request) answered HTTP \(status): \(text)" }
     }
 
@@ -90,20 +102,32 @@ public struct APIClient: Sendable {
     /// 429 is retried for every method (the server refused without acting); 5xx and connection
     /// failures only for idempotent methods, or when `retryable` says the request is safe to repeat.
     public func send(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers extra: [(String, String)] = [],
-                     retryable: Bool? = nil) async throws -> Response {
+                     retryable: Bool? = nil, label: String? = nil) async throws -> Response {
+        try await send(method, path, body: json.map { Array($0.text.utf8) }, contentType: json == nil ? nil : "application/json",
+                       headers: extra, retryable: retryable, label: label)
+    }
+
+    /// Sends raw bytes with their content type; otherwise as `send(_:_:json:headers:retryable:)`.
+    /// `label` names the request in errors (default: method and path).
+    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String?, headers extra: [(String, String)] = [],
+                     retryable: Bool? = nil, label: String? = nil) async throws -> Response {
         let idempotent = retryable ?? [.GET, .HEAD, .PUT, .DELETE, .OPTIONS].contains(method)
-        let label = "\(method.rawValue) \(path)"
+        let label = label ?? "\(method.rawValue) \(path)"
+        let url = configuration.baseURL + path
         var attempt = 0
         while true {
             attempt += 1
-            var request = HTTPClientRequest(url: configuration.baseURL + path)
+            var request = HTTPClientRequest(url: url)
             request.method = method
-            for (name, value) in configuration.headers { request.headers.replaceOrAdd(name: name, value: value) }
-            for (name, value) in extra { request.headers.replaceOrAdd(name: name, value: value) }
-            if let json {
-                request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(string: json.text))
+            var headers = configuration.headers
+            for (name, value) in extra {
+                headers.removeAll { $0.0.lowercased() == name.lowercased() }
+                headers.append((name, value))
             }
+            if let contentType { headers.append(("Content-Type", contentType)) }
+            if let authorize = configuration.authorize { headers = authorize(method.rawValue, url, headers, body ?? []) }
+            for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+            if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
             let response: Response
             do {
                 let answer = try await client.execute(request, timeout: .milliseconds(max(1, configuration.timeout.microseconds / 1000)))
@@ -120,15 +144,17 @@ public struct APIClient: Sendable {
                 throw ProviderError(.unreachable, configuration.redactor("\(configuration.platform) could not be reached (\(label): \(reason))."))
             }
             if (200..<300).contains(response.status) { return response }
-            let retry = response.status == 429 || (idempotent && [500, 502, 503, 504].contains(response.status))
+            let refused = response.status == 429 || configuration.refusedWithoutActing?(response) == true
+            let retry = refused || (idempotent && [500, 502, 503, 504].contains(response.status))
             if retry, attempt < configuration.maxAttempts {
                 try await sleeper(backoff(attempt: attempt, retryAfter: response.headers["retry-after"],
-                                          rateLimitReset: response.status == 429 ? response.headers["ratelimit-reset"] : nil))
+                                          rateLimitReset: refused ? response.headers["ratelimit-reset"] : nil))
                 continue
             }
             var text = configuration.redactor(response.text)
             if text.count > 300 { text = String(text.prefix(300)) + "…" }
-            throw StatusError(status: response.status, request: configuration.redactor(label), body: response.json, text: text)
+            throw StatusError(status: response.status, request: configuration.redactor(label), body: response.json, text: text,
+                              headers: response.headers)
         }
     }
 

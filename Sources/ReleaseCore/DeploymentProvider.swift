@@ -99,11 +99,16 @@ public struct ProviderError: Error, CustomStringConvertible, Sendable {
     public var kind: Kind
     /// One sentence for people; never contains a secret.
     public var message: String
+    /// The platform had started serving the new release when it failed (an ECS rollout that
+    /// ended FAILED or never settled): the engine treats it like a failed verification, with
+    /// quarantine and its automatic rollback, instead of "nothing went live".
+    public var partlyRolledOut: Bool
 
     /// Creates an error.
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, partlyRolledOut: Bool = false) {
         self.kind = kind
         self.message = message
+        self.partlyRolledOut = partlyRolledOut
     }
 
     public var description: String { message }

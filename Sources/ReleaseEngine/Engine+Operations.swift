@@ -127,6 +127,9 @@ extension Engine {
             } else {
                 outcome = try await provider.deploy(request, record: recorder)
             }
+        } catch let error as ProviderError where error.partlyRolledOut && error.kind == .failed {
+            // The platform started serving the release and it failed there: as a failed verification.
+            return try await verificationFailed(started, provider: provider, detail: error.message)
         } catch let error as ProviderError {
             throw try await providerFailed(started, error)
         } catch let error as ReleaseError {

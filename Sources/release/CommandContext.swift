@@ -1,4 +1,5 @@
 import Foundation
+import AWSProvider
 import DigitalOceanProvider
 import HerokuProvider
 import RailwayProvider
@@ -39,6 +40,14 @@ struct CommandContext {
         registry.register("railway") { environment, context in
             RailwayProvider(configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),
                             environment: context.environment, progress: context.output)
+        }
+        registry.register("aws-ecs") { environment, context in
+            ECSProvider(configuration: try ECSProvider.Configuration(reader: environment.providerSettings),
+                        environment: context.environment, progress: context.output)
+        }
+        registry.register("aws-lambda") { environment, context in
+            LambdaProvider(configuration: try LambdaProvider.Configuration(reader: environment.providerSettings),
+                           environment: context.environment, progress: context.output)
         }
         try registry.validate(configuration, context: context)
         let connection = try await connect(options)

@@ -166,7 +166,7 @@ final class Harness: @unchecked Sendable {
     /// Makes demo deploys wait until `releaseDeploys` (see DEMO_DEPLOY_GATE in deploy.sh).
     func holdDeploys() -> String {
         let path = "\(directory)/gate-\(UUID().uuidString.prefix(6))"
-        FileManager.default.createFile(atPath: path, contents: Data())
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
         return path
     }
 
