@@ -88,4 +88,19 @@ import Testing
         #expect(signed.authorization.contains("Credential=AKIDEXAMPLE/19700101/us-east-1/lambda/aws4_request"))
         #expect(!signed.headers.contains { $0.1.contains(credentials.secretAccessKey) })
     }
+
+    @Test("User-Agent is sent but, as in the AWS SDKs, not signed")
+    func userAgentIsNotSigned() {
+        let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        let signer = SigV4Signer(credentials: credentials, region: "us-east-1", service: "ecs", unsignedHeaders: SigV4Signer.sdkUnsignedHeaders)
+        let request = SigV4Signer.Request(method: "POST", path: "/", headers: [("Host", "ecs.us-east-1.amazonaws.com"), ("User-Agent", "release/1.0")],
+                                          body: Array("{}".utf8))
+        let signed = signer.sign(request, at: Date(timeIntervalSince1970: 0))
+        #expect(signed.headers.contains { $0.0 == "User-Agent" && $0.1 == "release/1.0" })
+        #expect(signed.authorization.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date,"))
+        #expect(!signed.canonicalRequest.contains("user-agent"))
+        let withoutAgent = signer.sign(.init(method: "POST", path: "/", headers: [("Host", "ecs.us-east-1.amazonaws.com")], body: Array("{}".utf8)),
+                                       at: Date(timeIntervalSince1970: 0))
+        #expect(withoutAgent.signature == signed.signature, "a proxy that rewrites User-Agent cannot break the signature")
+    }
 }

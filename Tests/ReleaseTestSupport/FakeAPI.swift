@@ -55,8 +55,10 @@ public final class FakeAPI: @unchecked Sendable {
             + (projectTokenArgument ? ["--project-token", projectToken] : [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
+        // Generous: loading an official description takes seconds when the two cores are busy.
         var port: Int?
-        for _ in 0..<500 where port == nil {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(90))
+        while port == nil, ContinuousClock.now < deadline, process.isRunning {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
                let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 port = value

@@ -35,11 +35,13 @@ ensure_swift() {
 ensure_python_packages() {
     # The fake platform APIs in Tests/Fakes validate requests against the official descriptions:
     # Railway's GraphQL schema with graphql-core, DigitalOcean's OpenAPI with PyYAML and
-    # openapi-schema-validator (which brings jsonschema).
+    # openapi-schema-validator (which brings jsonschema). The AWS world is moto_server (moto[server],
+    # which brings boto3) run in-process by Tests/Fakes/aws/moto_world.py.
     local missing=()
     python3 -c "import graphql" 2>/dev/null || missing+=(graphql-core)
     python3 -c "import yaml" 2>/dev/null || missing+=(PyYAML)
     python3 -c "import openapi_schema_validator" 2>/dev/null || missing+=(openapi-schema-validator)
+    python3 -c "import moto.server, boto3, flask, werkzeug" 2>/dev/null || missing+=("moto[server]")
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "ops: installing ${missing[*]} (pip)" >&2
     python3 -m pip install --quiet "${missing[@]}"

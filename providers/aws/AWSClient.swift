@@ -82,7 +82,8 @@ struct AWSClient: Sendable {
         self.hint = hint
         endpoint = environment.nonEmpty(service.endpointVariable) ?? environment.nonEmpty("AWS_ENDPOINT_URL") ?? apiURL
             ?? "https://\(service.signingName).\(region).amazonaws.com"
-        let signer = SigV4Signer(credentials: credentials, region: region, service: service.signingName)
+        let signer = SigV4Signer(credentials: credentials, region: region, service: service.signingName,
+                                 unsignedHeaders: SigV4Signer.sdkUnsignedHeaders)
         api = APIClient(configuration: .init(
             baseURL: endpoint,
             headers: [("Accept", "application/json"), ("User-Agent", "release/\(ReleaseInfo.version)")],

@@ -122,6 +122,15 @@ public struct LambdaProvider: DeploymentProvider {
         let code = try Code(artifact: request.release.artifact, release: request.release.version)
         let alias = try await lambda.rest(.GET, aliasPath, operation: "GetAlias")
         let previous = alias["FunctionVersion"]?.stringValue
+        if let version = sameFunctionVersion(request) {
+            // Build once, deploy many: the source alias's published version is the very same code.
+            _ = try await lambda.rest(.GET, "\(functionPath)/configuration?Qualifier=\(version)", operation: "GetFunctionConfiguration")
+            progress("Promoting version \(version) of Lambda \(name), which \(request.sourceEnvironment?.name ?? "the source") serves.")
+            var operation: [(String, JSONValue)] = [("version", .string(version))]
+            if let previous { operation.append(("previous_version", .string(previous))) }
+            try await record(.object(operation))
+            return try await point(lambda, at: version)
+        }
         let before = try await lambda.rest(.GET, "\(functionPath)/configuration", operation: "GetFunctionConfiguration")
         if let type = before["PackageType"]?.stringValue, type != code.packageType {
             throw ProviderError(.configuration, "Lambda \(name) is a \(type) function, but release \(request.release.version)'s artifact \(code.description) is \(code.packageType == "Image" ? "a container image" : "a zip in S3"). Deploy the matching kind of artifact.")
@@ -143,6 +152,19 @@ public struct LambdaProvider: DeploymentProvider {
         if let previous { operation.append(("previous_version", .string(previous))) }
         try await record(.object(operation))
         return try await point(lambda, at: version)
+    }
+
+    /// On a promotion from an alias of the same function in the same region, the version the
+    /// source serves (a published version never changes), else nil.
+    func sameFunctionVersion(_ request: DeploymentRequest) -> String? {
+        guard request.kind == .promote, let source = request.sourceEnvironment, source.provider == "aws-lambda",
+              let settings = try? Configuration(reader: source.providerSettings),
+              settings.function == configuration.function,
+              AWSSession(environment: environment, configuredRegion: settings.region).region == session.region,
+              settings.apiURL == configuration.apiURL,
+              request.sourceReference?["function"]?.stringValue == configuration.function,
+              let version = request.sourceReference?["version"]?.stringValue else { return nil }
+        return version
     }
 
     public func rollback(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {

@@ -58,16 +58,24 @@ public struct SigV4Signer: Sendable {
     public var signBody: Bool
     /// Add the session token after signing instead of signing it (a few services want that).
     public var omitSessionToken: Bool
+    /// Headers sent but not signed (lowercased). The AWS SDKs leave `user-agent`, `expect` and
+    /// `x-amzn-trace-id` out, since proxies may change them, and AWS-compatible servers that
+    /// recompute the signature the SDKs' way (moto) drop them too.
+    public var unsignedHeaders: Set<String>
+
+    /// What the AWS SDKs never sign.
+    public static let sdkUnsignedHeaders: Set<String> = ["user-agent", "expect", "x-amzn-trace-id"]
 
     /// Creates a signer.
     public init(credentials: AWSCredentials, region: String, service: String, normalizePath: Bool = true,
-                signBody: Bool = true, omitSessionToken: Bool = false) {
+                signBody: Bool = true, omitSessionToken: Bool = false, unsignedHeaders: Set<String> = []) {
         self.credentials = credentials
         self.region = region
         self.service = service
         self.normalizePath = normalizePath
         self.signBody = signBody
         self.omitSessionToken = omitSessionToken
+        self.unsignedHeaders = unsignedHeaders
     }
 
     /// Every intermediate of one signature, for tests and for reading.
@@ -95,7 +103,7 @@ public struct SigV4Signer: Sendable {
         if signBody { headers.append(("x-amz-content-sha256", payloadHash)) }
         if let token = credentials.sessionToken, !omitSessionToken { headers.append(("X-Amz-Security-Token", token)) }
 
-        let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(headers)
+        let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(headers.filter { !unsignedHeaders.contains($0.0.lowercased()) })
         let canonicalRequest = [
             request.method.uppercased(),
             Self.canonicalPath(request.path, normalize: normalizePath),
