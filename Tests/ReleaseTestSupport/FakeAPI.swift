@@ -40,7 +40,13 @@ public final class FakeAPI: @unchecked Sendable {
         try await with(script: "digitalocean/fake_digitalocean.py", schema: "digitalocean/specification", schemaFlag: "--spec", body)
     }
 
-    private static func with<T: Sendable>(script: String, schema: String, schemaFlag: String = "--schema", projectTokenArgument: Bool = false,
+    /// Webhook and GitHub-issue receivers (Tests/Fakes/notify/fake_receiver.py); `apiKey` is the
+    /// GitHub token it accepts.
+    public static func receiver<T: Sendable>(_ body: (FakeAPI) async throws -> T) async throws -> T {
+        try await with(script: "notify/fake_receiver.py", schema: nil, body)
+    }
+
+    private static func with<T: Sendable>(script: String, schema: String?, schemaFlag: String = "--schema", projectTokenArgument: Bool = false,
                                           _ body: (FakeAPI) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-api-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -50,8 +56,9 @@ public final class FakeAPI: @unchecked Sendable {
         let projectToken = "ptok-test-\(UUID().uuidString.prefix(12))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Python.executable)
-        process.arguments = [ProjectPaths.root + "/Tests/Fakes/" + script, schemaFlag, ProjectPaths.root + "/../shared/specs/" + schema,
-                             "--port", "0", "--port-file", portFile, "--token", apiKey, "--max-seconds", "300"]
+        process.arguments = [ProjectPaths.root + "/Tests/Fakes/" + script]
+            + (schema.map { [schemaFlag, ProjectPaths.root + "/../shared/specs/" + $0] } ?? [])
+            + ["--port", "0", "--port-file", portFile, "--token", apiKey, "--max-seconds", "300"]
             + (projectTokenArgument ? ["--project-token", projectToken] : [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -71,25 +78,7 @@ public final class FakeAPI: @unchecked Sendable {
             throw TestSupportError("the fake \(script) did not start")
         }
         let server = FakeAPI(port: port, apiKey: apiKey, projectToken: projectToken, process: process)
-        do {
-            let value = try await body(server)
-            await server.stop()
-            return value
-        } catch {
-            await server.stop()
-            throw error
-        }
-    }
-
-    private func stop() async {
-        kill(process.processIdentifier, SIGKILL)
-        let process = self.process
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
+        return try await ServerProcess.run(process, serving: server, body)
     }
 
     /// Sets failure modes (see the fake's README).

@@ -64,25 +64,7 @@ public final class MotoWorld: @unchecked Sendable {
             throw TestSupportError("moto_world.py did not start (is moto[server] installed? ops/test installs it)")
         }
         let world = MotoWorld(description: description, process: process)
-        do {
-            let value = try await body(world)
-            await world.stop()
-            return value
-        } catch {
-            await world.stop()
-            throw error
-        }
-    }
-
-    private func stop() async {
-        kill(process.processIdentifier, SIGKILL)
-        let process = self.process
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                continuation.resume()
-            }
-        }
+        return try await ServerProcess.run(process, serving: world, body)
     }
 
     /// What is deployed now: services (task definition, images, deployments), all task definition

@@ -97,17 +97,30 @@ public struct TestSupportError: Error, CustomStringConvertible {
 
 /// The real Python interpreter, not a version manager's shim that would outlive a kill.
 public enum Python {
-    /// Its path.
+    /// Its path: `RELEASE_TEST_PYTHON` (ops/test sets it), else what `python3` reports as
+    /// `sys.executable`.
+    ///
+    /// The answer goes through a file, not a pipe: a version manager's shim can leave a helper
+    /// holding a pipe open after it exits, and waiting for end-of-file then blocks this static
+    /// initializer, and every test thread waiting on it, forever.
     public static let executable: String = {
+        if let path = ProcessInfo.processInfo.environment["RELEASE_TEST_PYTHON"], !path.isEmpty,
+           FileManager.default.isExecutableFile(atPath: path) { return path }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("python-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        guard FileManager.default.createFile(atPath: file, contents: nil), let output = FileHandle(forWritingAtPath: file) else {
+            return "/usr/bin/python3"
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "import sys; print(sys.executable)"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
         guard (try? process.run()) != nil else { return "/usr/bin/python3" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try? output.close()
+        let path = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         return path.isEmpty ? "/usr/bin/python3" : path
     }()
 }
