@@ -89,7 +89,7 @@ public struct APIClient: Sendable {
     private let sleeper: @Sendable (Duration) async throws -> Void
 
     /// Creates a client over a shared HTTP client.
-    public init(configuration: Configuration, client: HTTPClient = .shared,
+    public init(configuration: Configuration, client: HTTPClient = .release,
                 sleeper: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
         self.configuration = configuration
         self.client = client

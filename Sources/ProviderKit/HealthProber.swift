@@ -29,7 +29,7 @@ public struct HealthProber: Sendable {
     private let client: HTTPClient
 
     /// Creates a prober over a shared HTTP client.
-    public init(client: HTTPClient = .shared) {
+    public init(client: HTTPClient = .release) {
         self.client = client
     }
 
@@ -73,6 +73,11 @@ public struct HealthProber: Sendable {
     private func elapsed(since start: ContinuousClock.Instant, _ clock: ContinuousClock) -> TimeSpan {
         let duration = clock.now - start
         return TimeSpan(microseconds: duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
+    }
+
+    /// One request now, with the check's timeout; `nil` when it passed, else why not.
+    public func probeOnce(_ check: HealthCheckConfiguration) async -> String? {
+        await attempt(check, timeout: check.timeout.duration)
     }
 
     /// One request; `nil` when it passed, else why not.
