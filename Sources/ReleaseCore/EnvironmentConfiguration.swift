@@ -16,8 +16,8 @@ public struct EnvironmentConfiguration: Sendable {
     public var health: HealthCheckConfiguration?
     /// What to do when verification fails.
     public var onFailure: FailurePolicy
-    /// The raw `git:` block (branch sync), if any.
-    public var git: ConfigReader?
+    /// Branch sync (`git:`), if configured.
+    public var git: GitSyncConfiguration?
 
     /// What happens after a failed verification.
     public enum FailurePolicy: String, Sendable {
@@ -30,7 +30,7 @@ public struct EnvironmentConfiguration: Sendable {
     /// Creates an environment directly (tests).
     public init(name: String, provider: String, providerSettings: ConfigReader, promoteFrom: String? = nil,
                 gates: GatePolicy = GatePolicy(), health: HealthCheckConfiguration? = nil,
-                onFailure: FailurePolicy = .rollback) {
+                onFailure: FailurePolicy = .rollback, git: GitSyncConfiguration? = nil) {
         self.name = name
         self.provider = provider
         self.providerSettings = providerSettings
@@ -38,6 +38,7 @@ public struct EnvironmentConfiguration: Sendable {
         self.gates = gates
         self.health = health
         self.onFailure = onFailure
+        self.git = git
     }
 
     init(name: String, reader: ConfigReader) throws {
@@ -67,6 +68,6 @@ public struct EnvironmentConfiguration: Sendable {
         } else {
             onFailure = .rollback
         }
-        git = entries["git"]
+        git = try entries["git"].map(GitSyncConfiguration.init(reader:))
     }
 }

@@ -44,6 +44,10 @@ public struct GateContext: Sendable {
     public var sourceLive: LiveRelease?
     /// For promotions: the version the user named with --version.
     public var requestedVersion: String?
+    /// For promotions: the source's last health verdict (healthy, unhealthy, unknown).
+    public var sourceHealth: String?
+    /// For promotions: when the source last became healthy again after an unhealthy verdict.
+    public var sourceRecoveredAt: Timestamp?
     /// The latest result of each CI check for the release.
     public var checks: [String: CheckStatus]
     /// Approvers of (environment, version) since the version went live on the source.
@@ -57,7 +61,8 @@ public struct GateContext: Sendable {
     public init(kind: DeploymentKind, environment: EnvironmentConfiguration, actor: String, now: Timestamp,
                 release: ReleaseRecord?, sourceEnvironment: String? = nil, sourceLive: LiveRelease? = nil,
                 requestedVersion: String? = nil, checks: [String: CheckStatus] = [:], approvers: [String] = [],
-                adHocFreezes: [AdHocFreeze] = [], forceReason: String? = nil) {
+                adHocFreezes: [AdHocFreeze] = [], forceReason: String? = nil, sourceHealth: String? = nil,
+                sourceRecoveredAt: Timestamp? = nil) {
         self.kind = kind
         self.environment = environment
         self.actor = actor
@@ -70,6 +75,8 @@ public struct GateContext: Sendable {
         self.approvers = approvers
         self.adHocFreezes = adHocFreezes
         self.forceReason = forceReason
+        self.sourceHealth = sourceHealth
+        self.sourceRecoveredAt = sourceRecoveredAt
     }
 }
 
@@ -149,13 +156,25 @@ public enum PromotionGate {
         guard let live = context.sourceLive else {
             return GateResult(name: "soak", passed: false, detail: "nothing is live on the source to soak")
         }
-        let ready = live.since.adding(soak)
+        let source = context.sourceEnvironment ?? "the source"
+        if context.sourceHealth == "unhealthy" {
+            return GateResult(name: "soak", passed: false,
+                              detail: "\(source)'s last health probe failed; the soak starts over once it is healthy again (`release probe \(source)`)")
+        }
+        // Live *and healthy* without a break: an unhealthy spell since cutover restarts the clock.
+        var start = live.since
+        var what = "live"
+        if let recovered = context.sourceRecoveredAt, recovered > start {
+            start = recovered
+            what = "healthy again"
+        }
+        let ready = start.adding(soak)
         if context.now >= ready {
             return GateResult(name: "soak", passed: true,
-                              detail: "live on \(context.sourceEnvironment ?? "the source") for \(context.now.since(live.since).roundedDown) (needs \(soak))")
+                              detail: "\(what) on \(source) for \(context.now.since(start).roundedDown) (needs \(soak))")
         }
         return GateResult(name: "soak", passed: false,
-                          detail: "live on \(context.sourceEnvironment ?? "the source") for \(context.now.since(live.since).roundedDown), needs \(soak); passes at \(ready)",
+                          detail: "\(what) on \(source) for \(context.now.since(start).roundedDown), needs \(soak); passes at \(ready)",
                           earliestPass: ready)
     }
 

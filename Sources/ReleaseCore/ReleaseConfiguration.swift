@@ -6,14 +6,14 @@ public struct ReleaseConfiguration: Sendable {
     public var app: String
     /// The environments, in file order.
     public var environments: [EnvironmentConfiguration]
-    /// The raw `notify:` block, if any.
-    public var notify: ConfigReader?
+    /// Where operations are announced (`notify:`); empty when absent.
+    public var notify: NotifyConfiguration
 
     /// The provider names the contract defines.
     public static let providerNames = ["command", "heroku", "railway", "digitalocean", "aws-ecs", "aws-lambda"]
 
     /// Creates a configuration directly (tests, tools).
-    public init(file: String, app: String, environments: [EnvironmentConfiguration], notify: ConfigReader? = nil) {
+    public init(file: String, app: String, environments: [EnvironmentConfiguration], notify: NotifyConfiguration = NotifyConfiguration()) {
         self.file = file
         self.app = app
         self.environments = environments
@@ -56,7 +56,8 @@ public struct ReleaseConfiguration: Sendable {
                 throw sourceReader.error("names '\(source)', which is not an environment in this file.")
             }
         }
-        return ReleaseConfiguration(file: file, app: app, environments: environments, notify: top["notify"])
+        let notify = try top["notify"].map(NotifyConfiguration.init(reader:)) ?? NotifyConfiguration()
+        return ReleaseConfiguration(file: file, app: app, environments: environments, notify: notify)
     }
 }
 
@@ -69,5 +70,10 @@ public enum Identifier {
         return text.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.@/".unicodeScalars.contains(scalar))
         }
+    }
+
+    /// A valid name, or a GitHub App's `name[bot]` (dependabot[bot] pushes too).
+    public static func isValidActor(_ text: String) -> Bool {
+        isValid(text) || (text.hasSuffix("[bot]") && isValid(String(text.dropLast("[bot]".count)), maxLength: 95))
     }
 }

@@ -12,6 +12,7 @@ extension Engine {
         var sourceLive: LiveRelease?
         var sourceDeployment: DeploymentRecord?
         var rollbackTarget: DeploymentRecord?
+        var sourceHealth: (health: String, recoveredAt: Timestamp?)?
 
         switch plan.kind {
         case .deploy:
@@ -23,6 +24,7 @@ extension Engine {
             guard let source = plan.source else { throw ReleaseError.usage("A promotion needs a source environment.") }
             let sourceID = try db.ensureEnvironment(app: appID, named: source.name)
             sourceLive = try db.currentLive(environment: sourceID)
+            sourceHealth = try db.healthBreak(environment: sourceID)
             if let requested = plan.version {
                 guard let found = try db.release(app: appID, version: requested) else {
                     throw unknownVersion(requested, in: db, app: appID)
@@ -71,7 +73,8 @@ extension Engine {
         let context = GateContext(
             kind: plan.kind, environment: plan.environment, actor: actor, now: now, release: release,
             sourceEnvironment: plan.source?.name, sourceLive: sourceLive, requestedVersion: plan.version,
-            checks: checks, approvers: approvers, adHocFreezes: freezes, forceReason: plan.force ? plan.reason : nil)
+            checks: checks, approvers: approvers, adHocFreezes: freezes, forceReason: plan.force ? plan.reason : nil,
+            sourceHealth: sourceHealth?.health, sourceRecoveredAt: sourceHealth?.recoveredAt)
         let previous = try current.flatMap { try db.release(id: $0.releaseID) }
         return Resolution(
             appID: appID, environmentID: environmentID, release: release, current: current, previous: previous,
@@ -79,8 +82,8 @@ extension Engine {
             gates: PromotionGate.evaluate(context), context: context)
     }
 
-    private func unknownVersion(_ version: String, in db: isolated PostgresConnection, app: Int64) -> ReleaseError {
-        let recent = (try? db.releases(app: app, limit: 5).map(\.version)) ?? []
+    private func unknownVersion(_ version: String, in db: isolated PostgresConnection, app appID: Int64) -> ReleaseError {
+        let recent = (try? db.releases(app: appID, limit: 5).map(\.version)) ?? []
         let hint = recent.isEmpty ? "No releases are registered yet" : "Recent releases: \(recent.joined(separator: ", "))"
         return .usage("Unknown version '\(version)' of \(app). \(hint). Register it with `release create \(version)`.")
     }

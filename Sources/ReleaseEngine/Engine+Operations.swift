@@ -82,7 +82,7 @@ extension Engine {
                 id: id, appID: resolution.appID, environmentID: resolution.environmentID, kind: plan.kind,
                 environment: plan.environment, release: release, previous: resolution.previous,
                 sourceEnvironment: plan.source, sourceReference: sourceReference,
-                targetReference: resolution.rollbackTarget?.liveReference, rollbackOf: nil), resolution.gates)
+                targetReference: resolution.rollbackTarget?.liveReference, rollbackOf: nil, announce: plan.announce, reason: plan.reason), resolution.gates)
         }
         switch outcome {
         case let .started(deployment, gates):
@@ -190,6 +190,12 @@ extension Engine {
             case .rollback: message = "\(started.environment.name) was rolled back to \(started.release.version) and is healthy (\(verdict.detail))."
             case .promote, .deploy: message = "\(started.release.version) is live on \(started.environment.name) (\(verdict.detail))."
             }
+            if started.kind != .rollback, let git = started.environment.git {
+                await syncBranch(started, git)
+            }
+            if started.rollbackOf == nil, started.announce {
+                await announce(started, action: "\(started.kind.rawValue).live", message: message)
+            }
             return OperationReport(deploymentID: started.id, kind: started.kind, environment: started.environment.name,
                                    version: started.release.version, previousVersion: started.previous?.version, gates: gates,
                                    since: since, message: message)
@@ -234,20 +240,40 @@ extension Engine {
         }
         let name = environment.name
         let version = started.release.version
+        let action = "\(started.kind.rawValue).failed"
         if started.kind == .rollback {
-            throw ReleaseError.failed("Rollback of \(name) to \(version) failed verification (\(detail)). \(name) is degraded and needs a human: check the platform, then deploy a known-good release.")
+            let message = "Rollback of \(name) to \(version) failed verification (\(detail)). \(name) is degraded and needs a human: check the platform, then deploy a known-good release."
+            await announce(started, action: action, message: message)
+            throw ReleaseError.failed(message)
         }
         guard let rollback else {
             let why = automatic ? "there is no earlier verified release to roll back to" : "on_failure is stop"
-            throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(why). Run `release rollback \(name) --reason …` or deploy a fix.")
+            let message = "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(why). Run `release rollback \(name) --reason …` or deploy a fix."
+            await announce(started, action: action, message: message)
+            throw ReleaseError.failed(message)
         }
         do {
             let report = try await execute(rollback, provider: provider, gates: [], resume: nil)
             progress(report.message)
         } catch let error as ReleaseError {
-            throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)")
+            let message = "Verification of \(version) on \(name) failed (\(detail)), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)"
+            await announce(started, action: action, message: message)
+            throw ReleaseError.failed(message)
         }
-        throw ReleaseError.failed("Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and is healthy.")
+        let message = "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and is healthy."
+        await announce(started, action: action, message: message, rolledBackTo: rollback.release.version)
+        throw ReleaseError.failed(message)
+    }
+
+    /// Tells the observer (notifications) how an operation ended; never fails the operation.
+    func announce(_ started: StartedDeployment, action: String, message: String, rolledBackTo: String? = nil) async {
+        guard let observer, started.announce else { return }
+        let event = OperationEvent(
+            action: action, app: app, environment: started.environment.name, version: started.release.version,
+            previousVersion: started.previous?.version, rolledBackTo: rolledBackTo, actor: actor,
+            at: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)), commit: started.release.commit,
+            reason: started.reason, message: message)
+        await observer(event)
     }
 
     /// Records a provider failure and returns the error to throw.
@@ -278,6 +304,7 @@ extension Engine {
             let serving = started.previous.map { "\(name) still serves \($0.version)" } ?? "nothing was live on \(name) before"
             message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) Nothing went live, so nothing was rolled back: \(serving)."
         }
+        await announce(started, action: "\(started.kind.rawValue).failed", message: message)
         switch error.kind {
         case .failed: return .failed(message)
         case .configuration: return .usage(message)

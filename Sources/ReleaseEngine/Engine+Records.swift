@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 import ReleaseCore
 import ReleaseStore
@@ -103,13 +104,23 @@ extension Engine {
             try db.appendAudit(app: appID, actor: engine.actor, action: "freeze.started", environment: environment.name, version: nil,
                                details: .object([("reason", .string(reason)), ("until", .optional(until?.rfc3339))]))
         }
+        await announceFreeze("freeze.started", environment,
+                             message: "\(environment.name) is frozen by \(actor)\(until.map { " until \($0)" } ?? ""): \(reason). Deploys and promotions wait; rollbacks do not.",
+                             reason: reason)
+    }
+
+    private func announceFreeze(_ action: String, _ environment: EnvironmentConfiguration, message: String, reason: String?) async {
+        guard let observer else { return }
+        await observer(OperationEvent(action: action, app: app, environment: environment.name, actor: actor,
+                                      at: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)),
+                                      reason: reason, message: message))
     }
 
     /// `release unfreeze`; returns how many freezes were lifted.
     public func unfreeze(environment: EnvironmentConfiguration) async throws -> Int {
         let engine = self
         let app = self.app
-        return try await transaction { db in
+        let lifted = try await transaction { db in
             let appID = try db.ensureApp(named: app)
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
             let lifted = try db.liftFreezes(environment: environmentID, by: engine.actor)
@@ -119,6 +130,10 @@ extension Engine {
             }
             return lifted
         }
+        if lifted > 0 {
+            await announceFreeze("freeze.lifted", environment, message: "\(actor) lifted the freeze on \(environment.name).", reason: nil)
+        }
+        return lifted
     }
 
     func requireRelease(_ version: String, in db: isolated PostgresConnection) throws -> (Int64, ReleaseRecord) {

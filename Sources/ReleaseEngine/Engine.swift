@@ -31,6 +31,10 @@ public struct Engine: Sendable {
     public let progress: @Sendable (String) -> Void
     /// Debug log.
     public let logger: Logger
+    /// Told about promotions, rollbacks and failures as they end (notifications); never fails them.
+    public var observer: (@Sendable (OperationEvent) async -> Void)?
+    /// The process environment, for git during branch sync.
+    public var processEnvironment: [String: String] = ProcessInfo.processInfo.environment
 
     /// Creates an engine.
     public init(configuration: ReleaseConfiguration, connection: PostgresConnection, providers: ProviderRegistry = ProviderRegistry(),

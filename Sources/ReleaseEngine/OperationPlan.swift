@@ -14,6 +14,9 @@ public struct OperationPlan: Sendable {
     public var reason: String?
     /// Whether `--force` was given (freeze override).
     public var force: Bool
+    /// Whether the outcome is announced (notify:); the engine's own rollbacks are announced with
+    /// the failure that caused them instead.
+    public var announce = true
 
     /// Creates a plan.
     public init(kind: DeploymentKind, environment: EnvironmentConfiguration, version: String? = nil,
@@ -40,6 +43,8 @@ struct StartedDeployment: Sendable {
     var sourceReference: JSONValue?
     var targetReference: JSONValue?
     var rollbackOf: Int64?
+    var announce = true
+    var reason: String?
 
     var request: DeploymentRequest {
         DeploymentRequest(app: "", environment: environment, deploymentID: id, kind: kind, release: release, previous: previous,

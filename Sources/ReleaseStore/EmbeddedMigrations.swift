@@ -221,5 +221,10 @@ CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change();
 """#),
+        Migration(name: "0002_soak_health.sql", sql: #"""
+-- Soak means live *and healthy* without a break: remember when an environment last came back
+-- to healthy after an unhealthy verdict, so the soak gate counts from then.
+ALTER TABLE environments ADD COLUMN recovered_at timestamptz;
+"""#),
     ]
 }

@@ -49,9 +49,19 @@ extension PostgresConnection {
     public func recordHealth(environment: Int64, healthy: Bool, detail: String) throws {
         try query("""
             UPDATE environments SET health = \(healthy ? "healthy" : "unhealthy"), health_detail = \(detail),
-                   health_at = clock_timestamp()
+                   health_at = clock_timestamp(),
+                   recovered_at = CASE WHEN \(healthy) AND health = 'unhealthy' THEN clock_timestamp() ELSE recovered_at END
             WHERE id = \(environment)
             """)
+    }
+
+    /// The last verdict (healthy, unhealthy or unknown) and when the environment last became
+    /// healthy again after an unhealthy one (nil if it never was unhealthy).
+    public func healthBreak(environment: Int64) throws -> (health: String, recoveredAt: Timestamp?) {
+        guard let row = try query("SELECT health, recovered_at FROM environments WHERE id = \(environment)").first else {
+            return ("unknown", nil)
+        }
+        return (try row.string("health"), try row.optionalTimestamp("recovered_at"))
     }
 
     /// The last health verdict recorded for an environment: healthy, unhealthy or unknown.

@@ -61,9 +61,13 @@ struct CommandContext {
         let leaseSeconds = environment["RELEASE_LEASE_SECONDS"].flatMap(Int.init).map { max(1, $0) } ?? 30
         var logger = Logger(label: "release")
         logger.logLevel = environment["RELEASE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let engine = Engine(
+        var engine = Engine(
             configuration: configuration, connection: connection, providers: registry, providerContext: context,
             actor: actor, leaseSeconds: leaseSeconds, progress: { output.progress($0) }, logger: logger)
+        let notifier = Notifier(configuration: configuration.notify, environment: environment, log: { output.warning($0) })
+        if !notifier.isEmpty {
+            engine.observer = { event in await notifier.send(event) }
+        }
         return CommandContext(options: options, output: output, configuration: configuration, connection: connection, engine: engine)
     }
 
@@ -90,8 +94,8 @@ struct CommandContext {
         let environment = ProcessInfo.processInfo.environment
         let candidates = [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]]
         let chosen = candidates.compactMap { $0 }.first { !$0.isEmpty } ?? loginName()
-        guard Identifier.isValid(chosen) else {
-            throw ReleaseError.usage("'\(Inputs.printable(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most 100). Set --actor or RELEASE_ACTOR.")
+        guard Identifier.isValidActor(chosen) else {
+            throw ReleaseError.usage("'\(Inputs.printable(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most 100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
         }
         return chosen
     }

@@ -160,3 +160,29 @@ enum OperationOptions {
         }
     }
 }
+
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch", abstract: "Keep probing an environment after a deploy; roll back on failure (exit 1).",
+        discussion: "Probes the environment's health URL every `interval`; a failed probe is confirmed with a full verification (`successes` within `within`), and a confirmed failure quarantines the release and rolls back, as a promotion's own verification does. A release put there by a rollback is never rolled back.")
+
+    @Argument(help: "The environment.") var environment: String
+    @Option(name: .customLong("for"), help: "How long to watch (default 15m).") var duration: String = "15m"
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        guard let span = TimeSpan(parsing: duration), span.microseconds > 0 else {
+            throw ReleaseError.usage("--for takes a duration such as 30s, 15m or 2h, not '\(Inputs.printable(duration))'.")
+        }
+        guard span <= .minutes(7 * 24 * 60) else { throw ReleaseError.usage("--for is at most 7d; run `release watch` again for longer.") }
+        let context = try await CommandContext.make(global)
+        let target = try context.configuration.environment(named: environment)
+        let message = try await context.engine.watch(target, for: span)
+        if global.json {
+            context.output.document(.object([("watch", .object([("environment", .string(target.name)), ("healthy", .bool(true)),
+                                                                 ("for", .string("\(span)")), ("message", .string(message))]))]))
+        } else {
+            context.output.line(message)
+        }
+    }
+}

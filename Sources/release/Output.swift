@@ -23,6 +23,11 @@ struct Output: Sendable {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
+    /// A warning for people: on standard error even with --quiet or --json.
+    func warning(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
     /// A result line.
     func line(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))

@@ -14,7 +14,7 @@ import Testing
 
     static let cases: [Case] = [
         Case(arguments: ["deploy", "1.0.0", "staging"], status: 2, message: "Unknown environment 'staging'"),
-        Case(arguments: ["deploy", "9.9.9", "develop"], status: 2, message: "Unknown version '9.9.9'"),
+        Case(arguments: ["deploy", "9.9.9", "develop"], status: 2, message: "Unknown version '9.9.9' of crm-api."),
         Case(arguments: ["create", "1.0.0", "--commit", "fff9999"], status: 2, message: "already exists with commit abc1234"),
         Case(arguments: ["create", "1.0 beta"], status: 2, message: "not a valid version"),
         Case(arguments: ["create", "1.0.0'; DROP TABLE releases; --"], status: 2, message: "not a valid version"),

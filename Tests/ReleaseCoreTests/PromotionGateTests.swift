@@ -131,6 +131,44 @@ struct PromotionGateTests {
         #expect(result.detail.contains("2026-06-10T12:00:00.000001Z"), "\(result.detail)")
     }
 
+    @Test("soak one second short fails; the earliest pass is exactly one second later")
+    func soakOneSecondShort() throws {
+        let now = try instant(noonText)
+        let since = now.adding(.seconds(-(30 * 60 - 1)))
+        let result = try gate("soak", context(gates: GatePolicy(soak: .minutes(30)), now: now, sourceLive: live(since: since)))
+        #expect(!result.passed)
+        #expect(result.earliestPass == now.adding(.seconds(1)))
+        #expect(result.detail.contains("for 29m59s") || result.detail.contains("1799s"), "\(result.detail)")
+    }
+
+    @Test("soak counts from when the source became healthy again, not from its cutover")
+    func soakRestartsAfterAnUnhealthySpell() throws {
+        let now = try instant(noonText)
+        let since = now.adding(.minutes(-300))
+        let recovered = now.adding(.minutes(-10))
+        var healed = try context(gates: GatePolicy(soak: .minutes(30)), now: now, sourceLive: live(since: since))
+        healed.sourceHealth = "healthy"
+        healed.sourceRecoveredAt = recovered
+        let result = try gate("soak", healed)
+        #expect(!result.passed, "a break ten minutes ago restarts the 30m soak")
+        #expect(result.earliestPass == recovered.adding(.minutes(30)))
+        #expect(result.detail.contains("healthy again on develop"), "\(result.detail)")
+
+        var earlier = healed
+        earlier.sourceRecoveredAt = since.adding(.seconds(-60))
+        #expect(try gate("soak", earlier).passed, "a recovery before this release's cutover does not count against it")
+    }
+
+    @Test("soak fails while the source's last probe is unhealthy, with no earliest pass")
+    func soakFailsWhileUnhealthy() throws {
+        var sick = try context(gates: GatePolicy(soak: .minutes(30)))
+        sick.sourceHealth = "unhealthy"
+        let result = try gate("soak", sick)
+        #expect(!result.passed)
+        #expect(result.earliestPass == nil)
+        #expect(result.detail.contains("starts over once it is healthy again"), "\(result.detail)")
+    }
+
     @Test("soak long past the boundary passes; without a soak setting there is nothing to wait for")
     func soakLongPast() throws {
         let since = try instant("2026-06-01T00:00:00Z")

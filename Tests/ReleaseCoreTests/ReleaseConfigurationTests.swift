@@ -106,20 +106,17 @@ struct ReleaseConfigurationTests {
                                                         expectBody: "ok", timeout: .seconds(5), interval: .seconds(2),
                                                         successes: 3, within: .minutes(2)))
         #expect(main.onFailure == .rollback)
-        let git = try #require(main.git).mapping(allowed: ["branch", "remote"])
-        #expect(try git["branch"]?.string() == "main")
-        #expect(try git["remote"]?.string() == "origin")
+        #expect(main.git == GitSyncConfiguration(branch: "main", remote: "origin"))
     }
 
     @Test("the example's notify block is kept for the notifier, in order")
     func exampleNotify() throws {
-        let notify = try #require(try configuration(contractExample).notify)
-        let entries = try notify.mapping(allowed: ["webhooks", "github_issues"])
-        let hooks = try #require(entries["webhooks"]).sequence()
-        #expect(hooks.count == 2)
-        #expect(try hooks[0].mapping(allowed: ["url", "format"])["url"]?.string() == "https://hooks.example.com/release")
-        #expect(try hooks[1].mapping(allowed: ["url", "format"])["format"]?.string() == "slack")
-        #expect(try entries["github_issues"]?.mapping(allowed: ["repo"])["repo"]?.string() == "acme/crm-api")
+        let notify = try configuration(contractExample).notify
+        #expect(notify.webhooks == [
+            .init(url: "https://hooks.example.com/release", format: .json),
+            .init(url: "https://hooks.slack.com/services/…", format: .slack),
+        ])
+        #expect(notify.githubIssues == .init(repo: "acme/crm-api", labels: ["release"]))
     }
 
     @Test("a minimal file parses, and the file name is kept for messages")
@@ -133,7 +130,7 @@ struct ReleaseConfigurationTests {
         """, file: "ops/release.yml")
         #expect(config.file == "ops/release.yml")
         #expect(config.app == "demo")
-        #expect(config.notify == nil)
+        #expect(config.notify == NotifyConfiguration())
         let local = try config.environment(named: "local")
         #expect(local.health == nil)
         #expect(local.onFailure == .rollback)
@@ -278,5 +275,45 @@ struct ReleaseConfigurationTests {
     ])
     func identifiers(name: String, valid: Bool) {
         #expect(Identifier.isValid(name) == valid, "\(name)")
+    }
+
+    @Test("actors are identifiers, or a GitHub App's name[bot]", arguments: [
+        ("alice", true), ("dependabot[bot]", true), ("renovate[bot]", true), ("[bot]", false), ("x[bot][bot]", false),
+        ("al ice", false), ("alice[admin]", false),
+    ])
+    func actors(name: String, valid: Bool) {
+        #expect(Identifier.isValidActor(name) == valid, "\(name)")
+    }
+
+    @Test("notify and git mistakes name the line and say what is expected", arguments: [
+        ("notify: {webhooks: [{url: ftp://x}]}", "expected an http:// or https:// URL"),
+        ("notify: {webhooks: [{url: https://x, format: teams}]}", "expected json or slack"),
+        ("notify: {webhooks: [{uri: https://x}]}", "uri"),
+        ("notify: {github_issues: {repo: acme}}", "expected owner/name"),
+        ("notify: {github_issues: {repo: acme/crm/api}}", "expected owner/name"),
+        ("notify: {slack: https://x}", "slack"),
+    ])
+    func notifyErrors(block: String, message: String) throws {
+        let text = """
+        app: crm-api
+        environments:
+          develop:
+            provider: command
+            command: {deploy: "true"}
+        \(block)
+        """
+        #expect {
+            _ = try ReleaseConfiguration.parse(yaml: text, file: "release.yml")
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains(message) && text.contains("release.yml:")
+        }
+    }
+
+    @Test("git branch names that git or a shell would misread are refused", arguments: [
+        ("main", true), ("release/2026", true), ("-f", false), ("main..x", false), ("a b", false), ("x:y", false), ("HEAD@{1}", false),
+    ])
+    func gitBranches(branch: String, valid: Bool) {
+        #expect(GitSyncConfiguration.isSafeRef(branch) == valid)
     }
 }

@@ -1,0 +1,100 @@
+import Foundation
+import ReleaseCore
+
+/// Moves a branch on a remote to the commit that went live, only ever forward: the branch then
+/// says what the environment runs. Anything that is not a fast-forward is refused and left alone.
+public struct GitSync: Sendable {
+    /// How a sync ended.
+    public enum Outcome: Sendable, Equatable {
+        /// The branch moved from `from` (nil: it did not exist) to the commit.
+        case moved(from: String?, to: String)
+        /// The branch already pointed at the commit.
+        case alreadyThere(String)
+        /// Not done, and why (not a fast-forward, unknown commit, git failed).
+        case refused(String)
+    }
+
+    /// The setting.
+    public let configuration: GitSyncConfiguration
+    /// The repository to run git in.
+    public let repository: String
+    /// The environment git runs with (credentials helpers, SSH agent…).
+    public let environment: [String: String]
+    /// How long any one git command may take.
+    public let timeout: Duration
+
+    /// Creates a sync for one environment's `git:` block.
+    public init(configuration: GitSyncConfiguration, repository: String, environment: [String: String], timeout: Duration = .seconds(60)) {
+        self.configuration = configuration
+        self.repository = repository
+        self.environment = environment
+        self.timeout = timeout
+    }
+
+    /// Fast-forwards `branch` on `remote` to `commit`, refusing anything else.
+    public func sync(commit: String) async -> Outcome {
+        let branch = configuration.branch
+        let remote = configuration.remote
+        guard commit.count >= 4, commit.count <= 64, commit.allSatisfy(\.isHexDigit) else {
+            return .refused("the release's commit '\(commit)' is not a git commit id")
+        }
+        do {
+            guard let full = try await git(["rev-parse", "--verify", "--quiet", "\(commit)^{commit}"]).ok else {
+                // Not here yet (a shallow CI checkout, say): fetch it from the remote.
+                _ = try await git(["fetch", "--quiet", "--no-tags", remote, commit])
+                guard let fetched = try await git(["rev-parse", "--verify", "--quiet", "\(commit)^{commit}"]).ok else {
+                    return .refused("commit \(commit) is not in \(repository) nor on \(remote)")
+                }
+                return try await push(fetched, branch: branch, remote: remote)
+            }
+            return try await push(full, branch: branch, remote: remote)
+        } catch {
+            return .refused("git could not run: \(error)")
+        }
+    }
+
+    private func push(_ commit: String, branch: String, remote: String) async throws -> Outcome {
+        let listed = try await git(["ls-remote", "--heads", remote, "refs/heads/\(branch)"])
+        guard let heads = listed.ok else {
+            return .refused("git ls-remote \(remote) failed: \(listed.tail)")
+        }
+        let current = heads.split(separator: "\n").first { $0.hasSuffix("\trefs/heads/\(branch)") }.map { String($0.prefix { !$0.isWhitespace }) }
+        if let current, current == commit { return .alreadyThere(commit) }
+        if let current {
+            if try await git(["cat-file", "-e", "\(current)^{commit}"]).ok == nil {
+                _ = try await git(["fetch", "--quiet", "--no-tags", remote, "refs/heads/\(branch)"])
+            }
+            guard try await git(["merge-base", "--is-ancestor", current, commit]).status == 0 else {
+                return .refused("\(remote)/\(branch) is at \(current.prefix(12)), which \(commit.prefix(12)) does not contain: not a fast-forward, so the branch was left alone")
+            }
+        }
+        // The remote refuses a non-fast-forward too (no --force), should the branch move meanwhile.
+        let pushed = try await git(["push", "--quiet", "--porcelain", remote, "\(commit):refs/heads/\(branch)"])
+        guard pushed.status == 0 else {
+            return .refused("git push to \(remote)/\(branch) was refused: \(pushed.tail)")
+        }
+        return .moved(from: current, to: commit)
+    }
+
+    private struct Run {
+        var status: Int32
+        var output: String
+        var ok: String? { status == 0 ? output.trimmingCharacters(in: .whitespacesAndNewlines) : nil }
+        var tail: String { output.split(separator: "\n").suffix(2).joined(separator: " ").trimmingCharacters(in: .whitespaces) }
+    }
+
+    private func git(_ arguments: [String]) async throws -> Run {
+        final class Lines: @unchecked Sendable {
+            let lock = NSLock()
+            var text: [String] = []
+            func add(_ line: String) { lock.lock(); text.append(line); lock.unlock() }
+        }
+        let lines = Lines()
+        var environment = self.environment
+        environment["GIT_TERMINAL_PROMPT"] = "0"  // never wait for a password nobody will type
+        environment["LC_ALL"] = "C"
+        let child = ChildProcess(arguments: ["git", "-C", repository] + arguments, environment: environment, timeout: timeout)
+        let termination = try await child.run(onLine: { lines.add($0) })
+        return Run(status: termination.timedOut ? 124 : termination.status, output: lines.text.joined(separator: "\n"))
+    }
+}

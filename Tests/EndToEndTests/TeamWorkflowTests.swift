@@ -1,0 +1,255 @@
+import Foundation
+import ReleaseCore
+import ReleaseTestSupport
+import Testing
+
+/// The team workflow around promotion through the built binary: `watch`, notifications to
+/// loopback receivers (one of them down), branch sync against a local bare repository, and a
+/// soak that an unhealthy spell restarts.
+@Suite struct TeamWorkflowTests {
+    private static func mustSucceed(_ harness: Harness, _ arguments: String..., environment: [String: String] = [:]) async throws {
+        let result = try await harness.run(arguments, environment: environment)
+        guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
+    }
+
+    /// 1.0.0 then 1.0.1 promoted to main, both healthy.
+    private static func twoReleasesOnMain(_ harness: Harness, commits: [String] = ["abc1234", "abc1235"],
+                                          environment: [String: String] = [:]) async throws {
+        for (version, commit) in zip(["1.0.0", "1.0.1"], commits) {
+            try await mustSucceed(harness, "create", version, "--commit", commit, "--artifact", try harness.artifact(version))
+            try await mustSucceed(harness, "deploy", version, "develop", environment: environment)
+            try await mustSucceed(harness, "promote", "develop", "main", environment: environment)
+        }
+    }
+
+    private static func breakHealth(_ harness: Harness, _ version: String) throws {
+        try "broken\n".write(toFile: "\(harness.directory)/artifacts/\(version)/HEALTH", atomically: true, encoding: .utf8)
+    }
+
+    @Test func watchRollsBackAReleaseThatFailsLaterButNeverARollback() async throws {
+        try await Harness.with { harness in
+            try harness.writeConfig(harness.defaultConfig(mainGates: ""))
+            try await Self.twoReleasesOnMain(harness)
+
+            let calm = try await harness.run("watch", "main", "--for", "500ms")
+            #expect(calm.status == 0, "\(calm)")
+            #expect(calm.stdout.contains("1.0.1 stayed healthy on main for 500ms"), "\(calm)")
+
+            try Self.breakHealth(harness, "1.0.1")
+            let failed = try await harness.run("watch", "main", "--for", "20s")
+            #expect(failed.status == 1, "\(failed)")
+            #expect(failed.stderr.contains("1.0.1 is quarantined; main was rolled back to 1.0.0"), "\(failed)")
+            #expect(try await harness.served("main") == "1.0.0")
+            let audit = try await harness.run("audit", "--env", "main", "--format", "json")
+            let actions = audit.json?["events"]?.arrayValue?.compactMap { $0["action"]?.stringValue } ?? []
+            #expect(actions.contains("watch.passed"))
+            #expect(actions.contains("watch.failed"))
+            #expect(actions.contains("rollback.live"))
+            let again = try await harness.run("promote", "develop", "main")
+            #expect(again.status == 3, "the release that failed the watch is quarantined: \(again)")
+
+            // What is live now came from a rollback: a failure is reported, never rolled back.
+            try Self.breakHealth(harness, "1.0.0")
+            let degraded = try await harness.run("watch", "main", "--for", "20s")
+            #expect(degraded.status == 1, "\(degraded)")
+            #expect(degraded.stderr.contains("A rollback is never rolled back"), "\(degraded)")
+            #expect(try await harness.served("main") == "1.0.0")
+            let status = try await harness.run("status", "main", "--json")
+            #expect(status.json?["environments"]?.arrayValue?.first?["health"]?.stringValue == "unhealthy", "\(status)")
+
+            for (arguments, message) in [(["watch", "main", "--for", "soon"], "--for takes a duration"),
+                                         (["watch", "staging"], "Unknown environment 'staging'")] {
+                let before = try await harness.snapshot()
+                let bad = try await harness.run(arguments)
+                #expect(bad.status == 2, "\(bad)")
+                #expect(bad.stderr.contains(message), "\(bad)")
+                #expect(try await harness.snapshot() == before)
+            }
+        }
+    }
+
+    @Test func promotionsRollbacksFailuresAndFreezesAreAnnouncedAndADownReceiverNeverFailsThem() async throws {
+        try await FakeAPI.receiver { receiver in
+            try await Harness.with { harness in
+                try harness.writeConfig(harness.defaultConfig(mainGates: "") + """
+                    notify:
+                      webhooks:
+                        - {url: "\(receiver.url)/hooks/T000/B000/XXXXSECRETPATH"}
+                        - {url: "\(receiver.url)/slack/services/T111/B111/YYYYSECRETPATH", format: slack}
+                        - {url: "http://127.0.0.1:9/nobody-listens/ZZZZSECRETPATH"}
+                      github_issues: {repo: acme/crm-api, labels: [release, incident]}
+
+                    """)
+                let github = ["GITHUB_TOKEN": receiver.apiKey, "GITHUB_API_URL": receiver.url]
+                harness.environment.merge(github) { $1 }
+                try await Self.mustSucceed(harness, "create", "1.0.0", "--commit", "abc1234", "--artifact", try harness.artifact("1.0.0"))
+                try await Self.mustSucceed(harness, "deploy", "1.0.0", "develop")
+                #expect(try await receiver.requests().isEmpty, "a deploy to develop is not announced")
+                let promote = try await harness.run("promote", "develop", "main")
+                #expect(promote.status == 0, "\(promote)")
+                #expect(promote.stderr.contains("Warning: the notification to http://127.0.0.1:9/… failed"), "\(promote)")
+                var requests = try await receiver.requests()
+                let hook = try #require(requests.first { $0.path.hasPrefix("/hooks/") })
+                #expect(hook.body?["event"]?.stringValue == "promote.live")
+                #expect(hook.body?["version"]?.stringValue == "1.0.0")
+                #expect(hook.body?["environment"]?.stringValue == "main")
+                #expect(hook.body?["actor"]?.stringValue == "alice")
+                #expect(hook.body?["commit"]?.stringValue == "abc1234")
+                let slack = try #require(requests.first { $0.path.hasPrefix("/slack/") })
+                #expect(slack.body?["text"]?.stringValue?.contains("1.0.0 promoted to main") == true, "\(String(describing: slack.body))")
+                #expect(slack.body?["blocks"]?.arrayValue?.isEmpty == false)
+                #expect(!requests.contains { $0.path.hasPrefix("/repos/") }, "a good promotion opens no issue")
+
+                // A promotion that fails main's probe: announced with the rollback, and an issue.
+                try await Self.mustSucceed(harness, "create", "1.0.1", "--artifact", try harness.artifact("1.0.1", health: "broken-on=main"))
+                try await Self.mustSucceed(harness, "deploy", "1.0.1", "develop")
+                let failed = try await harness.run("promote", "develop", "main")
+                #expect(failed.status == 1, "\(failed)")
+                requests = try await receiver.requests()
+                let failure = try #require(requests.last { $0.path.hasPrefix("/hooks/") })
+                #expect(failure.body?["event"]?.stringValue == "promote.failed")
+                #expect(failure.body?["rolled_back_to"]?.stringValue == "1.0.0")
+                let issues = requests.filter { $0.path == "/repos/acme/crm-api/issues" }
+                #expect(issues.count == 1, "one issue for one incident, not one per step")
+                let issue = try #require(issues.first)
+                #expect(issue.body?["title"]?.stringValue == "crm-api: promotion of 1.0.1 to main failed, rolled back to 1.0.0")
+                #expect(issue.body?["labels"] == .array([.string("release"), .string("incident")]))
+                #expect(issue.headers?["Authorization"]?.stringValue == "Bearer \(receiver.apiKey)")
+                #expect(issue.headers?["X-GitHub-Api-Version"]?.stringValue == "2022-11-28")
+
+                // A receiver that keeps failing is tried a bounded number of times; the freeze stands.
+                try await receiver.control(.object([("fail", .int(100)), ("status", .int(500))]))
+                let before = try await receiver.requests().count
+                let freeze = try await harness.run("freeze", "main", "--reason", "black friday")
+                #expect(freeze.status == 0, "\(freeze)")
+                #expect(freeze.stderr.contains("answered HTTP 500"), "\(freeze)")
+                let attempts = try await receiver.requests().dropFirst(before)
+                #expect(attempts.filter { $0.path.hasPrefix("/hooks/") }.count == 3)
+                #expect(attempts.filter { $0.path.hasPrefix("/slack/") }.count == 3)
+                #expect(attempts.first { $0.path.hasPrefix("/hooks/") }?.body?["event"]?.stringValue == "freeze.started")
+                #expect(try await harness.run("status", "main", "--json").json?["environments"]?.arrayValue?.first?["frozen"] != .bool(false))
+
+                for output in [promote.output, failed.output, freeze.output] {
+                    #expect(!output.contains("SECRETPATH"), "webhook paths are secrets")
+                    #expect(!output.contains(receiver.apiKey))
+                }
+                let audit = try await harness.run("audit", "--format", "json")
+                #expect(!audit.stdout.contains("SECRETPATH") && !audit.stdout.contains(receiver.apiKey))
+            }
+        }
+    }
+
+    @Test func mainsBranchIsFastForwardedToWhatWentLiveAndNeverMovedOtherwise() async throws {
+        try await Harness.with { harness in
+            let git = GitFixture(root: harness.directory + "/git")
+            try git.setUp()
+            let first = try git.commit("first")
+            try git.push(first, to: "main")
+            let second = try git.commit("second")
+            let sibling = try git.commit("sibling", parent: first)
+            try harness.writeConfig(harness.defaultConfig(mainGates: "").replacingOccurrences(
+                of: "    promote_from: develop\n",
+                with: "    promote_from: develop\n    git: {branch: main, remote: origin, repository: \"\(git.work)\"}\n"))
+
+            try await Self.twoReleasesOnMain(harness, commits: [second, sibling])
+            // 1.0.0 (second) fast-forwarded main from first; 1.0.1 (a sibling of second) is no fast-forward.
+            #expect(try git.remoteHead("main") == second)
+            let audit = try await harness.run("audit", "--env", "main", "--format", "json")
+            let events = audit.json?["events"]?.arrayValue ?? []
+            let synced = try #require(events.first { $0["action"]?.stringValue == "git.synced" })
+            #expect(synced["details"]?["from"]?.stringValue == first)
+            #expect(synced["details"]?["commit"]?.stringValue == second)
+            let refused = try #require(events.first { $0["action"]?.stringValue == "git.sync_refused" })
+            #expect(refused["details"]?["reason"]?.stringValue?.contains("not a fast-forward") == true)
+            #expect(try await Self.live(harness) == "1.0.1", "a refused sync never undoes a promotion")
+
+            // A later release that descends from main's commit moves it again; a short commit id is fine.
+            let third = try git.commit("third", parent: second)
+            try await Self.mustSucceed(harness, "create", "1.0.2", "--commit", String(third.prefix(10)), "--artifact", try harness.artifact("1.0.2"))
+            try await Self.mustSucceed(harness, "deploy", "1.0.2", "develop")
+            let promote = try await harness.run("promote", "develop", "main")
+            #expect(promote.status == 0, "\(promote)")
+            #expect(promote.stderr.contains("Fast-forwarded origin/main to \(third.prefix(12))"), "\(promote)")
+            #expect(try git.remoteHead("main") == third)
+        }
+    }
+
+    @Test func anUnhealthySpellOnDevelopRestartsTheSoak() async throws {
+        try await Harness.with { harness in
+            try harness.writeConfig(harness.defaultConfig(mainGates: "soak: 2s"))
+            try await Self.mustSucceed(harness, "create", "1.0.0", "--artifact", try harness.artifact("1.0.0"))
+            try await Self.mustSucceed(harness, "deploy", "1.0.0", "develop")
+            try await Task.sleep(for: .milliseconds(2100))
+            let ready = try await harness.run("promote", "develop", "main", "--dry-run", "--json")
+            #expect(ready.status == 0, "\(ready)")
+
+            try Self.breakHealth(harness, "1.0.0")
+            #expect(try await harness.run("probe", "develop").status == 1)
+            let sick = try await harness.run("promote", "develop", "main", "--dry-run", "--json")
+            #expect(sick.status == 3, "\(sick)")
+            let soak = sick.json?["gates"]?.arrayValue?.first { $0["name"]?.stringValue == "soak" }
+            #expect(soak?["detail"]?.stringValue?.contains("last health probe failed") == true, "\(sick)")
+
+            try "ok\n".write(toFile: "\(harness.directory)/artifacts/1.0.0/HEALTH", atomically: true, encoding: .utf8)
+            #expect(try await harness.run("probe", "develop").status == 0)
+            let healed = try await harness.run("promote", "develop", "main", "--dry-run", "--json")
+            #expect(healed.status == 3, "the soak starts over: \(healed)")
+            let restarted = healed.json?["gates"]?.arrayValue?.first { $0["name"]?.stringValue == "soak" }
+            #expect(restarted?["detail"]?.stringValue?.contains("healthy again on develop") == true, "\(healed)")
+            #expect(restarted?["earliest"]?.stringValue != nil)
+            try await Task.sleep(for: .milliseconds(2100))
+            #expect(try await harness.run("promote", "develop", "main").status == 0)
+        }
+    }
+
+    private static func live(_ harness: Harness) async throws -> String? {
+        try await harness.run("status", "main", "--json").json?["environments"]?.arrayValue?.first?["live"]?["version"]?.stringValue
+    }
+}
+
+/// A bare "origin" and a working clone, with commits made on demand.
+struct GitFixture {
+    let root: String
+    var origin: String { root + "/origin.git" }
+    var work: String { root + "/work" }
+
+    func setUp() throws {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        _ = try run(["init", "--quiet", "--bare", origin], in: root)
+        _ = try run(["init", "--quiet", work], in: root)
+        _ = try run(["remote", "add", "origin", origin], in: work)
+    }
+
+    /// A commit whose parent is `parent` (default: HEAD, none for the first); returns its id.
+    func commit(_ message: String, parent: String? = nil) throws -> String {
+        if let parent { _ = try run(["checkout", "--quiet", "--detach", parent], in: work) }
+        try message.write(toFile: work + "/\(message).txt", atomically: true, encoding: .utf8)
+        _ = try run(["add", "."], in: work)
+        _ = try run(["-c", "user.name=CI", "-c", "user.email=ci@example.com", "commit", "--quiet", "-m", message], in: work)
+        return try run(["rev-parse", "HEAD"], in: work)
+    }
+
+    func push(_ commit: String, to branch: String) throws {
+        _ = try run(["push", "--quiet", "origin", "\(commit):refs/heads/\(branch)"], in: work)
+    }
+
+    func remoteHead(_ branch: String) throws -> String {
+        try run(["rev-parse", "refs/heads/\(branch)"], in: origin)
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], in directory: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-C", directory] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationStatus == 0 else { throw TestSupportError("git \(arguments.joined(separator: " ")): \(text)") }
+        return text
+    }
+}
