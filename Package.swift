@@ -144,7 +144,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ReleaseCore", "Postgres", "ReleaseTestSupport"],
+            dependencies: ["ReleaseCore", "ReleaseEngine", "Postgres", "ReleaseTestSupport"],
             swiftSettings: strict),
     ]
 )

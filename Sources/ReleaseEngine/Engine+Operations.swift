@@ -18,6 +18,7 @@ extension Engine {
         guard let deployment = started.deployment else {
             throw ReleaseError.failed("The \(plan.kind.rawValue) did not start.")
         }
+        FaultPoint.afterBegin.reached()
         return try await execute(deployment, provider: provider, gates: started.gates, resume: nil)
     }
 
@@ -112,6 +113,7 @@ extension Engine {
         let id = started.id
         let recorder: OperationRecorder = { reference in
             try await connection.run { db in try db.recordOperation(deployment: id, reference) }
+            FaultPoint.afterRecord.reached()
         }
         switch started.kind {
         case .rollback: progress("Rolling back \(started.environment.name) to \(started.release.version) (deployment \(started.id))…")
@@ -137,6 +139,7 @@ extension Engine {
         } catch {
             throw try await providerFailed(started, ProviderError(.failed, "\(error)"))
         }
+        FaultPoint.afterProvider.reached()
         let engine = self
         let since: Timestamp = try await transaction { db in
             try engine.requireLease(started, in: db)
@@ -149,6 +152,7 @@ extension Engine {
             return instant
         }
         progress("\(started.environment.name) serves \(started.release.version) since \(since) (\(outcome.summary)).")
+        FaultPoint.afterCutover.reached()
         return try await verify(started, provider: provider, gates: gates, since: since, outcome: outcome.liveReference)
     }
 
@@ -165,6 +169,7 @@ extension Engine {
                 try db.recordHealth(environment: started.environmentID, healthy: verdictCopy.passed, detail: verdictCopy.detail)
             }
         }
+        FaultPoint.afterVerification.reached()
         do {
             var request = started.request
             request.app = app
@@ -190,6 +195,7 @@ extension Engine {
             case .rollback: message = "\(started.environment.name) was rolled back to \(started.release.version) and is healthy (\(verdict.detail))."
             case .promote, .deploy: message = "\(started.release.version) is live on \(started.environment.name) (\(verdict.detail))."
             }
+            FaultPoint.afterLive.reached()
             if started.kind != .rollback, let git = started.environment.git {
                 await syncBranch(started, git)
             }
@@ -238,6 +244,7 @@ extension Engine {
                 id: id, appID: started.appID, environmentID: started.environmentID, kind: .rollback, environment: environment,
                 release: targetRelease, previous: started.release, targetReference: target.liveReference, rollbackOf: started.id)
         }
+        FaultPoint.afterRollbackStarted.reached()
         let name = environment.name
         let version = started.release.version
         let action = "\(started.kind.rawValue).failed"
