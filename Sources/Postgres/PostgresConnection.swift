@@ -23,11 +23,15 @@ public actor PostgresConnection {
     /// The session always runs in UTC with ISO dates, so timestamps read back are unambiguous.
     public init(url: String, applicationName: String = "release", connectTimeoutSeconds: Int = 5) throws {
         executor = DispatchSerialExecutor(label: "postgres.connection")
-        let keywords = ["dbname", "application_name", "connect_timeout", "options"]
-        let values = [
+        var keywords = ["dbname", "application_name", "connect_timeout", "options"]
+        var values = [
             url, applicationName, String(connectTimeoutSeconds),
             "-c TimeZone=UTC -c DateStyle=ISO -c lock_timeout=10s -c idle_in_transaction_session_timeout=10min",
         ]
+        for (keyword, value) in Self.verifiedTLSDefaults(url: url, environment: ProcessInfo.processInfo.environment) {
+            keywords.append(keyword)
+            values.append(value)
+        }
         let connection = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -44,6 +48,34 @@ public actor PostgresConnection {
         // Server notices ("relation already exists, skipping") are not for the user's terminal.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
+    }
+
+    /// TLS verified by default: a server reached over the network (not a Unix socket, not
+    /// loopback) gets `sslmode=verify-full` with the system's CA bundle unless the URL or
+    /// PGSSLMODE chose a mode (`sslmode=disable` opts out, `sslrootcert=` names a private CA).
+    public static func verifiedTLSDefaults(url: String, environment: [String: String]) -> [(String, String)] {
+        var options: [String: String] = [:]
+        if let parsed = PQconninfoParse(url, nil) {
+            var option = parsed
+            while let keyword = option.pointee.keyword {
+                if let value = option.pointee.val { options[String(cString: keyword)] = String(cString: value) }
+                option = option.advanced(by: 1)
+            }
+            PQconninfoFree(parsed)
+        }
+        if options["sslmode"] != nil || environment["PGSSLMODE"].map({ !$0.isEmpty }) == true { return [] }
+        let hosts = (options["host"] ?? environment["PGHOST"] ?? "").split(separator: ",").map(String.init)
+        let local = ["", "localhost", "127.0.0.1", "::1"]
+        guard !hosts.isEmpty, hosts.allSatisfy({ !$0.hasPrefix("/") && !$0.hasPrefix("@") }),
+              !hosts.allSatisfy({ local.contains($0) }) else { return [] }
+        var defaults = [("sslmode", "verify-full")]
+        let home = environment["HOME"] ?? ""
+        let bundle = "/etc/ssl/certs/ca-certificates.crt"
+        if options["sslrootcert"] == nil, environment["PGSSLROOTCERT"] == nil,
+           !FileManager.default.fileExists(atPath: home + "/.postgresql/root.crt"), FileManager.default.fileExists(atPath: bundle) {
+            defaults.append(("sslrootcert", bundle))
+        }
+        return defaults
     }
 
     /// Connects without blocking a thread of the cooperative pool: libpq's connect waits on the
