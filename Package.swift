@@ -142,6 +142,13 @@ let package = Package(
             name: "AWSProviderTests",
             dependencies: ["AWSProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
             swiftSettings: strict),
+        // Fuzzing the parsers of user text: ops/fuzz builds this with -sanitize=fuzzer -DFUZZING;
+        // a plain build replays a corpus.
+        .executableTarget(
+            name: "release-fuzz",
+            dependencies: ["ReleaseCore"],
+            path: "Tests/Fuzz",
+            swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["ReleaseCore", "ReleaseEngine", "Postgres", "ReleaseTestSupport"],

@@ -234,6 +234,8 @@ private struct JSONParser {
         let digitsStart = index
         while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 { index += 1 }
         guard index > digitsStart else { return nil }
+        // JSON allows no leading zeros ("02"): found by fuzzing.
+        if bytes[digitsStart] == UInt8(ascii: "0"), index - digitsStart > 1 { return nil }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             isInteger = false
             index += 1
@@ -251,7 +253,9 @@ private struct JSONParser {
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let value = Int64(text) { return .int(value) }
-        return Double(text).map(JSONValue.double)
+        // 1e999 is JSON text but no number we could store or print back: refuse it (fuzzing).
+        guard let value = Double(text), value.isFinite else { return nil }
+        return .double(value)
     }
 
     mutating func parseString() -> String? {

@@ -72,6 +72,16 @@ public enum Identifier {
         }
     }
 
+    /// A release version: letters, digits, `.`, `+`, `-`, `_`; 1 to 128 characters; starts with a
+    /// letter or digit (`1.4.2`, `2026.11.24-rc1+abc1234`).
+    public static func isValidVersion(_ text: String) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 128, let first = text.unicodeScalars.first,
+              first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
+        return text.unicodeScalars.allSatisfy {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".+-_".unicodeScalars.contains($0))
+        }
+    }
+
     /// A valid name, or a GitHub App's `name[bot]` (dependabot[bot] pushes too).
     public static func isValidActor(_ text: String) -> Bool {
         isValid(text) || (text.hasSuffix("[bot]") && isValid(String(text.dropLast("[bot]".count)), maxLength: 95))

@@ -3,10 +3,7 @@ import ReleaseCore
 /// Validates what users type, with one-line errors that say what is expected.
 enum Inputs {
     static func version(_ text: String) throws -> String {
-        let allowed = text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".+-_".unicodeScalars.contains($0)) }
-        guard !text.isEmpty, text.utf8.count <= 128, allowed, let first = text.unicodeScalars.first,
-              first.properties.isAlphabetic || ("0"..."9").contains(first)
-        else {
+        guard Identifier.isValidVersion(text) else {
             throw ReleaseError.usage("'\(printable(text))' is not a valid version: use letters, digits, '.', '+', '-' and '_' (at most 128), such as 1.4.2.")
         }
         return text

@@ -169,4 +169,17 @@ struct JSONValueTests {
         #expect(value.text == #"{"a":1,"a":2}"#)
         #expect(value["a"] == .int(1))
     }
+
+    @Test("numbers JSON does not allow, or that no Double holds, are refused (found by fuzzing)", arguments: [
+        "02", "[1,02]", "-01", "1e999", "[20e900]", "-1e400",
+    ])
+    func refusedNumbers(text: String) {
+        #expect(JSONValue(parsing: text) == nil, "\(text)")
+    }
+
+    @Test("zero, negative zero and big exponents that fit still parse and round trip", arguments: ["0", "-0.0", "0.5", "2e30", "[0,10,1e-300]"])
+    func acceptedNumbers(text: String) throws {
+        let value = try #require(JSONValue(parsing: text))
+        #expect(JSONValue(parsing: value.text) == value)
+    }
 }
