@@ -54,6 +54,9 @@ public struct ChildProcess: Sendable {
         posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
         posix_spawn_file_actions_addclose(&actions, readEnd)
         posix_spawn_file_actions_addclose(&actions, writeEnd)
+        // Nothing else of ours leaks into the command: not the database socket, not the pipes a
+        // parent gave `release` (a left-over command holding those would keep its caller waiting).
+        Self.closeFrom(&actions, 3)
         var arguments = arguments
         if let workingDirectory {
             guard FileManager.default.fileExists(atPath: workingDirectory) else {
@@ -150,6 +153,20 @@ public struct ChildProcess: Sendable {
 }
 
 /// A failure to start a child process.
+extension ChildProcess {
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's Glibc module does not
+    /// export; looked up once at run time.
+    nonisolated(unsafe) private static let addCloseFrom: CloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: CloseFrom.self)
+    }()
+
+    static func closeFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ descriptor: Int32) {
+        if let addCloseFrom { _ = addCloseFrom(actions, descriptor) }
+    }
+}
+
 public struct ChildProcessError: Error, CustomStringConvertible, Sendable {
     /// What went wrong.
     public let description: String

@@ -53,6 +53,12 @@ public struct CommandProvider: DeploymentProvider {
     /// A shell command leaves nothing to poll, so resuming runs it again: deploy scripts must be
     /// idempotent (deploying the same release twice is harmless), as most are.
     public func resume(_ request: DeploymentRequest, operation: JSONValue, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+        // A killed `release` does not take its command with it (the command runs in its own
+        // process group): never run a second copy beside the first. Wait for it, within the
+        // command's timeout, then stop it.
+        if let pid = operation["pid"]?.intValue, pid > 1, pid < Int64(Int32.max) {
+            await waitForLeftover(group: Int32(pid), deploymentID: request.deploymentID)
+        }
         if request.kind == .rollback {
             return try await rollback(request, record: record)
         }
@@ -88,6 +94,39 @@ public struct CommandProvider: DeploymentProvider {
             throw ProviderError(.failed, "The \(operation) command exited with status \(termination.status)\(Self.excerpt(termination.tail)).")
         }
         return DeploymentOutcome(liveReference: .object([("command", .string(operation))]), summary: "\(operation) command finished")
+    }
+
+    /// Processes still in process group `group` that were started for this deployment.
+    static func leftovers(group: Int32, deploymentID: Int64) -> [Int32] {
+        let marker = Array("RELEASE_DEPLOYMENT_ID=\(deploymentID)".utf8) + [0]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            // Fields after the command name: state, ppid, pgrp, …
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, Int32(fields[2]) == group,
+                  let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+            let bytes = [UInt8](environ)
+            return bytes.count >= marker.count && (0...(bytes.count - marker.count)).contains { start in
+                (start == 0 || bytes[start - 1] == 0) && Array(bytes[start..<(start + marker.count)]) == marker
+            }
+        }
+    }
+
+    private func waitForLeftover(group: Int32, deploymentID: Int64) async {
+        guard !Self.leftovers(group: group, deploymentID: deploymentID).isEmpty else { return }
+        output("The command the previous run started (process group \(group)) is still running; waiting for it to finish before running it again…")
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: configuration.timeout.duration)
+        while clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(200))
+            if Self.leftovers(group: group, deploymentID: deploymentID).isEmpty { return }
+        }
+        output("It ran past the command timeout (\(configuration.timeout)); stopping it.")
+        kill(-group, SIGTERM)
+        try? await Task.sleep(for: .seconds(5))
+        if !Self.leftovers(group: group, deploymentID: deploymentID).isEmpty { kill(-group, SIGKILL) }
     }
 
     /// The last few output lines, short enough for a one-line error.

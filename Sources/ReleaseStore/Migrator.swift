@@ -20,14 +20,18 @@ public struct Migrator: Sendable {
         try await connection.run { db in
             try db.query("SELECT pg_advisory_lock(\(Self.lockKey))")
             defer { _ = try? db.query("SELECT pg_advisory_unlock(\(Self.lockKey))") }
-            try db.execute(script: """
+            // Only create the bookkeeping table when it is missing: CREATE ... IF NOT EXISTS still
+            // needs CREATE on the schema, which an operator role does not have (PostgreSQL 15+), and
+            // `release migrate` with nothing pending must work for it.
+            let exists = try db.query("SELECT to_regclass('release_schema_migrations') IS NOT NULL AS present").first?.bool("present") ?? false
+            if !exists { try db.execute(script: """
                 CREATE TABLE IF NOT EXISTS release_schema_migrations (
                     version     integer PRIMARY KEY,
                     name        text NOT NULL,
                     checksum    text NOT NULL,
                     applied_at  timestamptz NOT NULL DEFAULT clock_timestamp()
                 )
-                """)
+                """) }
             let applied = try Self.applied(db)
             try check(applied: applied)
             var names: [String] = []

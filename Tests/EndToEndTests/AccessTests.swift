@@ -30,7 +30,7 @@ import Testing
         try await Harness.with { harness in
             #expect(harness.databaseURL.contains("user=release"), "the harness connects as the owner")
             try await Self.withRole(harness, in: "release_operator") { operatorURL in
-                for arguments in [["create", "1.0.0", "--commit", "abc1234", "--artifact", try harness.artifact("1.0.0")],
+                for arguments in [["migrate"], ["create", "1.0.0", "--commit", "abc1234", "--artifact", try harness.artifact("1.0.0")],
                                   ["deploy", "1.0.0", "develop"], ["check", "1.0.0", "tests", "passed"],
                                   ["promote", "develop", "main"], ["freeze", "main", "--reason", "audit week"], ["unfreeze", "main"],
                                   ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1")], ["deploy", "1.0.1", "develop"],

@@ -71,6 +71,34 @@ import Testing
         }
     }
 
+    @Test func recoverNeverRunsADeployCommandBesideTheOneAKilledRunLeft() async throws {
+        try await Harness.with { harness in
+            // The deploy command notes any second copy running beside it.
+            let marks = harness.directory + "/marks"
+            let deploy = "mkdir \(marks)/running 2>/dev/null || echo overlap >> \(marks)/violations; sleep 2; rmdir \(marks)/running; echo done >> \(marks)/runs"
+            try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
+            try harness.writeConfig("""
+                app: crm-api
+                environments:
+                  develop:
+                    provider: command
+                    command: {deploy: "\(deploy)", timeout: 1m}
+
+                """)
+            try await Self.must(harness, ["create", "1.0.0"])
+            let running = try harness.start(["deploy", "1.0.0", "develop"])
+            #expect(try await harness.waitForRecordedOperation("pid"), "the command's pid is written ahead")
+            kill(running.pid, SIGKILL)
+            _ = await running.finish()
+            let recover = try await harness.run("recover", "develop")
+            #expect(recover.status == 0, "\(recover)")
+            #expect(recover.stderr.contains("still running; waiting for it to finish"), "\(recover)")
+            #expect(!FileManager.default.fileExists(atPath: marks + "/violations"), "two copies of the deploy command ran at once")
+            let runs = (try? String(contentsOfFile: marks + "/runs", encoding: .utf8)) ?? ""
+            #expect(runs.split(separator: "\n").count == 2, "the left-over run finished, then recover ran it again: \(runs)")
+        }
+    }
+
     /// Creates `version` and deploys it to develop.
     static func prepare(_ harness: Harness, version: String, health: String = "ok") async throws {
         try await must(harness, ["create", version, "--artifact", try harness.artifact(version, health: health)])
