@@ -75,7 +75,9 @@ import Testing
         try await Harness.with { harness in
             // The deploy command notes any second copy running beside it.
             let marks = harness.directory + "/marks"
-            let deploy = "mkdir \(marks)/running 2>/dev/null || echo overlap >> \(marks)/violations; sleep 2; rmdir \(marks)/running; echo done >> \(marks)/runs"
+            let gate = harness.directory + "/gate"
+            let deploy = "mkdir \(marks)/running 2>/dev/null || echo overlap >> \(marks)/violations; while [ -e \(gate) ]; do sleep 0.05; done; rmdir \(marks)/running; echo done >> \(marks)/runs"
+            FileManager.default.createFile(atPath: gate, contents: Data())
             try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
             try harness.writeConfig("""
                 app: crm-api
@@ -90,7 +92,11 @@ import Testing
             #expect(try await harness.waitForRecordedOperation("pid"), "the command's pid is written ahead")
             kill(running.pid, SIGKILL)
             _ = await running.finish()
-            let recover = try await harness.run("recover", "develop")
+            // The killed run's command is still held at the gate: recover must wait for it.
+            let recovering = try harness.start(["recover", "develop"])
+            try await Task.sleep(for: .seconds(1))
+            try FileManager.default.removeItem(atPath: gate)
+            let recover = await recovering.finish()
             #expect(recover.status == 0, "\(recover)")
             #expect(recover.stderr.contains("still running; waiting for it to finish"), "\(recover)")
             #expect(!FileManager.default.fileExists(atPath: marks + "/violations"), "two copies of the deploy command ran at once")
