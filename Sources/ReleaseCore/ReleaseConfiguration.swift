@@ -24,7 +24,7 @@ public struct ReleaseConfiguration: Sendable {
     public func environment(named name: String) throws -> EnvironmentConfiguration {
         if let environment = environments.first(where: { $0.name == name }) { return environment }
         let known = environments.map(\.name).joined(separator: ", ")
-        throw ReleaseError.usage("Unknown environment '\(name)'; \(file) defines \(known).")
+        throw ReleaseError.usage("Unknown environment '\(Identifier.shown(name))'; \(file) defines \(known).")
     }
 
     /// Parses release.yml text. `file` is used in error messages only.
@@ -70,6 +70,13 @@ public enum Identifier {
         return text.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.@/".unicodeScalars.contains(scalar))
         }
+    }
+
+    /// Text safe to echo in a one-line error: control characters shown as '?', cut after 60
+    /// characters (a 100 kB argument must not come back whole, nor move the terminal's cursor).
+    public static func shown(_ text: String) -> String {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) ? "?" : $0 }))
+        return cleaned.count > 60 ? String(cleaned.prefix(60)) + "…" : cleaned
     }
 
     /// A release version: letters, digits, `.`, `+`, `-`, `_`; 1 to 128 characters; starts with a

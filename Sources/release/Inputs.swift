@@ -63,8 +63,7 @@ enum Inputs {
 
     /// Text safe to echo in an error: control characters shown as '?', long values cut.
     static func printable(_ text: String) -> String {
-        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
-        return cleaned.count > 60 ? String(cleaned.prefix(60)) + "…" : cleaned
+        Identifier.shown(text)
     }
 }
 

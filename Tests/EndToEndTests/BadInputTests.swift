@@ -1,5 +1,6 @@
 import Foundation
 import ReleaseCore
+import ReleaseTestSupport
 import Testing
 
 /// Bad input gets a clear one-line error, the contract's exit code, and no change to stored state.
@@ -95,6 +96,47 @@ import Testing
             #expect(create.status == 0, "\(create)")
             let list = try await harness.run("list", "--json")
             #expect(list.json?["releases"]?.arrayValue?.first?["notes"]?.stringValue == notes)
+        }
+    }
+
+    @Test func veryLongAndInvalidUTF8TextIsRefusedInOneLineAndStoresNothing() async throws {
+        try await Harness.with { harness in
+            try await harness.startWithVersionOneOnDevelop()
+            let long = String(repeating: "x", count: 100_000)
+            let commands: [[String]] = [
+                ["create", "4.0.0", "--notes", long], ["create", "4.0.1", "--artifact", long], ["create", long],
+                ["create", "4.0.2", "--commit", long], ["rollback", "develop", "--reason", long], ["freeze", "main", "--reason", long],
+                ["reject", "1.0.0", "--reason", long], ["check", "1.0.0", "lint", "passed", "--url", "https://ci.example.com/" + long],
+                ["check", "1.0.0", long, "passed"], ["approve", "main", "1.0.0", "--actor", long], ["approve", long, "1.0.0"],
+                ["promote", "develop", "main", "--force", "--reason", long],
+            ]
+            for arguments in commands {
+                let before = try await harness.snapshot()
+                let result = try await harness.run(arguments)
+                #expect(result.status == 2, "\(arguments.map { $0.prefix(20) }): \(result.status)")
+                #expect(result.stderr.count < 600 && result.stderr.split(separator: "\n").count == 1,
+                        "one short line, not the input echoed: \(result.stderr.prefix(300))")
+                #expect(try await harness.snapshot() == before)
+            }
+            // Bytes that are not UTF-8 reach the binary only through a shell.
+            for (option, command) in [("--notes", "create 4.1.0 --notes"), ("--reason", "freeze main --reason"),
+                                      ("--reason", "rollback develop --reason"), ("--artifact", "create 4.1.1 --artifact")] {
+                let before = try await harness.snapshot()
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "exec \"$0\" \(command) \"$(printf 'ok\\377\\376bad')\"", ProjectPaths.binary]
+                process.environment = harness.environment
+                process.currentDirectoryURL = URL(fileURLWithPath: harness.directory)
+                let errors = Pipe()
+                process.standardError = errors
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                #expect(process.terminationReason == .exit && process.terminationStatus == 2, "\(command): \(text)")
+                #expect(text.contains("\(option) contains control characters or invalid UTF-8"), "\(text)")
+                #expect(try await harness.snapshot() == before)
+            }
         }
     }
 }

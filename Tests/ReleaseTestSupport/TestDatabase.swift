@@ -47,15 +47,22 @@ public enum TestDatabase {
         lock.lock()
         defer { lock.unlock() }
         if let started { return started }
+        // Through a file, not a pipe: the server ops/pg starts would inherit a pipe and hold it open
+        // for its whole life, so reading to end-of-file would wait forever (and every test with it).
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-url-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        guard FileManager.default.createFile(atPath: file, contents: nil), let output = FileHandle(forWritingAtPath: file) else {
+            throw TestSupportError("could not create \(file)")
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProjectPaths.root + "/ops/pg")
         process.arguments = ["start", ProjectPaths.root + "/.pg-test"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let url = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try? output.close()
+        let url = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard process.terminationStatus == 0, !url.isEmpty else {
             throw TestSupportError("ops/pg could not start a test PostgreSQL; set RELEASE_TEST_DATABASE_URL or run ops/test")
         }
