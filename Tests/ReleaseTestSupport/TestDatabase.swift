@@ -47,23 +47,13 @@ public enum TestDatabase {
         lock.lock()
         defer { lock.unlock() }
         if let started { return started }
-        // Through a file, not a pipe: the server ops/pg starts would inherit a pipe and hold it open
-        // for its whole life, so reading to end-of-file would wait forever (and every test with it).
+        // Through a file and waitpid: the server ops/pg starts outlives it, holding any pipe open
+        // and hiding ops/pg's exit from Foundation's Process (see Spawn).
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-url-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: file) }
-        guard FileManager.default.createFile(atPath: file, contents: nil), let output = FileHandle(forWritingAtPath: file) else {
-            throw TestSupportError("could not create \(file)")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProjectPaths.root + "/ops/pg")
-        process.arguments = ["start", ProjectPaths.root + "/.pg-test"]
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
-        let url = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0, !url.isEmpty else {
+        let status: Int32 = Spawn.run([ProjectPaths.root + "/ops/pg", "start", ProjectPaths.root + "/.pg-test"], output: file)
+        let url = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
+        guard status == 0, !url.isEmpty else {
             throw TestSupportError("ops/pg could not start a test PostgreSQL; set RELEASE_TEST_DATABASE_URL or run ops/test")
         }
         started = url
@@ -127,7 +117,7 @@ public enum Python {
         guard (try? process.run()) != nil else { return "/usr/bin/python3" }
         process.waitUntilExit()
         try? output.close()
-        let path = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let path = ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init) ?? ""
         return path.isEmpty ? "/usr/bin/python3" : path
     }()
 }
