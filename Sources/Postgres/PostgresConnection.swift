@@ -110,6 +110,7 @@ public actor PostgresConnection {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
+        RoundTrips.count()
         let result: OpaquePointer? = withOptionalCStringArray(query.binds) { values in
             PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
         }
@@ -121,6 +122,7 @@ public actor PostgresConnection {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
+        RoundTrips.count()
         _ = try Self.consume(PQexec(handle, script), connection: handle)
     }
 
@@ -251,5 +253,25 @@ extension String {
         }
         output += rest
         return output
+    }
+}
+
+/// How many statements this process sent to PostgreSQL (each one round trip), for benchmarks:
+/// `RELEASE_STATS=1 release …` prints it on standard error at exit.
+public enum RoundTrips {
+    nonisolated(unsafe) private static var sent = 0
+    private static let lock = NSLock()
+
+    static func count() {
+        lock.lock()
+        sent += 1
+        lock.unlock()
+    }
+
+    /// The number so far.
+    public static var total: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return sent
     }
 }

@@ -20,6 +20,12 @@ struct CommandContext {
 
     /// Loads release.yml, connects, and refuses unless the schema is current.
     static func make(_ options: GlobalOptions, requireSchema: Bool = true) async throws -> CommandContext {
+        if let stats = ProcessInfo.processInfo.environment["RELEASE_STATS"], !stats.isEmpty, stats != "0" {
+            // For benchmarks: how many statements this run sent (each a round trip), after connecting.
+            atexit {
+                FileHandle.standardError.write(Data("release: database round trips: \(RoundTrips.total)\n".utf8))
+            }
+        }
         let output = Output(options)
         let configuration = try loadConfiguration(options)
         let actor = try resolveActor(options)

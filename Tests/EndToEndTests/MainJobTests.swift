@@ -189,4 +189,17 @@ import Testing
             #expect(verify.stderr.contains("tampered"))
         }
     }
+
+    @Test func releaseStatsCountsTheRoundTripsOfARun() async throws {
+        try await Harness.with { harness in
+            try await harness.startWithVersionOneOnDevelop()
+            let plain = try await harness.run("status")
+            #expect(!plain.stderr.contains("round trips"))
+            let counted = try await harness.run(["status"], environment: ["RELEASE_STATS": "1"])
+            #expect(counted.status == 0)
+            let line = counted.stderr.split(separator: "\n").first { $0.hasPrefix("release: database round trips: ") }
+            let number = line.flatMap { Int($0.dropFirst("release: database round trips: ".count)) }
+            #expect((number ?? 0) > 0, "\(counted)")
+        }
+    }
 }
