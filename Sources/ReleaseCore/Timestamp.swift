@@ -1,3 +1,4 @@
+import Foundation
 /// An instant with microsecond precision, the precision PostgreSQL stores.
 ///
 /// Exact arithmetic matters here: `audit --at` must return a release at the very microsecond it
@@ -12,6 +13,11 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Creates an instant from whole seconds since the Unix epoch.
+    /// This machine's clock now (events for people; the database's clock decides what was live).
+    public static var now: Timestamp {
+        Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+    }
+
     public init(seconds: Int64) {
         microseconds = seconds * 1_000_000
     }

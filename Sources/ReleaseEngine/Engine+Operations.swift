@@ -278,7 +278,7 @@ extension Engine {
         let event = OperationEvent(
             action: action, app: app, environment: started.environment.name, version: started.release.version,
             previousVersion: started.previous?.version, rolledBackTo: rolledBackTo, actor: actor,
-            at: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)), commit: started.release.commit,
+            at: .now, commit: started.release.commit,
             reason: started.reason, message: message)
         await observer(event)
     }

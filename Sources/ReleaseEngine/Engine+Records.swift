@@ -112,7 +112,7 @@ extension Engine {
     private func announceFreeze(_ action: String, _ environment: EnvironmentConfiguration, message: String, reason: String?) async {
         guard let observer else { return }
         await observer(OperationEvent(action: action, app: app, environment: environment.name, actor: actor,
-                                      at: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)),
+                                      at: .now,
                                       reason: reason, message: message))
     }
 

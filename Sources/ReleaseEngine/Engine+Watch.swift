@@ -126,7 +126,7 @@ extension Engine {
         }
         func event(_ message: String, rolledBackTo: String? = nil) -> OperationEvent {
             OperationEvent(action: "watch.failed", app: engine.app, environment: name, version: live.version, rolledBackTo: rolledBackTo,
-                           actor: engine.actor, at: Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000)),
+                           actor: engine.actor, at: .now,
                            message: message)
         }
         if isRollback {

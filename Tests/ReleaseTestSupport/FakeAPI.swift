@@ -14,15 +14,13 @@ public final class FakeAPI: @unchecked Sendable {
     public let apiKey: String
     /// The project token the fake accepts (Railway).
     public let projectToken: String
-    private let process: Process
 
     public var url: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, apiKey: String, projectToken: String, process: Process) {
+    private init(port: Int, apiKey: String, projectToken: String) {
         self.port = port
         self.apiKey = apiKey
         self.projectToken = projectToken
-        self.process = process
     }
 
     /// The fake Heroku Platform API, following ../shared/specs/heroku/platform-api-schema.json.
@@ -77,7 +75,7 @@ public final class FakeAPI: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             throw TestSupportError("the fake \(script) did not start")
         }
-        let server = FakeAPI(port: port, apiKey: apiKey, projectToken: projectToken, process: process)
+        let server = FakeAPI(port: port, apiKey: apiKey, projectToken: projectToken)
         return try await ServerProcess.run(process, serving: server, body)
     }
 

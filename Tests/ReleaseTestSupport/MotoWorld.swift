@@ -9,11 +9,9 @@ import ReleaseCore
 public final class MotoWorld: @unchecked Sendable {
     /// The world's description as the script wrote it (keys, names, ports).
     public let description: JSONValue
-    private let process: Process
 
-    private init(description: JSONValue, process: Process) {
+    private init(description: JSONValue) {
         self.description = description
-        self.process = process
     }
 
     /// moto's base URL.
@@ -63,7 +61,7 @@ public final class MotoWorld: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             throw TestSupportError("moto_world.py did not start (is moto[server] installed? ops/test installs it)")
         }
-        let world = MotoWorld(description: description, process: process)
+        let world = MotoWorld(description: description)
         return try await ServerProcess.run(process, serving: world, body)
     }
 
