@@ -7,22 +7,25 @@ import CLibPQ
 import Dispatch
 import Foundation
 
-/// One libpq connection. Every call runs on the actor's own serial queue, so blocking libpq calls
-/// never hold a thread of the cooperative pool; callers in a transaction closure run synchronously.
-public actor PostgresConnection {
-    private let executor: DispatchSerialExecutor
+/// One libpq connection. Async callers go through `run`, which runs their closure on the
+/// connection's own serial queue: blocking libpq calls never hold a thread of the cooperative
+/// pool, and two tasks never use the connection at once. Inside that closure every call is
+/// synchronous. (This was an actor with a custom executor; optimized builds of Swift 6.3
+/// miscompiled it, crashing every release binary at its first database call.)
+public final class PostgresConnection: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "postgres.connection")
     private var handle: OpaquePointer?
-
-    public nonisolated var unownedExecutor: UnownedSerialExecutor {
-        executor.asUnownedSerialExecutor()
-    }
+    /// Statements written ahead of the next round trip: a transaction's BEGIN and writes whose
+    /// results nobody reads (`enqueue`). They travel with the next statement, or with COMMIT.
+    private var queued: [PostgresQuery] = []
+    /// True while a transaction's BEGIN is still queued, so nothing has reached the server.
+    private var beginQueued = false
 
     /// Connects with a URL or `key=value` string; empty means libpq's own defaults
     /// (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass, PGSERVICE, PGSSLMODE).
     ///
     /// The session always runs in UTC with ISO dates, so timestamps read back are unambiguous.
     public init(url: String, applicationName: String = "release", connectTimeoutSeconds: Int = 5) throws {
-        executor = DispatchSerialExecutor(label: "postgres.connection")
         var keywords = ["dbname", "application_name", "connect_timeout", "options"]
         var values = [
             url, applicationName, String(connectTimeoutSeconds),
@@ -88,7 +91,8 @@ public actor PostgresConnection {
         }
     }
 
-    isolated deinit {
+
+    deinit {
         if let handle { PQfinish(handle) }
     }
 
@@ -104,11 +108,15 @@ public actor PostgresConnection {
         return PQbackendPID(handle)
     }
 
-    /// Runs one statement with bound parameters and returns its rows.
+    /// Runs one statement with bound parameters and returns its rows. Statements queued before it
+    /// go in the same round trip.
     @discardableResult
     public func query(_ query: PostgresQuery) throws -> [PostgresRow] {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
+        }
+        if !queued.isEmpty {
+            return try flush(then: [query]).last ?? []
         }
         RoundTrips.count()
         let result: OpaquePointer? = withOptionalCStringArray(query.binds) { values in
@@ -117,46 +125,167 @@ public actor PostgresConnection {
         return try Self.consume(result, connection: handle)
     }
 
+    /// Reads several statements' results in one round trip (libpq's pipeline mode), each decoded
+    /// by its own `Fetch`. Use it for reads that do not depend on one another.
+    public func fetch<each T>(_ fetches: repeat Fetch<each T>) throws -> (repeat each T) {
+        var queries: [PostgresQuery] = []
+        for fetch in repeat each fetches { queries.append(fetch.query) }
+        let results = try flush(then: queries)
+        var index = results.count - queries.count
+        func decode<U>(_ fetch: Fetch<U>) throws -> U {
+            defer { index += 1 }
+            return try fetch.decode(results[index])
+        }
+        return (repeat try decode(each fetches))
+    }
+
+    /// Queues a write whose result nobody reads; it reaches the server with the next statement
+    /// or with COMMIT, in the same round trip. Only inside `transaction`, so that an error in it
+    /// still rolls back everything: it surfaces from that next statement or from the commit.
+    public func enqueue(_ query: PostgresQuery) {
+        precondition(inTransaction, "enqueue is for writes inside a transaction")
+        queued.append(query)
+    }
+
+    private var inTransaction = false
+
     /// Runs a script of one or more statements without parameters (migrations, DDL).
     public func execute(script: String) throws {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
+        if !queued.isEmpty { _ = try flush(then: []) }
         RoundTrips.count()
         _ = try Self.consume(PQexec(handle, script), connection: handle)
     }
 
-    /// Runs `body` inside BEGIN … COMMIT, rolling back if it throws.
+    /// Runs `body` inside BEGIN … COMMIT, rolling back if it throws. BEGIN travels with the first
+    /// statement and COMMIT with the last writes, so a transaction costs no extra round trips.
     public func transaction<T: Sendable>(
         isolation level: String = "READ COMMITTED",
-        _ body: @Sendable (isolated PostgresConnection) throws -> T
+        _ body: (PostgresConnection) throws -> T
     ) throws -> T {
-        try execute(script: "BEGIN ISOLATION LEVEL \(level)")
+        try begin(PostgresQuery(sql: "BEGIN ISOLATION LEVEL \(level)"))
+        defer { inTransaction = false }
         do {
             let value = try body(self)
-            try execute(script: "COMMIT")
+            if beginQueued && queued.count == 1 {
+                // Nothing ran: there is nothing to commit.
+                queued = []
+                beginQueued = false
+            } else {
+                queued.append("COMMIT")
+                _ = try flush(then: [])
+            }
             return value
         } catch {
-            if let handle, PQstatus(handle) == CONNECTION_OK {
-                _ = try? execute(script: "ROLLBACK")
-            }
+            abandon()
             throw error
         }
     }
 
     /// Runs `body` inside a transaction that is always rolled back: a consistent snapshot for
     /// questions like `promote --dry-run` that must change nothing.
-    public func rolledBackTransaction<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) throws -> T {
-        try execute(script: "BEGIN ISOLATION LEVEL REPEATABLE READ")
+    public func rolledBackTransaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try begin("BEGIN ISOLATION LEVEL REPEATABLE READ")
         defer {
-            if let handle, PQstatus(handle) == CONNECTION_OK { _ = try? execute(script: "ROLLBACK") }
+            inTransaction = false
+            abandon()
         }
         return try body(self)
     }
 
-    /// Runs `body` isolated to this connection, outside any transaction.
-    public func run<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) rethrows -> T {
-        try body(self)
+    private func begin(_ statement: PostgresQuery) throws {
+        guard queued.isEmpty, !inTransaction else {
+            throw PostgresError(kind: .server, message: "A transaction is already open on this connection.")
+        }
+        queued = [statement]
+        beginQueued = true
+        inTransaction = true
+    }
+
+    /// Ends a transaction that failed (or must change nothing): drops what was never sent, and
+    /// rolls back on the server only when BEGIN reached it.
+    private func abandon() {
+        let reachedServer = !beginQueued
+        queued = []
+        beginQueued = false
+        if reachedServer, let handle, PQstatus(handle) == CONNECTION_OK {
+            _ = try? execute(script: "ROLLBACK")
+        }
+    }
+
+    /// Sends the queued statements followed by `more` in one pipeline and returns every
+    /// statement's rows, queued ones first. Throws the first statement's error; the statements
+    /// after it were skipped by the server.
+    private func flush(then more: [PostgresQuery]) throws -> [[PostgresRow]] {
+        guard let handle else {
+            throw PostgresError(kind: .connection, message: "The database connection is closed.")
+        }
+        let queries = queued + more
+        queued = []
+        beginQueued = false
+        RoundTrips.count()
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError(kind: .connection, message: Self.message(of: handle))
+        }
+        defer { PQexitPipelineMode(handle) }
+        for query in queries {
+            let sent = withOptionalCStringArray(query.binds) { values in
+                PQsendQueryParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw PostgresError(kind: .connection, message: Self.message(of: handle)) }
+        }
+        guard PQpipelineSync(handle) == 1 else {
+            throw PostgresError(kind: .connection, message: Self.message(of: handle))
+        }
+        // Each statement's result is followed by a NULL; the pipeline ends with PGRES_PIPELINE_SYNC.
+        var results = Array(repeating: [PostgresRow](), count: queries.count)
+        var firstError: (any Error)?
+        var index = 0
+        var nullsInARow = 0
+        while true {
+            guard let result = PQgetResult(handle) else {
+                index += 1
+                nullsInARow += 1
+                if nullsInARow > 1 {
+                    throw firstError ?? PostgresError(kind: .connection, message: Self.message(of: handle))
+                }
+                continue
+            }
+            nullsInARow = 0
+            let status = PQresultStatus(result)
+            if status == PGRES_PIPELINE_SYNC {
+                PQclear(result)
+                break
+            }
+            if status == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+                continue
+            }
+            do {
+                let rows = try Self.consume(result, connection: handle)
+                if index < results.count { results[index] = rows }
+            } catch {
+                if firstError == nil { firstError = error }
+            }
+        }
+        if let firstError { throw firstError }
+        return results
+    }
+
+    /// Runs `body` on the connection's queue, outside any transaction, without blocking the caller's thread.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try body(self) })
+            }
+        }
+    }
+
+    /// Runs `body` in a transaction (see `transaction(isolation:_:)`) on the connection's queue.
+    public func runTransaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await run { db in try db.transaction(body) }
     }
 
     private static func consume(_ result: OpaquePointer?, connection: OpaquePointer) throws -> [PostgresRow] {
@@ -256,7 +385,8 @@ extension String {
     }
 }
 
-/// How many statements this process sent to PostgreSQL (each one round trip), for benchmarks:
+/// How many round trips this process made to PostgreSQL (a pipeline of statements counts once),
+/// for benchmarks:
 /// `RELEASE_STATS=1 release …` prints it on standard error at exit.
 public enum RoundTrips {
     nonisolated(unsafe) private static var sent = 0

@@ -95,3 +95,18 @@ extension Array: PostgresEncodable where Element == String {
         return "{" + items.joined(separator: ",") + "}"
     }
 }
+
+/// A read whose rows are decoded later, so several can share one round trip
+/// (`PostgresConnection.fetch`).
+public struct Fetch<Value>: Sendable {
+    /// The statement.
+    public var query: PostgresQuery
+    /// Turns its rows into the value.
+    public var decode: @Sendable ([PostgresRow]) throws -> Value
+
+    /// A read and its decoder.
+    public init(_ query: PostgresQuery, decode: @escaping @Sendable ([PostgresRow]) throws -> Value) {
+        self.query = query
+        self.decode = decode
+    }
+}

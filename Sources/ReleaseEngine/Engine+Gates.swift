@@ -4,7 +4,7 @@ import ReleaseStore
 
 extension Engine {
     /// Resolves a plan and evaluates its gates against one snapshot, inside the caller's transaction.
-    func resolve(_ plan: OperationPlan, in db: isolated PostgresConnection) throws -> Resolution {
+    func resolve(_ plan: OperationPlan, in db: PostgresConnection) throws -> Resolution {
         let appID = try db.ensureApp(named: app)
         let environmentID = try db.ensureEnvironment(app: appID, named: plan.environment.name)
         let current = try db.currentLive(environment: environmentID)
@@ -82,7 +82,7 @@ extension Engine {
             gates: PromotionGate.evaluate(context), context: context)
     }
 
-    private func unknownVersion(_ version: String, in db: isolated PostgresConnection, app appID: Int64) -> ReleaseError {
+    private func unknownVersion(_ version: String, in db: PostgresConnection, app appID: Int64) -> ReleaseError {
         let recent = (try? db.releases(app: appID, limit: 5).map(\.version)) ?? []
         let hint = recent.isEmpty ? "No releases are registered yet" : "Recent releases: \(recent.joined(separator: ", "))"
         return .usage("Unknown version '\(version)' of \(app). \(hint). Register it with `release create \(version)`.")

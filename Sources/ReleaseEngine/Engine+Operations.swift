@@ -96,7 +96,7 @@ extension Engine {
     }
 
     /// Refuses to record anything for a deployment whose lease another run has taken over.
-    func requireLease(_ started: StartedDeployment, in db: isolated PostgresConnection) throws {
+    func requireLease(_ started: StartedDeployment, in db: PostgresConnection) throws {
         guard try db.holdsLease(deployment: started.id, owner: leaseOwner) else {
             throw ReleaseError.busy("Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); stopping without recording anything more. See `release status \(started.environment.name)`.")
         }

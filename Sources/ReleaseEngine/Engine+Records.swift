@@ -136,7 +136,7 @@ extension Engine {
         return lifted
     }
 
-    func requireRelease(_ version: String, in db: isolated PostgresConnection) throws -> (Int64, ReleaseRecord) {
+    func requireRelease(_ version: String, in db: PostgresConnection) throws -> (Int64, ReleaseRecord) {
         guard let appID = try db.appID(named: app), let release = try db.release(app: appID, version: version) else {
             throw ReleaseError.usage("Unknown version '\(version)' of \(app). Run `release list` to see the registered ones, or `release create \(version)`.")
         }

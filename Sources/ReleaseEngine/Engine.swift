@@ -55,7 +55,7 @@ public struct Engine: Sendable {
     var app: String { configuration.app }
 
     /// Runs a database step, turning connection failures into the contract's exit 5.
-    func database<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) async throws -> T {
+    func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         do {
             return try await connection.run(body)
         } catch let error as PostgresError {
@@ -64,9 +64,9 @@ public struct Engine: Sendable {
     }
 
     /// Runs a transaction, turning connection failures into the contract's exit 5.
-    func transaction<T: Sendable>(_ body: @Sendable (isolated PostgresConnection) throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         do {
-            return try await connection.transaction(body)
+            return try await connection.runTransaction(body)
         } catch let error as PostgresError {
             throw Self.translate(error)
         }

@@ -50,7 +50,7 @@ public struct Migrator: Sendable {
     }
 
     /// Refuses with advice unless the database has exactly the migrations this binary knows.
-    public func requireCurrent(_ db: isolated PostgresConnection) throws {
+    public func requireCurrent(_ db: PostgresConnection) throws {
         let rows: [PostgresRow]
         do {
             rows = try db.query("SELECT version, name, checksum FROM release_schema_migrations")
@@ -69,7 +69,7 @@ public struct Migrator: Sendable {
         }
     }
 
-    private static func applied(_ db: isolated PostgresConnection) throws -> [Int: (name: String, checksum: String)] {
+    private static func applied(_ db: PostgresConnection) throws -> [Int: (name: String, checksum: String)] {
         var applied: [Int: (name: String, checksum: String)] = [:]
         for row in try db.query("SELECT version, name, checksum FROM release_schema_migrations") {
             applied[try row.int("version")] = (try row.string("name"), try row.string("checksum"))

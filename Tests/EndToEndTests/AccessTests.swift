@@ -12,16 +12,16 @@ import Testing
     static func withRole<T: Sendable>(_ harness: Harness, in group: String, _ body: (String) async throws -> T) async throws -> T {
         let name = "\(group.dropFirst("release_".count))_\(UUID().uuidString.prefix(8).lowercased())"
         let admin = try await PostgresConnection.connect(url: harness.databaseURL)
-        _ = try await admin.query(PostgresQuery(sql: "CREATE ROLE \(name) LOGIN IN ROLE \(group)"))
+        _ = try admin.query(PostgresQuery(sql: "CREATE ROLE \(name) LOGIN IN ROLE \(group)"))
         let url = harness.databaseURL.replacingOccurrences(of: "user=release", with: "user=\(name)")
         do {
             let value = try await body(url)
-            _ = try? await admin.query(PostgresQuery(sql: "DROP ROLE \(name)"))
-            await admin.close()
+            _ = try? admin.query(PostgresQuery(sql: "DROP ROLE \(name)"))
+            admin.close()
             return value
         } catch {
-            _ = try? await admin.query(PostgresQuery(sql: "DROP ROLE \(name)"))
-            await admin.close()
+            _ = try? admin.query(PostgresQuery(sql: "DROP ROLE \(name)"))
+            admin.close()
             throw error
         }
     }
@@ -64,11 +64,11 @@ import Testing
             try await harness.startWithVersionOneOnDevelop()
             let owner = try await PostgresConnection.connect(url: harness.databaseURL)
             for statement in ["UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
-                await #expect(throws: PostgresError.self, "\(statement)") {
-                    _ = try await owner.query(PostgresQuery(sql: statement))
+                #expect(throws: PostgresError.self, "\(statement)") {
+                    _ = try owner.query(PostgresQuery(sql: statement))
                 }
             }
-            await owner.close()
+            owner.close()
             #expect(try await harness.run("audit", "verify").status == 0)
         }
     }
@@ -107,10 +107,10 @@ import Testing
             let connection = try await PostgresConnection.connect(url: harness.databaseURL)
             for table in ["apps", "environments", "releases", "checks", "approvals", "deployments", "deployment_transitions",
                           "occupancy", "freezes", "audit_events"] {
-                let rows = try await connection.query(PostgresQuery(sql: "SELECT count(*) AS n FROM \(table) t WHERE t::text LIKE '%PLANTED-%'"))
+                let rows = try connection.query(PostgresQuery(sql: "SELECT count(*) AS n FROM \(table) t WHERE t::text LIKE '%PLANTED-%'"))
                 #expect(try rows.first?.int("n") == 0, "\(table) holds a planted secret")
             }
-            await connection.close()
+            connection.close()
         }
     }
 }

@@ -16,7 +16,7 @@ import Testing
             let running = try harness.start(["promote", "develop", "main"], environment: ["DEMO_DEPLOY_GATE": gate])
             try await harness.waitUntilInFlight("main")
             let admin = try await PostgresConnection.connect(url: harness.databaseURL, applicationName: "fault-test")
-            let killed = try await admin.query("""
+            let killed = try admin.query("""
                 SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid()
                 """)
@@ -36,9 +36,9 @@ import Testing
             #expect(try await harness.served("main") == "1.0.0")
             let history = try await harness.run("history", "main", "--json")
             #expect(history.json?["deployments"]?.arrayValue?.count == 1, "one promotion, recorded once: \(history.stdout)")
-            let occupancy = try await admin.query("SELECT count(*) AS n FROM occupancy o JOIN environments e ON e.id = o.environment_id WHERE e.name = 'main'")
+            let occupancy = try admin.query("SELECT count(*) AS n FROM occupancy o JOIN environments e ON e.id = o.environment_id WHERE e.name = 'main'")
             #expect(try occupancy.first?.int("n") == 1, "one cutover, not two")
-            await admin.close()
+            admin.close()
             #expect(try await harness.run("audit", "verify").status == 0)
         }
     }
@@ -49,11 +49,11 @@ import Testing
             #expect(try await harness.run("create", "1.0.0", "--artifact", path).status == 0)
             let before = try await harness.snapshot()
             let locker = try await PostgresConnection.connect(url: harness.databaseURL, applicationName: "locker")
-            _ = try await locker.query("BEGIN")
-            _ = try await locker.query("LOCK TABLE deployments IN ACCESS EXCLUSIVE MODE")
+            _ = try locker.query("BEGIN")
+            _ = try locker.query("LOCK TABLE deployments IN ACCESS EXCLUSIVE MODE")
             let blocked = try await harness.run("deploy", "1.0.0", "develop")
-            _ = try await locker.query("ROLLBACK")
-            await locker.close()
+            _ = try locker.query("ROLLBACK")
+            locker.close()
             #expect(blocked.status == 4, "\(blocked)")
             #expect(blocked.stderr.contains("another session holds a lock"), "\(blocked)")
             #expect(try await harness.snapshot() == before, "nothing half-recorded")

@@ -193,7 +193,7 @@ final class Harness: @unchecked Sendable {
     func waitForRecordedOperation(_ key: String) async throws -> Bool {
         let connection = try await PostgresConnection.connect(url: databaseURL)
         for _ in 0..<400 {
-            let rows = try await connection.query("SELECT operation->>\(key) AS value FROM deployments WHERE state = 'deploying'")
+            let rows = try connection.query("SELECT operation->>\(key) AS value FROM deployments WHERE state = 'deploying'")
             if try rows.first?.optionalString("value") != nil { return true }
             try await Task.sleep(for: .milliseconds(25))
         }
@@ -203,11 +203,11 @@ final class Harness: @unchecked Sendable {
     /// A digest of everything stored, to prove a refused command changed nothing.
     func snapshot() async throws -> String {
         let connection = try await PostgresConnection.connect(url: databaseURL)
-        defer { Task { await connection.close() } }
+        defer { Task { connection.close() } }
         let tables = ["apps", "environments", "releases", "checks", "approvals", "deployments", "occupancy", "freezes", "audit_events"]
         var parts: [String] = []
         for table in tables {
-            let rows = try await connection.query(PostgresQuery(sql: "SELECT count(*) AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') AS h FROM \(table) t"))
+            let rows = try connection.query(PostgresQuery(sql: "SELECT count(*) AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') AS h FROM \(table) t"))
             parts.append("\(table)=\(try rows.first?.string("n") ?? "?"):\(try rows.first?.string("h") ?? "")")
         }
         return parts.joined(separator: " ")

@@ -65,14 +65,14 @@ import Testing
             }
             #expect(try await Self.deploymentCount(harness) == before + 4, "losers recorded nothing")
             let connection = try await PostgresConnection.connect(url: harness.databaseURL)
-            let overlaps = try await connection.query("""
+            let overlaps = try connection.query("""
                 SELECT count(*) AS n FROM occupancy a JOIN occupancy b
                   ON a.environment_id = b.environment_id AND a.id < b.id AND a.during && b.during
                 """)
             #expect(try overlaps.first?.int("n") == 0)
-            let open = try await connection.query("SELECT count(*) AS n FROM occupancy WHERE upper_inf(during)")
+            let open = try connection.query("SELECT count(*) AS n FROM occupancy WHERE upper_inf(during)")
             #expect(try open.first?.int("n") == 4, "exactly one release live per environment")
-            await connection.close()
+            connection.close()
             #expect(try await harness.run("audit", "verify").status == 0)
         }
     }

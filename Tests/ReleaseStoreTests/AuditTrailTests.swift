@@ -43,7 +43,7 @@ import Testing
             } throws: { error in
                 (error as? PostgresError)?.message.contains("append-only") == true
             }
-            let count = try await fixture.connection.query("SELECT count(*) AS n FROM audit_events WHERE actor = 'alice'")
+            let count = try fixture.connection.query("SELECT count(*) AS n FROM audit_events WHERE actor = 'alice'")
             #expect(try count.first?.int("n") == 5)
         }
     }

@@ -13,7 +13,7 @@ import Testing
             #expect(first == Migration.embedded.map(\.name))
             let second = try await Migrator().migrate(connection)
             #expect(second.isEmpty)
-            let rows = try await connection.query("SELECT name, checksum FROM release_schema_migrations ORDER BY version")
+            let rows = try connection.query("SELECT name, checksum FROM release_schema_migrations ORDER BY version")
             #expect(try rows.map { try $0.string("name") } == Migration.embedded.map(\.name))
             #expect(try rows.map { try $0.string("checksum") } == Migration.embedded.map(\.checksum))
             try await connection.run { db in try Migrator().requireCurrent(db) }
@@ -59,9 +59,9 @@ import Testing
             await #expect(throws: PostgresError.self) {
                 _ = try await Migrator(migrations: [good, bad]).migrate(connection)
             }
-            let tables = try await connection.query("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'b'")
+            let tables = try connection.query("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'b'")
             #expect(try tables.first?.int("n") == 0)
-            let versions = try await connection.query("SELECT version FROM release_schema_migrations")
+            let versions = try connection.query("SELECT version FROM release_schema_migrations")
             #expect(try versions.map { try $0.int("version") } == [1])
         }
     }

@@ -6,7 +6,7 @@ import Testing
 @Suite struct SchemaTests {
     @Test func theDatabaseTransitionTableIsTheStateMachine() async throws {
         try await StoreFixture.with { fixture in
-            let rows = try await fixture.connection.query("SELECT from_state, to_state FROM deployment_transitions")
+            let rows = try fixture.connection.query("SELECT from_state, to_state FROM deployment_transitions")
             var database: Set<String> = []
             for row in rows { database.insert("\(try row.string("from_state"))->\(try row.string("to_state"))") }
             var swift: Set<String> = []
@@ -39,8 +39,8 @@ import Testing
     @Test func aDeploymentStartsInPending() async throws {
         try await StoreFixture.with { fixture in
             let (app, environment, release) = (fixture.app, fixture.main, fixture.first.id)
-            await #expect(throws: PostgresError.self) {
-                try await fixture.connection.query("""
+            #expect(throws: PostgresError.self) {
+                try fixture.connection.query("""
                     INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor)
                     VALUES (\(app), \(environment), \(release), 'deploy', 'live', 'mallory')
                     """)
@@ -78,8 +78,8 @@ import Testing
         try await StoreFixture.with { fixture in
             let (id, since) = try await fixture.cutover(fixture.first, in: fixture.main)
             let (environment, release) = (fixture.main, fixture.second.id)
-            await #expect(throws: PostgresError.self) {
-                try await fixture.connection.query("""
+            #expect(throws: PostgresError.self) {
+                try fixture.connection.query("""
                     INSERT INTO occupancy (environment_id, release_id, deployment_id, during)
                     VALUES (\(environment), \(release), \(id), tstzrange(\(since.adding(.seconds(-10)))::timestamptz, \(since.adding(.seconds(1)))::timestamptz))
                     """)

@@ -26,7 +26,7 @@ struct StoreFixture: Sendable {
                 return StoreFixture(connection: connection, url: url, app: app, develop: develop, main: main, first: first, second: second)
             }
             let value = try await body(fixture)
-            await connection.close()
+            connection.close()
             return value
         }
     }
@@ -34,7 +34,7 @@ struct StoreFixture: Sendable {
     /// Inserts a deployment and walks it to `verifying` with a cutover, as the engine does.
     func cutover(_ release: ReleaseRecord, in environment: Int64, kind: DeploymentKind = .deploy) async throws -> (id: Int64, since: Timestamp) {
         let app = self.app
-        return try await connection.transaction { db in
+        return try connection.transaction { db in
             let id = try db.insertDeployment(app: app, environment: environment, environmentName: "env", release: release.id,
                                              kind: kind, by: "alice", reason: nil)
             try db.transition(deployment: id, to: .gating)
