@@ -15,6 +15,8 @@ import Foundation
 public final class PostgresConnection: @unchecked Sendable {
     private let queue = DispatchQueue(label: "postgres.connection")
     private var handle: OpaquePointer?
+    /// Round trips made on this connection (a pipeline counts once).
+    public private(set) var roundTrips = 0
     /// Statements written ahead of the next round trip: a transaction's BEGIN and writes whose
     /// results nobody reads (`enqueue`). They travel with the next statement, or with COMMIT.
     private var queued: [PostgresQuery] = []
@@ -119,6 +121,7 @@ public final class PostgresConnection: @unchecked Sendable {
             return try flush(then: [query]).last ?? []
         }
         RoundTrips.count()
+        roundTrips += 1
         let result: OpaquePointer? = withOptionalCStringArray(query.binds) { values in
             PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
         }
@@ -139,11 +142,22 @@ public final class PostgresConnection: @unchecked Sendable {
         return (repeat try decode(each fetches))
     }
 
-    /// Queues a write whose result nobody reads; it reaches the server with the next statement
-    /// or with COMMIT, in the same round trip. Only inside `transaction`, so that an error in it
-    /// still rolls back everything: it surfaces from that next statement or from the commit.
-    public func enqueue(_ query: PostgresQuery) {
-        precondition(inTransaction, "enqueue is for writes inside a transaction")
+    /// Sends several statements in one round trip and returns each one's rows (for a batch of
+    /// reads whose number is known only at run time; `fetch` for a fixed set).
+    public func pipeline(_ queries: [PostgresQuery]) throws -> [[PostgresRow]] {
+        guard !queries.isEmpty else { return [] }
+        let results = try flush(then: queries)
+        return Array(results.suffix(queries.count))
+    }
+
+    /// Queues a write whose result nobody reads; inside `transaction` it reaches the server with
+    /// the next statement or with COMMIT, in the same round trip, and an error in it surfaces
+    /// there (rolling back everything, as before). Outside a transaction it runs at once.
+    public func enqueue(_ query: PostgresQuery) throws {
+        guard inTransaction else {
+            try self.query(query)
+            return
+        }
         queued.append(query)
     }
 
@@ -156,6 +170,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         if !queued.isEmpty { _ = try flush(then: []) }
         RoundTrips.count()
+        roundTrips += 1
         _ = try Self.consume(PQexec(handle, script), connection: handle)
     }
 
@@ -226,6 +241,7 @@ public final class PostgresConnection: @unchecked Sendable {
         queued = []
         beginQueued = false
         RoundTrips.count()
+        roundTrips += 1
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError(kind: .connection, message: Self.message(of: handle))
         }

@@ -4,15 +4,17 @@ import ReleaseStore
 
 extension Engine {
     /// Resolves a plan and evaluates its gates against one snapshot, inside the caller's transaction.
+    /// Three round trips in the common case: register the app and environments, read both
+    /// environments and the clock, then what depends on those answers.
     func resolve(_ plan: OperationPlan, in db: PostgresConnection) throws -> Resolution {
-        let appID = try db.ensureApp(named: app)
-        let environmentID = try db.ensureEnvironment(app: appID, named: plan.environment.name)
-        let current = try db.currentLive(environment: environmentID)
+        if plan.kind == .promote, plan.source == nil { throw ReleaseError.usage("A promotion needs a source environment.") }
+        let ids = try db.ensureApp(named: app, environments: plan.environment.name, plan.kind == .promote ? plan.source?.name : nil)
+        let (appID, environmentID) = (ids.app, ids.first)
+        let (now, current, sourceLive, sourceHealth, openFreezes) = try db.fetch(
+            Reads.now(), Reads.currentLive(environment: environmentID), Reads.currentLive(environment: ids.second),
+            Reads.health(environment: ids.second), Reads.openFreezes(environment: plan.kind == .rollback ? nil : environmentID))
         var release: ReleaseRecord?
-        var sourceLive: LiveRelease?
-        var sourceDeployment: DeploymentRecord?
         var rollbackTarget: DeploymentRecord?
-        var sourceHealth: (health: String, recoveredAt: Timestamp?)?
 
         switch plan.kind {
         case .deploy:
@@ -21,20 +23,11 @@ extension Engine {
             }
             release = found
         case .promote:
-            guard let source = plan.source else { throw ReleaseError.usage("A promotion needs a source environment.") }
-            let sourceID = try db.ensureEnvironment(app: appID, named: source.name)
-            sourceLive = try db.currentLive(environment: sourceID)
-            sourceHealth = try db.healthBreak(environment: sourceID)
             if let requested = plan.version {
                 guard let found = try db.release(app: appID, version: requested) else {
                     throw unknownVersion(requested, in: db, app: appID)
                 }
                 release = found
-            } else if let live = sourceLive {
-                release = try db.release(id: live.releaseID)
-            }
-            if let live = sourceLive, live.releaseID == release?.id {
-                sourceDeployment = try db.deployment(id: live.deploymentID)
             }
         case .rollback:
             if let version = plan.version {
@@ -51,31 +44,31 @@ extension Engine {
                     throw ReleaseError.usage("\(plan.environment.name) has no earlier verified release to roll back to. Deploy a known-good version instead.")
                 }
                 rollbackTarget = deployment
-                release = try db.release(id: deployment.releaseID)
-            }
-            if let current, current.releaseID == release?.id {
-                throw ReleaseError.usage("\(current.version) is already live on \(plan.environment.name); nothing to roll back.")
             }
         }
 
-        let now = try db.now()
-        var checks: [String: CheckStatus] = [:]
-        var approvers: [String] = []
-        if let release, plan.kind != .rollback {
-            if !plan.environment.gates.checks.isEmpty { checks = try db.latestChecks(release: release.id) }
-            if plan.environment.gates.approvals > 0 {
-                // Approvals count only since the version went live on the source: a change there voids them.
-                approvers = try db.approvers(environment: environmentID, release: release.id,
-                                             since: plan.kind == .promote ? sourceLive?.since : nil)
-            }
+        // The release (a promotion's is what the source serves), and everything that depends on it.
+        let releaseID = release?.id ?? (plan.kind == .promote ? sourceLive?.releaseID : rollbackTarget?.releaseID)
+        let gated = plan.kind != .rollback
+        let (fetchedRelease, sourceDeployment, previous, checks, approvers) = try db.fetch(
+            Reads.release(id: release == nil ? releaseID : nil),
+            Reads.deployment(id: sourceLive.flatMap { $0.releaseID == releaseID ? $0.deploymentID : nil }),
+            Reads.release(id: current?.releaseID),
+            Reads.latestChecks(release: gated && !plan.environment.gates.checks.isEmpty ? releaseID : nil),
+            // Approvals count only since the version went live on the source: a change there voids them.
+            Reads.approvers(environment: gated && plan.environment.gates.approvals > 0 ? environmentID : nil, release: releaseID,
+                            since: plan.kind == .promote ? sourceLive?.since : nil))
+        release = release ?? fetchedRelease
+        if plan.kind == .rollback, let current, current.releaseID == release?.id {
+            throw ReleaseError.usage("\(current.version) is already live on \(plan.environment.name); nothing to roll back.")
         }
-        let freezes = plan.kind == .rollback ? [] : try db.activeFreezes(environment: environmentID, at: now)
         let context = GateContext(
             kind: plan.kind, environment: plan.environment, actor: actor, now: now, release: release,
             sourceEnvironment: plan.source?.name, sourceLive: sourceLive, requestedVersion: plan.version,
-            checks: checks, approvers: approvers, adHocFreezes: freezes, forceReason: plan.force ? plan.reason : nil,
-            sourceHealth: sourceHealth?.health, sourceRecoveredAt: sourceHealth?.recoveredAt)
-        let previous = try current.flatMap { try db.release(id: $0.releaseID) }
+            checks: checks, approvers: approvers, adHocFreezes: openFreezes.filter { $0.isActive(at: now) },
+            forceReason: plan.force ? plan.reason : nil,
+            sourceHealth: plan.kind == .promote ? sourceHealth.health : nil,
+            sourceRecoveredAt: plan.kind == .promote ? sourceHealth.recoveredAt : nil)
         return Resolution(
             appID: appID, environmentID: environmentID, release: release, current: current, previous: previous,
             sourceLive: sourceLive, sourceDeployment: sourceDeployment, rollbackTarget: rollbackTarget,

@@ -23,25 +23,34 @@ public struct EnvironmentStatus: Sendable {
 
 extension Engine {
     /// `release status`: what is live where, since when, by whom, health, in flight, frozen.
+    /// Two round trips whatever the number of environments: the ids and the clock, then every
+    /// environment's state at once.
     public func status(environment name: String?) async throws -> [EnvironmentStatus] {
         let environments = try name.map { [try configuration.environment(named: $0)] } ?? configuration.environments
         let app = self.app
         return try await database { db in
-            let appID = try db.appID(named: app)
-            let now = try db.now()
-            return try environments.map { environment in
-                let environmentID = try appID.flatMap { try db.environmentID(app: $0, named: environment.name) }
+            let (known, now) = try db.fetch(Reads.environments(app: app), Reads.now())
+            let ids = environments.map { known.environments[$0.name] }
+            let reads = ids.map { id in
+                (Reads.currentLive(environment: id), Reads.inFlight(environment: id), Reads.openFreezes(environment: id),
+                 Reads.health(environment: id), Reads.lastFinished(environment: id))
+            }
+            let results = try db.pipeline(reads.flatMap { [$0.0.query, $0.1.query, $0.2.query, $0.3.query, $0.4.query] })
+            return try environments.enumerated().map { index, environment in
+                let (liveRead, inFlightRead, freezesRead, healthRead, lastRead) = reads[index]
+                let rows = results[(index * 5)..<(index * 5 + 5)].map { $0 }
+                var health = "unknown"
+                var healthDetail: String?
                 var live: LiveRelease?
                 var inFlight: DeploymentRecord?
                 var adHoc: [AdHocFreeze] = []
-                var health = "unknown"
-                var healthDetail: String?
-                if let environmentID {
-                    live = try db.currentLive(environment: environmentID)
-                    inFlight = try db.inFlight(environment: environmentID)
-                    adHoc = try db.activeFreezes(environment: environmentID, at: now)
-                    (health, healthDetail) = try db.health(environment: environmentID)
-                    if let last = try db.lastFinished(environment: environmentID), last.kind == .rollback, last.state == .failed {
+                if ids[index] != nil {
+                    live = try liveRead.decode(rows[0])
+                    inFlight = try inFlightRead.decode(rows[1])
+                    adHoc = try freezesRead.decode(rows[2]).filter { $0.isActive(at: now) }
+                    let recorded = try healthRead.decode(rows[3])
+                    (health, healthDetail) = (recorded.health, recorded.detail)
+                    if let last = try lastRead.decode(rows[4]), last.kind == .rollback, last.state == .failed {
                         health = "degraded"
                         healthDetail = last.detail
                     } else if let live, live.state == .failed {

@@ -23,6 +23,36 @@ extension PostgresConnection {
         return id
     }
 
+    /// Registers the app and one or two environments if need be, in one statement; returns their
+    /// ids (the second nil when no second name is given).
+    public func ensureApp(named app: String, environments first: String, _ second: String?) throws -> (app: Int64, first: Int64, second: Int64?) {
+        let rows = try query("""
+            WITH new_app AS (
+                INSERT INTO apps (name) VALUES (\(app)) ON CONFLICT (name) DO NOTHING RETURNING id
+            ), app AS (
+                SELECT id FROM new_app UNION ALL SELECT id FROM apps WHERE name = \(app) LIMIT 1
+            ), wanted (name, position) AS (
+                SELECT name, position FROM (VALUES (\(first)::text, 1), (\(second)::text, 2)) v (name, position) WHERE name IS NOT NULL
+            ), new_environments AS (
+                INSERT INTO environments (app_id, name) SELECT app.id, wanted.name FROM app, wanted
+                ON CONFLICT (app_id, name) DO NOTHING RETURNING id, name
+            )
+            SELECT app.id AS app_id, wanted.position, coalesce(n.id, e.id) AS id
+            FROM app CROSS JOIN wanted
+            LEFT JOIN new_environments n ON n.name = wanted.name
+            LEFT JOIN environments e ON e.app_id = app.id AND e.name = wanted.name
+            ORDER BY wanted.position
+            """)
+        // A concurrent transaction may have registered one of them after this statement's snapshot:
+        // then take the slower path, which looks again.
+        let secondID = try rows.dropFirst().first?.optionalInt64("id")
+        if let appID = try rows.first?.int64("app_id"), let firstID = try rows.first?.optionalInt64("id"), second == nil || secondID != nil {
+            return (appID, firstID, secondID)
+        }
+        let appID = try ensureApp(named: app)
+        return (appID, try ensureEnvironment(app: appID, named: first), try second.map { try ensureEnvironment(app: appID, named: $0) })
+    }
+
     /// The environment's id, if the database has seen it.
     public func environmentID(app: Int64, named name: String) throws -> Int64? {
         try query("SELECT id FROM environments WHERE app_id = \(app) AND name = \(name)").first?.int64("id")
@@ -58,25 +88,18 @@ extension PostgresConnection {
     /// The last verdict (healthy, unhealthy or unknown) and when the environment last became
     /// healthy again after an unhealthy one (nil if it never was unhealthy).
     public func healthBreak(environment: Int64) throws -> (health: String, recoveredAt: Timestamp?) {
-        guard let row = try query("SELECT health, recovered_at FROM environments WHERE id = \(environment)").first else {
-            return ("unknown", nil)
-        }
-        return (try row.string("health"), try row.optionalTimestamp("recovered_at"))
+        let health = try fetch(Reads.health(environment: environment))
+        return (health.health, health.recoveredAt)
     }
 
     /// The last health verdict recorded for an environment: healthy, unhealthy or unknown.
     public func health(environment: Int64) throws -> (health: String, detail: String?) {
-        guard let row = try query("SELECT health, health_detail FROM environments WHERE id = \(environment)").first else {
-            return ("unknown", nil)
-        }
-        return (try row.string("health"), try row.optionalString("health_detail"))
+        let health = try fetch(Reads.health(environment: environment))
+        return (health.health, health.detail)
     }
 
     /// The database's clock.
     public func now() throws -> Timestamp {
-        guard let row = try query("SELECT clock_timestamp() AS now").first else {
-            throw PostgresError(kind: .decoding, message: "The server did not return its time.")
-        }
-        return try row.timestamp("now")
+        try fetch(Reads.now())
     }
 }

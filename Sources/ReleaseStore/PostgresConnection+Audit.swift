@@ -11,7 +11,7 @@ extension PostgresConnection {
     /// Appends an event; the database fills in the sequence, the time and the hash chain.
     public func appendAudit(app: Int64, actor: String, action: String, environment: String?, version: String?,
                             details: JSONValue = .object([])) throws {
-        try query("""
+        try enqueue("""
             INSERT INTO audit_events (app_id, sequence, at, actor, action, environment, version, details, hash)
             VALUES (\(app), 0, clock_timestamp(), \(actor), \(action), \(environment), \(version), \(details)::jsonb, '')
             """)

@@ -38,7 +38,7 @@ extension PostgresConnection {
 
     /// Moves a deployment to `state`, which the database checks against the transition table.
     public func transition(deployment id: Int64, to state: DeploymentState, detail: String? = nil) throws {
-        try query("""
+        try enqueue("""
             UPDATE deployments SET state = \(state.rawValue), detail = coalesce(\(detail), detail),
                    finished_at = CASE WHEN \(!state.isInFlight) THEN coalesce(finished_at, clock_timestamp()) ELSE finished_at END,
                    lease_owner = CASE WHEN \(state.isInFlight) THEN lease_owner END,
@@ -49,7 +49,7 @@ extension PostgresConnection {
 
     /// Takes the lease of an in-flight deployment for `owner` for `seconds`.
     public func takeLease(deployment id: Int64, owner: String, seconds: Int) throws {
-        try query("""
+        try enqueue("""
             UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
             WHERE id = \(id)
             """)
@@ -78,7 +78,7 @@ extension PostgresConnection {
 
     /// Locks the deployment row and tells whether `owner` still holds its lease.
     public func holdsLease(deployment id: Int64, owner: String) throws -> Bool {
-        !(try query("SELECT 1 FROM deployments WHERE id = \(id) AND lease_owner = \(owner) FOR UPDATE").isEmpty)
+        try fetch(Reads.holdsLease(deployment: id, owner: owner))
     }
 
     /// Merges provider operation references into the deployment (write-ahead).
@@ -108,11 +108,11 @@ extension PostgresConnection {
             throw PostgresError(kind: .decoding, message: "Cutover returned nothing.")
         }
         let instant = try row.timestamp("t")
-        try query("""
+        try enqueue("""
             INSERT INTO occupancy (environment_id, release_id, deployment_id, during)
             VALUES (\(environment), \(release), \(id), tstzrange(\(instant)::timestamptz, NULL, '[)'))
             """)
-        try query("""
+        try enqueue("""
             UPDATE deployments SET state = 'verifying', cutover_at = \(instant)::timestamptz, live_reference = \(liveReference)::jsonb
             WHERE id = \(id)
             """)
@@ -121,7 +121,7 @@ extension PostgresConnection {
 
     /// Verification passed: the deployment is live.
     public func markVerified(deployment id: Int64, detail: String) throws {
-        try query("""
+        try enqueue("""
             UPDATE deployments SET state = 'live', verified = true, detail = \(detail), finished_at = clock_timestamp(),
                    lease_owner = NULL, lease_expires_at = NULL
             WHERE id = \(id)
@@ -130,15 +130,12 @@ extension PostgresConnection {
 
     /// One deployment.
     public func deployment(id: Int64) throws -> DeploymentRecord? {
-        try query("\(unsafeSQL: deploymentSelect) WHERE d.id = \(id)").first?.deploymentRecord()
+        try fetch(Reads.deployment(id: id))
     }
 
     /// The deployment in flight in an environment, if any.
     public func inFlight(environment: Int64) throws -> DeploymentRecord? {
-        try query("""
-            \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = \(environment) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
-            """).first?.deploymentRecord()
+        try fetch(Reads.inFlight(environment: environment))
     }
 
     /// In-flight deployments of an app (optionally one environment), oldest first.
@@ -165,20 +162,9 @@ extension PostgresConnection {
 
     /// The release occupying an environment now.
     public func currentLive(environment: Int64) throws -> LiveRelease? {
-        guard let row = try query("""
-            SELECT r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified
-            FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
-            WHERE o.environment_id = \(environment) AND upper_inf(o.during)
-            """).first else { return nil }
-        return try liveRelease(row)
+        try fetch(Reads.currentLive(environment: environment))
     }
 
-    private func liveRelease(_ row: PostgresRow) throws -> LiveRelease {
-        LiveRelease(
-            version: try row.string("version"), releaseID: try row.int64("release_id"), since: try row.timestamp("since"),
-            by: try row.string("actor"), deploymentID: try row.int64("deployment_id"),
-            state: DeploymentState(rawValue: try row.string("state")) ?? .failed, verified: try row.bool("verified"))
-    }
 
     /// What was live in each environment of the app at an instant.
     public func liveAt(app: Int64, at instant: Timestamp) throws -> [String: LiveRelease] {
@@ -191,7 +177,7 @@ extension PostgresConnection {
             JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
             WHERE e.app_id = \(app)
             """) {
-            live[try row.string("environment")] = try liveRelease(row)
+            live[try row.string("environment")] = try Reads.liveRelease(row)
         }
         return live
     }
@@ -218,10 +204,6 @@ extension PostgresConnection {
 
     /// The newest finished deployment of an environment (to tell a degraded environment).
     public func lastFinished(environment: Int64) throws -> DeploymentRecord? {
-        try query("""
-            \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = \(environment) AND d.state NOT IN ('pending', 'gating', 'deploying', 'verifying', 'rejected', 'cancelled')
-            ORDER BY d.id DESC LIMIT 1
-            """).first?.deploymentRecord()
+        try fetch(Reads.lastFinished(environment: environment))
     }
 }

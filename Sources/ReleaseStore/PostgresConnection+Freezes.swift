@@ -20,14 +20,6 @@ extension PostgresConnection {
 
     /// Ad-hoc freezes in force at `now`.
     public func activeFreezes(environment: Int64, at now: Timestamp) throws -> [AdHocFreeze] {
-        try query("""
-            SELECT reason, until, frozen_by, frozen_at FROM freezes
-            WHERE environment_id = \(environment) AND lifted_at IS NULL
-              AND frozen_at <= \(now)::timestamptz AND (until IS NULL OR until > \(now)::timestamptz)
-            ORDER BY id
-            """).map { row in
-            AdHocFreeze(reason: try row.string("reason"), until: try row.optionalTimestamp("until"),
-                        by: try row.string("frozen_by"), since: try row.timestamp("frozen_at"))
-        }
+        try fetch(Reads.openFreezes(environment: environment)).filter { $0.isActive(at: now) }
     }
 }

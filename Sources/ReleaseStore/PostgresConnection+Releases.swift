@@ -12,7 +12,7 @@ extension PostgresConnection {
 
     /// The release with this id.
     public func release(id: Int64) throws -> ReleaseRecord? {
-        try query("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE id = \(id)").first?.releaseRecord()
+        try fetch(Reads.release(id: id))
     }
 
     /// Registers a release.
@@ -52,13 +52,7 @@ extension PostgresConnection {
 
     /// The latest result of each check of a release.
     public func latestChecks(release: Int64) throws -> [String: CheckStatus] {
-        var checks: [String: CheckStatus] = [:]
-        for row in try query("""
-            SELECT DISTINCT ON (name) name, status FROM checks WHERE release_id = \(release) ORDER BY name, id DESC
-            """) {
-            checks[try row.string("name")] = CheckStatus(rawValue: try row.string("status"))
-        }
-        return checks
+        try fetch(Reads.latestChecks(release: release))
     }
 
     /// Records an approval of a version for an environment.
@@ -70,11 +64,6 @@ extension PostgresConnection {
 
     /// Distinct approvers of a release for an environment, approved at or after `since`.
     public func approvers(environment: Int64, release: Int64, since: Timestamp?) throws -> [String] {
-        try query("""
-            SELECT DISTINCT approver FROM approvals
-            WHERE environment_id = \(environment) AND release_id = \(release)
-              AND (\(since)::timestamptz IS NULL OR approved_at >= \(since)::timestamptz)
-            ORDER BY approver
-            """).map { try $0.string("approver") }
+        try fetch(Reads.approvers(environment: environment, release: release, since: since))
     }
 }

@@ -1,0 +1,128 @@
+import Postgres
+import ReleaseCore
+
+/// Reads as `Fetch` values, so that several independent ones share one round trip:
+/// `try db.fetch(Reads.now(), Reads.currentLive(environment: id))`. A read of a `nil` id sends a
+/// statement that finds nothing (still no extra round trip) and decodes to nil or empty.
+public enum Reads {
+    /// The server's clock.
+    public static func now() -> Fetch<Timestamp> {
+        Fetch("SELECT clock_timestamp() AS now") { rows in
+            guard let row = rows.first else {
+                throw PostgresError(kind: .decoding, message: "The server did not return its time.")
+            }
+            return try row.timestamp("now")
+        }
+    }
+
+    /// An app's id and its environments' ids by name (nil and empty when it was never used).
+    public static func environments(app: String) -> Fetch<(app: Int64?, environments: [String: Int64])> {
+        Fetch("SELECT a.id AS app_id, e.id, e.name FROM apps a LEFT JOIN environments e ON e.app_id = a.id WHERE a.name = \(app)") { rows in
+            var ids: [String: Int64] = [:]
+            for row in rows {
+                if let name = try row.optionalString("name"), let id = try row.optionalInt64("id") { ids[name] = id }
+            }
+            return (try rows.first?.int64("app_id"), ids)
+        }
+    }
+
+    /// What an environment serves now: its open occupancy.
+    public static func currentLive(environment: Int64?) -> Fetch<LiveRelease?> {
+        Fetch("""
+            SELECT r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified
+            FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+            WHERE o.environment_id = \(environment) AND upper_inf(o.during)
+            """) { rows in try rows.first.map(liveRelease) }
+    }
+
+    static func liveRelease(_ row: PostgresRow) throws -> LiveRelease {
+        LiveRelease(
+            version: try row.string("version"), releaseID: try row.int64("release_id"), since: try row.timestamp("since"),
+            by: try row.string("actor"), deploymentID: try row.int64("deployment_id"),
+            state: DeploymentState(rawValue: try row.string("state")) ?? .failed, verified: try row.bool("verified"))
+    }
+
+    /// The deployment in flight on an environment, if any.
+    public static func inFlight(environment: Int64?) -> Fetch<DeploymentRecord?> {
+        Fetch("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.environment_id = \(environment) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
+            """) { rows in try rows.first?.deploymentRecord() }
+    }
+
+    /// The last deployment that finished (not rejected or cancelled).
+    public static func lastFinished(environment: Int64?) -> Fetch<DeploymentRecord?> {
+        Fetch("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.environment_id = \(environment) AND d.state NOT IN ('pending', 'gating', 'deploying', 'verifying', 'rejected', 'cancelled')
+            ORDER BY d.id DESC LIMIT 1
+            """) { rows in try rows.first?.deploymentRecord() }
+    }
+
+    /// A deployment by id.
+    public static func deployment(id: Int64?) -> Fetch<DeploymentRecord?> {
+        Fetch("\(unsafeSQL: deploymentSelect) WHERE d.id = \(id)") { rows in try rows.first?.deploymentRecord() }
+    }
+
+    /// A release by id.
+    public static func release(id: Int64?) -> Fetch<ReleaseRecord?> {
+        Fetch("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE id = \(id)") { rows in try rows.first?.releaseRecord() }
+    }
+
+    /// The last health verdict and its detail.
+    public static func health(environment: Int64?) -> Fetch<(health: String, detail: String?, recoveredAt: Timestamp?)> {
+        Fetch("SELECT health, health_detail, recovered_at FROM environments WHERE id = \(environment)") { rows in
+            guard let row = rows.first else { return ("unknown", nil, nil) }
+            return (try row.string("health"), try row.optionalString("health_detail"), try row.optionalTimestamp("recovered_at"))
+        }
+    }
+
+    /// Ad-hoc freezes not lifted and not yet over by the server's clock. Callers filter them
+    /// against their own `now` (`AdHocFreeze.isActive(at:)`), read in the same round trip.
+    public static func openFreezes(environment: Int64?) -> Fetch<[AdHocFreeze]> {
+        Fetch("""
+            SELECT reason, until, frozen_by, frozen_at FROM freezes
+            WHERE environment_id = \(environment) AND lifted_at IS NULL
+              AND (until IS NULL OR until > clock_timestamp() - interval '1 minute')
+            ORDER BY id
+            """) { rows in
+            try rows.map { row in
+                AdHocFreeze(reason: try row.string("reason"), until: try row.optionalTimestamp("until"),
+                            by: try row.string("frozen_by"), since: try row.timestamp("frozen_at"))
+            }
+        }
+    }
+
+    /// The latest status of each check of a release.
+    public static func latestChecks(release: Int64?) -> Fetch<[String: CheckStatus]> {
+        Fetch("""
+            SELECT DISTINCT ON (name) name, status FROM checks WHERE release_id = \(release) ORDER BY name, id DESC
+            """) { rows in
+            var checks: [String: CheckStatus] = [:]
+            for row in rows { checks[try row.string("name")] = CheckStatus(rawValue: try row.string("status")) }
+            return checks
+        }
+    }
+
+    /// Who approved a release for an environment, since an instant.
+    public static func approvers(environment: Int64?, release: Int64?, since: Timestamp?) -> Fetch<[String]> {
+        Fetch("""
+            SELECT DISTINCT approver FROM approvals
+            WHERE environment_id = \(environment) AND release_id = \(release)
+              AND (\(since)::timestamptz IS NULL OR approved_at >= \(since)::timestamptz)
+            ORDER BY approver
+            """) { rows in try rows.map { try $0.string("approver") } }
+    }
+
+    /// Whether this run still holds a deployment's lease; locks the row until the transaction ends.
+    public static func holdsLease(deployment: Int64, owner: String) -> Fetch<Bool> {
+        Fetch("SELECT 1 FROM deployments WHERE id = \(deployment) AND lease_owner = \(owner) FOR UPDATE") { !$0.isEmpty }
+    }
+}
+
+extension AdHocFreeze {
+    /// In force at `now`: started and not yet over.
+    public func isActive(at now: Timestamp) -> Bool {
+        since <= now && (until.map { $0 > now } ?? true)
+    }
+}

@@ -1,0 +1,91 @@
+import Postgres
+import ReleaseCore
+import ReleaseStore
+import ReleaseTestSupport
+import Testing
+
+/// The connection's round-trip savers: several reads in one pipeline, BEGIN sent with the first
+/// statement, writes queued until the next statement or COMMIT. Each must keep a transaction's
+/// all-or-nothing promise.
+@Suite struct PipelineTests {
+    @Test func severalReadsShareOneRoundTripAndKeepTheirOrder() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            let before = db.roundTrips
+            let (now, first, missing, releases) = try db.fetch(
+                Reads.now(), Reads.release(id: fixture.first.id), Reads.release(id: nil),
+                Fetch("SELECT version FROM releases ORDER BY id") { rows in try rows.map { try $0.string("version") } })
+            #expect(db.roundTrips == before + 1)
+            #expect(first?.version == "1.0.0")
+            #expect(missing == nil)
+            #expect(releases == ["1.0.0", "1.0.1"])
+            #expect(now.rfc3339.hasPrefix("20"))
+        }
+    }
+
+    @Test func aTransactionCostsNoRoundTripsOfItsOwn() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            var before = db.roundTrips
+            try db.transaction { tx in
+                _ = try tx.release(id: fixture.first.id)
+                try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.added", environment: nil, version: nil)
+            }
+            // BEGIN went with the read; the queued audit event went with COMMIT.
+            #expect(db.roundTrips == before + 2)
+            #expect(try db.auditHead(app: fixture.app).count == 1)
+            before = db.roundTrips
+            try db.transaction { _ in }
+            #expect(db.roundTrips == before, "an empty transaction sends nothing")
+        }
+    }
+
+    @Test func aQueuedWriteThatFailsRollsBackTheWholeTransaction() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            #expect(throws: PostgresError.self) {
+                try db.transaction { tx in
+                    try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.added", environment: nil, version: nil)
+                    // pending → live is not a transition the database allows: refused when it reaches the server.
+                    let id = try tx.insertDeployment(app: fixture.app, environment: fixture.main, environmentName: "main",
+                                                     release: fixture.first.id, kind: .deploy, by: "alice", reason: nil)
+                    try tx.transition(deployment: id, to: .live)
+                    try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.after", environment: nil, version: nil)
+                }
+            }
+            // Nothing of it stayed, and the connection works on.
+            #expect(try db.auditHead(app: fixture.app).count == 0)
+            #expect(try db.query("SELECT count(*) AS n FROM deployments").first?.int64("n") == 0)
+            #expect(try db.release(id: fixture.second.id)?.version == "1.0.1")
+        }
+    }
+
+    @Test func aFailingStatementInABatchSkipsTheRestAndReportsItsOwnError() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            do {
+                _ = try db.pipeline(["SELECT 1 AS one", "SELECT nonsense FROM nowhere", "SELECT 2 AS two"])
+                Issue.record("a batch with a bad statement must throw")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "42P01")
+            }
+            #expect(try db.pipeline(["SELECT 1 AS one", "SELECT 2 AS two"]).map { try $0.first?.int64($0.first!.columns[0]) } == [1, 2])
+        }
+    }
+
+    @Test func aSwiftErrorAfterQueuedWritesLeavesNothingBehind() async throws {
+        struct Stop: Error {}
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            let before = db.roundTrips
+            #expect(throws: Stop.self) {
+                try db.transaction { tx in
+                    try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.added", environment: nil, version: nil)
+                    throw Stop()
+                }
+            }
+            #expect(db.roundTrips == before, "nothing was sent, so nothing needed rolling back")
+            #expect(try db.auditHead(app: fixture.app).count == 0)
+        }
+    }
+}

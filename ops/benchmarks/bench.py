@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""The benchmarks behind BENCHMARKS.md; run through ops/bench, which builds `release` in release
+mode and starts a private PostgreSQL with durable commits.
+
+    bench.py --bin RELEASE --socket DIR --log SERVER_LOG [--quick] [--out DIR]
+
+Prints one table; writes the query plans and raw figures under --out.
+"""
+import argparse
+import http.server
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROWS = []
+
+
+def row(name, measured, goal, passed, note=""):
+    ROWS.append((name, measured, goal, "ok" if passed else "MISSED", note))
+    print(f"  {name}: {measured} (goal {goal}){'' if passed else '  <- missed'} {note}", file=sys.stderr, flush=True)
+
+
+class Cluster:
+    def __init__(self, socket, log):
+        self.socket = socket
+        self.log = log
+
+    def url(self, database):
+        return f"postgresql:///{database}?host={self.socket}&port=5432&user=release"
+
+    def psql(self, database, sql):
+        return subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", self.url(database), "-c", sql],
+                              text=True, check=True, capture_output=True).stdout.strip()
+
+    def fresh(self, database, binary):
+        self.psql("postgres", f"DROP DATABASE IF EXISTS {database}")
+        self.psql("postgres", f"CREATE DATABASE {database}")
+        subprocess.run([binary, "migrate", "--database-url", self.url(database)], check=True, capture_output=True)
+
+    def log_offset(self):
+        return os.path.getsize(self.log)
+
+    def log_since(self, offset):
+        with open(self.log, "rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode(errors="replace")
+
+
+def server_entries(text):
+    """Splits a server log into entries (a line with a timestamp and its tab-indented continuation)."""
+    entries = []
+    for line in text.splitlines():
+        if re.match(r"^\d{4}-\d\d-\d\d ", line) or not entries:
+            entries.append(line)
+        else:
+            entries[-1] += "\n" + line
+    return entries
+
+
+def server_time(entries):
+    """Milliseconds the server spent on the statements of a run (parse, bind, execute, simple queries)."""
+    total = 0.0
+    for entry in entries:
+        match = re.search(r"duration: ([\d.]+) ms  (parse|bind|execute|statement)", entry)
+        if match:
+            total += float(match.group(1))
+    return total
+
+
+def plans(entries):
+    return [entry.split("LOG:  ", 1)[-1] for entry in entries if "  plan:" in entry]
+
+
+class App:
+    """A release.yml in a temporary directory, and the environment `release` runs with."""
+
+    def __init__(self, binary, url, name, environments, workdir):
+        self.binary = binary
+        self.dir = os.path.join(workdir, name)
+        os.makedirs(self.dir, exist_ok=True)
+        lines = [f"app: {name}", "environments:"]
+        for environment_name, body in environments:
+            lines.append(f"  {environment_name}:")
+            lines.extend("    " + line for line in body)
+        with open(os.path.join(self.dir, "release.yml"), "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        self.env = dict(os.environ, RELEASE_CONFIG=os.path.join(self.dir, "release.yml"), RELEASE_DATABASE_URL=url,
+                        RELEASE_ACTOR="bench", RELEASE_STATS="1", NO_COLOR="1")
+
+    def run(self, *args, check=True):
+        started = time.perf_counter()
+        result = subprocess.run([self.binary, *args], env=self.env, cwd=self.dir, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        if check and result.returncode != 0:
+            sys.exit(f"bench: release {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
+        match = re.search(r"database round trips: (\d+)", result.stderr)
+        return elapsed, int(match.group(1)) if match else None, result
+
+
+PIPELINE = [
+    ("develop", ["provider: command", 'command: {deploy: "true"}']),
+    ("main", ["provider: command", 'command: {deploy: "true"}', "promote_from: develop"]),
+]
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.1f} ms"
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def bench_floor(cluster, pgbench, runs):
+    """What PostgreSQL itself costs here: a round trip, a durable commit, a psql start."""
+    cluster.fresh("bench_floor", ARGS.bin)
+    cluster.psql("bench_floor", "CREATE TABLE t (n int)")
+    figures = {}
+    for name, statement in (("select", "SELECT 1;"), ("commit", "INSERT INTO t VALUES (1);")):
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+            script.write(statement + "\n")
+        output = subprocess.run([pgbench, "-n", "-t", "2000", "-c", "1", "-f", script.name, cluster.url("bench_floor")],
+                                capture_output=True, text=True, check=True).stdout
+        os.unlink(script.name)
+        figures[name] = float(re.search(r"latency average = ([\d.]+) ms", output).group(1))
+    return figures
+
+
+def bench_startup(cluster, workdir, runs):
+    cluster.fresh("bench_small", ARGS.bin)
+    url = cluster.url("bench_small")
+    app = App(ARGS.bin, url, "crm-api", PIPELINE, workdir)
+    for version in ("1.0.0", "1.0.1"):
+        app.run("create", version)
+        app.run("deploy", version, "develop")
+        app.run("promote", "develop", "main")
+    release_times, psql_times = [], []
+    trips = None
+    for _ in range(runs):
+        elapsed, trips, _ = app.run("status")
+        release_times.append(elapsed)
+        started = time.perf_counter()
+        subprocess.run(["psql", "-X", "-Atc", "select 1", url], check=True, capture_output=True)
+        psql_times.append(time.perf_counter() - started)
+    ratio = median(release_times) / median(psql_times)
+    row("start-up: release status", f"{ms(median(release_times))}, {trips} round trips",
+        "within 1.5x of psql", ratio <= 1.5, f"psql -c 'select 1': {ms(median(psql_times))}; ratio {ratio:.2f}x")
+    return app
+
+
+def bench_promote(app, runs):
+    walls, trips = [], []
+    for index in range(runs):
+        version = f"2.0.{index}"
+        app.run("create", version)
+        app.run("deploy", version, "develop")
+        elapsed, count, _ = app.run("promote", "develop", "main")
+        walls.append(elapsed)
+        trips.append(count)
+    row("promote (command provider `true`, no probe): round trips", str(max(trips)), "at most 15", max(trips) <= 15)
+    row("promote: wall time", ms(median(walls)), "under 50 ms", median(walls) < 0.050,
+        f"min {ms(min(walls))}, max {ms(max(walls))}, {runs} runs")
+
+
+def bench_scale(cluster, workdir, events, deployments, runs, plan_file):
+    database = f"bench_{events // 1_000_000}m"
+    cluster.fresh(database, ARGS.bin)
+    started = time.perf_counter()
+    seeded = subprocess.run([sys.executable, os.path.join(HERE, "seed.py"), cluster.url(database), "--events", str(events),
+                             "--deployments", str(deployments)], check=True, capture_output=True, text=True).stdout.strip()
+    print(f"  {seeded} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    cluster.psql(database, f"ALTER DATABASE {database} SET log_min_duration_statement = 0")
+    cluster.psql(database, f"ALTER DATABASE {database} SET session_preload_libraries = 'auto_explain'")
+    cluster.psql(database, f"ALTER DATABASE {database} SET auto_explain.log_min_duration = 0")
+    cluster.psql(database, f"ALTER DATABASE {database} SET auto_explain.log_analyze = on")
+    cluster.psql(database, f"ALTER DATABASE {database} SET auto_explain.log_buffers = on")
+    cluster.psql(database, f"ALTER DATABASE {database} SET auto_explain.log_timing = off")
+    app = App(ARGS.bin, cluster.url(database), "crm-api", PIPELINE, os.path.join(workdir, database))
+    now = datetime.now(timezone.utc)
+    instant = (now - timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    label = f"{events // 1_000_000}M events"
+    results = {}
+    with open(plan_file, "a") as plan_out:
+        plan_out.write(f"\n=== {label}, {deployments} deployments, 200 apps ===\n")
+        for name, args in (("status", ["status"]), ("history --limit 50", ["history", "--limit", "50"]),
+                           ("audit --at", ["audit", "--at", instant]), ("audit --since", ["audit", "--since", since])):
+            walls, servers = [], []
+            for _ in range(runs):
+                offset = cluster.log_offset()
+                elapsed, _, result = app.run(*args)
+                time.sleep(0.05)
+                entries = server_entries(cluster.log_since(offset))
+                walls.append(elapsed)
+                servers.append(server_time(entries))
+            plan_out.write(f"\n--- release {' '.join(args)} ({len(result.stdout.splitlines())} lines out) ---\n")
+            for plan in plans(entries):
+                plan_out.write(plan + "\n\n")
+            results[name] = (median(walls), median(servers))
+            row(f"{name} at {label}", f"{median(servers):.2f} ms server, {ms(median(walls))} wall",
+                "under 10 ms server", median(servers) < 10)
+    if events >= 10_000_000:
+        cluster.psql(database, f"ALTER DATABASE {database} RESET ALL")
+        count = cluster.psql(database, "SELECT audit_sequence FROM apps WHERE name = 'crm-api'")
+        walls = []
+        for _ in range(3):
+            elapsed, _, result = app.run("audit", "verify")
+            walls.append(elapsed)
+        row(f"audit verify, {int(count):,} events", f"{median(walls):.2f} s", "under 5 s", median(walls) < 5,
+            result.stdout.strip()[:60])
+    return results
+
+
+def bench_throughput(cluster, workdir, apps_count, processes):
+    cluster.fresh("bench_tp", ARGS.bin)
+    url = cluster.url("bench_tp")
+    apps = [App(ARGS.bin, url, f"tp-{index:03d}", PIPELINE, os.path.join(workdir, "tp")) for index in range(apps_count)]
+
+    def prepare(app):
+        app.run("create", "1.0.0")
+        app.run("deploy", "1.0.0", "develop")
+
+    with ThreadPoolExecutor(processes) as pool:
+        list(pool.map(prepare, apps))
+    started = time.perf_counter()
+    with ThreadPoolExecutor(processes) as pool:
+        outcomes = list(pool.map(lambda app: app.run("promote", "develop", "main", check=False)[2].returncode, apps))
+    elapsed = time.perf_counter() - started
+    live = int(cluster.psql("bench_tp", "SELECT count(*) FROM deployments WHERE kind = 'promote' AND state = 'live'"))
+    in_flight = int(cluster.psql("bench_tp", "SELECT count(*) FROM deployments WHERE state IN ('pending', 'gating', 'deploying', 'verifying')"))
+    twice = int(cluster.psql("bench_tp", "SELECT count(*) FROM (SELECT environment_id FROM deployments WHERE kind = 'promote' GROUP BY 1 HAVING count(*) > 1) x"))
+    rate = apps_count / elapsed
+    ok = rate >= 100 and live == apps_count and in_flight == 0 and twice == 0 and all(code == 0 for code in outcomes)
+    row(f"throughput: {apps_count} apps promoted by {processes} processes", f"{rate:.0f} promotions/s",
+        "at least 100/s", ok, f"{elapsed:.2f} s; {live} live, {in_flight} in flight, {twice} environments promoted twice")
+
+
+class SlowHealth(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        delay = int(self.path.rsplit("/", 1)[-1]) / 1000
+        time.sleep(delay)
+        body = b"ok"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def bench_probes(cluster, workdir, count, runs):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHealth)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    slowest = 500
+    delays = [slowest * (index + 1) // count for index in range(count)]
+    environments = [(f"e{index:03d}", ["provider: command", 'command: {deploy: "true"}',
+                                       f'health: {{url: "http://127.0.0.1:{port}/health/{delay}", successes: 1, within: 5s, timeout: 3s}}'])
+                    for index, delay in enumerate(delays)]
+    cluster.fresh("bench_probe", ARGS.bin)
+    app = App(ARGS.bin, cluster.url("bench_probe"), "probe-app", environments, workdir)
+    walls = []
+    for _ in range(runs):
+        elapsed, _, result = app.run("probe", check=False)
+        if result.returncode != 0:
+            sys.exit(f"bench: release probe failed: {result.stderr.strip()[:300]}")
+        walls.append(elapsed)
+    server.shutdown()
+    ratio = median(walls) / (slowest / 1000)
+    row(f"probes: {count} endpoints at once, slowest {slowest} ms", ms(median(walls)), "within 1.2x of the slowest",
+        ratio <= 1.2, f"ratio {ratio:.2f}x, whole command included")
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = 0
+    with open("/proc/meminfo") as handle:
+        memory = int(next(line.split()[1] for line in handle if line.startswith("MemTotal"))) // (1024 * 1024)
+    postgres = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, Linux {platform.release()}, {postgres}, durable commits (fsync on)"
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--pgbench", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--quick", action="store_true", help="1M events only, fewer runs")
+    ARGS = parser.parse_args()
+    os.makedirs(ARGS.out, exist_ok=True)
+    cluster = Cluster(ARGS.socket, ARGS.log)
+    plan_file = os.path.join(ARGS.out, "plans.txt")
+    open(plan_file, "w").close()
+    runs = 11 if ARGS.quick else 41
+    with tempfile.TemporaryDirectory() as workdir:
+        print("floor…", file=sys.stderr, flush=True)
+        floor = bench_floor(cluster, ARGS.pgbench, runs)
+        row("floor: one round trip (pgbench select)", f"{floor['select']:.3f} ms", "-", True)
+        row("floor: one durable commit (pgbench insert)", f"{floor['commit']:.3f} ms", "-", True)
+        print("start-up and promote…", file=sys.stderr, flush=True)
+        app = bench_startup(cluster, workdir, runs)
+        bench_promote(app, 15 if ARGS.quick else 31)
+        print("throughput…", file=sys.stderr, flush=True)
+        bench_throughput(cluster, workdir, 200, 8)
+        print("probes…", file=sys.stderr, flush=True)
+        bench_probes(cluster, workdir, 100, 5 if ARGS.quick else 11)
+        print("history at scale…", file=sys.stderr, flush=True)
+        for events in ((1_000_000,) if ARGS.quick else (1_000_000, 10_000_000)):
+            bench_scale(cluster, workdir, events, 100_000, 5 if ARGS.quick else 11, plan_file)
+    print(f"\nrelease benchmarks, {datetime.now(timezone.utc):%Y-%m-%d}, {machine()}\n")
+    widths = [max(len(str(r[i])) for r in ROWS + [("Benchmark", "Measured", "Goal", "Verdict", "Notes")]) for i in range(5)]
+    header = ("Benchmark", "Measured", "Goal", "Verdict", "Notes")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in ROWS:
+        print("| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |")
+    print(f"\nQuery plans: {plan_file}")
+    with open(os.path.join(ARGS.out, "results.json"), "w") as handle:
+        json.dump({"machine": machine(), "rows": ROWS}, handle, indent=1)
+    return 0 if all(r[3] == "ok" for r in ROWS) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
