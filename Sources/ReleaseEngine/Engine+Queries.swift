@@ -152,10 +152,11 @@ extension Engine {
             return results.sorted { $0.0 < $1.0 }.map { (targets[$0.0].name, $0.1) }
         }
         let app = self.app
-        try await database { db in
-            guard let appID = try db.appID(named: app) else { return }
+        // Two round trips for any number of environments: their ids, then every verdict with COMMIT.
+        try await transaction { db in
+            let known = try db.fetch(Reads.environments(app: app)).environments
             for (name, verdict) in verdicts {
-                if let environmentID = try db.environmentID(app: appID, named: name) {
+                if let environmentID = known[name] {
                     try db.recordHealth(environment: environmentID, healthy: verdict.passed, detail: verdict.detail)
                 }
             }

@@ -77,7 +77,7 @@ extension PostgresConnection {
 
     /// Records the latest health verdict of an environment.
     public func recordHealth(environment: Int64, healthy: Bool, detail: String) throws {
-        try query("""
+        try enqueue("""
             UPDATE environments SET health = \(healthy ? "healthy" : "unhealthy"), health_detail = \(detail),
                    health_at = clock_timestamp(),
                    recovered_at = CASE WHEN \(healthy) AND health = 'unhealthy' THEN clock_timestamp() ELSE recovered_at END

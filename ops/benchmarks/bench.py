@@ -150,7 +150,7 @@ def bench_startup(cluster, workdir, runs):
         elapsed, trips, _ = app.run("status")
         release_times.append(elapsed)
         started = time.perf_counter()
-        subprocess.run(["psql", "-X", "-Atc", "select 1", url], check=True, capture_output=True)
+        subprocess.run([ARGS.psql, "-X", "-Atc", "select 1", url], check=True, capture_output=True)
         psql_times.append(time.perf_counter() - started)
     ratio = median(release_times) / median(psql_times)
     row("start-up: release status", f"{ms(median(release_times))}, {trips} round trips",
@@ -245,6 +245,11 @@ def bench_throughput(cluster, workdir, apps_count, processes):
         "at least 100/s", ok, f"{elapsed:.2f} s; {live} live, {in_flight} in flight, {twice} environments promoted twice")
 
 
+class HealthServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512  # the default backlog of 5 would refuse most of 100 simultaneous probes
+
+
 class SlowHealth(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -262,8 +267,7 @@ class SlowHealth(http.server.BaseHTTPRequestHandler):
 
 
 def bench_probes(cluster, workdir, count, runs):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHealth)
-    server.daemon_threads = True
+    server = HealthServer(("127.0.0.1", 0), SlowHealth)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     slowest = 500
@@ -277,7 +281,7 @@ def bench_probes(cluster, workdir, count, runs):
     for _ in range(runs):
         elapsed, _, result = app.run("probe", check=False)
         if result.returncode != 0:
-            sys.exit(f"bench: release probe failed: {result.stderr.strip()[:300]}")
+            sys.exit(f"bench: release probe failed: {(result.stdout + result.stderr).strip()[-600:]}")
         walls.append(elapsed)
     server.shutdown()
     ratio = median(walls) / (slowest / 1000)
@@ -306,8 +310,10 @@ def main():
     parser.add_argument("--socket", required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--pgbench", required=True)
+    parser.add_argument("--psql", required=True, help="the psql binary itself (Debian's /usr/bin/psql is a Perl wrapper)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--quick", action="store_true", help="1M events only, fewer runs")
+    parser.add_argument("--only", choices=["floor", "startup", "throughput", "probes", "scale"], help="one benchmark")
     ARGS = parser.parse_args()
     os.makedirs(ARGS.out, exist_ok=True)
     cluster = Cluster(ARGS.socket, ARGS.log)
@@ -315,20 +321,22 @@ def main():
     open(plan_file, "w").close()
     runs = 11 if ARGS.quick else 41
     with tempfile.TemporaryDirectory() as workdir:
-        print("floor…", file=sys.stderr, flush=True)
-        floor = bench_floor(cluster, ARGS.pgbench, runs)
-        row("floor: one round trip (pgbench select)", f"{floor['select']:.3f} ms", "-", True)
-        row("floor: one durable commit (pgbench insert)", f"{floor['commit']:.3f} ms", "-", True)
-        print("start-up and promote…", file=sys.stderr, flush=True)
-        app = bench_startup(cluster, workdir, runs)
-        bench_promote(app, 15 if ARGS.quick else 31)
-        print("throughput…", file=sys.stderr, flush=True)
-        bench_throughput(cluster, workdir, 200, 8)
-        print("probes…", file=sys.stderr, flush=True)
-        bench_probes(cluster, workdir, 100, 5 if ARGS.quick else 11)
-        print("history at scale…", file=sys.stderr, flush=True)
-        for events in ((1_000_000,) if ARGS.quick else (1_000_000, 10_000_000)):
-            bench_scale(cluster, workdir, events, 100_000, 5 if ARGS.quick else 11, plan_file)
+        def wanted(name):
+            return ARGS.only in (None, name)
+        if wanted("floor"):
+            floor = bench_floor(cluster, ARGS.pgbench, runs)
+            row("floor: one round trip (pgbench select)", f"{floor['select']:.3f} ms", "-", True)
+            row("floor: one durable commit (pgbench insert)", f"{floor['commit']:.3f} ms", "-", True)
+        if wanted("startup"):
+            app = bench_startup(cluster, workdir, runs)
+            bench_promote(app, 15 if ARGS.quick else 31)
+        if wanted("throughput"):
+            bench_throughput(cluster, workdir, 200, 8)
+        if wanted("probes"):
+            bench_probes(cluster, workdir, 100, 5 if ARGS.quick else 11)
+        if wanted("scale"):
+            for events in ((1_000_000,) if ARGS.quick else (1_000_000, 10_000_000)):
+                bench_scale(cluster, workdir, events, 100_000, 5 if ARGS.quick else 11, plan_file)
     print(f"\nrelease benchmarks, {datetime.now(timezone.utc):%Y-%m-%d}, {machine()}\n")
     widths = [max(len(str(r[i])) for r in ROWS + [("Benchmark", "Measured", "Goal", "Verdict", "Notes")]) for i in range(5)]
     header = ("Benchmark", "Measured", "Goal", "Verdict", "Notes")
