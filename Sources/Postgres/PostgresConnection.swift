@@ -93,7 +93,6 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-
     deinit {
         if let handle { PQfinish(handle) }
     }
@@ -120,12 +119,16 @@ public final class PostgresConnection: @unchecked Sendable {
         if !queued.isEmpty {
             return try flush(then: [query]).last ?? []
         }
-        RoundTrips.count()
-        roundTrips += 1
+        countRoundTrip()
         let result: OpaquePointer? = withOptionalCStringArray(query.binds) { values in
             PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
         }
         return try Self.consume(result, connection: handle)
+    }
+
+    private func countRoundTrip() {
+        RoundTrips.count()
+        roundTrips += 1
     }
 
     /// Reads several statements' results in one round trip (libpq's pipeline mode), each decoded
@@ -133,8 +136,8 @@ public final class PostgresConnection: @unchecked Sendable {
     public func fetch<each T>(_ fetches: repeat Fetch<each T>) throws -> (repeat each T) {
         var queries: [PostgresQuery] = []
         for fetch in repeat each fetches { queries.append(fetch.query) }
-        let results = try flush(then: queries)
-        var index = results.count - queries.count
+        let results = try pipeline(queries)
+        var index = 0
         func decode<U>(_ fetch: Fetch<U>) throws -> U {
             defer { index += 1 }
             return try fetch.decode(results[index])
@@ -169,8 +172,7 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
         if !queued.isEmpty { _ = try flush(then: []) }
-        RoundTrips.count()
-        roundTrips += 1
+        countRoundTrip()
         _ = try Self.consume(PQexec(handle, script), connection: handle)
     }
 
@@ -240,8 +242,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let queries = queued + more
         queued = []
         beginQueued = false
-        RoundTrips.count()
-        roundTrips += 1
+        countRoundTrip()
         guard PQenterPipelineMode(handle) == 1 else {
             throw PostgresError(kind: .connection, message: Self.message(of: handle))
         }

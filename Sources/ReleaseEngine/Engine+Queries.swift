@@ -30,34 +30,27 @@ extension Engine {
         let app = self.app
         return try await database { db in
             let (known, now) = try db.fetch(Reads.environments(app: app), Reads.now())
-            let ids = environments.map { known.environments[$0.name] }
-            let reads = ids.map { id in
-                (Reads.currentLive(environment: id), Reads.inFlight(environment: id), Reads.openFreezes(environment: id),
-                 Reads.health(environment: id), Reads.lastFinished(environment: id))
+            // An environment the database has not seen reads as nothing live, unknown health.
+            let reads = environments.map { environment in
+                let id = known.environments[environment.name]
+                return (Reads.currentLive(environment: id), Reads.inFlight(environment: id), Reads.openFreezes(environment: id),
+                        Reads.health(environment: id), Reads.lastFinished(environment: id))
             }
             let results = try db.pipeline(reads.flatMap { [$0.0.query, $0.1.query, $0.2.query, $0.3.query, $0.4.query] })
-            return try environments.enumerated().map { index, environment in
-                let (liveRead, inFlightRead, freezesRead, healthRead, lastRead) = reads[index]
-                let rows = results[(index * 5)..<(index * 5 + 5)].map { $0 }
-                var health = "unknown"
-                var healthDetail: String?
-                var live: LiveRelease?
-                var inFlight: DeploymentRecord?
-                var adHoc: [AdHocFreeze] = []
-                if ids[index] != nil {
-                    live = try liveRead.decode(rows[0])
-                    inFlight = try inFlightRead.decode(rows[1])
-                    adHoc = try freezesRead.decode(rows[2]).filter { $0.isActive(at: now) }
-                    let recorded = try healthRead.decode(rows[3])
-                    (health, healthDetail) = (recorded.health, recorded.detail)
-                    if let last = try lastRead.decode(rows[4]), last.kind == .rollback, last.state == .failed {
-                        health = "degraded"
-                        healthDetail = last.detail
-                    } else if let live, live.state == .failed {
-                        health = "unhealthy"
-                    } else if let live, live.state == .verifying {
-                        health = "verifying"
-                    }
+            return try zip(environments, reads).enumerated().map { index, pair in
+                let (environment, (liveRead, inFlightRead, freezesRead, healthRead, lastRead)) = pair
+                let first = index * 5
+                let live = try liveRead.decode(results[first])
+                let inFlight = try inFlightRead.decode(results[first + 1])
+                let adHoc = try freezesRead.decode(results[first + 2]).filter { $0.isActive(at: now) }
+                var (health, healthDetail, _) = try healthRead.decode(results[first + 3])
+                if let last = try lastRead.decode(results[first + 4]), last.kind == .rollback, last.state == .failed {
+                    health = "degraded"
+                    healthDetail = last.detail
+                } else if let live, live.state == .failed {
+                    health = "unhealthy"
+                } else if let live, live.state == .verifying {
+                    health = "verifying"
                 }
                 let context = GateContext(kind: .deploy, environment: environment, actor: "", now: now, release: nil, adHocFreezes: adHoc)
                 let (reasons, end) = PromotionGate.activeFreezes(context)

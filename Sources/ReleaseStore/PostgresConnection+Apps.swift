@@ -85,19 +85,6 @@ extension PostgresConnection {
             """)
     }
 
-    /// The last verdict (healthy, unhealthy or unknown) and when the environment last became
-    /// healthy again after an unhealthy one (nil if it never was unhealthy).
-    public func healthBreak(environment: Int64) throws -> (health: String, recoveredAt: Timestamp?) {
-        let health = try fetch(Reads.health(environment: environment))
-        return (health.health, health.recoveredAt)
-    }
-
-    /// The last health verdict recorded for an environment: healthy, unhealthy or unknown.
-    public func health(environment: Int64) throws -> (health: String, detail: String?) {
-        let health = try fetch(Reads.health(environment: environment))
-        return (health.health, health.detail)
-    }
-
     /// The database's clock.
     public func now() throws -> Timestamp {
         try fetch(Reads.now())

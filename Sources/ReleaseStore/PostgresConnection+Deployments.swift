@@ -165,7 +165,6 @@ extension PostgresConnection {
         try fetch(Reads.currentLive(environment: environment))
     }
 
-
     /// What was live in each environment of the app at an instant.
     public func liveAt(app: Int64, at instant: Timestamp) throws -> [String: LiveRelease] {
         var live: [String: LiveRelease] = [:]
@@ -200,10 +199,5 @@ extension PostgresConnection {
             WHERE d.environment_id = \(environment) AND d.release_id = \(release) AND d.verified
             ORDER BY d.id DESC LIMIT 1
             """).first?.deploymentRecord()
-    }
-
-    /// The newest finished deployment of an environment (to tell a degraded environment).
-    public func lastFinished(environment: Int64) throws -> DeploymentRecord? {
-        try fetch(Reads.lastFinished(environment: environment))
     }
 }

@@ -17,9 +17,4 @@ extension PostgresConnection {
             RETURNING id
             """).count
     }
-
-    /// Ad-hoc freezes in force at `now`.
-    public func activeFreezes(environment: Int64, at now: Timestamp) throws -> [AdHocFreeze] {
-        try fetch(Reads.openFreezes(environment: environment)).filter { $0.isActive(at: now) }
-    }
 }

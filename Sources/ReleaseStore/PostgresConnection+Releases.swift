@@ -50,20 +50,10 @@ extension PostgresConnection {
             """)
     }
 
-    /// The latest result of each check of a release.
-    public func latestChecks(release: Int64) throws -> [String: CheckStatus] {
-        try fetch(Reads.latestChecks(release: release))
-    }
-
     /// Records an approval of a version for an environment.
     public func insertApproval(environment: Int64, release: Int64, approver: String) throws {
         try query("""
             INSERT INTO approvals (environment_id, release_id, approver) VALUES (\(environment), \(release), \(approver))
             """)
-    }
-
-    /// Distinct approvers of a release for an environment, approved at or after `since`.
-    public func approvers(environment: Int64, release: Int64, since: Timestamp?) throws -> [String] {
-        try fetch(Reads.approvers(environment: environment, release: release, since: since))
     }
 }

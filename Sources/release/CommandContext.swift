@@ -21,7 +21,7 @@ struct CommandContext {
     /// Loads release.yml, connects, and refuses unless the schema is current.
     static func make(_ options: GlobalOptions, requireSchema: Bool = true) async throws -> CommandContext {
         if let stats = ProcessInfo.processInfo.environment["RELEASE_STATS"], !stats.isEmpty, stats != "0" {
-            // For benchmarks: how many statements this run sent (each a round trip), after connecting.
+            // For benchmarks: how many round trips this run made to PostgreSQL (a pipeline counts once).
             atexit {
                 FileHandle.standardError.write(Data("release: database round trips: \(RoundTrips.total)\n".utf8))
             }
@@ -101,7 +101,7 @@ struct CommandContext {
         let candidates = [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]]
         let chosen = candidates.compactMap { $0 }.first { !$0.isEmpty } ?? loginName()
         guard Identifier.isValidActor(chosen) else {
-            throw ReleaseError.usage("'\(Inputs.printable(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most 100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
+            throw ReleaseError.usage("'\(Identifier.shown(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most 100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
         }
         return chosen
     }
