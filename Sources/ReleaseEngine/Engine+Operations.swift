@@ -247,29 +247,27 @@ extension Engine {
         FaultPoint.afterRollbackStarted.reached()
         let name = environment.name
         let version = started.release.version
-        let action = "\(started.kind.rawValue).failed"
         if started.kind == .rollback {
-            let message = "Rollback of \(name) to \(version) failed verification (\(detail)). \(name) is degraded and needs a human: check the platform, then deploy a known-good release."
-            await announce(started, action: action, message: message)
-            throw ReleaseError.failed(message)
+            throw await failure(started, "Rollback of \(name) to \(version) failed verification (\(detail)). \(name) is degraded and needs a human: check the platform, then deploy a known-good release.")
         }
         guard let rollback else {
             let why = automatic ? "there is no earlier verified release to roll back to" : "on_failure is stop"
-            let message = "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(why). Run `release rollback \(name) --reason …` or deploy a fix."
-            await announce(started, action: action, message: message)
-            throw ReleaseError.failed(message)
+            throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(why). Run `release rollback \(name) --reason …` or deploy a fix.")
         }
         do {
             let report = try await execute(rollback, provider: provider, gates: [], resume: nil)
             progress(report.message)
         } catch let error as ReleaseError {
-            let message = "Verification of \(version) on \(name) failed (\(detail)), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)"
-            await announce(started, action: action, message: message)
-            throw ReleaseError.failed(message)
+            throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)")
         }
-        let message = "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and is healthy."
-        await announce(started, action: action, message: message, rolledBackTo: rollback.release.version)
-        throw ReleaseError.failed(message)
+        throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and is healthy.",
+                            rolledBackTo: rollback.release.version)
+    }
+
+    /// Announces that an operation failed and returns the error to throw.
+    private func failure(_ started: StartedDeployment, _ message: String, rolledBackTo: String? = nil) async -> ReleaseError {
+        await announce(started, action: "\(started.kind.rawValue).failed", message: message, rolledBackTo: rolledBackTo)
+        return .failed(message)
     }
 
     /// Tells the observer (notifications) how an operation ended; never fails the operation.
@@ -277,9 +275,8 @@ extension Engine {
         guard let observer, started.announce else { return }
         let event = OperationEvent(
             action: action, app: app, environment: started.environment.name, version: started.release.version,
-            previousVersion: started.previous?.version, rolledBackTo: rolledBackTo, actor: actor,
-            at: .now, commit: started.release.commit,
-            reason: started.reason, message: message)
+            previousVersion: started.previous?.version, rolledBackTo: rolledBackTo, actor: actor, at: .now,
+            commit: started.release.commit, reason: started.reason, message: message)
         await observer(event)
     }
 

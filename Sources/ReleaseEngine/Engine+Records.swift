@@ -111,8 +111,7 @@ extension Engine {
 
     private func announceFreeze(_ action: String, _ environment: EnvironmentConfiguration, message: String, reason: String?) async {
         guard let observer else { return }
-        await observer(OperationEvent(action: action, app: app, environment: environment.name, actor: actor,
-                                      at: .now,
+        await observer(OperationEvent(action: action, app: app, environment: environment.name, actor: actor, at: .now,
                                       reason: reason, message: message))
     }
 

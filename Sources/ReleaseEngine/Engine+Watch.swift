@@ -69,9 +69,9 @@ extension Engine {
         let deadline = clock.now.advanced(by: duration.duration)
         var probes = 0
         while true {
-            if try await currentDeployment(watched.environmentID) != live.deploymentID {
-                let now = try await database { db in try db.currentLive(environment: watched.environmentID)?.version }
-                return "\(now ?? "Another release") replaced \(live.version) on \(environment.name) during the watch; stopped watching after \(probes) probe\(probes == 1 ? "" : "s")."
+            let current = try await database { db in try db.currentLive(environment: watched.environmentID) }
+            if current?.deploymentID != live.deploymentID {
+                return "\(current?.version ?? "Another release") replaced \(live.version) on \(environment.name) during the watch; stopped watching after \(probes) probe\(probes == 1 ? "" : "s")."
             }
             probes += 1
             if let failure = await prober.probeOnce(health) {
@@ -101,10 +101,6 @@ extension Engine {
         return "\(live.version) stayed healthy on \(environment.name) for \(duration) (\(probes) probe\(probes == 1 ? "" : "s"))."
     }
 
-    private func currentDeployment(_ environmentID: Int64) async throws -> Int64? {
-        try await database { db in try db.currentLive(environment: environmentID)?.deploymentID }
-    }
-
     private func watchFailed(_ environment: EnvironmentConfiguration, live: LiveRelease, kind: DeploymentKind, appID: Int64,
                              environmentID: Int64, detail: String) async throws -> String {
         let engine = self
@@ -124,20 +120,17 @@ extension Engine {
         guard stillLive else {
             return "\(live.version) is no longer live on \(name); the failed probe concerned what replaced it, which has its own verification."
         }
-        func event(_ message: String, rolledBackTo: String? = nil) -> OperationEvent {
-            OperationEvent(action: "watch.failed", app: engine.app, environment: name, version: live.version, rolledBackTo: rolledBackTo,
-                           actor: engine.actor, at: .now,
-                           message: message)
+        /// Announces the failed watch and returns the error to throw.
+        func failure(_ message: String, code: ReleaseError.Code = .deploymentFailed, rolledBackTo: String? = nil) async -> ReleaseError {
+            await observer?(OperationEvent(action: "watch.failed", app: engine.app, environment: name, version: live.version,
+                                           rolledBackTo: rolledBackTo, actor: engine.actor, at: .now, message: message))
+            return ReleaseError(code, message)
         }
         if isRollback {
-            let message = "\(live.version) on \(name) was put there by a rollback and failed its health probe (\(detail)). A rollback is never rolled back: \(name) is degraded and needs a human."
-            await observer?(event(message))
-            throw ReleaseError.failed(message)
+            throw await failure("\(live.version) on \(name) was put there by a rollback and failed its health probe (\(detail)). A rollback is never rolled back: \(name) is degraded and needs a human.")
         }
         guard rollBack else {
-            let message = "\(live.version) failed its health probe on \(name) (\(detail)). It is quarantined and still serving: on_failure is stop. Run `release rollback \(name) --reason …` or deploy a fix."
-            await observer?(event(message))
-            throw ReleaseError.failed(message)
+            throw await failure("\(live.version) failed its health probe on \(name) (\(detail)). It is quarantined and still serving: on_failure is stop. Run `release rollback \(name) --reason …` or deploy a fix.")
         }
         progress("\(live.version) failed its health probe on \(name) (\(detail)); rolling back…")
         var plan = OperationPlan(kind: .rollback, environment: environment, reason: "watch: \(live.version) failed its health probe: \(detail)")
@@ -146,14 +139,12 @@ extension Engine {
         do {
             report = try await run(plan)
         } catch let error as ReleaseError {
-            let message = "\(live.version) failed its health probe on \(name) during the watch (\(detail)), and the rollback did not complete: \(error.message)"
-            await observer?(event(message))
             // A gate refusing the rollback (exit 3) still leaves a failed release serving: exit 1.
-            throw ReleaseError(error.code == .refused ? .deploymentFailed : error.code, message)
+            throw await failure("\(live.version) failed its health probe on \(name) during the watch (\(detail)), and the rollback did not complete: \(error.message)",
+                                code: error.code == .refused ? .deploymentFailed : error.code)
         }
         progress(report.message)
-        let message = "\(live.version) failed its health probe on \(name) during the watch (\(detail)). \(live.version) is quarantined; \(name) was rolled back to \(report.version) and is healthy."
-        await observer?(event(message, rolledBackTo: report.version))
-        throw ReleaseError.failed(message)
+        throw await failure("\(live.version) failed its health probe on \(name) during the watch (\(detail)). \(live.version) is quarantined; \(name) was rolled back to \(report.version) and is healthy.",
+                            rolledBackTo: report.version)
     }
 }
