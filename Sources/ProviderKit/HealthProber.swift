@@ -26,10 +26,11 @@ public struct ProbeVerdict: Sendable, Equatable {
 /// Probes a health endpoint until it has answered well enough times in a row, or the deadline
 /// passes.
 public struct HealthProber: Sendable {
-    private let client: HTTPClient
+    private let client: HTTPClient?
 
-    /// Creates a prober over a shared HTTP client.
-    public init(client: HTTPClient = .release) {
+    /// Creates a prober over `client`, by default the shared one. That one (and its event-loop
+    /// threads) starts at the first probe, not when every command builds its engine.
+    public init(client: HTTPClient? = nil) {
         self.client = client
     }
 
@@ -87,7 +88,7 @@ public struct HealthProber: Sendable {
         request.headers.add(name: "User-Agent", value: "release-health-probe")
         let milliseconds = max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(milliseconds))
+            let response = try await (client ?? .release).execute(request, timeout: .milliseconds(milliseconds))
             let body = try await response.body.collect(upTo: 1 << 20)
             let text = String(buffer: body)
             if Int(response.status.code) != check.expectStatus {

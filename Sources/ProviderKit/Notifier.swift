@@ -29,12 +29,13 @@ public struct Notifier: Sendable {
     public var timeout: TimeSpan
     /// The first backoff between attempts (doubling, with jitter).
     public var initialBackoff: TimeSpan
-    private let client: HTTPClient
+    private let client: HTTPClient?
 
-    /// Creates a notifier.
+    /// Creates a notifier over `client`, by default the shared one, which starts only when the
+    /// first notification goes out (every command builds a notifier).
     public init(configuration: NotifyConfiguration, environment: [String: String], log: @escaping @Sendable (String) -> Void,
                 maxAttempts: Int = 3, timeout: TimeSpan = .seconds(5), initialBackoff: TimeSpan = .milliseconds(500),
-                client: HTTPClient = .release) {
+                client: HTTPClient? = nil) {
         self.configuration = configuration
         self.environment = environment
         self.log = log
@@ -88,10 +89,7 @@ public struct Notifier: Sendable {
         case .json: body = event.json
         case .slack: body = Self.slackMessage(event)
         }
-        let api = APIClient(configuration: .init(
-            baseURL: hook.url, headers: [("User-Agent", "release/\(ReleaseInfo.version)")], platform: "webhook \(shown)",
-            redactor: Redactor(secrets: Self.secrets(of: hook.url)), timeout: timeout, maxAttempts: maxAttempts,
-            initialBackoff: initialBackoff, maxBackoff: .seconds(5)), client: client)
+        let api = apiClient(baseURL: hook.url, headers: [], platform: "webhook \(shown)", secrets: Self.secrets(of: hook.url))
         return await deliver(to: shown) {
             _ = try await api.send(.POST, "", json: body, retryable: true, label: "POST \(shown)")
         }
@@ -105,12 +103,9 @@ public struct Notifier: Sendable {
             return Delivery(receiver: shown, delivered: false, failure: failure)
         }
         let base = environment["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com"
-        let api = APIClient(configuration: .init(
-            baseURL: base,
-            headers: [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"),
-                      ("Authorization", "Bearer \(token)"), ("User-Agent", "release/\(ReleaseInfo.version)")],
-            platform: "GitHub", redactor: Redactor(secrets: [token]), timeout: timeout, maxAttempts: maxAttempts,
-            initialBackoff: initialBackoff, maxBackoff: .seconds(5)), client: client)
+        let api = apiClient(baseURL: base, headers: [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"),
+                                                     ("Authorization", "Bearer \(token)")],
+                            platform: "GitHub", secrets: [token])
         let body = JSONValue.object([
             ("title", .string(event.title)),
             ("body", .string(Self.issueBody(event))),
@@ -120,6 +115,14 @@ public struct Notifier: Sendable {
         return await deliver(to: shown) {
             _ = try await api.send(.POST, "/repos/\(issues.repo)/issues", json: body, retryable: false, label: "POST /repos/\(issues.repo)/issues")
         }
+    }
+
+    /// A client for one receiver, with this notifier's attempts, timeout and backoff.
+    private func apiClient(baseURL: String, headers: [(String, String)], platform: String, secrets: [String?]) -> APIClient {
+        APIClient(configuration: .init(
+            baseURL: baseURL, headers: headers + [("User-Agent", "release/\(ReleaseInfo.version)")], platform: platform,
+            redactor: Redactor(secrets: secrets), timeout: timeout, maxAttempts: maxAttempts,
+            initialBackoff: initialBackoff, maxBackoff: .seconds(5)), client: client ?? .release)
     }
 
     private func deliver(to receiver: String, _ body: () async throws -> Void) async -> Delivery {
