@@ -39,14 +39,14 @@ public struct GitSync: Sendable {
             return .refused("the release's commit '\(commit)' is not a git commit id")
         }
         do {
-            guard let full = try await git(["rev-parse", "--verify", "--quiet", "\(commit)^{commit}"]).ok else {
+            let resolve = ["rev-parse", "--verify", "--quiet", "\(commit)^{commit}"]
+            var full = try await git(resolve).ok
+            if full == nil {
                 // Not here yet (a shallow CI checkout, say): fetch it from the remote.
                 _ = try await git(["fetch", "--quiet", "--no-tags", remote, commit])
-                guard let fetched = try await git(["rev-parse", "--verify", "--quiet", "\(commit)^{commit}"]).ok else {
-                    return .refused("commit \(commit) is not in \(repository) nor on \(remote)")
-                }
-                return try await push(fetched, branch: branch, remote: remote)
+                full = try await git(resolve).ok
             }
+            guard let full else { return .refused("commit \(commit) is not in \(repository) nor on \(remote)") }
             return try await push(full, branch: branch, remote: remote)
         } catch {
             return .refused("git could not run: \(error)")
