@@ -1,4 +1,5 @@
 import Foundation
+
 /// An instant with microsecond precision, the precision PostgreSQL stores.
 ///
 /// Exact arithmetic matters here: `audit --at` must return a release at the very microsecond it
@@ -12,12 +13,12 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         self.microseconds = microseconds
     }
 
-    /// Creates an instant from whole seconds since the Unix epoch.
     /// This machine's clock now (events for people; the database's clock decides what was live).
     public static var now: Timestamp {
         Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
     }
 
+    /// Creates an instant from whole seconds since the Unix epoch.
     public init(seconds: Int64) {
         microseconds = seconds * 1_000_000
     }

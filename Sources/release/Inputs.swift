@@ -4,21 +4,21 @@ import ReleaseCore
 enum Inputs {
     static func version(_ text: String) throws -> String {
         guard Identifier.isValidVersion(text) else {
-            throw ReleaseError.usage("'\(printable(text))' is not a valid version: use letters, digits, '.', '+', '-' and '_' (at most 128), such as 1.4.2.")
+            throw ReleaseError.usage("'\(Identifier.shown(text))' is not a valid version: use letters, digits, '.', '+', '-' and '_' (at most 128), such as 1.4.2.")
         }
         return text
     }
 
     static func commit(_ text: String) throws -> String {
         guard (4...64).contains(text.count), text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) || ("A"..."F").contains($0) }) else {
-            throw ReleaseError.usage("--commit '\(printable(text))' is not a commit id: give the hexadecimal SHA, such as 3f2a9c1.")
+            throw ReleaseError.usage("--commit '\(Identifier.shown(text))' is not a commit id: give the hexadecimal SHA, such as 3f2a9c1.")
         }
         return text.lowercased()
     }
 
     static func name(_ text: String, what: String) throws -> String {
         guard Identifier.isValid(text) else {
-            throw ReleaseError.usage("'\(printable(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '/' or '@' (at most 100).")
+            throw ReleaseError.usage("'\(Identifier.shown(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '/' or '@' (at most 100).")
         }
         return text
     }
@@ -51,7 +51,7 @@ enum Inputs {
 
     static func time(_ text: String, option: String) throws -> Timestamp {
         guard let time = Timestamp(parsing: text) else {
-            throw ReleaseError.usage("\(option) '\(printable(text))' is not a time: use RFC 3339, such as 2026-03-01T14:00:00Z.")
+            throw ReleaseError.usage("\(option) '\(Identifier.shown(text))' is not a time: use RFC 3339, such as 2026-03-01T14:00:00Z.")
         }
         return time
     }
@@ -59,11 +59,6 @@ enum Inputs {
     static func limit(_ value: Int) throws -> Int {
         guard (1...100_000).contains(value) else { throw ReleaseError.usage("--limit must be between 1 and 100000.") }
         return value
-    }
-
-    /// Text safe to echo in an error: control characters shown as '?', long values cut.
-    static func printable(_ text: String) -> String {
-        Identifier.shown(text)
     }
 }
 

@@ -172,7 +172,7 @@ struct WatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let span = TimeSpan(parsing: duration), span.microseconds > 0 else {
-            throw ReleaseError.usage("--for takes a duration such as 30s, 15m or 2h, not '\(Inputs.printable(duration))'.")
+            throw ReleaseError.usage("--for takes a duration such as 30s, 15m or 2h, not '\(Identifier.shown(duration))'.")
         }
         guard span <= .minutes(7 * 24 * 60) else { throw ReleaseError.usage("--for is at most 7d; run `release watch` again for longer.") }
         let context = try await CommandContext.make(global)

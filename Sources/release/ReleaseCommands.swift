@@ -92,7 +92,7 @@ struct CheckCommand: AsyncParsableCommand {
         let version = try Inputs.version(version)
         let name = try Inputs.name(name, what: "check name")
         guard let status = CheckStatus(rawValue: status) else {
-            throw ReleaseError.usage("'\(Inputs.printable(status))' is not a check status: use passed, failed or pending.")
+            throw ReleaseError.usage("'\(Identifier.shown(status))' is not a check status: use passed, failed or pending.")
         }
         let url = try url.map { try Inputs.url($0, what: "--url") }
         let context = try await CommandContext.make(global)

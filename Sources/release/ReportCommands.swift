@@ -94,7 +94,7 @@ struct AuditListCommand: AsyncParsableCommand {
         if let since, let until, until <= since { throw ReleaseError.usage("--until must be later than --since.") }
         let chosen = format ?? (global.json ? "json" : "table")
         guard ["table", "json", "csv"].contains(chosen) else {
-            throw ReleaseError.usage("--format '\(Inputs.printable(chosen))' is not known: use table, json or csv.")
+            throw ReleaseError.usage("--format '\(Identifier.shown(chosen))' is not known: use table, json or csv.")
         }
         if at != nil, since != nil || until != nil || env != nil {
             throw ReleaseError.usage("--at answers for every environment at one instant; leave out --env, --since and --until.")
