@@ -51,27 +51,23 @@ import Testing
     @Test func ecsRolloutThatFailsOrNeverSettlesIsAFailureThatPartlyRolledOut() async throws {
         try await MotoWorld.with { world in
             let failing = try Self.ecs(world)
-            do {
-                _ = try await failing.deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:crashloop"),
-                                             record: RecordedOperations().recorder)
-                Issue.record("a FAILED rollout must fail the deploy")
-            } catch let error as ProviderError {
-                #expect(error.kind == .failed)
-                #expect(error.partlyRolledOut)
-                #expect(error.message.contains("ECS deployment circuit breaker: tasks failed to start."))
+            let failed = await #expect(throws: ProviderError.self, "a FAILED rollout must fail the deploy") {
+                try await failing.deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:crashloop"),
+                                         record: RecordedOperations().recorder)
             }
+            #expect(failed?.kind == .failed)
+            #expect(failed?.partlyRolledOut == true)
+            #expect(failed?.message.contains("ECS deployment circuit breaker: tasks failed to start.") == true)
 
             let stuck = try Self.ecs(world, service: "crm-stuck", timeout: "2s")
-            do {
-                _ = try await stuck.deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:1.1.0"),
-                                           record: RecordedOperations().recorder)
-                Issue.record("a rollout that never completes must hit the deadline")
-            } catch let error as ProviderError {
-                #expect(error.kind == .failed)
-                #expect(error.partlyRolledOut)
-                #expect(error.message.contains("did not become stable"))
-                #expect(error.message.contains("1 of 3 tasks running"))
+            let unsettled = await #expect(throws: ProviderError.self, "a rollout that never completes must hit the deadline") {
+                try await stuck.deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:1.1.0"),
+                                       record: RecordedOperations().recorder)
             }
+            #expect(unsettled?.kind == .failed)
+            #expect(unsettled?.partlyRolledOut == true)
+            #expect(unsettled?.message.contains("did not become stable") == true)
+            #expect(unsettled?.message.contains("1 of 3 tasks running") == true)
         }
     }
 
@@ -94,13 +90,11 @@ import Testing
                 record: recorded.recorder)
             #expect(try await world.aliasVersion() == "1")
 
-            do {
-                _ = try await provider.deploy(Fixtures.request("aws-lambda", "9.9.9", artifact: "s3://crm-artifacts/missing.zip"),
-                                              record: RecordedOperations().recorder)
-                Issue.record("a missing S3 object must fail")
-            } catch let error as ProviderError {
-                #expect(error.message.contains("NoSuchKey"), "the AWS message is shown as it is: \(error.message)")
+            let missing = await #expect(throws: ProviderError.self, "a missing S3 object must fail") {
+                try await provider.deploy(Fixtures.request("aws-lambda", "9.9.9", artifact: "s3://crm-artifacts/missing.zip"),
+                                          record: RecordedOperations().recorder)
             }
+            #expect(missing?.message.contains("NoSuchKey") == true, "the AWS message is shown as it is: \(missing?.message ?? "")")
             #expect(try await world.aliasVersion() == "1", "nothing moved")
         }
     }
@@ -119,15 +113,12 @@ import Testing
             for (environment, code) in cases {
                 for deploy in [{ try await Self.ecs(world, environment: environment).deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:1.1.0"), record: RecordedOperations().recorder) },
                                { try await Self.lambda(world, environment: environment).deploy(Fixtures.request("aws-lambda", "1.1.0", artifact: "s3://crm-artifacts/crm-api-1.1.0.zip"), record: RecordedOperations().recorder) }] {
-                    do {
-                        _ = try await deploy()
-                        Issue.record("\(code) must be refused")
-                    } catch let error as ProviderError {
-                        #expect(error.kind == .configuration, "\(code): \(error.message)")
-                        #expect(error.message.contains(code), "the AWS error code is shown: \(error.message)")
-                        for secret in [environment["AWS_SECRET_ACCESS_KEY"] ?? "", world.secretAccessKey] {
-                            #expect(!error.message.contains(secret))
-                        }
+                    let refused = await #expect(throws: ProviderError.self, "\(code) must be refused") { try await deploy() }
+                    let message = refused?.message ?? ""
+                    #expect(refused?.kind == .configuration, "\(code): \(message)")
+                    #expect(message.contains(code), "the AWS error code is shown: \(message)")
+                    for secret in [environment["AWS_SECRET_ACCESS_KEY"] ?? "", world.secretAccessKey] {
+                        #expect(!message.contains(secret))
                     }
                 }
             }
