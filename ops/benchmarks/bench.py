@@ -121,8 +121,8 @@ def median(values):
     return statistics.median(values)
 
 
-def bench_floor(cluster, pgbench, runs):
-    """What PostgreSQL itself costs here: a round trip, a durable commit, a psql start."""
+def bench_floor(cluster, pgbench):
+    """What PostgreSQL itself costs here: a round trip and a durable commit (pgbench, one client)."""
     cluster.fresh("bench_floor", ARGS.bin)
     cluster.psql("bench_floor", "CREATE TABLE t (n int)")
     figures = {}
@@ -324,7 +324,7 @@ def main():
         def wanted(name):
             return ARGS.only in (None, name)
         if wanted("floor"):
-            floor = bench_floor(cluster, ARGS.pgbench, runs)
+            floor = bench_floor(cluster, ARGS.pgbench)
             row("floor: one round trip (pgbench select)", f"{floor['select']:.3f} ms", "-", True)
             row("floor: one durable commit (pgbench insert)", f"{floor['commit']:.3f} ms", "-", True)
         if wanted("startup"):
@@ -337,7 +337,8 @@ def main():
         if wanted("scale"):
             for events in ((1_000_000,) if ARGS.quick else (1_000_000, 10_000_000)):
                 bench_scale(cluster, workdir, events, 100_000, 5 if ARGS.quick else 11, plan_file)
-    print(f"\nrelease benchmarks, {datetime.now(timezone.utc):%Y-%m-%d}, {machine()}\n")
+    host = machine()
+    print(f"\nrelease benchmarks, {datetime.now(timezone.utc):%Y-%m-%d}, {host}\n")
     widths = [max(len(str(r[i])) for r in ROWS + [("Benchmark", "Measured", "Goal", "Verdict", "Notes")]) for i in range(5)]
     header = ("Benchmark", "Measured", "Goal", "Verdict", "Notes")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
@@ -346,7 +347,7 @@ def main():
         print("| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |")
     print(f"\nQuery plans: {plan_file}")
     with open(os.path.join(ARGS.out, "results.json"), "w") as handle:
-        json.dump({"machine": machine(), "rows": ROWS}, handle, indent=1)
+        json.dump({"machine": host, "rows": ROWS}, handle, indent=1)
     return 0 if all(r[3] == "ok" for r in ROWS) else 1
 
 

@@ -48,11 +48,6 @@ def copy_text(value):
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def psql(url, sql, stdin=None):
-    return subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
-                          input=stdin, text=True, check=True, capture_output=True).stdout
-
-
 class Copy:
     """COPY ... FROM STDIN through psql, with triggers off for this session."""
 
@@ -124,8 +119,7 @@ def main():
             yield (offset + k * step, app_index, k)
 
     release_id = deployment_id = occupancy_id = 0
-    previous = {}  # environment -> (deployment id, cutover) of the one live until the next cutover
-    pending_occupancy = []
+    previous = {}  # environment -> (deployment id, release id, cutover) of what is live until the next cutover
     for seconds, app_index, k in heapq.merge(*(shipments(i) for i in range(len(names)))):
         app_id = app_index + 1
         created = start + timedelta(seconds=seconds)
