@@ -44,21 +44,31 @@ public struct AuditEvent: Sendable, Equatable {
     /// The exact bytes the hash covers: every field, length-prefixed so no two events can collide
     /// by moving text between fields. The database trigger builds the same text.
     public var canonicalText: String {
+        String(decoding: canonicalBytes, as: UTF8.self)
+    }
+
+    /// `canonicalText` as UTF-8, built without intermediate strings (`audit verify` hashes
+    /// millions of these).
+    public var canonicalBytes: [UInt8] {
         let fields: [String?] = [app, String(sequence), at.rfc3339, actor, action, environment, version, details, previousHash]
-        var text = ""
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(fields.reduce(64) { $0 + ($1?.utf8.count ?? 0) + 8 })
         for field in fields {
             if let field {
-                text += "\(field.utf8.count):\(field)\n"
+                bytes.append(contentsOf: String(field.utf8.count).utf8)
+                bytes.append(UInt8(ascii: ":"))
+                bytes.append(contentsOf: field.utf8)
             } else {
-                text += "-\n"
+                bytes.append(UInt8(ascii: "-"))
             }
+            bytes.append(UInt8(ascii: "\n"))
         }
-        return text
+        return bytes
     }
 
     /// The SHA-256 of `canonicalText`, in lowercase hex.
     public var computedHash: String {
-        Digest.sha256Hex(canonicalText)
+        Digest.sha256Hex(bytes: canonicalBytes)
     }
 }
 
@@ -113,9 +123,18 @@ public struct AuditChainVerifier: Sendable {
 public enum Digest {
     /// The SHA-256 of the UTF-8 bytes of `text`, in lowercase hex.
     public static func sha256Hex(_ text: String) -> String {
-        SHA256.hash(data: Array(text.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        sha256Hex(bytes: Array(text.utf8))
+    }
+
+    /// The SHA-256 of `bytes`, in lowercase hex.
+    public static func sha256Hex(bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: bytes) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 }

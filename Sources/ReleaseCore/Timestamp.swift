@@ -46,9 +46,25 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         let (year, month, day) = Civil.date(fromDays: days)
         let secondsOfDay = microsOfDay / 1_000_000
         let fraction = microsOfDay % 1_000_000
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
-            + "\(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2))"
-            + ".\(pad(fraction, 6))Z"
+        guard (0...9999).contains(year) else {
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
+                + "\(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2))"
+                + ".\(pad(fraction, 6))Z"
+        }
+        // The common case without intermediate strings: `audit verify` formats millions of these.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        for (value, width, separator) in [(year, 4, "-"), (month, 2, "-"), (day, 2, "T"), (secondsOfDay / 3600, 2, ":"),
+                                          (secondsOfDay / 60 % 60, 2, ":"), (secondsOfDay % 60, 2, "."), (fraction, 6, "Z")] as [(Int64, Int, Unicode.Scalar)] {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+            bytes.append(UInt8(ascii: separator))
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The day of the week in UTC shifted by `offsetSeconds`: 0 is Monday … 6 is Sunday.

@@ -101,15 +101,23 @@ extension Engine {
         let app = self.app
         let batch = 5000
         var verifier = AuditChainVerifier()
-        var after: Int64 = 0
         let appID = try await database { db in try db.appID(named: app) }
         guard let appID else { return 0 }
-        while true {
-            let cursor = after
-            let events = try await database { db in try db.auditChain(app: appID, after: cursor, limit: batch) }
+        // The next batch is read and decoded on the connection's queue while this one is hashed.
+        let engine = self
+        func read(after cursor: Int64) -> Task<[AuditEvent], any Error> {
+            Task { try await engine.database { db in try db.auditChain(app: appID, after: cursor, limit: batch) } }
+        }
+        var next: Task<[AuditEvent], any Error>? = read(after: 0)
+        while let reading = next {
+            let events = try await reading.value
+            next = events.count == batch ? events.last.map { read(after: $0.sequence) } : nil
             for event in events where !verifier.check(event) { break }
-            if verifier.problem != nil || events.count < batch { break }
-            after = events.last?.sequence ?? after
+            if verifier.problem != nil {
+                // Let a read already under way finish before the connection is used again.
+                if let next { _ = try? await next.value }
+                break
+            }
         }
         let head = try await database { db in try db.auditHead(app: appID) }
         verifier.finish(expectedCount: head.count, expectedHeadHash: head.hash)
