@@ -18,7 +18,9 @@ public indirect enum ConfigValue: Sendable {
     public static func parse(yaml text: String, file: String) throws -> ConfigValue {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            // The basic resolver tags nothing: `convert` reads every scalar as text anyway, and the
+            // default one compiles seven ICU regular expressions, a fifth of a command's start-up.
+            node = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw ReleaseError.usage(describe(error, file: file))
         } catch {
