@@ -50,19 +50,26 @@ public struct AuditEvent: Sendable, Equatable {
     /// `canonicalText` as UTF-8, built without intermediate strings (`audit verify` hashes
     /// millions of these).
     public var canonicalBytes: [UInt8] {
-        let fields: [String?] = [app, String(sequence), at.rfc3339, actor, action, environment, version, details, previousHash]
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(fields.reduce(64) { $0 + ($1?.utf8.count ?? 0) + 8 })
-        for field in fields {
-            if let field {
-                bytes.append(contentsOf: String(field.utf8.count).utf8)
+        bytes.reserveCapacity(160 + details.utf8.count)
+        func field(_ value: String?) {
+            if let value {
+                bytes.append(contentsOf: String(value.utf8.count).utf8)
                 bytes.append(UInt8(ascii: ":"))
-                bytes.append(contentsOf: field.utf8)
+                bytes.append(contentsOf: value.utf8)
             } else {
                 bytes.append(UInt8(ascii: "-"))
             }
             bytes.append(UInt8(ascii: "\n"))
         }
+        field(app)
+        field(String(sequence))
+        // The instant is written in place and its length put in front of it afterwards.
+        let start = bytes.count
+        at.appendRFC3339(to: &bytes)
+        bytes.insert(contentsOf: "\(bytes.count - start):".utf8, at: start)
+        bytes.append(UInt8(ascii: "\n"))
+        for value in [actor, action, environment, version, details, previousHash] { field(value) }
         return bytes
     }
 

@@ -42,20 +42,25 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// RFC 3339 in UTC with microseconds: `2026-03-01T14:00:00.000000Z`.
     public var rfc3339: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        appendRFC3339(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `rfc3339`'s UTF-8 to `bytes` without building a string (`audit verify` formats
+    /// millions of these).
+    public func appendRFC3339(to bytes: inout [UInt8]) {
         let (days, microsOfDay) = microseconds.floorDivided(by: 86_400_000_000)
         let (year, month, day) = Civil.date(fromDays: days)
         let secondsOfDay = microsOfDay / 1_000_000
-        let fraction = microsOfDay % 1_000_000
         guard (0...9999).contains(year) else {
-            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T"
-                + "\(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2))"
-                + ".\(pad(fraction, 6))Z"
+            bytes.append(contentsOf: "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T".utf8)
+            bytes.append(contentsOf: "\(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2))".utf8)
+            bytes.append(contentsOf: ".\(pad(microsOfDay % 1_000_000, 6))Z".utf8)
+            return
         }
-        // The common case without intermediate strings: `audit verify` formats millions of these.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(27)
-        for (value, width, separator) in [(year, 4, "-"), (month, 2, "-"), (day, 2, "T"), (secondsOfDay / 3600, 2, ":"),
-                                          (secondsOfDay / 60 % 60, 2, ":"), (secondsOfDay % 60, 2, "."), (fraction, 6, "Z")] as [(Int64, Int, Unicode.Scalar)] {
+        func digits(_ value: Int64, _ width: Int, then separator: Unicode.Scalar) {
             var divisor: Int64 = 1
             for _ in 1..<width { divisor *= 10 }
             while divisor > 0 {
@@ -64,7 +69,13 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             }
             bytes.append(UInt8(ascii: separator))
         }
-        return String(decoding: bytes, as: UTF8.self)
+        digits(year, 4, then: "-")
+        digits(month, 2, then: "-")
+        digits(day, 2, then: "T")
+        digits(secondsOfDay / 3600, 2, then: ":")
+        digits(secondsOfDay / 60 % 60, 2, then: ":")
+        digits(secondsOfDay % 60, 2, then: ".")
+        digits(microsOfDay % 1_000_000, 6, then: "Z")
     }
 
     /// The day of the week in UTC shifted by `offsetSeconds`: 0 is Monday … 6 is Sunday.

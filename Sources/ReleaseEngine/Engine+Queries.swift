@@ -103,16 +103,17 @@ extension Engine {
         var verifier = AuditChainVerifier()
         let appID = try await database { db in try db.appID(named: app) }
         guard let appID else { return 0 }
-        // The next batch is read and decoded on the connection's queue while this one is hashed.
+        // The connection's queue reads the next batch (PostgreSQL producing it meanwhile) while
+        // this one is decoded and hashed.
         let engine = self
-        func read(after cursor: Int64) -> Task<[AuditEvent], any Error> {
-            Task { try await engine.database { db in try db.auditChain(app: appID, after: cursor, limit: batch) } }
+        func read(after cursor: Int64) -> Task<[PostgresRow], any Error> {
+            Task { try await engine.database { db in try db.auditChainRows(app: appID, after: cursor, limit: batch) } }
         }
-        var next: Task<[AuditEvent], any Error>? = read(after: 0)
+        var next: Task<[PostgresRow], any Error>? = read(after: 0)
         while let reading = next {
-            let events = try await reading.value
-            next = events.count == batch ? events.last.map { read(after: $0.sequence) } : nil
-            for event in events where !verifier.check(event) { break }
+            let rows = try await reading.value
+            next = rows.count == batch ? read(after: try rows[rows.count - 1].int64("sequence")) : nil
+            for row in rows where !verifier.check(try PostgresConnection.auditEvent(row)) { break }
             if verifier.problem != nil {
                 // Let a read already under way finish before the connection is used again.
                 if let next { _ = try? await next.value }

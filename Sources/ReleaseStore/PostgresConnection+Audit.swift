@@ -27,14 +27,20 @@ extension PostgresConnection {
               AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)
             ORDER BY a.sequence
             LIMIT \(limit)::bigint
-            """).map(auditEvent)
+            """).map(Self.auditEvent)
     }
 
     /// A batch of the chain after `sequence`, for verification.
     public func auditChain(app: Int64, after sequence: Int64, limit: Int) throws -> [AuditEvent] {
+        try auditChainRows(app: app, after: sequence, limit: limit).map(Self.auditEvent)
+    }
+
+    /// The same batch undecoded (`auditEvent(_:)` decodes a row), so that a caller can ask for the
+    /// next batch before decoding this one.
+    public func auditChainRows(app: Int64, after sequence: Int64, limit: Int) throws -> [PostgresRow] {
         try query("""
             \(unsafeSQL: auditSelect) WHERE a.app_id = \(app) AND a.sequence > \(sequence) ORDER BY a.sequence LIMIT \(limit)
-            """).map(auditEvent)
+            """)
     }
 
     /// The app's recorded chain head: how many events and the last hash.
@@ -43,7 +49,8 @@ extension PostgresConnection {
         return (try row.int64("audit_sequence"), try row.optionalString("audit_head"))
     }
 
-    private func auditEvent(_ row: PostgresRow) throws -> AuditEvent {
+    /// One event from a row of the audit queries.
+    public static func auditEvent(_ row: PostgresRow) throws -> AuditEvent {
         AuditEvent(
             id: try row.int64("id"), app: try row.string("app"), sequence: try row.int64("sequence"), at: try row.timestamp("at"),
             actor: try row.string("actor"), action: try row.string("action"), environment: try row.optionalString("environment"),

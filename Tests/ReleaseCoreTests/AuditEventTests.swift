@@ -51,6 +51,14 @@ struct AuditEventTests {
         """)
     }
 
+    @Test("canonicalText: the instant's length is counted, not assumed (a five-digit year, as PostgreSQL's to_char writes it)")
+    func fiveDigitYear() throws {
+        var event = try Self.sample()
+        event.at = Timestamp(seconds: 253_402_300_800)  // 10000-01-01T00:00:00Z
+        #expect(event.canonicalText.contains("\n28:10000-01-01T00:00:00.000000Z\n"), "\(event.canonicalText)")
+        #expect(event.at.rfc3339 == "10000-01-01T00:00:00.000000Z")
+    }
+
     @Test("canonicalText: a missing value is a bare '-', distinct from the text '-'")
     func canonicalNil() throws {
         let none = try Self.sample(environment: nil, version: nil)
