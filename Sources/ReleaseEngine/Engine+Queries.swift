@@ -112,8 +112,12 @@ extension Engine {
         var next: Task<[PostgresRow], any Error>? = read(after: 0)
         while let reading = next {
             let rows = try await reading.value
-            next = rows.count == batch ? read(after: try rows[rows.count - 1].int64("sequence")) : nil
-            for row in rows where !verifier.check(try PostgresConnection.auditEvent(row)) { break }
+            do {
+                next = rows.count == batch ? read(after: try rows[rows.count - 1].int64("sequence")) : nil
+                for row in rows where !verifier.check(try PostgresConnection.auditEvent(row)) { break }
+            } catch let error as PostgresError {
+                throw Self.translate(error)
+            }
             if verifier.problem != nil {
                 // Let a read already under way finish before the connection is used again.
                 if let next { _ = try? await next.value }
