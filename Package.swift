@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // The dashboard's web server; without its default traits (swift-configuration support and
+        // full Foundation), which `release serve` does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         .systemLibrary(
@@ -63,6 +66,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ReleaseDashboard",
+            dependencies: [
+                "ReleaseCore", "ReleaseStore", "ReleaseEngine", "Postgres",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "HerokuProvider",
             dependencies: [
                 "ReleaseCore", "ProviderKit",
@@ -100,7 +112,7 @@ let package = Package(
             name: "release",
             dependencies: [
                 "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "HerokuProvider", "RailwayProvider",
-                "DigitalOceanProvider", "AWSProvider",
+                "DigitalOceanProvider", "AWSProvider", "ReleaseDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -116,6 +128,13 @@ let package = Package(
         .testTarget(
             name: "ReleaseStoreTests",
             dependencies: ["ReleaseStore", "ReleaseCore", "Postgres", "ReleaseTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ReleaseDashboardTests",
+            dependencies: [
+                "ReleaseDashboard", "ReleaseStore", "ReleaseCore", "Postgres", "ReleaseTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "ProviderKitTests",

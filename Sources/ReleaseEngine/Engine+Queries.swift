@@ -30,33 +30,38 @@ extension Engine {
         let app = self.app
         return try await database { db in
             let (known, now) = try db.fetch(Reads.environments(app: app), Reads.now())
-            // An environment the database has not seen reads as nothing live, unknown health.
-            let reads = environments.map { environment in
-                let id = known.environments[environment.name]
-                return (Reads.currentLive(environment: id), Reads.inFlight(environment: id), Reads.openFreezes(environment: id),
-                        Reads.health(environment: id), Reads.lastFinished(environment: id))
+            return try Self.statuses(db, environments: environments.map { ($0, known.environments[$0.name]) }, now: now)
+        }
+    }
+
+    /// The state of each environment (its id nil when the database has not seen it: nothing live,
+    /// unknown health) at `now`, in one round trip. `release status` and the dashboard share it.
+    public static func statuses(_ db: PostgresConnection, environments: [(configuration: EnvironmentConfiguration, id: Int64?)],
+                                now: Timestamp) throws -> [EnvironmentStatus] {
+        let reads = environments.map { _, id in
+            (Reads.currentLive(environment: id), Reads.inFlight(environment: id), Reads.openFreezes(environment: id),
+             Reads.health(environment: id), Reads.lastFinished(environment: id))
+        }
+        let results = try db.pipeline(reads.flatMap { [$0.0.query, $0.1.query, $0.2.query, $0.3.query, $0.4.query] })
+        return try zip(environments, reads).enumerated().map { index, pair in
+            let (environment, (liveRead, inFlightRead, freezesRead, healthRead, lastRead)) = pair
+            let first = index * 5
+            let live = try liveRead.decode(results[first])
+            let inFlight = try inFlightRead.decode(results[first + 1])
+            let adHoc = try freezesRead.decode(results[first + 2]).filter { $0.isActive(at: now) }
+            var (health, healthDetail, _) = try healthRead.decode(results[first + 3])
+            if let last = try lastRead.decode(results[first + 4]), last.kind == .rollback, last.state == .failed {
+                health = "degraded"
+                healthDetail = last.detail
+            } else if let live, live.state == .failed {
+                health = "unhealthy"
+            } else if let live, live.state == .verifying {
+                health = "verifying"
             }
-            let results = try db.pipeline(reads.flatMap { [$0.0.query, $0.1.query, $0.2.query, $0.3.query, $0.4.query] })
-            return try zip(environments, reads).enumerated().map { index, pair in
-                let (environment, (liveRead, inFlightRead, freezesRead, healthRead, lastRead)) = pair
-                let first = index * 5
-                let live = try liveRead.decode(results[first])
-                let inFlight = try inFlightRead.decode(results[first + 1])
-                let adHoc = try freezesRead.decode(results[first + 2]).filter { $0.isActive(at: now) }
-                var (health, healthDetail, _) = try healthRead.decode(results[first + 3])
-                if let last = try lastRead.decode(results[first + 4]), last.kind == .rollback, last.state == .failed {
-                    health = "degraded"
-                    healthDetail = last.detail
-                } else if let live, live.state == .failed {
-                    health = "unhealthy"
-                } else if let live, live.state == .verifying {
-                    health = "verifying"
-                }
-                let context = GateContext(kind: .deploy, environment: environment, actor: "", now: now, release: nil, adHocFreezes: adHoc)
-                let (reasons, end) = PromotionGate.activeFreezes(context)
-                return EnvironmentStatus(name: environment.name, live: live, health: health, healthDetail: healthDetail,
-                                         inFlight: inFlight, freezeReasons: reasons, frozenUntil: end)
-            }
+            let context = GateContext(kind: .deploy, environment: environment.configuration, actor: "", now: now, release: nil, adHocFreezes: adHoc)
+            let (reasons, end) = PromotionGate.activeFreezes(context)
+            return EnvironmentStatus(name: environment.configuration.name, live: live, health: health, healthDetail: healthDetail,
+                                     inFlight: inFlight, freezeReasons: reasons, frozenUntil: end)
         }
     }
 
@@ -99,15 +104,26 @@ extension Engine {
     /// or throws naming the first altered or missing event.
     public func verifyAudit() async throws -> Int64 {
         let app = self.app
-        let batch = 5000
-        var verifier = AuditChainVerifier()
         let appID = try await database { db in try db.appID(named: app) }
         guard let appID else { return 0 }
+        return try await Self.verifyAudit(connection: connection, appID: appID, app: app)
+    }
+
+    /// Walks one app's hash chain (`release audit verify`, and the dashboard's release pages).
+    public static func verifyAudit(connection: PostgresConnection, appID: Int64, app: String) async throws -> Int64 {
+        let batch = 5000
+        var verifier = AuditChainVerifier()
+        func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+            do {
+                return try await connection.run(body)
+            } catch let error as PostgresError {
+                throw translate(error)
+            }
+        }
         // The connection's queue reads the next batch (PostgreSQL producing it meanwhile) while
         // this one is decoded and hashed.
-        let engine = self
         func read(after cursor: Int64) -> Task<[PostgresRow], any Error> {
-            Task { try await engine.database { db in try db.auditChainRows(app: appID, after: cursor, limit: batch) } }
+            Task { try await database { db in try db.auditChainRows(app: appID, after: cursor, limit: batch) } }
         }
         var next: Task<[PostgresRow], any Error>? = read(after: 0)
         while let reading = next {
@@ -116,7 +132,7 @@ extension Engine {
                 next = rows.count == batch ? read(after: try rows[rows.count - 1].int64("sequence")) : nil
                 for row in rows where !verifier.check(try PostgresConnection.auditEvent(row)) { break }
             } catch let error as PostgresError {
-                throw Self.translate(error)
+                throw translate(error)
             }
             if verifier.problem != nil {
                 // Let a read already under way finish before the connection is used again.

@@ -167,18 +167,7 @@ extension PostgresConnection {
 
     /// What was live in each environment of the app at an instant.
     public func liveAt(app: Int64, at instant: Timestamp) throws -> [String: LiveRelease] {
-        var live: [String: LiveRelease] = [:]
-        for row in try query("""
-            SELECT e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id,
-                   d.state, d.verified
-            FROM environments e
-            JOIN occupancy o ON o.environment_id = e.id AND o.during @> \(instant)::timestamptz
-            JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
-            WHERE e.app_id = \(app)
-            """) {
-            live[try row.string("environment")] = try Reads.liveRelease(row)
-        }
-        return live
+        try fetch(Reads.liveAt(app: app, at: instant))
     }
 
     /// The most recent deployment that verified a release in this environment, other than

@@ -14,7 +14,7 @@ struct ReleaseCommand: AsyncParsableCommand {
             MigrateCommand.self, CreateCommand.self, ListCommand.self, CheckCommand.self, DeployCommand.self,
             PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, FreezeCommand.self,
             UnfreezeCommand.self, StatusCommand.self, HistoryCommand.self, AuditCommand.self, ProbeCommand.self,
-            RecoverCommand.self, WatchCommand.self,
+            RecoverCommand.self, WatchCommand.self, ServeCommand.self,
         ])
 
     /// Accepted here too, so `release unknown --json` still answers in JSON.

@@ -48,7 +48,7 @@ struct CreateCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let (release, created) = try await context.engine.createRelease(version: version, commit: commit, artifact: artifact, notes: notes)
         if global.json {
-            context.output.document(.object([("release", ReleaseJSON.release(release)), ("created", .bool(created))]))
+            context.output.document(.object([("release", ReportJSON.release(release)), ("created", .bool(created))]))
         } else if created {
             context.output.line("Registered \(release.version)\(release.commit.map { " (commit \($0))" } ?? "").")
         } else {
@@ -68,7 +68,7 @@ struct ListCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let releases = try await context.engine.releases(limit: limit)
         if global.json {
-            context.output.document(.object([("releases", .array(releases.map(ReleaseJSON.release)))]))
+            context.output.document(.object([("releases", .array(releases.map(ReportJSON.release)))]))
             return
         }
         if releases.isEmpty { context.output.line("No releases yet. Register one with `release create VERSION`."); return }
@@ -151,21 +151,3 @@ struct RejectCommand: AsyncParsableCommand {
 }
 
 /// JSON shapes shared by several commands.
-enum ReleaseJSON {
-    static func release(_ release: ReleaseRecord) -> JSONValue {
-        .object([
-            ("version", .string(release.version)), ("commit", .optional(release.commit)), ("artifact", .optional(release.artifact)),
-            ("notes", .optional(release.notes)), ("created_at", .string(release.createdAt.rfc3339)), ("by", .string(release.createdBy)),
-            ("quarantined", .bool(release.isQuarantined)), ("quarantine_reason", .optional(release.quarantineReason)),
-        ])
-    }
-
-    static func deployment(_ deployment: DeploymentRecord) -> JSONValue {
-        .object([
-            ("id", .int(deployment.id)), ("environment", .string(deployment.environment)), ("version", .string(deployment.version)),
-            ("kind", .string(deployment.kind.rawValue)), ("state", .string(deployment.state.rawValue)), ("by", .string(deployment.by)),
-            ("started_at", .string(deployment.startedAt.rfc3339)), ("finished_at", .optional(deployment.finishedAt?.rfc3339)),
-            ("reason", .optional(deployment.reason)), ("detail", .optional(deployment.detail)),
-        ])
-    }
-}

@@ -13,26 +13,7 @@ struct StatusCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let statuses = try await context.engine.status(environment: environment)
         if global.json {
-            context.output.document(.object([("environments", .array(statuses.map { status in
-                .object([
-                    ("name", .string(status.name)),
-                    ("live", status.live.map { live in
-                        .object([("version", .string(live.version)), ("since", .string(live.since.rfc3339)), ("by", .string(live.by)),
-                                 ("state", .string(live.state.rawValue))])
-                    } ?? .null),
-                    ("health", .string(status.health)),
-                    ("health_detail", .optional(status.healthDetail)),
-                    ("in_flight", status.inFlight.map { deployment in
-                        .object([("id", .int(deployment.id)), ("kind", .string(deployment.kind.rawValue)), ("version", .string(deployment.version)),
-                                 ("state", .string(deployment.state.rawValue)), ("by", .string(deployment.by)),
-                                 ("started_at", .string(deployment.startedAt.rfc3339))])
-                    } ?? .null),
-                    ("frozen", .bool(!status.freezeReasons.isEmpty)),
-                    ("freeze", status.freezeReasons.isEmpty ? .null : .object([
-                        ("reasons", .array(status.freezeReasons.map(JSONValue.string))), ("until", .optional(status.frozenUntil?.rfc3339)),
-                    ])),
-                ])
-            }))]))
+            context.output.document(.object([("environments", .array(statuses.map(ReportJSON.environment)))]))
             return
         }
         context.output.table(["ENVIRONMENT", "LIVE", "SINCE", "BY", "HEALTH", "IN FLIGHT", "FROZEN"], statuses.map { status in
@@ -57,7 +38,7 @@ struct HistoryCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let deployments = try await context.engine.history(environment: environment, limit: limit)
         if global.json {
-            context.output.document(.object([("deployments", .array(deployments.map(ReleaseJSON.deployment)))]))
+            context.output.document(.object([("deployments", .array(deployments.map(ReportJSON.deployment)))]))
             return
         }
         if deployments.isEmpty { context.output.line("No deployments yet."); return }
@@ -103,10 +84,7 @@ struct AuditListCommand: AsyncParsableCommand {
         if let at {
             let live = try await context.engine.liveAt(at)
             if chosen == "json" {
-                context.output.document(.object([("at", .string(at.rfc3339)), ("environments", .array(live.map { name, release in
-                    .object([("name", .string(name)), ("version", .optional(release?.version)), ("since", .optional(release?.since.rfc3339)),
-                             ("by", .optional(release?.by))])
-                }))]))
+                context.output.document(.object([("at", .string(at.rfc3339)), ("environments", .array(live.map(ReportJSON.liveAt)))]))
             } else if chosen == "csv" {
                 context.output.line("environment,version,since,by")
                 for (name, release) in live {
@@ -123,12 +101,7 @@ struct AuditListCommand: AsyncParsableCommand {
         let events = try await context.engine.audit(environment: env, since: since, until: until, limit: limit)
         switch chosen {
         case "json":
-            context.output.document(.object([("events", .array(events.map { event in
-                .object([("id", .int(event.id)), ("sequence", .int(event.sequence)), ("at", .string(event.at.rfc3339)),
-                         ("actor", .string(event.actor)), ("action", .string(event.action)), ("environment", .optional(event.environment)),
-                         ("version", .optional(event.version)), ("details", JSONValue(parsing: event.details) ?? .string(event.details)),
-                         ("hash", .string(event.hash))])
-            }))]))
+            context.output.document(.object([("events", .array(events.map(ReportJSON.auditEvent)))]))
         case "csv":
             context.output.line("id,at,actor,action,environment,version,details")
             for event in events {

@@ -1,0 +1,253 @@
+import Postgres
+import ReleaseCore
+import ReleaseEngine
+import ReleaseStore
+
+/// One app's environments at a glance.
+struct AppStatus: Sendable {
+    var app: String
+    var environments: [EnvironmentStatus]
+}
+
+/// Everything an app's page shows.
+struct AppPage: Sendable {
+    var app: String
+    var now: Timestamp
+    var environments: [EnvironmentStatus]
+    /// The latest occupancies per environment, newest first.
+    var spans: [OccupancySpan]
+    /// The latest deployments per environment, newest first.
+    var deployments: [DeploymentRecord]
+    /// The instant picked on the timeline, and what was live then in each environment.
+    var at: Timestamp?
+    var liveAt: [(String, LiveRelease?)]
+}
+
+/// Everything a release's page shows.
+struct ReleasePage: Sendable {
+    var app: String
+    var release: ReleaseRecord
+    var checks: [CheckRecord]
+    var approvals: [ApprovalRecord]
+    var deployments: [DeploymentRecord]
+    var events: [AuditEvent]
+    var trail: TrailVerdict
+}
+
+/// What `release audit verify` says about an app's trail.
+enum TrailVerdict: Sendable {
+    case intact(events: Int64, checkedAt: Timestamp)
+    case tampered(String, checkedAt: Timestamp)
+    case unavailable(String)
+}
+
+/// A request the dashboard cannot answer: an unknown app, release or environment (404), or a
+/// malformed query (400).
+enum DashboardProblem: Error, Sendable {
+    case notFound(String)
+    case badRequest(String)
+}
+
+/// The dashboard's reads, assembled from the same queries as the CLI's reports.
+struct DashboardData: Sendable {
+    let database: DashboardDatabase
+    /// release.yml, when one was found: its app's environments show in its order, with its
+    /// freeze windows (other apps show what the database knows).
+    let configuration: ReleaseConfiguration?
+    let trails: TrailCache
+
+    /// How many occupancies and deployments per environment the timeline shows.
+    static let timelineDepth = 30
+    /// How many audit events a release page lists.
+    static let releaseEventLimit = 200
+
+    init(database: DashboardDatabase, configuration: ReleaseConfiguration?) {
+        self.database = database
+        self.configuration = configuration
+        self.trails = TrailCache()
+    }
+
+    /// Every app (or the one named) with its environments' state now.
+    func overview(app name: String?) async throws -> [AppStatus] {
+        let configuration = self.configuration
+        return try await database.read { db in
+            let (known, now) = try db.fetch(Reads.knownApps(), Reads.now())
+            let apps = try Self.select(Self.apps(known, configuration), named: name)
+            let environments = apps.map { Self.environments(of: $0, configuration) }
+            var statuses = try Engine.statuses(db, environments: environments.flatMap { $0 }, now: now)[...]
+            return zip(apps, environments).map { app, environments in
+                defer { statuses = statuses.dropFirst(environments.count) }
+                return AppStatus(app: app.name, environments: Array(statuses.prefix(environments.count)))
+            }
+        }
+    }
+
+    /// An app's page: its environments now, their timelines, and what was live at `at`.
+    func appPage(app name: String, at: Timestamp?) async throws -> AppPage {
+        let configuration = self.configuration
+        return try await database.read { db in
+            let (known, now) = try db.fetch(Reads.knownApps(), Reads.now())
+            guard let app = try Self.select(Self.apps(known, configuration), named: name).first else {
+                throw DashboardProblem.notFound("There is no app '\(name)' in this database.")
+            }
+            let environments = Self.environments(of: app, configuration)
+            let statuses = try Engine.statuses(db, environments: environments, now: now)
+            var page = AppPage(app: app.name, now: now, environments: statuses, spans: [], deployments: [], at: at, liveAt: [])
+            if app.id > 0 {
+                let (spans, deployments, live) = try db.fetch(
+                    Reads.timeline(app: app.id, limit: Self.timelineDepth), Reads.recentDeployments(app: app.id, limit: Self.timelineDepth),
+                    Reads.liveAt(app: app.id, at: at ?? now))
+                page.spans = spans
+                page.deployments = deployments
+                if at != nil { page.liveAt = environments.map { ($0.configuration.name, live[$0.configuration.name]) } }
+            } else if at != nil {
+                page.liveAt = environments.map { ($0.configuration.name, nil) }
+            }
+            return page
+        }
+    }
+
+    /// The apps that have this version (one, unless `app` is nil and several apps share it).
+    func releaseApps(version: String, app name: String?) async throws -> [String] {
+        try await database.read { db in
+            let known = try db.fetch(Reads.knownApps())
+            let apps = try Self.select(known, named: name)
+            let found = try db.pipeline(apps.map { Reads.release(app: $0.id, version: version).query })
+            return zip(apps, found).filter { !$0.1.isEmpty }.map(\.0.name)
+        }
+    }
+
+    /// A release's page: the record, its checks, approvals, deployments, audit events and the
+    /// verdict on its app's trail.
+    func releasePage(version: String, app name: String) async throws -> ReleasePage {
+        let (appID, page) = try await database.read { db -> (Int64, ReleasePage) in
+            let app = try db.fetch(Reads.knownApps()).first { $0.name == name }
+            let found: ReleaseRecord?? = try app.map { try db.fetch(Reads.release(app: $0.id, version: version)) }
+            guard let app, let found, let release = found else {
+                throw DashboardProblem.notFound("There is no release '\(version)' of '\(name)' in this database.")
+            }
+            let (checks, approvals, deployments, events) = try db.fetch(
+                Reads.checks(release: release.id), Reads.approvals(release: release.id), Reads.deployments(release: release.id),
+                Reads.auditEvents(app: app.id, version: version, limit: Self.releaseEventLimit))
+            return (app.id, ReleasePage(app: app.name, release: release, checks: checks, approvals: approvals, deployments: deployments,
+                                        events: events, trail: .unavailable("not checked")))
+        }
+        var result = page
+        result.trail = await trails.verdict(app: name, appID: appID, database: database)
+        return result
+    }
+
+    /// `/api/history`: deployments newest first, of every app or one, optionally one environment.
+    func history(app name: String?, environment: String?, limit: Int) async throws -> [(String, DeploymentRecord)] {
+        try await database.read { db in
+            let apps = try Self.select(db.fetch(Reads.knownApps()), named: name)
+            let selected = try Self.withEnvironment(apps, environment)
+            let reads = selected.map { Reads.history(app: $0.app.id, environment: $0.environment, limit: limit) }
+            let results = try db.pipeline(reads.map(\.query))
+            var merged: [(String, DeploymentRecord)] = []
+            for ((app, _), (read, rows)) in zip(selected, zip(reads, results)) {
+                merged += try read.decode(rows).map { (app.name, $0) }
+            }
+            return Array(merged.sorted { $0.1.id > $1.1.id }.prefix(limit))
+        }
+    }
+
+    /// `/api/audit`: the latest matching events of every app or one, in time order.
+    func audit(app name: String?, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int) async throws -> [AuditEvent] {
+        try await database.read { db in
+            let apps = try Self.select(db.fetch(Reads.knownApps()), named: name)
+            let reads = apps.map { Reads.latestAuditEvents(app: $0.id, environment: environment, since: since, until: until, limit: limit) }
+            let results = try db.pipeline(reads.map(\.query))
+            var merged: [AuditEvent] = []
+            for (read, rows) in zip(reads, results) { merged += try read.decode(rows) }
+            merged.sort { ($0.at, $0.id) < ($1.at, $1.id) }
+            return Array(merged.suffix(limit))
+        }
+    }
+
+    /// `/api/audit?at=`: what was live in every environment of every app (or one) at an instant.
+    func liveAt(_ instant: Timestamp, app name: String?) async throws -> [(app: String, environment: String, live: LiveRelease?)] {
+        let configuration = self.configuration
+        return try await database.read { db in
+            let apps = try Self.select(Self.apps(db.fetch(Reads.knownApps()), configuration), named: name)
+            let known = apps.filter { $0.id > 0 }
+            let results = try db.pipeline(known.map { Reads.liveAt(app: $0.id, at: instant).query })
+            var live: [String: [String: LiveRelease]] = [:]
+            for (app, rows) in zip(known, results) { live[app.name] = try Reads.liveAt(app: app.id, at: instant).decode(rows) }
+            return apps.flatMap { app in
+                Self.environments(of: app, configuration).map { (app.name, $0.configuration.name, live[app.name]?[$0.configuration.name]) }
+            }
+        }
+    }
+
+    // MARK: Apps and environments
+
+    /// The database's apps, plus the configured app when the database has not seen it yet (id 0).
+    static func apps(_ known: [KnownApp], _ configuration: ReleaseConfiguration?) -> [KnownApp] {
+        guard let configuration, !known.contains(where: { $0.name == configuration.app }) else { return known }
+        return (known + [KnownApp(id: 0, name: configuration.app, environments: [])]).sorted { $0.name < $1.name }
+    }
+
+    /// The apps named (all when nil); an unknown name is a 404.
+    static func select(_ apps: [KnownApp], named name: String?) throws -> [KnownApp] {
+        guard let name else { return apps }
+        let chosen = apps.filter { $0.name == name }
+        if chosen.isEmpty { throw DashboardProblem.notFound("There is no app '\(name)' in this database.") }
+        return chosen
+    }
+
+    /// The apps that have an environment of this name, with its id (every app, id nil, when nil);
+    /// a name no app has is a 404.
+    static func withEnvironment(_ apps: [KnownApp], _ name: String?) throws -> [(app: KnownApp, environment: Int64?)] {
+        guard let name else { return apps.map { ($0, nil) } }
+        let chosen = apps.compactMap { app in app.environments.first { $0.name == name }.map { (app, Optional($0.id)) } }
+        if chosen.isEmpty { throw DashboardProblem.notFound("No app in this database has an environment '\(name)'.") }
+        return chosen
+    }
+
+    /// An app's environments: release.yml's in its order for the configured app (then any others
+    /// the database knows), the database's for the rest, with no gates of their own.
+    static func environments(of app: KnownApp, _ configuration: ReleaseConfiguration?) -> [(configuration: EnvironmentConfiguration, id: Int64?)] {
+        let ids = Dictionary(app.environments.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
+        var result: [(configuration: EnvironmentConfiguration, id: Int64?)] = []
+        if let configuration, configuration.app == app.name {
+            result = configuration.environments.map { ($0, ids[$0.name]) }
+        }
+        for (name, id) in app.environments where !result.contains(where: { $0.configuration.name == name }) {
+            let bare = EnvironmentConfiguration(name: name, provider: "command",
+                                                providerSettings: ConfigReader(file: "", path: name, value: .null(line: 0)))
+            result.append((bare, id))
+        }
+        return result
+    }
+}
+
+/// Remembers each app's last `audit verify` verdict, so that release pages do not walk a long
+/// trail on every view: a verdict is reused while the trail's head is unchanged, for a minute.
+actor TrailCache {
+    private var verdicts: [Int64: (head: String?, count: Int64, at: Timestamp, verdict: TrailVerdict)] = [:]
+
+    func verdict(app: String, appID: Int64, database: DashboardDatabase) async -> TrailVerdict {
+        do {
+            let head = try await database.read { db in try db.fetch(Reads.auditHead(app: appID)) }
+            let now = Timestamp.now
+            if let cached = verdicts[appID], cached.head == head.hash, cached.count == head.count,
+               now.microseconds - cached.at.microseconds < 60_000_000 {
+                return cached.verdict
+            }
+            let verdict: TrailVerdict
+            do {
+                let checked = try await database.withConnection { connection in
+                    try await Engine.verifyAudit(connection: connection, appID: appID, app: app)
+                }
+                verdict = .intact(events: checked, checkedAt: now)
+            } catch let error as ReleaseError where error.code == .deploymentFailed {
+                verdict = .tampered(error.message, checkedAt: now)
+            }
+            verdicts[appID] = (head.hash, head.count, now, verdict)
+            return verdict
+        } catch {
+            return .unavailable("\(error)")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import Postgres
+import ReleaseCore
+
+/// An app and its environments, as the database knows them.
+public struct KnownApp: Sendable, Equatable {
+    /// The app's id.
+    public var id: Int64
+    /// The app's name.
+    public var name: String
+    /// Its environments (name and id), in the order they were first used.
+    public var environments: [(name: String, id: Int64)]
+
+    /// Creates a value.
+    public init(id: Int64, name: String, environments: [(name: String, id: Int64)]) {
+        self.id = id
+        self.name = name
+        self.environments = environments
+    }
+
+    /// Two apps are equal when their names, ids and environments are.
+    public static func == (lhs: KnownApp, rhs: KnownApp) -> Bool {
+        lhs.id == rhs.id && lhs.name == rhs.name && lhs.environments.map(\.name) == rhs.environments.map(\.name)
+            && lhs.environments.map(\.id) == rhs.environments.map(\.id)
+    }
+}
+
+/// A release's time live in an environment: one occupancy with the deployment that began it.
+public struct OccupancySpan: Sendable, Equatable {
+    /// The environment's name.
+    public var environment: String
+    /// The release's version.
+    public var version: String
+    /// Cutover.
+    public var since: Timestamp
+    /// The next release's cutover, nil while it is still live.
+    public var until: Timestamp?
+    /// The deployment that made it live.
+    public var deploymentID: Int64
+    /// How it got there.
+    public var kind: DeploymentKind
+    /// That deployment's state now (a failed one went live and failed its probe).
+    public var state: DeploymentState
+    /// Who made it live.
+    public var by: String
+}
+
+/// A CI check result as recorded.
+public struct CheckRecord: Sendable, Equatable {
+    /// The check's name.
+    public var name: String
+    /// passed, failed or pending.
+    public var status: String
+    /// A link to the CI run, if given.
+    public var url: String?
+    /// Who recorded it.
+    public var by: String
+    /// When.
+    public var at: Timestamp
+}
+
+/// An approval of a release for an environment.
+public struct ApprovalRecord: Sendable, Equatable {
+    /// The environment's name.
+    public var environment: String
+    /// Who approved.
+    public var by: String
+    /// When.
+    public var at: Timestamp
+}
+
+extension Reads {
+    /// Every app in the database with its environments, by app name.
+    public static func knownApps() -> Fetch<[KnownApp]> {
+        Fetch("""
+            SELECT a.id AS app_id, a.name AS app, e.id, e.name FROM apps a LEFT JOIN environments e ON e.app_id = a.id
+            ORDER BY a.name, e.id
+            """) { rows in
+            var apps: [KnownApp] = []
+            for row in rows {
+                let id = try row.int64("app_id")
+                if apps.last?.id != id { apps.append(KnownApp(id: id, name: try row.string("app"), environments: [])) }
+                if let environment = try row.optionalInt64("id") {
+                    apps[apps.count - 1].environments.append((try row.string("name"), environment))
+                }
+            }
+            return apps
+        }
+    }
+
+    /// The latest `limit` occupancies of each environment of an app, newest first.
+    public static func timeline(app: Int64, limit: Int) -> Fetch<[OccupancySpan]> {
+        Fetch("""
+            SELECT e.name AS environment, s.* FROM environments e CROSS JOIN LATERAL (
+                SELECT r.version, lower(o.during) AS since, upper(o.during) AS until, d.id AS deployment_id, d.kind, d.state, d.actor
+                FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+                WHERE o.environment_id = e.id ORDER BY lower(o.during) DESC LIMIT \(limit)
+            ) s
+            WHERE e.app_id = \(app)
+            ORDER BY e.id, s.since DESC
+            """) { rows in
+            try rows.map { row in
+                OccupancySpan(
+                    environment: try row.string("environment"), version: try row.string("version"), since: try row.timestamp("since"),
+                    until: try row.optionalTimestamp("until"), deploymentID: try row.int64("deployment_id"),
+                    kind: DeploymentKind(rawValue: try row.string("kind")) ?? .deploy,
+                    state: DeploymentState(rawValue: try row.string("state")) ?? .failed, by: try row.string("actor"))
+            }
+        }
+    }
+
+    /// The latest `limit` deployments of each environment of an app, newest first: the
+    /// timeline's marks, failures before cutover among them.
+    public static func recentDeployments(app: Int64, limit: Int) -> Fetch<[DeploymentRecord]> {
+        Fetch("""
+            SELECT s.* FROM environments lane CROSS JOIN LATERAL (
+                \(unsafeSQL: deploymentSelect) WHERE d.environment_id = lane.id ORDER BY d.id DESC LIMIT \(limit)
+            ) s
+            WHERE lane.app_id = \(app)
+            ORDER BY s.id DESC
+            """) { rows in try rows.map { try $0.deploymentRecord() } }
+    }
+
+    /// A release by version.
+    public static func release(app: Int64, version: String) -> Fetch<ReleaseRecord?> {
+        Fetch("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE app_id = \(app) AND version = \(version)") { rows in
+            try rows.first?.releaseRecord()
+        }
+    }
+
+    /// Every check result recorded for a release, oldest first.
+    public static func checks(release: Int64?) -> Fetch<[CheckRecord]> {
+        Fetch("SELECT name, status, url, recorded_by, recorded_at FROM checks WHERE release_id = \(release) ORDER BY id") { rows in
+            try rows.map { row in
+                CheckRecord(name: try row.string("name"), status: try row.string("status"), url: try row.optionalString("url"),
+                            by: try row.string("recorded_by"), at: try row.timestamp("recorded_at"))
+            }
+        }
+    }
+
+    /// Every approval of a release, oldest first.
+    public static func approvals(release: Int64?) -> Fetch<[ApprovalRecord]> {
+        Fetch("""
+            SELECT e.name AS environment, a.approver, a.approved_at FROM approvals a JOIN environments e ON e.id = a.environment_id
+            WHERE a.release_id = \(release) ORDER BY a.id
+            """) { rows in
+            try rows.map { row in
+                ApprovalRecord(environment: try row.string("environment"), by: try row.string("approver"), at: try row.timestamp("approved_at"))
+            }
+        }
+    }
+
+    /// Every deployment of a release, oldest first.
+    public static func deployments(release: Int64?) -> Fetch<[DeploymentRecord]> {
+        Fetch("\(unsafeSQL: deploymentSelect) WHERE d.release_id = \(release) ORDER BY d.id") { rows in
+            try rows.map { try $0.deploymentRecord() }
+        }
+    }
+
+    /// The first `limit` audit events about a version of an app, in order.
+    public static func auditEvents(app: Int64, version: String, limit: Int) -> Fetch<[AuditEvent]> {
+        Fetch("""
+            \(unsafeSQL: auditSelect) WHERE a.app_id = \(app) AND a.version = \(version) ORDER BY a.sequence LIMIT \(limit)
+            """) { rows in try rows.map(PostgresConnection.auditEvent) }
+    }
+
+    /// What was live in each environment of an app at an instant, by environment name.
+    public static func liveAt(app: Int64, at instant: Timestamp) -> Fetch<[String: LiveRelease]> {
+        Fetch("""
+            SELECT e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id,
+                   d.state, d.verified
+            FROM environments e
+            JOIN occupancy o ON o.environment_id = e.id AND o.during @> \(instant)::timestamptz
+            JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+            WHERE e.app_id = \(app)
+            """) { rows in
+            var live: [String: LiveRelease] = [:]
+            for row in rows { live[try row.string("environment")] = try liveRelease(row) }
+            return live
+        }
+    }
+
+    /// Deployments newest first, of one environment or the whole app.
+    public static func history(app: Int64, environment: Int64?, limit: Int) -> Fetch<[DeploymentRecord]> {
+        Fetch("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.app_id = \(app) AND (\(environment)::bigint IS NULL OR d.environment_id = \(environment)::bigint)
+            ORDER BY d.id DESC LIMIT \(limit)
+            """) { rows in try rows.map { try $0.deploymentRecord() } }
+    }
+
+    /// The latest `limit` audit events that match, in order (oldest of them first).
+    public static func latestAuditEvents(app: Int64, environment: String?, since: Timestamp?, until: Timestamp?,
+                                         limit: Int) -> Fetch<[AuditEvent]> {
+        Fetch("""
+            SELECT * FROM (
+                \(unsafeSQL: auditSelect)
+                WHERE a.app_id = \(app)
+                  AND (\(environment)::text IS NULL OR a.environment = \(environment)::text)
+                  AND (\(since)::timestamptz IS NULL OR a.at >= \(since)::timestamptz)
+                  AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)
+                ORDER BY a.sequence DESC LIMIT \(limit)
+            ) latest ORDER BY sequence
+            """) { rows in try rows.map(PostgresConnection.auditEvent) }
+    }
+
+    /// The app's recorded chain head: how many events and the last hash.
+    public static func auditHead(app: Int64) -> Fetch<(count: Int64, hash: String?)> {
+        Fetch("SELECT audit_sequence, audit_head FROM apps WHERE id = \(app)") { rows in
+            guard let row = rows.first else { return (0, nil) }
+            return (try row.int64("audit_sequence"), try row.optionalString("audit_head"))
+        }
+    }
+}
