@@ -23,18 +23,25 @@ public actor DashboardDatabase {
 
     /// Runs `body` on a borrowed connection; database failures become `ReleaseError`s (exit 5's
     /// "unavailable" when the server cannot be reached).
+    /// A connection that broke (the server restarted, an administrator ended the session) is
+    /// replaced and the read tried once more: reads are safe to repeat.
     public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        let connection = try await acquire()
-        do {
-            let value = try await connection.run(body)
-            giveBack(connection, broken: false)
-            return value
-        } catch let error as PostgresError {
-            giveBack(connection, broken: error.isConnectionFailure)
-            throw Engine.translate(error)
-        } catch {
-            giveBack(connection, broken: false)
-            throw error
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection = try await acquire()
+            do {
+                let value = try await connection.run(body)
+                giveBack(connection, broken: false)
+                return value
+            } catch let error as PostgresError {
+                giveBack(connection, broken: error.isConnectionFailure)
+                if error.isConnectionFailure && attempt == 1 { continue }
+                throw Engine.translate(error)
+            } catch {
+                giveBack(connection, broken: false)
+                throw error
+            }
         }
     }
 

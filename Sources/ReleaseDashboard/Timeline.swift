@@ -18,7 +18,7 @@ struct Timeline {
         let end = max(page.now.microseconds, page.at?.microseconds ?? 0)
         var start = page.spans.map(\.since.microseconds).min() ?? (end - 86_400_000_000)
         start = min(start, page.deployments.map(\.startedAt.microseconds).min() ?? start, page.at?.microseconds ?? start)
-        let span = max(end - start, 60_000_000)
+        let span = max(end - start, 1_000_000)
         // A little room on both sides, so that the first bar's start and now are visible.
         return (start - span / 50, end + span / 50)
     }

@@ -260,6 +260,23 @@ import Testing
         }
     }
 
+    @Test func theDashboardOutlivesItsDatabaseSessions() async throws {
+        try await DashboardFixture.with { fixture in
+            try await fixture.application().test(.router) { client in
+                #expect(try await client.execute(uri: "/api/status", method: .get).status == .ok)
+                // An administrator ends the dashboard's sessions (or the server restarts).
+                let ended = try await fixture.connection.run { db in
+                    try db.query("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'release serve' AND datname = current_database()")
+                        .first?.int64("n")
+                }
+                #expect(ended == 1)
+                let after = try await client.execute(uri: "/api/status", method: .get)
+                #expect(after.status == .ok)
+                #expect(try after.json()["environments"]?.arrayValue?.count == 3)
+            }
+        }
+    }
+
     @Test func aTokenGuardsEveryRouteAndTradesForACookie() async throws {
         let token = "s3cret-token-0123456789abcdef"
         try await DashboardFixture.with { fixture in

@@ -25,6 +25,20 @@ ensure_system_packages() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+ensure_browser() {
+    # The dashboard's end-to-end test opens it in headless Chromium (Tests/Browser/browser.py);
+    # fonts-liberation gives its screenshots readable text.
+    local missing=()
+    [ -x /usr/lib/chromium/chromium-headless-shell ] || missing+=(chromium-headless-shell)
+    dpkg -s fonts-liberation >/dev/null 2>&1 || missing+=(fonts-liberation)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "ops: installing ${missing[*]} (apt)" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 ensure_swift() {
     if ! command -v swift >/dev/null 2>&1; then
         [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"
@@ -42,6 +56,8 @@ ensure_python_packages() {
     python3 -c "import yaml" 2>/dev/null || missing+=(PyYAML)
     python3 -c "import openapi_schema_validator" 2>/dev/null || missing+=(openapi-schema-validator)
     python3 -c "import moto.server, boto3, flask, werkzeug" 2>/dev/null || missing+=("moto[server]")
+    # Tests/Browser/browser.py talks to Chromium's DevTools over a WebSocket.
+    python3 -c "import websocket" 2>/dev/null || missing+=(websocket-client)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "ops: installing ${missing[*]} (pip)" >&2
     python3 -m pip install --quiet "${missing[@]}"
