@@ -72,15 +72,19 @@ public struct Dashboard: Sendable {
                 return Pages.release(try await data.releasePage(version: version, app: first))
             }
         }
+        // What the pages poll to stay current: the overview's tables, and one app's.
         router.get("/partials/status") { request, _ in
             await Self.page {
                 var html = HTML()
-                let apps = try await data.overview(app: request.query("app"))
-                if request.query("app") != nil, let app = apps.first {
-                    Pages.statusTable(app, &html)
-                } else {
-                    Pages.statusTables(apps, &html)
-                }
+                Pages.statusTables(try await data.overview(app: request.query("app")), &html)
+                return html.text
+            }
+        }
+        router.get("/partials/environments/:app") { _, context in
+            await Self.page {
+                let app = try context.parameters.require("app").removingPercentEncoding
+                var html = HTML()
+                for status in try await data.overview(app: app) { Pages.statusTable(status, &html) }
                 return html.text
             }
         }

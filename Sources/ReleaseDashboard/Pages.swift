@@ -110,7 +110,7 @@ enum Pages {
     /// latest deployments.
     static func app(_ page: AppPage) -> String {
         layout(title: "release: \(page.app)", heading: page.app) { html in
-            html.raw("<section class=\"status\" data-refresh=\"/partials/status?app=")
+            html.raw("<section class=\"status\" data-refresh=\"/partials/environments/")
             html.text(percentEncoded(page.app))
             html.raw("\">")
             statusTable(AppStatus(app: page.app, environments: page.environments), &html)

@@ -225,16 +225,8 @@ struct Served: Sendable {
 /// Tests/Browser/browser.py driving headless Chromium through a list of steps.
 enum Browser {
     static func start(url: String, steps: [String]) throws -> RunningCommand {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Python.executable)
-        process.arguments = [ProjectPaths.root + "/Tests/Browser/browser.py", "--fail-on-page-error", "--timeout", "30", url] + steps
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return RunningCommand(process: process, stdout: out, stderr: err)
+        try RunningCommand.launch(Python.executable, [ProjectPaths.root + "/Tests/Browser/browser.py", "--fail-on-page-error",
+                                                      "--timeout", "30", url] + steps)
     }
 }
 

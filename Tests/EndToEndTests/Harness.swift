@@ -142,18 +142,7 @@ final class Harness: @unchecked Sendable {
 
     /// Starts `release ARGS…` without waiting.
     func start(_ arguments: [String], environment extra: [String: String] = [:]) throws -> RunningCommand {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProjectPaths.binary)
-        process.arguments = arguments
-        process.environment = environment.merging(extra) { $1 }
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return RunningCommand(process: process, stdout: out, stderr: err)
+        try RunningCommand.launch(ProjectPaths.binary, arguments, environment: environment.merging(extra) { $1 }, directory: directory)
     }
 
     /// What the demo app in an environment serves right now.
@@ -231,6 +220,23 @@ struct RunningCommand: @unchecked Sendable {
     let stderr: Pipe
 
     var pid: Int32 { process.processIdentifier }
+
+    /// Starts a program with its output piped and no input.
+    static func launch(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                       directory: String? = nil) throws -> RunningCommand {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return RunningCommand(process: process, stdout: out, stderr: err)
+    }
 
     /// Waits for exit and collects output, off the cooperative pool.
     func finish() async -> Harness.Result {

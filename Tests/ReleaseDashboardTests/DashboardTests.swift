@@ -137,8 +137,12 @@ import Testing
                     let release = try db.insertRelease(app: fixture.app, version: "1.0.2", commit: nil, artifact: nil, notes: nil, by: "alice")
                     _ = try DashboardFixture.went(db, app: fixture.app, environment: fixture.develop, release: release, kind: .deploy, by: "erin")
                 }
-                let fragment = try await client.execute(uri: "/partials/status?app=crm-api", method: .get)
+                let fragment = try await client.execute(uri: "/partials/environments/crm-api", method: .get)
                 #expect(fragment.text.hasPrefix("<table class=\"environments\">"))
+                let overview = try await client.execute(uri: "/partials/status?app=crm-api", method: .get)
+                #expect(overview.text.hasPrefix("<div class=\"app\" data-app=\"crm-api\"><h2>"))
+                #expect(overview.text.contains("href=\"/releases/1.0.2?app=crm-api\">1.0.2</a>"))
+                #expect(try await client.execute(uri: "/partials/environments/nope", method: .get).status == .notFound)
                 #expect(fragment.text.contains("href=\"/releases/1.0.2?app=crm-api\">1.0.2</a>"))
                 #expect(fragment.text.contains("<span class=\"badge verifying\">verifying</span>"))
                 #expect(!fragment.text.contains("<html"))
@@ -151,6 +155,7 @@ import Testing
             try await fixture.application().test(.router) { client in
                 let page = try await client.execute(uri: "/apps/crm-api", method: .get).text
                 #expect(page.contains("<svg class=\"timeline\""))
+                #expect(page.contains("<section class=\"status\" data-refresh=\"/partials/environments/crm-api\">"))
                 // main's lane: 1.0.0, then 1.0.1 in red (it failed its probe), then 1.0.0 again.
                 let lanes = page.components(separatedBy: "<g class=\"lane\"")
                 let lane = try #require(lanes.first { $0.hasPrefix(" data-env=\"main\">") })
