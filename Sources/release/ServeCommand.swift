@@ -71,7 +71,10 @@ struct ServeCommand: AsyncParsableCommand {
             if text.localizedCaseInsensitiveContains("address already in use") {
                 throw ReleaseError.usage("Port \(port) on \(host) is already in use: choose another with --port (0 picks a free one).")
             }
-            throw ReleaseError.usage("Cannot listen on \(host):\(port): \(text). Check --host and --port.")
+            if text.localizedCaseInsensitiveContains("cannot assign requested address") {
+                throw ReleaseError.usage("\(host) is not an address of this machine: choose one it has (0.0.0.0 for all), or leave out --host.")
+            }
+            throw ReleaseError.usage("Cannot listen on \(host):\(port) (\(text)). Check --host and --port.")
         }
         await database.close()
     }

@@ -129,6 +129,16 @@ import Testing
             let port = try await harness.run("serve", "--port", "70000", "--json")
             #expect(port.status == 2)
             #expect(port.json?["error"]?["message"]?.stringValue == "--port must be from 0 to 65535, not 70000.")
+            let host = try await harness.run("serve", "--host", "not a host")
+            #expect(host.status == 2)
+            #expect(host.stderr.contains("is not an address"))
+            // A port already taken: say so, and which option picks another.
+            let first = try await Served.start(harness)
+            defer { first.stop() }
+            let taken = try #require(first.url.split(separator: ":").last?.dropLast())
+            let second = try await harness.run("serve", "--port", String(taken))
+            #expect(second.status == 2)
+            #expect(second.stderr.contains("Port \(taken) on 127.0.0.1 is already in use: choose another with --port"))
             #expect(try await harness.snapshot() == before)
         }
     }
