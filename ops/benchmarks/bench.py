@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -209,6 +210,7 @@ def bench_scale(cluster, workdir, events, deployments, runs, plan_file):
             results[name] = (median(walls), median(servers))
             row(f"{name} at {label}", f"{median(servers):.2f} ms server, {ms(median(walls))} wall",
                 "under 10 ms server", median(servers) < 10)
+        bench_dashboard(cluster, app, label, runs, plan_out, instant)
     if events >= 10_000_000:
         cluster.psql(database, f"ALTER DATABASE {database} RESET ALL")
         count = cluster.psql(database, "SELECT audit_sequence FROM apps WHERE name = 'crm-api'")
@@ -219,6 +221,47 @@ def bench_scale(cluster, workdir, events, deployments, runs, plan_file):
         row(f"audit verify, {int(count):,} events", f"{median(walls):.2f} s", "under 5 s", median(walls) < 5,
             result.stdout.strip()[:60])
     return results
+
+
+def bench_dashboard(cluster, app, label, runs, plan_out, instant):
+    """`release serve` over the same history: each page and API call's server time and wall time."""
+    server = subprocess.Popen([app.binary, "serve", "--port", "0"], env=app.env, cwd=app.dir, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        match = re.search(r"http://\S+/", server.stdout.readline())
+        if not match:
+            sys.exit("bench: release serve printed no address")
+        base = match.group(0)
+
+        def fetch(path):
+            started = time.perf_counter()
+            with urllib.request.urlopen(base + path, timeout=120) as response:
+                body = response.read()
+            return time.perf_counter() - started, body
+
+        # The release page verifies the app's whole trail on its first view (then reuses the verdict
+        # while the trail is unchanged, for a minute): timed apart, then warm.
+        first, _ = fetch("releases/1.0.0?app=crm-api")
+        row(f"serve: first release page at {label}", ms(first), "-", True, "verifies the whole audit trail once")
+        for name, path in (("/api/status", "api/status?app=crm-api"), ("app page (timeline)", "apps/crm-api"),
+                           ("release page", "releases/1.0.0?app=crm-api"), ("/api/history", "api/history?app=crm-api&limit=50"),
+                           ("/api/audit?at", f"api/audit?app=crm-api&at={instant}")):
+            walls, servers = [], []
+            for _ in range(runs):
+                offset = cluster.log_offset()
+                elapsed, body = fetch(path)
+                time.sleep(0.05)
+                entries = server_entries(cluster.log_since(offset))
+                walls.append(elapsed)
+                servers.append(server_time(entries))
+            plan_out.write(f"\n--- release serve: GET /{path} ({len(body)} bytes) ---\n")
+            for plan in plans(entries):
+                plan_out.write(plan + "\n\n")
+            row(f"serve: {name} at {label}", f"{median(servers):.2f} ms server, {ms(median(walls))} wall",
+                "under 10 ms server", median(servers) < 10)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def bench_throughput(cluster, workdir, apps_count, processes):
