@@ -71,7 +71,7 @@ struct DashboardData: Sendable {
     func overview(app name: String?) async throws -> [AppStatus] {
         let configuration = self.configuration
         return try await database.read { db in
-            let (known, now) = try db.fetch(Reads.knownApps(), Reads.now())
+            let (known, now) = try db.fetch(Reads.knownApps(named: name), Reads.now())
             let apps = try Self.select(Self.apps(known, configuration), named: name)
             let environments = apps.map { Self.environments(of: $0, configuration) }
             var statuses = try Engine.statuses(db, environments: environments.flatMap { $0 }, now: now)[...]
@@ -86,7 +86,7 @@ struct DashboardData: Sendable {
     func appPage(app name: String, at: Timestamp?) async throws -> AppPage {
         let configuration = self.configuration
         return try await database.read { db in
-            let (known, now) = try db.fetch(Reads.knownApps(), Reads.now())
+            let (known, now) = try db.fetch(Reads.knownApps(named: name), Reads.now())
             guard let app = try Self.select(Self.apps(known, configuration), named: name).first else {
                 throw DashboardProblem.notFound("There is no app '\(name)' in this database.")
             }
@@ -110,8 +110,7 @@ struct DashboardData: Sendable {
     /// The apps that have this version (one, unless `app` is nil and several apps share it).
     func releaseApps(version: String, app name: String?) async throws -> [String] {
         try await database.read { db in
-            let known = try db.fetch(Reads.knownApps())
-            let apps = try Self.select(known, named: name)
+            let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
             let found = try db.pipeline(apps.map { Reads.release(app: $0.id, version: version).query })
             return zip(apps, found).filter { !$0.1.isEmpty }.map(\.0.name)
         }
@@ -121,7 +120,7 @@ struct DashboardData: Sendable {
     /// verdict on its app's trail.
     func releasePage(version: String, app name: String) async throws -> ReleasePage {
         let (appID, page) = try await database.read { db -> (Int64, ReleasePage) in
-            let app = try db.fetch(Reads.knownApps()).first { $0.name == name }
+            let app = try db.fetch(Reads.knownApps(named: name)).first
             let found: ReleaseRecord?? = try app.map { try db.fetch(Reads.release(app: $0.id, version: version)) }
             guard let app, let found, let release = found else {
                 throw DashboardProblem.notFound("There is no release '\(version)' of '\(name)' in this database.")
@@ -140,7 +139,7 @@ struct DashboardData: Sendable {
     /// `/api/history`: deployments newest first, of every app or one, optionally one environment.
     func history(app name: String?, environment: String?, limit: Int) async throws -> [(String, DeploymentRecord)] {
         try await database.read { db in
-            let apps = try Self.select(db.fetch(Reads.knownApps()), named: name)
+            let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
             let selected = try Self.withEnvironment(apps, environment)
             let reads = selected.map { Reads.history(app: $0.app.id, environment: $0.environment, limit: limit) }
             let results = try db.pipeline(reads.map(\.query))
@@ -155,7 +154,7 @@ struct DashboardData: Sendable {
     /// `/api/audit`: the latest matching events of every app or one, in time order.
     func audit(app name: String?, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int) async throws -> [AuditEvent] {
         try await database.read { db in
-            let apps = try Self.select(db.fetch(Reads.knownApps()), named: name)
+            let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
             let reads = apps.map { Reads.latestAuditEvents(app: $0.id, environment: environment, since: since, until: until, limit: limit) }
             let results = try db.pipeline(reads.map(\.query))
             var merged: [AuditEvent] = []
@@ -169,7 +168,7 @@ struct DashboardData: Sendable {
     func liveAt(_ instant: Timestamp, app name: String?) async throws -> [(app: String, environment: String, live: LiveRelease?)] {
         let configuration = self.configuration
         return try await database.read { db in
-            let apps = try Self.select(Self.apps(db.fetch(Reads.knownApps()), configuration), named: name)
+            let apps = try Self.select(Self.apps(db.fetch(Reads.knownApps(named: name)), configuration), named: name)
             let known = apps.filter { $0.id > 0 }
             let results = try db.pipeline(known.map { Reads.liveAt(app: $0.id, at: instant).query })
             var live: [String: [String: LiveRelease]] = [:]

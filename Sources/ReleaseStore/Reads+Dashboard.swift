@@ -69,10 +69,11 @@ public struct ApprovalRecord: Sendable, Equatable {
 }
 
 extension Reads {
-    /// Every app in the database with its environments, by app name.
-    public static func knownApps() -> Fetch<[KnownApp]> {
+    /// Every app in the database (or only the one named) with its environments, by app name.
+    public static func knownApps(named name: String? = nil) -> Fetch<[KnownApp]> {
         Fetch("""
             SELECT a.id AS app_id, a.name AS app, e.id, e.name FROM apps a LEFT JOIN environments e ON e.app_id = a.id
+            WHERE \(name)::text IS NULL OR a.name = \(name)::text
             ORDER BY a.name, e.id
             """) { rows in
             var apps: [KnownApp] = []
