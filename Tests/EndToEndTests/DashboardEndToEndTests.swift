@@ -57,6 +57,11 @@ import Testing
                 "print:['commit', 'artifact', 'trail'].map(f => document.querySelector('[data-field=' + f + ']').textContent)",
                 "print:[...document.querySelectorAll('table.deployments tr[data-deployment]')].map(r => r.dataset.deployment + ' ' + r.children[1].textContent + ' ' + r.children[4].textContent)",
                 "screenshot:\(shots)/dashboard-release.png",
+                // The overview: every app's environments, with a link to each app's page.
+                "goto:\(server.url)",
+                "wait:document.querySelector('div.app[data-app=crm-api] tr[data-env=main]')",
+                "print:[...document.querySelectorAll('div.app')].map(a => [a.dataset.app, a.querySelector('h2 a').getAttribute('href'), "
+                    + "[...a.querySelectorAll('tr[data-env]')].map(r => r.dataset.env + ' ' + r.querySelector('[data-field=version]').textContent)])",
             ])
             defer { browser.stop() }
 
@@ -66,7 +71,7 @@ import Testing
             let result = await browser.finish()
             try #require(result.status == 0, "\(result)")
             let printed = result.stdout.split(separator: "\n").map { JSONValue(parsing: String($0)) ?? .null }
-            try #require(printed.count == 8, "\(result)")
+            try #require(printed.count == 9, "\(result)")
 
             // What the page showed first, against `release status --json` then.
             #expect(printed[0] == rowsJSON([["develop", "1.0.1", "alice", "healthy"], ["main", "1.0.0", "alice", "healthy"]]))
@@ -96,6 +101,8 @@ import Testing
             }
             #expect(printed[7] == .array(Array(ofRelease)))
             #expect(try await harness.run("audit", "verify").status == 0)
+            #expect(printed[8] == .array([.array([.string("crm-api"), .string("/apps/crm-api"),
+                                                  .array(expected.map { JSONValue.string("\($0[0]) \($0[1])") })])]))
 
             // The screenshots the docs show come from this run (RELEASE_UPDATE_SCREENSHOTS=1 keeps them).
             for name in ["dashboard-app.png", "dashboard-release.png"] {
