@@ -15,9 +15,12 @@ public struct Dashboard: Sendable {
     let token: String?
 
     /// A dashboard over `database`; `configuration` (release.yml, optional) lends its app's
-    /// environment order and freeze windows; `token`, when set, is required of every request.
-    public init(database: DashboardDatabase, configuration: ReleaseConfiguration?, token: String?) {
-        self.data = DashboardData(database: database, configuration: configuration)
+    /// environment order and freeze windows; `token`, when set, is required of every request;
+    /// a release page waits up to `trailPatience` for its app's trail to be verified (zero: not
+    /// at all, it says the walk is under way).
+    public init(database: DashboardDatabase, configuration: ReleaseConfiguration?, token: String?,
+                trailPatience: Duration = .seconds(2)) {
+        self.data = DashboardData(database: database, configuration: configuration, trails: TrailCache(patience: trailPatience))
         self.token = token
     }
 

@@ -38,6 +38,8 @@ struct ReleasePage: Sendable {
 enum TrailVerdict: Sendable {
     case intact(events: Int64, checkedAt: Timestamp)
     case tampered(String, checkedAt: Timestamp)
+    /// A walk of this many events is under way.
+    case checking(events: Int64)
     case unavailable(String)
 }
 
@@ -61,10 +63,10 @@ struct DashboardData: Sendable {
     /// How many audit events a release page lists.
     static let releaseEventLimit = 200
 
-    init(database: DashboardDatabase, configuration: ReleaseConfiguration?) {
+    init(database: DashboardDatabase, configuration: ReleaseConfiguration?, trails: TrailCache = TrailCache()) {
         self.database = database
         self.configuration = configuration
-        self.trails = TrailCache()
+        self.trails = trails
     }
 
     /// Every app (or the one named) with its environments' state now.
@@ -223,30 +225,69 @@ struct DashboardData: Sendable {
 
 /// Remembers each app's last `audit verify` verdict, so that release pages do not walk a long
 /// trail on every view: a verdict is reused while the trail's head is unchanged, for a minute.
+/// A walk runs in the background; a page waits for it at most `patience`, then says it is under
+/// way (a million events take a few seconds) and the next view shows the verdict.
 actor TrailCache {
     private var verdicts: [Int64: (head: String?, count: Int64, at: Timestamp, verdict: TrailVerdict)] = [:]
+    private var walks: [Int64: Task<TrailVerdict, Never>] = [:]
+    private let patience: Duration
+
+    init(patience: Duration = .seconds(2)) {
+        self.patience = patience
+    }
 
     func verdict(app: String, appID: Int64, database: DashboardDatabase) async -> TrailVerdict {
+        let head: (count: Int64, hash: String?)
         do {
-            let head = try await database.read { db in try db.fetch(Reads.auditHead(app: appID)) }
-            let now = Timestamp.now
-            if let cached = verdicts[appID], cached.head == head.hash, cached.count == head.count,
-               now.microseconds - cached.at.microseconds < 60_000_000 {
-                return cached.verdict
+            head = try await database.read { db in try db.fetch(Reads.auditHead(app: appID)) }
+        } catch {
+            return .unavailable("\(error)")
+        }
+        let now = Timestamp.now
+        if let cached = verdicts[appID], cached.head == head.hash, cached.count == head.count,
+           now.microseconds - cached.at.microseconds < 60_000_000 {
+            return cached.verdict
+        }
+        let walk = walks[appID] ?? startWalk(app: app, appID: appID, head: head, database: database)
+        let patience = self.patience
+        if patience == .zero { return .checking(events: head.count) }
+        let finished = await withTaskGroup(of: TrailVerdict?.self) { group in
+            group.addTask { await walk.value }
+            group.addTask {
+                try? await Task.sleep(for: patience)
+                return nil
             }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        return finished ?? .checking(events: head.count)
+    }
+
+    private func startWalk(app: String, appID: Int64, head: (count: Int64, hash: String?), database: DashboardDatabase) -> Task<TrailVerdict, Never> {
+        let walk = Task<TrailVerdict, Never> {
+            let started = Timestamp.now
             let verdict: TrailVerdict
             do {
                 let checked = try await database.withConnection { connection in
                     try await Engine.verifyAudit(connection: connection, appID: appID, app: app)
                 }
-                verdict = .intact(events: checked, checkedAt: now)
+                verdict = .intact(events: checked, checkedAt: started)
             } catch let error as ReleaseError where error.code == .deploymentFailed {
-                verdict = .tampered(error.message, checkedAt: now)
+                verdict = .tampered(error.message, checkedAt: started)
+            } catch {
+                verdict = .unavailable("\(error)")
             }
-            verdicts[appID] = (head.hash, head.count, now, verdict)
+            self.finish(appID: appID, head: head, at: started, verdict: verdict)
             return verdict
-        } catch {
-            return .unavailable("\(error)")
         }
+        walks[appID] = walk
+        return walk
+    }
+
+    private func finish(appID: Int64, head: (count: Int64, hash: String?), at: Timestamp, verdict: TrailVerdict) {
+        walks[appID] = nil
+        if case .unavailable = verdict { return }
+        verdicts[appID] = (head.hash, head.count, at, verdict)
     }
 }

@@ -218,6 +218,9 @@ enum Pages {
                 case let .tampered(message, checkedAt):
                     html.raw("<span class=\"badge failed\" data-field=\"trail\">tampered</span> ")
                     html.text("\(message) (checked \(checkedAt.rfc3339))")
+                case let .checking(events):
+                    html.raw("<span class=\"badge verifying\" data-field=\"trail\">checking</span> ")
+                    html.text("walking the \(events) events of \(page.app)'s trail now; reload in a moment for the verdict")
                 case let .unavailable(message):
                     html.raw("<span class=\"badge unknown\" data-field=\"trail\">not checked</span> ")
                     html.text(message)

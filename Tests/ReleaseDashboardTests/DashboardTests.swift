@@ -224,6 +224,25 @@ import Testing
         }
     }
 
+    @Test func aLongTrailIsWalkedInTheBackgroundAndItsVerdictShownWhenDone() async throws {
+        try await DashboardFixture.with { fixture in
+            // A page that may not wait at all, as with a trail of millions of events.
+            let dashboard = Dashboard(database: DashboardDatabase(url: fixture.url), configuration: nil, token: nil, trailPatience: .zero)
+            let events = try await fixture.connection.run { db in try db.auditHead(app: fixture.app).count }
+            try await Application(router: dashboard.router()).test(.router) { client in
+                let first = try await client.execute(uri: "/releases/1.0.1?app=crm-api", method: .get).text
+                #expect(first.contains("<span class=\"badge verifying\" data-field=\"trail\">checking</span>"))
+                #expect(first.contains("walking the \(events) events of crm-api&#39;s trail now"))
+                var verdict = first
+                for _ in 0..<200 where !verdict.contains("data-field=\"trail\">intact") {
+                    try await Task.sleep(for: .milliseconds(25))
+                    verdict = try await client.execute(uri: "/releases/1.0.1?app=crm-api", method: .get).text
+                }
+                #expect(verdict.contains("<span class=\"badge healthy\" data-field=\"trail\">intact</span> \(events) events of crm-api"))
+            }
+        }
+    }
+
     @Test func aVersionSharedByTwoAppsAsksWhichOne() async throws {
         try await DashboardFixture.with { fixture in
             try await fixture.connection.run { db in
