@@ -143,6 +143,9 @@ public struct Dashboard: Sendable {
         router.get("/assets/dashboard.js") { _, _ in
             Self.asset(Assets.script, type: "text/javascript; charset=utf-8")
         }
+        router.get("**") { _, _ in
+            await Self.page { throw DashboardProblem.notFound("There is no page at this address: every environment is at /.") }
+        }
         return router
     }
 

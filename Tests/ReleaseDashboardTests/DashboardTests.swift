@@ -203,6 +203,10 @@ import Testing
 
                 let unknown = try await client.execute(uri: "/releases/9.9.9", method: .get)
                 #expect(unknown.status == .notFound)
+                let nowhere = try await client.execute(uri: "/no/such/page", method: .get)
+                #expect(nowhere.status == .notFound)
+                #expect(nowhere.text.contains("There is no page at this address: every environment is at /."))
+                #expect(nowhere.headers[.contentSecurityPolicy] != nil)
             }
         }
     }
