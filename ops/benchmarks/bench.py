@@ -173,6 +173,23 @@ def bench_promote(app, runs):
         f"min {ms(min(walls))}, max {ms(max(walls))}, {runs} runs")
 
 
+def timed_on_server(cluster, runs, action, plan_out, heading):
+    """Runs `action` (returning elapsed seconds and a result) `runs` times; the median wall and
+    server times, the last result, and the last run's plans written under `heading(result)`."""
+    walls, servers = [], []
+    for _ in range(runs):
+        offset = cluster.log_offset()
+        elapsed, result = action()
+        time.sleep(0.05)
+        entries = server_entries(cluster.log_since(offset))
+        walls.append(elapsed)
+        servers.append(server_time(entries))
+    plan_out.write(f"\n--- {heading(result)} ---\n")
+    for plan in plans(entries):
+        plan_out.write(plan + "\n\n")
+    return median(walls), median(servers), result
+
+
 def bench_scale(cluster, workdir, events, deployments, runs, plan_file):
     database = f"bench_{events // 1_000_000}m"
     cluster.fresh(database, ARGS.bin)
@@ -196,20 +213,11 @@ def bench_scale(cluster, workdir, events, deployments, runs, plan_file):
         plan_out.write(f"\n=== {label}, {deployments} deployments, 200 apps ===\n")
         for name, args in (("status", ["status"]), ("history --limit 50", ["history", "--limit", "50"]),
                            ("audit --at", ["audit", "--at", instant]), ("audit --since", ["audit", "--since", since])):
-            walls, servers = [], []
-            for _ in range(runs):
-                offset = cluster.log_offset()
-                elapsed, _, result = app.run(*args)
-                time.sleep(0.05)
-                entries = server_entries(cluster.log_since(offset))
-                walls.append(elapsed)
-                servers.append(server_time(entries))
-            plan_out.write(f"\n--- release {' '.join(args)} ({len(result.stdout.splitlines())} lines out) ---\n")
-            for plan in plans(entries):
-                plan_out.write(plan + "\n\n")
-            results[name] = (median(walls), median(servers))
-            row(f"{name} at {label}", f"{median(servers):.2f} ms server, {ms(median(walls))} wall",
-                "under 10 ms server", median(servers) < 10)
+            # app.run gives (elapsed, round trips, result): keep elapsed and result.
+            wall, server, result = timed_on_server(cluster, runs, lambda: app.run(*args)[::2], plan_out,
+                                                   lambda result: f"release {' '.join(args)} ({len(result.stdout.splitlines())} lines out)")
+            results[name] = (wall, server)
+            row(f"{name} at {label}", f"{server:.2f} ms server, {ms(wall)} wall", "under 10 ms server", server < 10)
         bench_dashboard(cluster, app, label, runs, plan_out, instant)
     if events >= 10_000_000:
         cluster.psql(database, f"ALTER DATABASE {database} RESET ALL")
@@ -225,10 +233,10 @@ def bench_scale(cluster, workdir, events, deployments, runs, plan_file):
 
 def bench_dashboard(cluster, app, label, runs, plan_out, instant):
     """`release serve` over the same history: each page and API call's server time and wall time."""
-    server = subprocess.Popen([app.binary, "serve", "--port", "0"], env=app.env, cwd=app.dir, stdout=subprocess.PIPE,
+    serving = subprocess.Popen([app.binary, "serve", "--port", "0"], env=app.env, cwd=app.dir, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, text=True)
     try:
-        match = re.search(r"http://\S+/", server.stdout.readline())
+        match = re.search(r"http://\S+/", serving.stdout.readline())
         if not match:
             sys.exit("bench: release serve printed no address")
         base = match.group(0)
@@ -246,22 +254,12 @@ def bench_dashboard(cluster, app, label, runs, plan_out, instant):
         for name, path in (("/api/status", "api/status?app=crm-api"), ("app page (timeline)", "apps/crm-api"),
                            ("release page", "releases/1.0.0?app=crm-api"), ("/api/history", "api/history?app=crm-api&limit=50"),
                            ("/api/audit?at", f"api/audit?app=crm-api&at={instant}")):
-            walls, servers = [], []
-            for _ in range(runs):
-                offset = cluster.log_offset()
-                elapsed, body = fetch(path)
-                time.sleep(0.05)
-                entries = server_entries(cluster.log_since(offset))
-                walls.append(elapsed)
-                servers.append(server_time(entries))
-            plan_out.write(f"\n--- release serve: GET /{path} ({len(body)} bytes) ---\n")
-            for plan in plans(entries):
-                plan_out.write(plan + "\n\n")
-            row(f"serve: {name} at {label}", f"{median(servers):.2f} ms server, {ms(median(walls))} wall",
-                "under 10 ms server", median(servers) < 10)
+            wall, server, _ = timed_on_server(cluster, runs, lambda: fetch(path), plan_out,
+                                              lambda body: f"release serve: GET /{path} ({len(body)} bytes)")
+            row(f"serve: {name} at {label}", f"{server:.2f} ms server, {ms(wall)} wall", "under 10 ms server", server < 10)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        serving.terminate()
+        serving.wait(timeout=30)
 
 
 def bench_throughput(cluster, workdir, apps_count, processes):
