@@ -39,7 +39,9 @@ struct SecurityMiddleware: RouterMiddleware {
         if let given = request.query("token") {
             guard Self.equal(given, token) else { return unauthorized() }
             // Trade the token in the address for a cookie, and drop it from the address bar.
-            var response = Response(status: .seeOther, headers: [.location: request.uri.path, .cacheControl: "no-store"])
+            let rest = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("token=") }.joined(separator: "&")
+            let location = request.uri.path + (rest.isEmpty ? "" : "?" + rest)
+            var response = Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
             response.setCookie(Cookie(name: Self.cookie, value: cookieValue, path: "/", httpOnly: true, sameSite: .strict))
             return response
         }

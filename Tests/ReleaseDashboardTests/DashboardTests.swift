@@ -320,9 +320,9 @@ import Testing
                 #expect(try await client.execute(uri: "/api/status", method: .get, headers: [.authorization: "Bearer nope"]).status
                         == .unauthorized)
 
-                let exchange = try await client.execute(uri: "/apps/crm-api?token=\(token)", method: .get)
+                let exchange = try await client.execute(uri: "/apps/crm-api?token=\(token)&at=2026-01-01T00:00:00Z", method: .get)
                 #expect(exchange.status == .seeOther)
-                #expect(exchange.headers[.location] == "/apps/crm-api")
+                #expect(exchange.headers[.location] == "/apps/crm-api?at=2026-01-01T00:00:00Z", "the token leaves the address, the rest stays")
                 let setCookie = try #require(exchange.headers[.setCookie])
                 #expect(setCookie.contains("HttpOnly"))
                 #expect(setCookie.contains("SameSite=Strict"))
