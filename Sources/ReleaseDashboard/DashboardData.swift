@@ -95,13 +95,16 @@ struct DashboardData: Sendable {
             let environments = Self.environments(of: app, configuration)
             let statuses = try Engine.statuses(db, environments: environments, now: now)
             var page = AppPage(app: app.name, now: now, environments: statuses, spans: [], deployments: [], at: at, liveAt: [])
-            if app.id > 0 {
+            if app.id > 0, let at {
                 let (spans, deployments, live) = try db.fetch(
                     Reads.timeline(app: app.id, limit: Self.timelineDepth), Reads.recentDeployments(app: app.id, limit: Self.timelineDepth),
-                    Reads.liveAt(app: app.id, at: at ?? now))
+                    Reads.liveAt(app: app.id, at: at))
                 page.spans = spans
                 page.deployments = deployments
-                if at != nil { page.liveAt = environments.map { ($0.configuration.name, live[$0.configuration.name]) } }
+                page.liveAt = environments.map { ($0.configuration.name, live[$0.configuration.name]) }
+            } else if app.id > 0 {
+                (page.spans, page.deployments) = try db.fetch(
+                    Reads.timeline(app: app.id, limit: Self.timelineDepth), Reads.recentDeployments(app: app.id, limit: Self.timelineDepth))
             } else if at != nil {
                 page.liveAt = environments.map { ($0.configuration.name, nil) }
             }
