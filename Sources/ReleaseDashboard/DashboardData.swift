@@ -96,11 +96,14 @@ struct DashboardData: Sendable {
             let statuses = try Engine.statuses(db, environments: environments, now: now)
             var page = AppPage(app: app.name, now: now, environments: statuses, spans: [], deployments: [], at: at, liveAt: [])
             if app.id > 0, let at {
-                let (spans, deployments, live) = try db.fetch(
-                    Reads.timeline(app: app.id, limit: Self.timelineDepth), Reads.recentDeployments(app: app.id, limit: Self.timelineDepth),
-                    Reads.liveAt(app: app.id, at: at))
+                // The picture around the picked instant, with the deployments between its spans.
+                let (spans, live) = try db.fetch(Reads.timeline(app: app.id, around: at, limit: Self.timelineDepth / 2),
+                                                 Reads.liveAt(app: app.id, at: at))
                 page.spans = spans
-                page.deployments = deployments
+                if let first = spans.map(\.deploymentID).min(), let last = spans.map(\.deploymentID).max() {
+                    let end = spans.contains { $0.until == nil } ? Int64.max : last
+                    page.deployments = try db.fetch(Reads.deployments(app: app.id, ids: first...end, limit: Self.timelineDepth * 4))
+                }
                 page.liveAt = environments.map { ($0.configuration.name, live[$0.configuration.name]) }
             } else if app.id > 0 {
                 (page.spans, page.deployments) = try db.fetch(

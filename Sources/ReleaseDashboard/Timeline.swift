@@ -13,9 +13,12 @@ struct Timeline {
     static let top = 10.0
     static let axisHeight = 28.0
 
-    /// The time the picture covers: from the oldest thing shown (or the picked instant) to now.
+    /// The time the picture covers: from the oldest thing shown (or the picked instant) to the end
+    /// of the newest (now, while it is live).
     var domain: (from: Int64, to: Int64) {
-        let end = max(page.now.microseconds, page.at?.microseconds ?? 0)
+        let spansEnd = page.spans.map { ($0.until ?? page.now).microseconds }.max() ?? page.now.microseconds
+        let marksEnd = page.deployments.map { ($0.cutoverAt ?? $0.startedAt).microseconds }.max() ?? spansEnd
+        let end = max(spansEnd, marksEnd, page.at?.microseconds ?? 0)
         var start = page.spans.map(\.since.microseconds).min() ?? (end - 86_400_000_000)
         start = min(start, page.deployments.map(\.startedAt.microseconds).min() ?? start, page.at?.microseconds ?? start)
         let span = max(end - start, 1_000_000)

@@ -98,14 +98,47 @@ extension Reads {
             ) s
             WHERE e.app_id = \(app)
             ORDER BY e.id, s.since DESC
-            """) { rows in
-            try rows.map { row in
-                OccupancySpan(
-                    environment: try row.string("environment"), version: try row.string("version"), since: try row.timestamp("since"),
-                    until: try row.optionalTimestamp("until"), deploymentID: try row.int64("deployment_id"),
-                    kind: DeploymentKind(rawValue: try row.string("kind")) ?? .deploy,
-                    state: DeploymentState(rawValue: try row.string("state")) ?? .failed, by: try row.string("actor"))
-            }
+            """, decode: occupancySpans)
+    }
+
+    /// Each environment's occupancies around an instant: up to `limit` that began at or before it
+    /// and up to `limit` after, newest first, so that a picked instant is drawn among what was
+    /// live near it however long ago it was.
+    public static func timeline(app: Int64, around instant: Timestamp, limit: Int) -> Fetch<[OccupancySpan]> {
+        Fetch("""
+            SELECT e.name AS environment, s.* FROM environments e CROSS JOIN LATERAL (
+                (SELECT r.version, lower(o.during) AS since, upper(o.during) AS until, d.id AS deployment_id, d.kind, d.state, d.actor
+                 FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+                 WHERE o.environment_id = e.id AND lower(o.during) <= \(instant)::timestamptz
+                 ORDER BY lower(o.during) DESC LIMIT \(limit))
+                UNION ALL
+                (SELECT r.version, lower(o.during) AS since, upper(o.during) AS until, d.id AS deployment_id, d.kind, d.state, d.actor
+                 FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+                 WHERE o.environment_id = e.id AND lower(o.during) > \(instant)::timestamptz
+                 ORDER BY lower(o.during) LIMIT \(limit))
+            ) s
+            WHERE e.app_id = \(app)
+            ORDER BY e.id, s.since DESC
+            """, decode: occupancySpans)
+    }
+
+    /// The deployments of an app whose ids lie in a range (ids grow with time: the deployments
+    /// between two shown on a timeline), newest first, at most `limit`.
+    public static func deployments(app: Int64, ids: ClosedRange<Int64>, limit: Int) -> Fetch<[DeploymentRecord]> {
+        Fetch("""
+            \(unsafeSQL: deploymentSelect)
+            WHERE d.app_id = \(app) AND d.id BETWEEN \(ids.lowerBound) AND \(ids.upperBound)
+            ORDER BY d.id DESC LIMIT \(limit)
+            """) { rows in try rows.map { try $0.deploymentRecord() } }
+    }
+
+    static func occupancySpans(_ rows: [PostgresRow]) throws -> [OccupancySpan] {
+        try rows.map { row in
+            OccupancySpan(
+                environment: try row.string("environment"), version: try row.string("version"), since: try row.timestamp("since"),
+                until: try row.optionalTimestamp("until"), deploymentID: try row.int64("deployment_id"),
+                kind: DeploymentKind(rawValue: try row.string("kind")) ?? .deploy,
+                state: DeploymentState(rawValue: try row.string("state")) ?? .failed, by: try row.string("actor"))
         }
     }
 

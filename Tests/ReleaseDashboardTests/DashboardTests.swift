@@ -181,6 +181,32 @@ import Testing
         }
     }
 
+    @Test func aPickedInstantLongAgoIsDrawnAmongWhatWasLiveThen() async throws {
+        try await DashboardFixture.with { fixture in
+            // Forty more releases on develop: the instant of the fifth is far behind the latest thirty.
+            let cutovers = try await fixture.connection.run { db in
+                try (1...40).map { number in
+                    let release = try db.insertRelease(app: fixture.app, version: "2.0.\(number)", commit: nil, artifact: nil, notes: nil, by: "alice")
+                    let id = try DashboardFixture.live(db, app: fixture.app, environment: fixture.develop, release: release, kind: .deploy, by: "alice")
+                    return try #require(try db.deployment(id: id)?.cutoverAt)
+                }
+            }
+            try await fixture.application().test(.router) { client in
+                let now = try await client.execute(uri: "/apps/crm-api", method: .get).text
+                #expect(now.contains("data-version=\"2.0.40\""))
+                #expect(!now.contains("data-version=\"2.0.5\""), "the latest thirty spans only")
+
+                let at = cutovers[4].rfc3339
+                let then = try await client.execute(uri: "/apps/crm-api?at=\(at)", method: .get).text
+                #expect(then.contains("<g class=\"bar ok\" data-version=\"2.0.5\">") || then.contains("<g class=\"bar ok alt\" data-version=\"2.0.5\">"))
+                #expect(!then.contains("data-version=\"2.0.40\""), "drawn around the instant, not up to now")
+                #expect(then.contains("<tr data-env=\"develop\"><th scope=\"row\">develop</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/2.0.5?app=crm-api\">2.0.5</a>"))
+                #expect(then.contains("<line class=\"instant\""))
+                #expect(then.contains("<g class=\"mark deploy\""))
+            }
+        }
+    }
+
     @Test func aReleasePageTellsItsWholeStoryAndEscapesWhatItShows() async throws {
         try await DashboardFixture.with { fixture in
             try await fixture.application().test(.router) { client in
