@@ -45,8 +45,7 @@ extension PostgresConnection {
 
     /// The app's recorded chain head: how many events and the last hash.
     public func auditHead(app: Int64) throws -> (count: Int64, hash: String?) {
-        guard let row = try query("SELECT audit_sequence, audit_head FROM apps WHERE id = \(app)").first else { return (0, nil) }
-        return (try row.int64("audit_sequence"), try row.optionalString("audit_head"))
+        try fetch(Reads.auditHead(app: app))
     }
 
     /// One event from a row of the audit queries.

@@ -150,14 +150,7 @@ extension PostgresConnection {
 
     /// Deployments newest first, of one environment or the whole app.
     public func history(app: Int64, environment: Int64?, limit: Int) throws -> [DeploymentRecord] {
-        if let environment {
-            return try query("""
-                \(unsafeSQL: deploymentSelect) WHERE d.environment_id = \(environment) ORDER BY d.id DESC LIMIT \(limit)
-                """).map { try $0.deploymentRecord() }
-        }
-        return try query("""
-            \(unsafeSQL: deploymentSelect) WHERE d.app_id = \(app) ORDER BY d.id DESC LIMIT \(limit)
-            """).map { try $0.deploymentRecord() }
+        try fetch(Reads.history(app: app, environment: environment, limit: limit))
     }
 
     /// The release occupying an environment now.

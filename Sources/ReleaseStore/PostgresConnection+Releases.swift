@@ -6,8 +6,7 @@ let releaseColumns = "id, version, commit_sha, artifact, notes, created_at, crea
 extension PostgresConnection {
     /// The release with this version, if registered.
     public func release(app: Int64, version: String) throws -> ReleaseRecord? {
-        try query("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE app_id = \(app) AND version = \(version)")
-            .first?.releaseRecord()
+        try fetch(Reads.release(app: app, version: version))
     }
 
     /// The release with this id.

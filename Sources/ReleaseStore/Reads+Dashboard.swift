@@ -2,7 +2,7 @@ import Postgres
 import ReleaseCore
 
 /// An app and its environments, as the database knows them.
-public struct KnownApp: Sendable, Equatable {
+public struct KnownApp: Sendable {
     /// The app's id.
     public var id: Int64
     /// The app's name.
@@ -15,12 +15,6 @@ public struct KnownApp: Sendable, Equatable {
         self.id = id
         self.name = name
         self.environments = environments
-    }
-
-    /// Two apps are equal when their names, ids and environments are.
-    public static func == (lhs: KnownApp, rhs: KnownApp) -> Bool {
-        lhs.id == rhs.id && lhs.name == rhs.name && lhs.environments.map(\.name) == rhs.environments.map(\.name)
-            && lhs.environments.map(\.id) == rhs.environments.map(\.id)
     }
 }
 
@@ -68,6 +62,13 @@ public struct ApprovalRecord: Sendable, Equatable {
     public var at: Timestamp
 }
 
+/// A release's time live in an environment with the deployment that began it (`occupancySpans`
+/// decodes it, with the environment's name as `environment`).
+let spanSelect = """
+    SELECT r.version, lower(o.during) AS since, upper(o.during) AS until, d.id AS deployment_id, d.kind, d.state, d.actor
+    FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+    """
+
 extension Reads {
     /// Every app in the database (or only the one named) with its environments, by app name.
     public static func knownApps(named name: String? = nil) -> Fetch<[KnownApp]> {
@@ -92,8 +93,7 @@ extension Reads {
     public static func timeline(app: Int64, limit: Int) -> Fetch<[OccupancySpan]> {
         Fetch("""
             SELECT e.name AS environment, s.* FROM environments e CROSS JOIN LATERAL (
-                SELECT r.version, lower(o.during) AS since, upper(o.during) AS until, d.id AS deployment_id, d.kind, d.state, d.actor
-                FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+                \(unsafeSQL: spanSelect)
                 WHERE o.environment_id = e.id ORDER BY lower(o.during) DESC LIMIT \(limit)
             ) s
             WHERE e.app_id = \(app)
@@ -107,13 +107,11 @@ extension Reads {
     public static func timeline(app: Int64, around instant: Timestamp, limit: Int) -> Fetch<[OccupancySpan]> {
         Fetch("""
             SELECT e.name AS environment, s.* FROM environments e CROSS JOIN LATERAL (
-                (SELECT r.version, lower(o.during) AS since, upper(o.during) AS until, d.id AS deployment_id, d.kind, d.state, d.actor
-                 FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+                (\(unsafeSQL: spanSelect)
                  WHERE o.environment_id = e.id AND lower(o.during) <= \(instant)::timestamptz
                  ORDER BY lower(o.during) DESC LIMIT \(limit))
                 UNION ALL
-                (SELECT r.version, lower(o.during) AS since, upper(o.during) AS until, d.id AS deployment_id, d.kind, d.state, d.actor
-                 FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
+                (\(unsafeSQL: spanSelect)
                  WHERE o.environment_id = e.id AND lower(o.during) > \(instant)::timestamptz
                  ORDER BY lower(o.during) LIMIT \(limit))
             ) s
@@ -215,11 +213,12 @@ extension Reads {
 
     /// Deployments newest first, of one environment or the whole app.
     public static func history(app: Int64, environment: Int64?, limit: Int) -> Fetch<[DeploymentRecord]> {
-        Fetch("""
-            \(unsafeSQL: deploymentSelect)
-            WHERE d.app_id = \(app) AND (\(environment)::bigint IS NULL OR d.environment_id = \(environment)::bigint)
-            ORDER BY d.id DESC LIMIT \(limit)
-            """) { rows in try rows.map { try $0.deploymentRecord() } }
+        let query: PostgresQuery = if let environment {
+            "\(unsafeSQL: deploymentSelect) WHERE d.environment_id = \(environment) ORDER BY d.id DESC LIMIT \(limit)"
+        } else {
+            "\(unsafeSQL: deploymentSelect) WHERE d.app_id = \(app) ORDER BY d.id DESC LIMIT \(limit)"
+        }
+        return Fetch(query) { rows in try rows.map { try $0.deploymentRecord() } }
     }
 
     /// The latest `limit` audit events that match, in order (oldest of them first).
