@@ -153,6 +153,11 @@ public final class PostgresConnection: @unchecked Sendable {
         return Array(results.suffix(queries.count))
     }
 
+    /// Reads of one kind whose number is known only at run time, in one round trip, decoded in order.
+    public func fetchAll<T>(_ fetches: [Fetch<T>]) throws -> [T] {
+        try zip(fetches, pipeline(fetches.map(\.query))).map { fetch, rows in try fetch.decode(rows) }
+    }
+
     /// Queues a write whose result nobody reads; inside `transaction` it reaches the server with
     /// the next statement or with COMMIT, in the same round trip, and an error in it surfaces
     /// there (rolling back everything, as before). Outside a transaction it runs at once.

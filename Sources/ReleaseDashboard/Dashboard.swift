@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -59,20 +60,18 @@ public struct Dashboard: Sendable {
         }
         router.get("/apps/:app") { request, context in
             await Self.page {
-                let app = try context.parameters.require("app").removingPercentEncoding
+                let app = try Self.pathParameter("app", context)
                 let at = try request.query("at").map { try Self.time($0, name: "at") }
                 return Pages.app(try await data.appPage(app: app, at: at))
             }
         }
         router.get("/releases/:version") { request, context in
             await Self.page {
-                let version = try context.parameters.require("version").removingPercentEncoding
-                let apps = try await data.releaseApps(version: version, app: request.query("app"))
-                guard let first = apps.first else {
-                    throw DashboardProblem.notFound("There is no release '\(version)'\(request.query("app").map { " of '\($0)'" } ?? "") in this database.")
+                let version = try Self.pathParameter("version", context)
+                switch try await data.release(version: version, app: request.query("app")) {
+                case let .one(page, _): return Pages.release(page)
+                case let .several(apps): return Pages.chooseApp(version: version, apps: apps)
                 }
-                if apps.count > 1 { return Pages.chooseApp(version: version, apps: apps) }
-                return Pages.release(try await data.releasePage(version: version, app: first))
             }
         }
         // What the pages poll to stay current: the overview's tables, and one app's.
@@ -85,7 +84,7 @@ public struct Dashboard: Sendable {
         }
         router.get("/partials/environments/:app") { _, context in
             await Self.page {
-                let app = try context.parameters.require("app").removingPercentEncoding
+                let app = try Self.pathParameter("app", context)
                 var html = HTML()
                 for status in try await data.overview(app: app) { Pages.statusTable(status, &html) }
                 return html.text
@@ -156,7 +155,7 @@ public struct Dashboard: Sendable {
         do {
             return response(.ok, type: "text/html; charset=utf-8", try await body())
         } catch {
-            let (status, message) = problem(error)
+            let (status, _, message) = problem(error)
             return response(status, type: "text/html; charset=utf-8", Pages.problem(status: Int(status.code), message))
         }
     }
@@ -166,26 +165,24 @@ public struct Dashboard: Sendable {
         do {
             return response(.ok, type: "application/json", try await body().prettyText + "\n")
         } catch {
-            let (status, message) = problem(error)
-            let code: ReleaseError.Code = switch status {
-            case .serviceUnavailable: .unavailable
-            case .internalServerError: .deploymentFailed
-            default: .usage
-            }
+            let (status, code, message) = problem(error)
             let document = JSONValue.object([("error", .object([("code", .int(Int64(code.rawValue))), ("name", .string(code.name)),
                                                                  ("message", .string(message))]))])
             return response(status, type: "application/json", document.prettyText + "\n")
         }
     }
 
-    static func problem(_ error: any Error) -> (HTTPResponse.Status, String) {
+    /// The HTTP status, the contract's exit code (what the CLI would have exited with) and the message.
+    static func problem(_ error: any Error) -> (HTTPResponse.Status, ReleaseError.Code, String) {
         switch error {
-        case let DashboardProblem.notFound(message): return (.notFound, message)
-        case let DashboardProblem.badRequest(message): return (.badRequest, message)
-        case let error as ReleaseError where error.code == .unavailable: return (.serviceUnavailable, error.message)
-        case let error as ReleaseError where error.code == .usage: return (.badRequest, error.message)
-        case let error as ReleaseError: return (.internalServerError, error.message)
-        default: return (.internalServerError, "The dashboard could not answer (\(String(describing: type(of: error)))). Try again; see the server's log.")
+        case let DashboardProblem.notFound(message): return (.notFound, .usage, message)
+        case let DashboardProblem.badRequest(message): return (.badRequest, .usage, message)
+        case let error as ReleaseError where error.code == .unavailable: return (.serviceUnavailable, error.code, error.message)
+        case let error as ReleaseError where error.code == .usage: return (.badRequest, error.code, error.message)
+        case let error as ReleaseError: return (.internalServerError, error.code, error.message)
+        default:
+            return (.internalServerError, .deploymentFailed,
+                    "The dashboard could not answer (\(String(describing: type(of: error)))). Try again; see the server's log.")
         }
     }
 
@@ -200,6 +197,12 @@ public struct Dashboard: Sendable {
     }
 
     // MARK: Query values
+
+    /// A path parameter, percent-decoded (the router passes it on as sent).
+    static func pathParameter(_ name: String, _ context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
+    }
 
     static func time(_ text: String, name: String) throws -> Timestamp {
         guard let value = Timestamp(parsing: text) else {
@@ -222,25 +225,5 @@ extension Request {
     func query(_ name: String) -> String? {
         guard let value = uri.queryParameters[name[...]], !value.isEmpty else { return nil }
         return String(value)
-    }
-}
-
-extension String {
-    /// `%XX` sequences decoded (router parameters arrive as sent); the text itself when invalid.
-    var removingPercentEncoding: String {
-        guard contains("%") else { return self }
-        var bytes: [UInt8] = []
-        var iterator = utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else if byte == UInt8(ascii: "%") {
-                return self
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self) ?? self
     }
 }

@@ -34,6 +34,12 @@ struct ReleasePage: Sendable {
     var trail: TrailVerdict
 }
 
+/// A release looked up by version: its page (with its app's id), or the apps that share the version.
+enum ReleaseLookup: Sendable {
+    case one(ReleasePage, appID: Int64)
+    case several([String])
+}
+
 /// What `release audit verify` says about an app's trail.
 enum TrailVerdict: Sendable {
     case intact(events: Int64, checkedAt: Timestamp)
@@ -115,33 +121,26 @@ struct DashboardData: Sendable {
         }
     }
 
-    /// The apps that have this version (one, unless `app` is nil and several apps share it).
-    func releaseApps(version: String, app name: String?) async throws -> [String] {
-        try await database.read { db in
-            let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
-            let found = try db.pipeline(apps.map { Reads.release(app: $0.id, version: version).query })
-            return zip(apps, found).filter { !$0.1.isEmpty }.map(\.0.name)
-        }
-    }
-
     /// A release's page: the record, its checks, approvals, deployments, audit events and the
-    /// verdict on its app's trail.
-    func releasePage(version: String, app name: String) async throws -> ReleasePage {
-        let (appID, page) = try await database.read { db -> (Int64, ReleasePage) in
-            let app = try db.fetch(Reads.knownApps(named: name)).first
-            let found: ReleaseRecord?? = try app.map { try db.fetch(Reads.release(app: $0.id, version: version)) }
-            guard let app, let found, let release = found else {
-                throw DashboardProblem.notFound("There is no release '\(version)' of '\(name)' in this database.")
+    /// verdict on its app's trail; or, when `app` is nil and several apps have this version, their names.
+    func release(version: String, app name: String?) async throws -> ReleaseLookup {
+        let found = try await database.read { db -> ReleaseLookup in
+            let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
+            let matches = zip(apps, try db.fetchAll(apps.map { Reads.release(app: $0.id, version: version) }))
+                .compactMap { app, release in release.map { (app, $0) } }
+            guard let (app, release) = matches.first else {
+                throw DashboardProblem.notFound("There is no release '\(version)'\(name.map { " of '\($0)'" } ?? "") in this database.")
             }
+            if matches.count > 1 { return .several(matches.map(\.0.name)) }
             let (checks, approvals, deployments, events) = try db.fetch(
                 Reads.checks(release: release.id), Reads.approvals(release: release.id), Reads.deployments(release: release.id),
                 Reads.auditEvents(app: app.id, version: version, limit: Self.releaseEventLimit))
-            return (app.id, ReleasePage(app: app.name, release: release, checks: checks, approvals: approvals, deployments: deployments,
-                                        events: events, trail: .unavailable("not checked")))
+            return .one(ReleasePage(app: app.name, release: release, checks: checks, approvals: approvals, deployments: deployments,
+                                    events: events, trail: .unavailable("not checked")), appID: app.id)
         }
-        var result = page
-        result.trail = await trails.verdict(app: name, appID: appID, database: database)
-        return result
+        guard case .one(var page, let appID) = found else { return found }
+        page.trail = await trails.verdict(app: page.app, appID: appID, database: database)
+        return .one(page, appID: appID)
     }
 
     /// `/api/history`: deployments newest first, of every app or one, optionally one environment.
@@ -149,12 +148,8 @@ struct DashboardData: Sendable {
         try await database.read { db in
             let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
             let selected = try Self.withEnvironment(apps, environment)
-            let reads = selected.map { Reads.history(app: $0.app.id, environment: $0.environment, limit: limit) }
-            let results = try db.pipeline(reads.map(\.query))
-            var merged: [(String, DeploymentRecord)] = []
-            for ((app, _), (read, rows)) in zip(selected, zip(reads, results)) {
-                merged += try read.decode(rows).map { (app.name, $0) }
-            }
+            let histories = try db.fetchAll(selected.map { Reads.history(app: $0.app.id, environment: $0.environment, limit: limit) })
+            let merged = zip(selected, histories).flatMap { selected, deployments in deployments.map { (selected.app.name, $0) } }
             return Array(merged.sorted { $0.1.id > $1.1.id }.prefix(limit))
         }
     }
@@ -163,12 +158,10 @@ struct DashboardData: Sendable {
     func audit(app name: String?, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int) async throws -> [AuditEvent] {
         try await database.read { db in
             let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
-            let reads = apps.map { Reads.latestAuditEvents(app: $0.id, environment: environment, since: since, until: until, limit: limit) }
-            let results = try db.pipeline(reads.map(\.query))
-            var merged: [AuditEvent] = []
-            for (read, rows) in zip(reads, results) { merged += try read.decode(rows) }
-            merged.sort { ($0.at, $0.id) < ($1.at, $1.id) }
-            return Array(merged.suffix(limit))
+            let merged = try db.fetchAll(apps.map {
+                Reads.latestAuditEvents(app: $0.id, environment: environment, since: since, until: until, limit: limit)
+            }).joined()
+            return Array(merged.sorted { ($0.at, $0.id) < ($1.at, $1.id) }.suffix(limit))
         }
     }
 
@@ -178,9 +171,7 @@ struct DashboardData: Sendable {
         return try await database.read { db in
             let apps = try Self.select(Self.apps(db.fetch(Reads.knownApps(named: name)), configuration), named: name)
             let known = apps.filter { $0.id > 0 }
-            let results = try db.pipeline(known.map { Reads.liveAt(app: $0.id, at: instant).query })
-            var live: [String: [String: LiveRelease]] = [:]
-            for (app, rows) in zip(known, results) { live[app.name] = try Reads.liveAt(app: app.id, at: instant).decode(rows) }
+            let live = Dictionary(uniqueKeysWithValues: zip(known.map(\.name), try db.fetchAll(known.map { Reads.liveAt(app: $0.id, at: instant) })))
             return apps.flatMap { app in
                 Self.environments(of: app, configuration).map { (app.name, $0.configuration.name, live[app.name]?[$0.configuration.name]) }
             }

@@ -6,29 +6,31 @@ import ReleaseStore
 /// deploys ●; red when they failed), and the picked instant as a line.
 struct Timeline {
     let page: AppPage
+    /// The time the picture covers, in microseconds: from the oldest thing shown (or the picked
+    /// instant) to the end of the newest (now, while it is live), with a little room on both sides.
+    let domain: (from: Int64, to: Int64)
 
     static let width = 1000.0
     static let labelWidth = 120.0
+    /// Where time is drawn: right of the labels, short of the right edge.
+    static let plotWidth = width - labelWidth - 10
     static let rowHeight = 38.0
     static let top = 10.0
     static let axisHeight = 28.0
 
-    /// The time the picture covers: from the oldest thing shown (or the picked instant) to the end
-    /// of the newest (now, while it is live).
-    var domain: (from: Int64, to: Int64) {
+    init(page: AppPage) {
+        self.page = page
         let spansEnd = page.spans.map { ($0.until ?? page.now).microseconds }.max() ?? page.now.microseconds
         let marksEnd = page.deployments.map { ($0.cutoverAt ?? $0.startedAt).microseconds }.max() ?? spansEnd
         let end = max(spansEnd, marksEnd, page.at?.microseconds ?? 0)
         var start = page.spans.map(\.since.microseconds).min() ?? (end - 86_400_000_000)
         start = min(start, page.deployments.map(\.startedAt.microseconds).min() ?? start, page.at?.microseconds ?? start)
         let span = max(end - start, 1_000_000)
-        // A little room on both sides, so that the first bar's start and now are visible.
-        return (start - span / 50, end + span / 50)
+        domain = (start - span / 50, end + span / 50)
     }
 
     func x(_ microseconds: Int64) -> Double {
-        let (from, to) = domain
-        return Self.labelWidth + Double(microseconds - from) / Double(to - from) * (Self.width - Self.labelWidth - 10)
+        Self.labelWidth + Double(microseconds - domain.from) / Double(domain.to - domain.from) * Self.plotWidth
     }
 
     func svg() -> String {
@@ -39,14 +41,14 @@ struct Timeline {
         html.raw("<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(Self.width)) \(Int(height))\" ")
         html.raw("role=\"img\" aria-label=\"Timeline of what was live in each environment\" ")
         html.raw("data-from=\"\(from / 1000)\" data-to=\"\(to / 1000)\" data-left=\"\(Self.labelWidth)\" ")
-        html.raw("data-width=\"\(Self.width - Self.labelWidth - 10)\">")
+        html.raw("data-width=\"\(Self.plotWidth)\">")
         for (row, name) in names.enumerated() {
             let y = Self.top + Double(row) * Self.rowHeight
             html.raw("<g class=\"lane\" data-env=\"")
             html.text(name)
             html.raw("\"><text class=\"lane-label\" x=\"4\" y=\"\(format(y + Self.rowHeight / 2 + 4))\">")
             html.text(name)
-            html.raw("</text><line class=\"lane-line\" x1=\"\(Self.labelWidth)\" x2=\"\(Self.width - 10)\" y1=\"\(format(y + Self.rowHeight / 2))\" ")
+            html.raw("</text><line class=\"lane-line\" x1=\"\(Self.labelWidth)\" x2=\"\(Self.labelWidth + Self.plotWidth)\" y1=\"\(format(y + Self.rowHeight / 2))\" ")
             html.raw("y2=\"\(format(y + Self.rowHeight / 2))\"/>")
             let spans = page.spans.filter { $0.environment == name }.reversed()
             for (index, span) in spans.enumerated() { bar(span, index: index, y: y, &html) }

@@ -23,6 +23,18 @@ import Testing
         }
     }
 
+    @Test func readsOfOneKindShareOneRoundTripAndKeepTheirOrder() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            let before = db.roundTrips
+            let releases = try db.fetchAll([fixture.second.id, nil, fixture.first.id].map { Reads.release(id: $0) })
+            #expect(db.roundTrips == before + 1)
+            #expect(releases.map { $0?.version } == ["1.0.1", nil, "1.0.0"])
+            #expect(try db.fetchAll([Fetch<ReleaseRecord?>]()).isEmpty)
+            #expect(db.roundTrips == before + 1, "nothing to read sends nothing")
+        }
+    }
+
     @Test func aTransactionCostsNoRoundTripsOfItsOwn() async throws {
         try await StoreFixture.with { fixture async throws in
             let db = fixture.connection
