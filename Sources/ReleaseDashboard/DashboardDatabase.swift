@@ -80,9 +80,7 @@ public actor DashboardDatabase {
                 } catch let error as PostgresError {
                     open -= 1
                     wakeOne()
-                    let shown = url.isEmpty ? "libpq's defaults" : ConnectionString.redacted(url)
-                    throw ReleaseError.unavailable(
-                        "Cannot reach the database at \(shown): \(ConnectionString.redacted(error.message.split(whereSeparator: \.isNewline).first.map(String.init) ?? "")). Check that PostgreSQL is running.")
+                    throw Engine.unreachable(url: url, error)
                 }
             }
             await withCheckedContinuation { waiting.append($0) }

@@ -113,17 +113,10 @@ extension Engine {
     public static func verifyAudit(connection: PostgresConnection, appID: Int64, app: String) async throws -> Int64 {
         let batch = 5000
         var verifier = AuditChainVerifier()
-        func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-            do {
-                return try await connection.run(body)
-            } catch let error as PostgresError {
-                throw translate(error)
-            }
-        }
         // The connection's queue reads the next batch (PostgreSQL producing it meanwhile) while
         // this one is decoded and hashed.
         func read(after cursor: Int64) -> Task<[PostgresRow], any Error> {
-            Task { try await database { db in try db.auditChainRows(app: appID, after: cursor, limit: batch) } }
+            Task { try await database(connection) { db in try db.auditChainRows(app: appID, after: cursor, limit: batch) } }
         }
         var next: Task<[PostgresRow], any Error>? = read(after: 0)
         while let reading = next {
@@ -140,7 +133,7 @@ extension Engine {
                 break
             }
         }
-        let head = try await database { db in try db.auditHead(app: appID) }
+        let head = try await database(connection) { db in try db.auditHead(app: appID) }
         verifier.finish(expectedCount: head.count, expectedHeadHash: head.hash)
         if let problem = verifier.problem {
             throw ReleaseError.failed("The audit trail of \(app) has been tampered with: \(problem). Restore the database from a backup and compare.")

@@ -56,10 +56,16 @@ public struct Engine: Sendable {
 
     /// Runs a database step, turning connection failures into the contract's exit 5.
     func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await Self.database(connection, body)
+    }
+
+    /// Runs a database step on `connection`, turning connection failures into the contract's exit 5.
+    static func database<T: Sendable>(_ connection: PostgresConnection,
+                                      _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         do {
             return try await connection.run(body)
         } catch let error as PostgresError {
-            throw Self.translate(error)
+            throw translate(error)
         }
     }
 
@@ -70,6 +76,14 @@ public struct Engine: Sendable {
         } catch let error as PostgresError {
             throw Self.translate(error)
         }
+    }
+
+    /// The user-facing form of a failure to connect to `url`, its password never shown.
+    public static func unreachable(url: String, _ error: PostgresError) -> ReleaseError {
+        let shown = url.isEmpty ? "libpq's defaults (PGHOST, PGPORT, …)" : ConnectionString.redacted(url)
+        let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: "; ")
+        return .unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(reason)). Check --database-url or RELEASE_DATABASE_URL and that PostgreSQL is running.")
     }
 
     /// The user-facing form of a database error.

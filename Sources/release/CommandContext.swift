@@ -123,10 +123,7 @@ struct CommandContext {
         do {
             return try await PostgresConnection.connect(url: url)
         } catch let error as PostgresError {
-            let shown = url.isEmpty ? "libpq's defaults (PGHOST, PGPORT, …)" : ConnectionString.redacted(url)
-            let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }.joined(separator: "; ")
-            throw ReleaseError.unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(reason)). Check --database-url or RELEASE_DATABASE_URL and that PostgreSQL is running.")
+            throw Engine.unreachable(url: url, error)
         }
     }
 }

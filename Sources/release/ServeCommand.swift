@@ -1,10 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Postgres
 import ReleaseCore
 import ReleaseDashboard
-import ReleaseEngine
 import ReleaseStore
 
 struct ServeCommand: AsyncParsableCommand {
@@ -42,18 +40,12 @@ struct ServeCommand: AsyncParsableCommand {
         let configured = global.config ?? environment["RELEASE_CONFIG"]
         let configuration = configured != nil || FileManager.default.fileExists(atPath: "release.yml")
             ? try CommandContext.loadConfiguration(global) : nil
-        let url = CommandContext.databaseURL(global)
-        let connection = try await CommandContext.connect(global)
-        do {
-            try await connection.run { db in try Migrator().requireCurrent(db) }
-        } catch let error as PostgresError {
-            throw Engine.translate(error)
-        }
-        connection.close()
+        // The schema check's connection stays in the pool for the first requests.
+        let database = DashboardDatabase(url: CommandContext.databaseURL(global))
+        try await database.read { db in try Migrator().requireCurrent(db) }
 
         var logger = Logger(label: "release.serve")
         logger.logLevel = environment["RELEASE_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        let database = DashboardDatabase(url: url)
         let dashboard = Dashboard(database: database, configuration: configuration, token: token)
         let json = global.json
         do {
