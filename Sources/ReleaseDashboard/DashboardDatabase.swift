@@ -22,8 +22,7 @@ public actor DashboardDatabase {
     }
 
     /// Runs `body` on a borrowed connection; database failures become `ReleaseError`s (exit 5's
-    /// "unavailable" when the server cannot be reached).
-    /// A connection that broke (the server restarted, an administrator ended the session) is
+    /// "unavailable" when the server cannot be reached). A connection that broke (the server restarted, an administrator ended the session) is
     /// replaced and the read tried once more: reads are safe to repeat.
     public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         var attempt = 0

@@ -38,16 +38,14 @@ enum Pages {
         }
     }
 
-    /// The live part of the overview (and of an app's page): a table per app.
+    /// The live part of the overview: a table per app, under its name.
     static func statusTables(_ apps: [AppStatus], _ html: inout HTML) {
         for app in apps {
             html.raw("<div class=\"app\" data-app=\"")
             html.text(app.app)
-            html.raw("\"><h2><a href=\"/apps/")
-            html.text(percentEncoded(app.app))
-            html.raw("\">")
-            html.text(app.app)
-            html.raw("</a></h2>")
+            html.raw("\"><h2>")
+            appLink(app.app, &html)
+            html.raw("</h2>")
             statusTable(app, &html)
             html.raw("</div>")
         }
@@ -195,7 +193,7 @@ enum Pages {
         return layout(title: "release: \(page.app) \(release.version)", heading: "\(page.app) \(release.version)") { html in
             html.raw("<section class=\"release\"><dl>")
             definition("App", &html) { html in
-                html.raw("<a href=\"/apps/"); html.text(percentEncoded(page.app)); html.raw("\">"); html.text(page.app); html.raw("</a>")
+                appLink(page.app, &html)
             }
             definition("Version", field: "version", release.version, &html)
             definition("Commit", field: "commit", release.commit ?? "-", &html)
@@ -304,6 +302,14 @@ enum Pages {
     }
 
     // MARK: Pieces
+
+    static func appLink(_ app: String, _ html: inout HTML) {
+        html.raw("<a href=\"/apps/")
+        html.text(percentEncoded(app))
+        html.raw("\">")
+        html.text(app)
+        html.raw("</a>")
+    }
 
     static func releaseLink(app: String, version: String, _ html: inout HTML, text: String? = nil) {
         html.raw("<a class=\"version\" href=\"/releases/")
