@@ -212,11 +212,8 @@ public enum PromotionGate {
     /// `nil` when an ad-hoc freeze has no end.
     public static func activeFreezes(_ context: GateContext) -> (reasons: [String], end: Timestamp?) {
         let windows = context.environment.gates.freezes
-        func adHocActive(_ freeze: AdHocFreeze, at instant: Timestamp) -> Bool {
-            freeze.since <= instant && (freeze.until.map { $0 > instant } ?? true)
-        }
         var reasons = windows.filter { $0.activeEnd(at: context.now) != nil }.map(\.reason)
-        let adHoc = context.adHocFreezes.filter { adHocActive($0, at: context.now) }
+        let adHoc = context.adHocFreezes.filter { $0.isActive(at: context.now) }
         reasons += adHoc.map { "\($0.reason), by \($0.by)" }
         guard !reasons.isEmpty else { return ([], nil) }
         if adHoc.contains(where: { $0.until == nil }) { return (reasons, nil) }
@@ -227,7 +224,7 @@ public enum PromotionGate {
             for window in windows {
                 if let end = window.activeEnd(at: instant) { latest = max(latest ?? end, end) }
             }
-            for freeze in context.adHocFreezes where adHocActive(freeze, at: instant) {
+            for freeze in context.adHocFreezes where freeze.isActive(at: instant) {
                 guard let until = freeze.until else { return (reasons, nil) }
                 latest = max(latest ?? until, until)
             }

@@ -60,6 +60,11 @@ public struct AdHocFreeze: Sendable, Equatable {
         self.by = by
         self.since = since
     }
+
+    /// In force at `now`: started and not yet over.
+    public func isActive(at now: Timestamp) -> Bool {
+        since <= now && (until.map { $0 > now } ?? true)
+    }
 }
 
 /// One deployment row as the engine and the CLI see it.

@@ -119,10 +119,3 @@ public enum Reads {
         Fetch("SELECT 1 FROM deployments WHERE id = \(deployment) AND lease_owner = \(owner) FOR UPDATE") { !$0.isEmpty }
     }
 }
-
-extension AdHocFreeze {
-    /// In force at `now`: started and not yet over.
-    public func isActive(at now: Timestamp) -> Bool {
-        since <= now && (until.map { $0 > now } ?? true)
-    }
-}
