@@ -64,8 +64,10 @@ public struct ChildProcess: Sendable {
                 close(writeEnd)
                 throw ChildProcessError("working directory \(workingDirectory) does not exist")
             }
-            // posix_spawn has no portable chdir action; a tiny shell changes directory, then execs.
-            arguments = ["/bin/sh", "-c", "cd \"$1\" || exit 127; shift; exec \"$@\"", "sh", workingDirectory] + arguments
+            if !Self.changeDirectory(&actions, workingDirectory) {
+                // Without glibc's chdir action (before 2.29), a tiny shell changes directory, then execs.
+                arguments = ["/bin/sh", "-c", "cd \"$1\" || exit 127; shift; exec \"$@\"", "sh", workingDirectory] + arguments
+            }
         }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -93,7 +95,8 @@ public struct ChildProcess: Sendable {
         close(writeEnd)
         guard spawnStatus == 0 else {
             close(readEnd)
-            throw ChildProcessError("could not start \(arguments[0]): \(String(cString: strerror(spawnStatus)))")
+            let place = workingDirectory.map { " in \($0)" } ?? ""
+            throw ChildProcessError("could not start \(arguments[0])\(place): \(String(cString: strerror(spawnStatus)))")
         }
         let childPID = pid
         await onStart(childPID)
@@ -157,13 +160,27 @@ extension ChildProcess {
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's Glibc module does not
     /// export; looked up once at run time.
-    nonisolated(unsafe) private static let addCloseFrom: CloseFrom? = {
+    private static let addCloseFrom: CloseFrom? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
         return unsafeBitCast(symbol, to: CloseFrom.self)
     }()
 
     static func closeFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ descriptor: Int32) {
         if let addCloseFrom { _ = addCloseFrom(actions, descriptor) }
+    }
+
+    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    /// glibc's posix_spawn_file_actions_addchdir_np (2.29+): the child changes directory itself,
+    /// which spares every deploy command a shell started only to `cd` (BENCHMARKS.md).
+    private static let addChdir: AddChdir? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddChdir.self)
+    }()
+
+    /// Whether the child will start in `directory` (false: this libc cannot arrange it).
+    static func changeDirectory(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ directory: String) -> Bool {
+        guard let addChdir else { return false }
+        return directory.withCString { addChdir(actions, $0) } == 0
     }
 }
 
