@@ -137,6 +137,43 @@ def bench_floor(cluster, pgbench):
     return figures
 
 
+def replay_script(cluster, database, app, *args):
+    """The statements one `release ARGS` run sends, with their parameters written in, as a psql
+    script: what psql alone needs for the same reads is the floor under that command."""
+    cluster.psql(database, f"ALTER DATABASE {database} SET log_min_duration_statement = 0")
+    offset = cluster.log_offset()
+    app.run(*args)
+    time.sleep(0.05)
+    entries = server_entries(cluster.log_since(offset))
+    cluster.psql(database, f"ALTER DATABASE {database} RESET log_min_duration_statement")
+    statements = []
+    for entry in entries:
+        executed = re.search(r"LOG:  duration: [\d.]+ ms  execute [^:]*: (.*)", entry, re.S)
+        if executed:
+            statements.append([executed.group(1).strip(), {}])
+            continue
+        parameters = re.search(r"DETAIL:  parameters: (.*)", entry, re.S)
+        if parameters and statements and not statements[-1][1]:
+            statements[-1][1] = dict(re.findall(r"\$(\d+) = ('(?:[^']|'')*'|NULL)", parameters.group(1)))
+    if not statements:
+        sys.exit(f"bench: found no statements of release {' '.join(args)} in {cluster.log}")
+    lines = []
+    for text, values in statements:
+        for number in sorted(values, key=int, reverse=True):  # $12 before $1
+            text = text.replace(f"${number}", values[number])
+        lines.append(text.rstrip(";") + ";")
+    path = os.path.join(app.dir, f"{'-'.join(args)}.sql")
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path, len(lines)
+
+
+def timed(command, env=None):
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=env)
+    return time.perf_counter() - started
+
+
 def bench_startup(cluster, workdir, runs):
     cluster.fresh("bench_small", ARGS.bin)
     url = cluster.url("bench_small")
@@ -145,17 +182,30 @@ def bench_startup(cluster, workdir, runs):
         app.run("create", version)
         app.run("deploy", version, "develop")
         app.run("promote", "develop", "main")
-    release_times, psql_times = [], []
+    script, statements = replay_script(cluster, "bench_small", app, "status")
+    # The floor, run in turn with `release status`: psql alone, psql sending status's own
+    # statements, and two Swift programs (ops/benchmarks/floor) that only connect and select 1.
+    others = {
+        "psql": [ARGS.psql, "-X", "-Atc", "select 1", url],
+        "psql replay": [ARGS.psql, "-X", "-q", "-At", "-f", script, url],
+        "swift": [os.path.join(ARGS.floor, "floor-bare"), url],
+        "swift cli": [os.path.join(ARGS.floor, "floor-cli"), "status", "--database-url", url],
+    }
+    release_times, times = [], {name: [] for name in others}
     trips = None
     for _ in range(runs):
         elapsed, trips, _ = app.run("status")
         release_times.append(elapsed)
-        started = time.perf_counter()
-        subprocess.run([ARGS.psql, "-X", "-Atc", "select 1", url], check=True, capture_output=True)
-        psql_times.append(time.perf_counter() - started)
-    ratio = median(release_times) / median(psql_times)
+        for name, command in others.items():
+            times[name].append(timed(command))
+    psql = median(times["psql"])
+    ratio = median(release_times) / psql
     row("start-up: release status", f"{ms(median(release_times))}, {trips} round trips",
-        "within 1.5x of psql", ratio <= 1.5, f"psql -c 'select 1': {ms(median(psql_times))}; ratio {ratio:.2f}x")
+        "within 1.5x of psql", ratio <= 1.5, f"psql -c 'select 1': {ms(psql)}; ratio {ratio:.2f}x")
+    for name, label in (("psql replay", f"floor: psql sending release status's {statements} statements"),
+                        ("swift", "floor: Swift and libpq, select 1 (floor-bare)"),
+                        ("swift cli", "floor: the same behind swift-argument-parser (floor-cli status)")):
+        row(label, ms(median(times[name])), "-", True, f"{median(times[name]) / psql:.2f}x psql -c 'select 1'")
     return app
 
 
@@ -273,6 +323,16 @@ def bench_throughput(cluster, workdir, apps_count, processes):
 
     with ThreadPoolExecutor(processes) as pool:
         list(pool.map(prepare, apps))
+    # The ceiling for one process per operation here: the same number of psql runs, and of psql
+    # sending the statements of `release status` (a promotion reads at least that much, then writes).
+    script, _ = replay_script(cluster, "bench_tp", apps[0], "status")
+    for label, command in (("psql -c 'select 1'", [ARGS.psql, "-X", "-Atc", "select 1", url]),
+                           ("psql sending release status's statements", [ARGS.psql, "-X", "-q", "-At", "-f", script, url])):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(processes) as pool:
+            list(pool.map(lambda _: timed(command), range(apps_count)))
+        row(f"floor: {apps_count} runs of {label} by {processes} processes",
+            f"{apps_count / (time.perf_counter() - started):.0f} /s", "-", True)
     started = time.perf_counter()
     with ThreadPoolExecutor(processes) as pool:
         outcomes = list(pool.map(lambda app: app.run("promote", "develop", "main", check=False)[2].returncode, apps))
@@ -353,6 +413,7 @@ def main():
     parser.add_argument("--pgbench", required=True)
     parser.add_argument("--psql", required=True, help="the psql binary itself (Debian's /usr/bin/psql is a Perl wrapper)")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--floor", required=True, help="where floor-bare and floor-cli are (ops/benchmarks/floor)")
     parser.add_argument("--quick", action="store_true", help="1M events only, fewer runs")
     parser.add_argument("--only", choices=["floor", "startup", "throughput", "probes", "scale"], help="one benchmark")
     ARGS = parser.parse_args()
