@@ -146,15 +146,15 @@ def replay_script(cluster, database, app, *args):
     time.sleep(0.05)
     entries = server_entries(cluster.log_since(offset))
     cluster.psql(database, f"ALTER DATABASE {database} RESET log_min_duration_statement")
-    statements = []
+    statements, previous = [], None
     for entry in entries:
         executed = re.search(r"LOG:  duration: [\d.]+ ms  execute [^:]*: (.*)", entry, re.S)
+        parameters = re.search(r"DETAIL:  parameters: (.*)", entry, re.S)
         if executed:
             statements.append([executed.group(1).strip(), {}])
-            continue
-        parameters = re.search(r"DETAIL:  parameters: (.*)", entry, re.S)
-        if parameters and statements and not statements[-1][1]:
+        elif parameters and previous is not None and "  execute " in previous:  # an execute's own parameters
             statements[-1][1] = dict(re.findall(r"\$(\d+) = ('(?:[^']|'')*'|NULL)", parameters.group(1)))
+        previous = entry
     if not statements:
         sys.exit(f"bench: found no statements of release {' '.join(args)} in {cluster.log}")
     lines = []
@@ -168,9 +168,9 @@ def replay_script(cluster, database, app, *args):
     return path, len(lines)
 
 
-def timed(command, env=None):
+def timed(command):
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=env)
+    subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
@@ -187,7 +187,7 @@ def bench_startup(cluster, workdir, runs):
     # statements, and two Swift programs (ops/benchmarks/floor) that only connect and select 1.
     others = {
         "psql": [ARGS.psql, "-X", "-Atc", "select 1", url],
-        "psql replay": [ARGS.psql, "-X", "-q", "-At", "-f", script, url],
+        "psql replay": [ARGS.psql, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script, url],
         "swift": [os.path.join(ARGS.floor, "floor-bare"), url],
         "swift cli": [os.path.join(ARGS.floor, "floor-cli"), "status", "--database-url", url],
     }
@@ -327,7 +327,7 @@ def bench_throughput(cluster, workdir, apps_count, processes):
     # sending the statements of `release status` (a promotion reads at least that much, then writes).
     script, _ = replay_script(cluster, "bench_tp", apps[0], "status")
     for label, command in (("psql -c 'select 1'", [ARGS.psql, "-X", "-Atc", "select 1", url]),
-                           ("psql sending release status's statements", [ARGS.psql, "-X", "-q", "-At", "-f", script, url])):
+                           ("psql sending release status's statements", [ARGS.psql, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script, url])):
         started = time.perf_counter()
         with ThreadPoolExecutor(processes) as pool:
             list(pool.map(lambda _: timed(command), range(apps_count)))
