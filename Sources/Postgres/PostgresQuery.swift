@@ -109,4 +109,10 @@ public struct Fetch<Value>: Sendable {
         self.query = query
         self.decode = decode
     }
+
+    /// The same statement, its value transformed after decoding.
+    public func map<Other>(_ transform: @escaping @Sendable (Value) throws -> Other) -> Fetch<Other> {
+        let decode = self.decode
+        return Fetch<Other>(query) { rows in try transform(try decode(rows)) }
+    }
 }

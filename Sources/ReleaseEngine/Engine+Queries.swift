@@ -35,33 +35,31 @@ extension Engine {
     }
 
     /// The state of each environment (its id nil when the database has not seen it: nothing live,
-    /// unknown health) at `now`, in one round trip. `release status` and the dashboard share it.
+    /// unknown health) at `now`: five statements in one round trip, whatever the number of
+    /// environments (or apps: the dashboard's overview asks for all of them). `release status` and
+    /// the dashboard share it.
     public static func statuses(_ db: PostgresConnection, environments: [(configuration: EnvironmentConfiguration, id: Int64?)],
                                 now: Timestamp) throws -> [EnvironmentStatus] {
-        let reads = environments.map { _, id in
-            (Reads.currentLive(environment: id), Reads.inFlight(environment: id), Reads.openFreezes(environment: id),
-             Reads.health(environment: id), Reads.lastFinished(environment: id))
-        }
-        let results = try db.pipeline(reads.flatMap { [$0.0.query, $0.1.query, $0.2.query, $0.3.query, $0.4.query] })
-        return try zip(environments, reads).enumerated().map { index, pair in
-            let (environment, (liveRead, inFlightRead, freezesRead, healthRead, lastRead)) = pair
-            let first = index * 5
-            let live = try liveRead.decode(results[first])
-            let inFlight = try inFlightRead.decode(results[first + 1])
-            let adHoc = try freezesRead.decode(results[first + 2]).filter { $0.isActive(at: now) }
-            var (health, healthDetail, _) = try healthRead.decode(results[first + 3])
-            if let last = try lastRead.decode(results[first + 4]), last.kind == .rollback, last.state == .failed {
-                health = "degraded"
-                healthDetail = last.detail
-            } else if let live, live.state == .failed {
-                health = "unhealthy"
-            } else if let live, live.state == .verifying {
-                health = "verifying"
+        let ids = environments.compactMap(\.id)
+        let (live, inFlight, freezes, health, last) = try db.fetch(
+            Reads.currentLive(environments: ids), Reads.inFlight(environments: ids), Reads.openFreezes(environments: ids),
+            Reads.health(environments: ids), Reads.lastFinished(environments: ids))
+        return environments.map { configuration, id in
+            let current = id.flatMap { live[$0] }
+            let adHoc = (id.flatMap { freezes[$0] } ?? []).filter { $0.isActive(at: now) }
+            var (verdict, detail, _) = id.flatMap { health[$0] } ?? ("unknown", nil, nil)
+            if let finished = id.flatMap({ last[$0] }), finished.kind == .rollback, finished.state == .failed {
+                verdict = "degraded"
+                detail = finished.detail
+            } else if let current, current.state == .failed {
+                verdict = "unhealthy"
+            } else if let current, current.state == .verifying {
+                verdict = "verifying"
             }
-            let context = GateContext(kind: .deploy, environment: environment.configuration, actor: "", now: now, release: nil, adHocFreezes: adHoc)
+            let context = GateContext(kind: .deploy, environment: configuration, actor: "", now: now, release: nil, adHocFreezes: adHoc)
             let (reasons, end) = PromotionGate.activeFreezes(context)
-            return EnvironmentStatus(name: environment.configuration.name, live: live, health: health, healthDetail: healthDetail,
-                                     inFlight: inFlight, freezeReasons: reasons, frozenUntil: end)
+            return EnvironmentStatus(name: configuration.name, live: current, health: verdict, healthDetail: detail,
+                                     inFlight: id.flatMap { inFlight[$0] }, freezeReasons: reasons, frozenUntil: end)
         }
     }
 

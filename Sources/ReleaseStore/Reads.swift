@@ -28,11 +28,16 @@ public enum Reads {
 
     /// What an environment serves now: its open occupancy.
     public static func currentLive(environment: Int64?) -> Fetch<LiveRelease?> {
+        currentLive(environments: environment.map { [$0] } ?? []).map { live in environment.flatMap { live[$0] } }
+    }
+
+    /// What each of these environments serves now, by environment id (absent: nothing).
+    public static func currentLive(environments: [Int64]) -> Fetch<[Int64: LiveRelease]> {
         Fetch("""
-            SELECT r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified
+            SELECT o.environment_id, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified
             FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
-            WHERE o.environment_id = \(environment) AND upper_inf(o.during)
-            """) { rows in try rows.first.map(liveRelease) }
+            WHERE o.environment_id = ANY(\(idArray(environments))::bigint[]) AND upper_inf(o.during)
+            """) { rows in try byEnvironment(rows) { try liveRelease($0) } }
     }
 
     static func liveRelease(_ row: PostgresRow) throws -> LiveRelease {
@@ -44,19 +49,27 @@ public enum Reads {
 
     /// The deployment in flight on an environment, if any.
     public static func inFlight(environment: Int64?) -> Fetch<DeploymentRecord?> {
-        Fetch("""
-            \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = \(environment) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
-            """) { rows in try rows.first?.deploymentRecord() }
+        inFlight(environments: environment.map { [$0] } ?? []).map { records in environment.flatMap { records[$0] } }
     }
 
-    /// The last deployment that finished (not rejected or cancelled).
-    public static func lastFinished(environment: Int64?) -> Fetch<DeploymentRecord?> {
+    /// The deployment in flight on each of these environments, by environment id (at most one each).
+    public static func inFlight(environments: [Int64]) -> Fetch<[Int64: DeploymentRecord]> {
         Fetch("""
             \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = \(environment) AND d.state NOT IN ('pending', 'gating', 'deploying', 'verifying', 'rejected', 'cancelled')
-            ORDER BY d.id DESC LIMIT 1
-            """) { rows in try rows.first?.deploymentRecord() }
+            WHERE d.environment_id = ANY(\(idArray(environments))::bigint[]) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
+            """) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
+    }
+
+    /// The last deployment of each of these environments that finished (not rejected or
+    /// cancelled), by environment id.
+    public static func lastFinished(environments: [Int64]) -> Fetch<[Int64: DeploymentRecord]> {
+        Fetch("""
+            SELECT s.* FROM unnest(\(idArray(environments))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
+                \(unsafeSQL: deploymentSelect)
+                WHERE d.environment_id = lane.id AND d.state NOT IN ('pending', 'gating', 'deploying', 'verifying', 'rejected', 'cancelled')
+                ORDER BY d.id DESC LIMIT 1
+            ) s
+            """) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
     }
 
     /// A deployment by id.
@@ -71,26 +84,53 @@ public enum Reads {
 
     /// The last health verdict and its detail.
     public static func health(environment: Int64?) -> Fetch<(health: String, detail: String?, recoveredAt: Timestamp?)> {
-        Fetch("SELECT health, health_detail, recovered_at FROM environments WHERE id = \(environment)") { rows in
-            guard let row = rows.first else { return ("unknown", nil, nil) }
-            return (try row.string("health"), try row.optionalString("health_detail"), try row.optionalTimestamp("recovered_at"))
+        health(environments: environment.map { [$0] } ?? []).map { verdicts in environment.flatMap { verdicts[$0] } ?? ("unknown", nil, nil) }
+    }
+
+    /// The last health verdict of each of these environments, by environment id.
+    public static func health(environments: [Int64]) -> Fetch<[Int64: (health: String, detail: String?, recoveredAt: Timestamp?)]> {
+        Fetch("""
+            SELECT id AS environment_id, health, health_detail, recovered_at FROM environments
+            WHERE id = ANY(\(idArray(environments))::bigint[])
+            """) { rows in
+            try byEnvironment(rows) { row in
+                (try row.string("health"), try row.optionalString("health_detail"), try row.optionalTimestamp("recovered_at"))
+            }
         }
     }
 
     /// Ad-hoc freezes not lifted and not yet over by the server's clock. Callers filter them
     /// against their own `now` (`AdHocFreeze.isActive(at:)`), read in the same round trip.
     public static func openFreezes(environment: Int64?) -> Fetch<[AdHocFreeze]> {
+        openFreezes(environments: environment.map { [$0] } ?? []).map { freezes in environment.flatMap { freezes[$0] } ?? [] }
+    }
+
+    /// The open freezes of each of these environments, by environment id, oldest first.
+    public static func openFreezes(environments: [Int64]) -> Fetch<[Int64: [AdHocFreeze]]> {
         Fetch("""
-            SELECT reason, until, frozen_by, frozen_at FROM freezes
-            WHERE environment_id = \(environment) AND lifted_at IS NULL
+            SELECT environment_id, reason, until, frozen_by, frozen_at FROM freezes
+            WHERE environment_id = ANY(\(idArray(environments))::bigint[]) AND lifted_at IS NULL
               AND (until IS NULL OR until > clock_timestamp() - interval '1 minute')
             ORDER BY id
             """) { rows in
-            try rows.map { row in
-                AdHocFreeze(reason: try row.string("reason"), until: try row.optionalTimestamp("until"),
-                            by: try row.string("frozen_by"), since: try row.timestamp("frozen_at"))
+            var freezes: [Int64: [AdHocFreeze]] = [:]
+            for row in rows {
+                freezes[try row.int64("environment_id"), default: []].append(
+                    AdHocFreeze(reason: try row.string("reason"), until: try row.optionalTimestamp("until"),
+                                by: try row.string("frozen_by"), since: try row.timestamp("frozen_at")))
             }
+            return freezes
         }
+    }
+
+    /// Ids as a text array parameter (`= ANY($1::bigint[])`).
+    static func idArray(_ ids: [Int64]) -> [String] { ids.map(String.init) }
+
+    /// One value per row, keyed by the row's `environment_id`.
+    static func byEnvironment<T>(_ rows: [PostgresRow], _ decode: (PostgresRow) throws -> T) throws -> [Int64: T] {
+        var values: [Int64: T] = [:]
+        for row in rows { values[try row.int64("environment_id")] = try decode(row) }
+        return values
     }
 
     /// The latest status of each check of a release.
