@@ -40,7 +40,10 @@ import Testing
                 "eval:window.stillTheSamePage = true",
                 "signal:\(loaded)",
                 "await:\(goOn)",
-                "wait:document.querySelector('tr[data-env=develop] [data-field=version]').textContent === '1.0.2'",
+                // The deploy has finished when the browser goes on, but a refresh taken while it was
+                // verifying may still be on the page: wait for the one after it.
+                "wait:document.querySelector('tr[data-env=develop] [data-field=version]').textContent === '1.0.2' "
+                    + "&& document.querySelector('tr[data-env=develop] [data-field=health]').textContent !== 'verifying'",
                 "print:window.stillTheSamePage === true",
                 "print:" + rows,
                 // Pick the instant in the middle of main's red bar: 1.0.1 was live then.
