@@ -31,6 +31,12 @@ import Testing
                 let develop = try #require(environments.first { $0["name"]?.stringValue == "develop" })
                 #expect(develop["live"]?["version"]?.stringValue == "1.0.1")
                 #expect(develop["frozen"] == .bool(false))
+                // Every app's environments are read together: nothing of one shows under another.
+                let production = try #require(environments.first { $0["name"]?.stringValue == "production" })
+                #expect(production["live"]?["version"]?.stringValue == "2.0.0")
+                #expect(production["live"]?["by"]?.stringValue == "dave")
+                #expect(production["frozen"] == .bool(false))
+                #expect(production["in_flight"] == .null)
 
                 let one = try await client.execute(uri: "/api/status?app=billing", method: .get).json()
                 #expect(one["environments"]?.arrayValue?.map { $0["name"]?.stringValue } == ["production"])
