@@ -17,17 +17,9 @@ extension PostgresConnection {
             """)
     }
 
-    /// Events in time order, filtered.
+    /// Events in time order, filtered: the latest `limit` of them, or all.
     public func auditEvents(app: Int64, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int?) throws -> [AuditEvent] {
-        try query("""
-            \(unsafeSQL: auditSelect)
-            WHERE a.app_id = \(app)
-              AND (\(environment)::text IS NULL OR a.environment = \(environment)::text)
-              AND (\(since)::timestamptz IS NULL OR a.at >= \(since)::timestamptz)
-              AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)
-            ORDER BY a.sequence
-            LIMIT \(limit)::bigint
-            """).map(Self.auditEvent)
+        try fetch(Reads.latestAuditEvents(app: app, environment: environment, since: since, until: until, limit: limit))
     }
 
     /// A batch of the chain after `sequence`, for verification.

@@ -221,19 +221,23 @@ extension Reads {
         return Fetch(query) { rows in try rows.map { try $0.deploymentRecord() } }
     }
 
-    /// The latest `limit` audit events that match, in order (oldest of them first).
+    /// The audit events that match, in order: the latest `limit` of them (oldest of those first),
+    /// or all when `limit` is nil. `release audit` and the dashboard's `/api/audit`.
     public static func latestAuditEvents(app: Int64, environment: String?, since: Timestamp?, until: Timestamp?,
-                                         limit: Int) -> Fetch<[AuditEvent]> {
-        Fetch("""
-            SELECT * FROM (
-                \(unsafeSQL: auditSelect)
-                WHERE a.app_id = \(app)
-                  AND (\(environment)::text IS NULL OR a.environment = \(environment)::text)
-                  AND (\(since)::timestamptz IS NULL OR a.at >= \(since)::timestamptz)
-                  AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)
-                ORDER BY a.sequence DESC LIMIT \(limit)
-            ) latest ORDER BY sequence
-            """) { rows in try rows.map(PostgresConnection.auditEvent) }
+                                         limit: Int?) -> Fetch<[AuditEvent]> {
+        // With a limit: the latest events, newest first, then put back in order (an Int, so
+        // spelled into the statement).
+        let (head, tail) = limit.map { ("SELECT * FROM (", "ORDER BY a.sequence DESC LIMIT \($0)) latest ORDER BY sequence") }
+            ?? ("", "ORDER BY a.sequence")
+        let query: PostgresQuery = """
+            \(unsafeSQL: head)\(unsafeSQL: auditSelect)
+            WHERE a.app_id = \(app)
+              AND (\(environment)::text IS NULL OR a.environment = \(environment)::text)
+              AND (\(since)::timestamptz IS NULL OR a.at >= \(since)::timestamptz)
+              AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)
+            \(unsafeSQL: tail)
+            """
+        return Fetch(query) { rows in try rows.map(PostgresConnection.auditEvent) }
     }
 
     /// The app's recorded chain head: how many events and the last hash.

@@ -64,7 +64,7 @@ struct AuditListCommand: AsyncParsableCommand {
     @Option(help: "Until this time (RFC 3339), exclusive.") var until: String?
     @Option(help: "What was live in each environment at this time (RFC 3339).") var at: String?
     @Option(help: "table, json or csv.") var format: String?
-    @Option(help: "At most this many events.") var limit: Int?
+    @Option(help: "Only the latest this many events (still printed oldest first).") var limit: Int?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

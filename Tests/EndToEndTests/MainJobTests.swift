@@ -83,6 +83,10 @@ import Testing
             #expect(rows.first == "id,at,actor,action,environment,version,details")
             #expect(rows.dropFirst().allSatisfy { $0.contains(",main,") })
             #expect(rows.count - 1 == actions.count)
+
+            // --limit keeps the latest events, as the dashboard's /api/audit does, still in order.
+            let latest = try await harness.run("audit", "--env", "main", "--limit", "2", "--format", "json")
+            #expect(try #require(latest.json?["events"]?.arrayValue).compactMap { $0["action"]?.stringValue } == Array(actions.suffix(2)))
         }
     }
 
