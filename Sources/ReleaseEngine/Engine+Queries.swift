@@ -45,10 +45,11 @@ extension Engine {
             Reads.currentLive(environments: ids), Reads.inFlight(environments: ids), Reads.openFreezes(environments: ids),
             Reads.health(environments: ids), Reads.lastFinished(environments: ids))
         return environments.map { configuration, id in
-            let current = id.flatMap { live[$0] }
-            let adHoc = (id.flatMap { freezes[$0] } ?? []).filter { $0.isActive(at: now) }
-            var (verdict, detail, _) = id.flatMap { health[$0] } ?? ("unknown", nil, nil)
-            if let finished = id.flatMap({ last[$0] }), finished.kind == .rollback, finished.state == .failed {
+            func of<T>(_ values: [Int64: T]) -> T? { id.flatMap { values[$0] } }
+            let current = of(live)
+            let adHoc = (of(freezes) ?? []).filter { $0.isActive(at: now) }
+            var (verdict, detail, _) = of(health) ?? ("unknown", nil, nil)
+            if let finished = of(last), finished.kind == .rollback, finished.state == .failed {
                 verdict = "degraded"
                 detail = finished.detail
             } else if let current, current.state == .failed {
@@ -59,7 +60,7 @@ extension Engine {
             let context = GateContext(kind: .deploy, environment: configuration, actor: "", now: now, release: nil, adHocFreezes: adHoc)
             let (reasons, end) = PromotionGate.activeFreezes(context)
             return EnvironmentStatus(name: configuration.name, live: current, health: verdict, healthDetail: detail,
-                                     inFlight: id.flatMap { inFlight[$0] }, freezeReasons: reasons, frozenUntil: end)
+                                     inFlight: of(inFlight), freezeReasons: reasons, frozenUntil: end)
         }
     }
 

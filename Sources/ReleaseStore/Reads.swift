@@ -28,7 +28,7 @@ public enum Reads {
 
     /// What an environment serves now: its open occupancy.
     public static func currentLive(environment: Int64?) -> Fetch<LiveRelease?> {
-        currentLive(environments: environment.map { [$0] } ?? []).map { live in environment.flatMap { live[$0] } }
+        one(environment, currentLive(environments:))
     }
 
     /// What each of these environments serves now, by environment id (absent: nothing).
@@ -49,7 +49,7 @@ public enum Reads {
 
     /// The deployment in flight on an environment, if any.
     public static func inFlight(environment: Int64?) -> Fetch<DeploymentRecord?> {
-        inFlight(environments: environment.map { [$0] } ?? []).map { records in environment.flatMap { records[$0] } }
+        one(environment, inFlight(environments:))
     }
 
     /// The deployment in flight on each of these environments, by environment id (at most one each).
@@ -84,7 +84,7 @@ public enum Reads {
 
     /// The last health verdict and its detail.
     public static func health(environment: Int64?) -> Fetch<(health: String, detail: String?, recoveredAt: Timestamp?)> {
-        health(environments: environment.map { [$0] } ?? []).map { verdicts in environment.flatMap { verdicts[$0] } ?? ("unknown", nil, nil) }
+        one(environment, health(environments:)).map { $0 ?? ("unknown", nil, nil) }
     }
 
     /// The last health verdict of each of these environments, by environment id.
@@ -102,7 +102,7 @@ public enum Reads {
     /// Ad-hoc freezes not lifted and not yet over by the server's clock. Callers filter them
     /// against their own `now` (`AdHocFreeze.isActive(at:)`), read in the same round trip.
     public static func openFreezes(environment: Int64?) -> Fetch<[AdHocFreeze]> {
-        openFreezes(environments: environment.map { [$0] } ?? []).map { freezes in environment.flatMap { freezes[$0] } ?? [] }
+        one(environment, openFreezes(environments:)).map { $0 ?? [] }
     }
 
     /// The open freezes of each of these environments, by environment id, oldest first.
@@ -121,6 +121,12 @@ public enum Reads {
             }
             return freezes
         }
+    }
+
+    /// A read of several environments asked about one (nil: an id the database has not given,
+    /// which finds nothing).
+    static func one<T>(_ environment: Int64?, _ read: ([Int64]) -> Fetch<[Int64: T]>) -> Fetch<T?> {
+        read(environment.map { [$0] } ?? []).map { values in environment.flatMap { values[$0] } }
     }
 
     /// Ids as a text array parameter (`= ANY($1::bigint[])`).
