@@ -155,15 +155,17 @@ public struct ChildProcess: Sendable {
     }
 }
 
-/// A failure to start a child process.
+/// glibc's spawn actions beyond POSIX, used when this libc has them.
 extension ChildProcess {
+    /// A glibc function that Swift's Glibc module does not export, looked up at run time (nil
+    /// when this libc lacks it).
+    private static func glibc<Function>(_ name: String, as type: Function.Type) -> Function? {
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), name).map { unsafeBitCast($0, to: type) }
+    }
+
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), which Swift's Glibc module does not
-    /// export; looked up once at run time.
-    private static let addCloseFrom: CloseFrom? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: CloseFrom.self)
-    }()
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+), looked up once.
+    private static let addCloseFrom = glibc("posix_spawn_file_actions_addclosefrom_np", as: CloseFrom.self)
 
     static func closeFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ descriptor: Int32) {
         if let addCloseFrom { _ = addCloseFrom(actions, descriptor) }
@@ -172,10 +174,7 @@ extension ChildProcess {
     private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
     /// glibc's posix_spawn_file_actions_addchdir_np (2.29+): the child changes directory itself,
     /// which spares every deploy command a shell started only to `cd` (BENCHMARKS.md).
-    private static let addChdir: AddChdir? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
-        return unsafeBitCast(symbol, to: AddChdir.self)
-    }()
+    private static let addChdir = glibc("posix_spawn_file_actions_addchdir_np", as: AddChdir.self)
 
     /// Whether the child will start in `directory` (false: this libc cannot arrange it).
     static func changeDirectory(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ directory: String) -> Bool {
@@ -184,6 +183,7 @@ extension ChildProcess {
     }
 }
 
+/// A failure to start a child process.
 public struct ChildProcessError: Error, CustomStringConvertible, Sendable {
     /// What went wrong.
     public let description: String
