@@ -168,6 +168,14 @@ def replay_script(cluster, database, app, *args):
     return path, len(lines)
 
 
+def psql_select_one(url):
+    return [ARGS.psql, "-X", "-Atc", "select 1", url]
+
+
+def psql_script(script, url):
+    return [ARGS.psql, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script, url]
+
+
 def timed(command):
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
@@ -186,8 +194,8 @@ def bench_startup(cluster, workdir, runs):
     # The floor, run in turn with `release status`: psql alone, psql sending status's own
     # statements, and two Swift programs (ops/benchmarks/floor) that only connect and select 1.
     others = {
-        "psql": [ARGS.psql, "-X", "-Atc", "select 1", url],
-        "psql replay": [ARGS.psql, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script, url],
+        "psql": psql_select_one(url),
+        "psql replay": psql_script(script, url),
         "swift": [os.path.join(ARGS.floor, "floor-bare"), url],
         "swift cli": [os.path.join(ARGS.floor, "floor-cli"), "status", "--database-url", url],
     }
@@ -331,8 +339,8 @@ def bench_throughput(cluster, workdir, apps_count, processes):
     # The ceiling for one process per operation here: the same number of psql runs, and of psql
     # sending the statements of `release status` (a promotion reads at least that much, then writes).
     script, _ = replay_script(cluster, "bench_tp", apps[0], "status")
-    for label, command in (("psql -c 'select 1'", [ARGS.psql, "-X", "-Atc", "select 1", url]),
-                           ("psql sending release status's statements", [ARGS.psql, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script, url])):
+    for label, command in (("psql -c 'select 1'", psql_select_one(url)),
+                           ("psql sending release status's statements", psql_script(script, url))):
         started = time.perf_counter()
         with ThreadPoolExecutor(processes) as pool:
             list(pool.map(lambda _: timed(command), range(apps_count)))

@@ -2,7 +2,7 @@ import CLibPQ
 import Glibc
 
 // `floor-bare URL`: connect, `select 1`, print the answer; exit 5 when the database is unreachable.
-let url = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : String(cString: getenv("RELEASE_DATABASE_URL") ?? strdup(""))
+let url = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : getenv("RELEASE_DATABASE_URL").map { String(cString: $0) } ?? ""
 let connection = PQconnectdb(url)
 guard PQstatus(connection) == CONNECTION_OK else {
     _ = ("floor-bare: cannot connect: \(String(cString: PQerrorMessage(connection)))" + "\n").withCString { write(2, $0, strlen($0)) }
