@@ -118,7 +118,7 @@ let package = Package(
             ],
             swiftSettings: strict,
             // The toolchain exports every symbol of an executable (40,000 here) for dlsym; nothing
-            // looks `release`'s symbols up, and a short dynamic symbol table makes every start 5 %
+            // looks `release`'s symbols up, and a short dynamic symbol table makes every start 3-7 %
             // faster (the loader's lookups, the runtime's dladdr at start-up; BENCHMARKS.md).
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"])]
         ),
