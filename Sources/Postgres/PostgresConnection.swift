@@ -33,7 +33,7 @@ public final class PostgresConnection: @unchecked Sendable {
             url, applicationName, String(connectTimeoutSeconds),
             "-c TimeZone=UTC -c DateStyle=ISO -c lock_timeout=10s -c idle_in_transaction_session_timeout=10min",
         ]
-        for (keyword, value) in Self.verifiedTLSDefaults(url: url, environment: ProcessInfo.processInfo.environment) {
+        for (keyword, value) in Self.verifiedTLSDefaults(url: url, environment: Self.tlsEnvironment()) {
             keywords.append(keyword)
             values.append(value)
         }
@@ -53,6 +53,16 @@ public final class PostgresConnection: @unchecked Sendable {
         // Server notices ("relation already exists, skipping") are not for the user's terminal.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
+    }
+
+    /// The variables `verifiedTLSDefaults` reads, by getenv: `ProcessInfo.environment` would
+    /// copy every variable of the process for four.
+    static func tlsEnvironment() -> [String: String] {
+        var environment: [String: String] = [:]
+        for name in ["PGSSLMODE", "PGHOST", "HOME", "PGSSLROOTCERT"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        return environment
     }
 
     /// TLS verified by default: a server reached over the network (not a Unix socket, not

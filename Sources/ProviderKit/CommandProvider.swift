@@ -66,7 +66,7 @@ public struct CommandProvider: DeploymentProvider {
     }
 
     private func run(_ command: String, operation: String, _ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessEnvironment.current
         environment["RELEASE_APP"] = request.app
         environment["RELEASE_ENV"] = request.environment.name
         environment["RELEASE_VERSION"] = request.release.version

@@ -20,7 +20,9 @@ public indirect enum ConfigValue: Sendable {
         do {
             // The basic resolver tags nothing: `convert` reads every scalar as text anyway, and the
             // default one compiles seven ICU regular expressions, a fifth of a command's start-up.
-            node = try Yams.compose(yaml: text, .basic)
+            // Composing builds no Swift values, so no constructor maps (Yams builds its default
+            // ones at each call); the encoding named saves reading the whole environment.
+            node = try Yams.compose(yaml: text, .basic, Constructor([:], [:], [:]), .utf8)
         } catch let error as YamlError {
             throw ReleaseError.usage(describe(error, file: file))
         } catch {

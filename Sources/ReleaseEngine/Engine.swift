@@ -34,7 +34,7 @@ public struct Engine: Sendable {
     /// Told about promotions, rollbacks and failures as they end (notifications); never fails them.
     public var observer: (@Sendable (OperationEvent) async -> Void)?
     /// The process environment, for git during branch sync.
-    public var processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    public var processEnvironment: [String: String] = ProcessEnvironment.current
 
     /// Creates an engine.
     public init(configuration: ReleaseConfiguration, connection: PostgresConnection, providers: ProviderRegistry = ProviderRegistry(),

@@ -1,4 +1,5 @@
 import Foundation
+import ReleaseCore
 
 /// The places between the engine's write-ahead steps where a test build stops the process with
 /// SIGKILL, to prove that `release recover` settles whatever a crash at that instant leaves.
@@ -28,7 +29,7 @@ public enum FaultPoint: String, CaseIterable, Sendable {
     nonisolated(unsafe) private static var hits: [FaultPoint: Int] = [:]
     private static let lock = NSLock()
     private static let requested: (point: String, occurrence: Int)? = {
-        guard let text = ProcessInfo.processInfo.environment["RELEASE_FAULT_POINT"], !text.isEmpty else { return nil }
+        guard let text = ProcessEnvironment.current["RELEASE_FAULT_POINT"], !text.isEmpty else { return nil }
         let parts = text.split(separator: "@", maxSplits: 1)
         return (String(parts[0]), parts.count == 2 ? Int(parts[1]) ?? 1 : 1)
     }()

@@ -3,7 +3,7 @@
 extension Migration {
     /// Every migration shipped with this binary, in order.
     public static let embedded: [Migration] = [
-        Migration(name: "0001_core_schema.sql", sql: #"""
+        Migration(name: "0001_core_schema.sql", checksum: "0b8bed4d4d6e4d048239e9423d320b1a92148231f96a09de147325e391df919e", sql: #"""
 -- The core schema of `release`: apps, environments, releases, CI checks, approvals, deployments,
 -- freezes, occupancy (what was live when) and the audit trail.
 
@@ -221,12 +221,12 @@ CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change();
 """#),
-        Migration(name: "0002_soak_health.sql", sql: #"""
+        Migration(name: "0002_soak_health.sql", checksum: "b224da091fe59ca83b4f7aff20924cf5724db3fd446c1cb2d7f52209fd716467", sql: #"""
 -- Soak means live *and healthy* without a break: remember when an environment last came back
 -- to healthy after an unhealthy verdict, so the soak gate counts from then.
 ALTER TABLE environments ADD COLUMN recovered_at timestamptz;
 """#),
-        Migration(name: "0003_audit_chain_lock.sql", sql: #"""
+        Migration(name: "0003_audit_chain_lock.sql", checksum: "8e833e31354af31c1b9aad8c662cc76ab98aed52f0428007664601b2f3532530", sql: #"""
 -- Appending to an app's audit chain locked the app's row FOR UPDATE, which conflicts with the
 -- FOR KEY SHARE lock every insert referencing the app takes (deployments, releases, checks…).
 -- Two operations on different environments of one app, each having inserted a deployment and
@@ -254,7 +254,7 @@ BEGIN
 END
 $$;
 """#),
-        Migration(name: "0004_roles.sql", sql: #"""
+        Migration(name: "0004_roles.sql", checksum: "eeaf26f79c05dbfbb39cd84011e7734a86a5c3f84fd94aa58d259a08559cc392", sql: #"""
 -- Two group roles to grant to people and CI, so nobody needs the owner's:
 --   release_operator: may run every command (read everything, record releases, checks,
 --                     approvals, freezes, deployments and audit events).
@@ -304,7 +304,7 @@ BEGIN
 END
 $$;
 """#),
-        Migration(name: "0005_dashboard_indexes.sql", sql: #"""
+        Migration(name: "0005_dashboard_indexes.sql", checksum: "ddc1c192a636f52891f3560e781efbe47b2475116ebe54dc12d44722de2398ef", sql: #"""
 -- What `release serve` reads per page, indexed so that pages stay fast as history grows:
 -- an environment's timeline (its latest occupancies), a release's deployments, approvals and audit events.
 CREATE INDEX occupancy_timeline ON occupancy (environment_id, lower(during) DESC);

@@ -20,7 +20,8 @@ struct CommandContext {
 
     /// Loads release.yml, connects, and refuses unless the schema is current.
     static func make(_ options: GlobalOptions, requireSchema: Bool = true) async throws -> CommandContext {
-        if let stats = ProcessInfo.processInfo.environment["RELEASE_STATS"], !stats.isEmpty, stats != "0" {
+        let environment = ProcessEnvironment.current
+        if let stats = environment["RELEASE_STATS"], !stats.isEmpty, stats != "0" {
             // For benchmarks: how many round trips this run made to PostgreSQL (a pipeline counts once).
             atexit {
                 FileHandle.standardError.write(Data("release: database round trips: \(RoundTrips.total)\n".utf8))
@@ -29,8 +30,7 @@ struct CommandContext {
         let output = Output(options)
         let configuration = try loadConfiguration(options)
         let actor = try resolveActor(options)
-        let environment = ProcessInfo.processInfo.environment
-        let directory = URL(fileURLWithPath: configuration.file).deletingLastPathComponent().path
+        let directory = parentDirectory(of: configuration.file)
         let context = ProviderRegistry.ProviderContext(
             configurationDirectory: directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
@@ -78,8 +78,7 @@ struct CommandContext {
     }
 
     static func loadConfiguration(_ options: GlobalOptions) throws -> ReleaseConfiguration {
-        let environment = ProcessInfo.processInfo.environment
-        let path = options.config ?? environment["RELEASE_CONFIG"] ?? "release.yml"
+        let path = options.config ?? ProcessEnvironment.current["RELEASE_CONFIG"] ?? "release.yml"
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -97,7 +96,7 @@ struct CommandContext {
     }
 
     static func resolveActor(_ options: GlobalOptions) throws -> String {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.current
         let candidates = [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]]
         let chosen = candidates.compactMap { $0 }.first { !$0.isEmpty } ?? loginName()
         guard Identifier.isValidActor(chosen) else {
@@ -110,12 +109,19 @@ struct CommandContext {
         if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name {
             return String(cString: name)
         }
-        return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+        return ProcessEnvironment.current["USER"] ?? "unknown"
     }
 
     static func databaseURL(_ options: GlobalOptions) -> String {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.current
         return options.databaseURL ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+    }
+
+    /// The directory holding `file`, an absolute path (what `URL.deletingLastPathComponent().path`
+    /// gives, without building a URL).
+    static func parentDirectory(of file: String) -> String {
+        guard let slash = file.lastIndex(of: "/") else { return "." }
+        return slash == file.startIndex ? "/" : String(file[..<slash])
     }
 
     static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {

@@ -24,7 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard !host.isEmpty, !host.contains(where: { $0 == "/" || $0.isWhitespace }) else {
             throw ReleaseError.usage("--host '\(Identifier.shown(host))' is not an address: use an IP address or host name, such as 127.0.0.1.")
         }
-        let environment = ProcessInfo.processInfo.environment
+        let environment = ProcessEnvironment.current
         let token = environment["RELEASE_DASHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         if !Dashboard.isLoopback(host) {
             guard let token else {
