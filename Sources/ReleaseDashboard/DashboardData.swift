@@ -126,8 +126,8 @@ struct DashboardData: Sendable {
     func release(version: String, app name: String?) async throws -> ReleaseLookup {
         let found = try await database.read { db -> ReleaseLookup in
             let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
-            let matches = zip(apps, try db.fetchAll(apps.map { Reads.release(app: $0.id, version: version) }))
-                .compactMap { app, release in release.map { (app, $0) } }
+            let releases = try db.fetch(Reads.releases(apps: apps.map(\.id), version: version))
+            let matches = apps.compactMap { app in releases[app.id].map { (app, $0) } }
             guard let (app, release) = matches.first else {
                 throw DashboardProblem.notFound("There is no release '\(version)'\(name.map { " of '\($0)'" } ?? "") in this database.")
             }
@@ -148,9 +148,12 @@ struct DashboardData: Sendable {
         try await database.read { db in
             let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
             let selected = try Self.withEnvironment(apps, environment)
-            let histories = try db.fetchAll(selected.map { Reads.history(app: $0.app.id, environment: $0.environment, limit: limit) })
-            let merged = zip(selected, histories).flatMap { selected, deployments in deployments.map { (selected.app.name, $0) } }
-            return Array(merged.sorted { $0.1.id > $1.1.id }.prefix(limit))
+            // One statement for every app: its lanes are the apps, or the environments of that name.
+            let environments = selected.compactMap(\.environment)
+            let deployments = try db.fetch(environment == nil ? Reads.history(apps: selected.map(\.app.id), limit: limit)
+                                                              : Reads.history(environments: environments, limit: limit))
+            let appOf = Dictionary(uniqueKeysWithValues: selected.flatMap { lane in lane.app.environments.map { ($0.id, lane.app.name) } })
+            return deployments.map { (appOf[$0.environmentID] ?? "", $0.deployment) }
         }
     }
 
@@ -158,10 +161,8 @@ struct DashboardData: Sendable {
     func audit(app name: String?, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int) async throws -> [AuditEvent] {
         try await database.read { db in
             let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
-            let merged = try db.fetchAll(apps.map {
-                Reads.latestAuditEvents(app: $0.id, environment: environment, since: since, until: until, limit: limit)
-            }).joined()
-            return Array(merged.sorted { ($0.at, $0.id) < ($1.at, $1.id) }.suffix(limit))
+            return try db.fetch(Reads.latestAuditEvents(apps: apps.map(\.id), environment: environment, since: since,
+                                                        until: until, limit: limit))
         }
     }
 
@@ -170,10 +171,9 @@ struct DashboardData: Sendable {
         let configuration = self.configuration
         return try await database.read { db in
             let apps = try Self.select(Self.apps(db.fetch(Reads.knownApps(named: name)), configuration), named: name)
-            let known = apps.filter { $0.id > 0 }
-            let live = Dictionary(uniqueKeysWithValues: zip(known.map(\.name), try db.fetchAll(known.map { Reads.liveAt(app: $0.id, at: instant) })))
+            let live = try db.fetch(Reads.liveAt(apps: apps.map(\.id).filter { $0 > 0 }, at: instant))
             return apps.flatMap { app in
-                Self.environments(of: app, configuration).map { (app.name, $0.configuration.name, live[app.name]?[$0.configuration.name]) }
+                Self.environments(of: app, configuration).map { (app.name, $0.configuration.name, live[app.id]?[$0.configuration.name]) }
             }
         }
     }

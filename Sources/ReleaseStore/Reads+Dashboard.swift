@@ -154,9 +154,15 @@ extension Reads {
 
     /// A release by version.
     public static func release(app: Int64, version: String) -> Fetch<ReleaseRecord?> {
-        Fetch("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE app_id = \(app) AND version = \(version)") { rows in
-            try rows.first?.releaseRecord()
-        }
+        one(app) { releases(apps: $0, version: version) }
+    }
+
+    /// The release with this version in each of these apps that has one, by app id.
+    public static func releases(apps: [Int64], version: String) -> Fetch<[Int64: ReleaseRecord]> {
+        Fetch("""
+            SELECT app_id, \(unsafeSQL: releaseColumns) FROM releases
+            WHERE app_id = ANY(\(idArray(apps))::bigint[]) AND version = \(version)
+            """) { rows in try keyed(rows, by: "app_id") { try $0.releaseRecord() } }
     }
 
     /// Every check result recorded for a release, oldest first.
@@ -197,28 +203,63 @@ extension Reads {
 
     /// What was live in each environment of an app at an instant, by environment name.
     public static func liveAt(app: Int64, at instant: Timestamp) -> Fetch<[String: LiveRelease]> {
+        one(app) { liveAt(apps: $0, at: instant) }.map { $0 ?? [:] }
+    }
+
+    /// What was live in each environment of these apps at an instant, by app id and environment name.
+    ///
+    /// Each environment's occupancy, deployment and release are looked up by index (LIMIT 1, exact
+    /// here, keeps the planner from turning them into joins): over 400 environments it hashed the
+    /// whole releases table, a scan that grows with history.
+    public static func liveAt(apps: [Int64], at instant: Timestamp) -> Fetch<[Int64: [String: LiveRelease]]> {
         Fetch("""
-            SELECT e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id,
-                   d.state, d.verified
+            SELECT e.app_id, e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor,
+                   d.id AS deployment_id, d.state, d.verified
             FROM environments e
-            JOIN occupancy o ON o.environment_id = e.id AND o.during @> \(instant)::timestamptz
-            JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
-            WHERE e.app_id = \(app)
+            CROSS JOIN LATERAL (
+                SELECT release_id, deployment_id, during FROM occupancy
+                WHERE environment_id = e.id AND during @> \(instant)::timestamptz LIMIT 1
+            ) o
+            CROSS JOIN LATERAL (SELECT id, actor, state, verified FROM deployments WHERE id = o.deployment_id LIMIT 1) d
+            CROSS JOIN LATERAL (SELECT version FROM releases WHERE id = o.release_id LIMIT 1) r
+            WHERE e.app_id = ANY(\(idArray(apps))::bigint[])
             """) { rows in
-            var live: [String: LiveRelease] = [:]
-            for row in rows { live[try row.string("environment")] = try liveRelease(row) }
+            var live: [Int64: [String: LiveRelease]] = [:]
+            for row in rows { live[try row.int64("app_id"), default: [:]][try row.string("environment")] = try liveRelease(row) }
             return live
         }
     }
 
     /// Deployments newest first, of one environment or the whole app.
     public static func history(app: Int64, environment: Int64?, limit: Int) -> Fetch<[DeploymentRecord]> {
-        let query: PostgresQuery = if let environment {
-            "\(unsafeSQL: deploymentSelect) WHERE d.environment_id = \(environment) ORDER BY d.id DESC LIMIT \(limit)"
-        } else {
-            "\(unsafeSQL: deploymentSelect) WHERE d.app_id = \(app) ORDER BY d.id DESC LIMIT \(limit)"
-        }
-        return Fetch(query) { rows in try rows.map { try $0.deploymentRecord() } }
+        let lanes = environment.map { history(environments: [$0], limit: limit) } ?? history(apps: [app], limit: limit)
+        return lanes.map { $0.map(\.deployment) }
+    }
+
+    /// The latest `limit` deployments of these apps together, newest first, with their environments' ids.
+    public static func history(apps: [Int64], limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
+        history(lanes: apps, column: "app_id", limit: limit)
+    }
+
+    /// The latest `limit` deployments of these environments together, newest first, with their ids.
+    public static func history(environments: [Int64], limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
+        history(lanes: environments, column: "environment_id", limit: limit)
+    }
+
+    /// The ids of each lane's newest `limit` (a range of deployments_app_history or
+    /// deployments_environment_history each), the newest `limit` of those, and only then their
+    /// rows: however long the history, at most lanes x limit index entries.
+    private static func history(lanes: [Int64], column: String, limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
+        Fetch("""
+            \(unsafeSQL: deploymentSelect)
+            JOIN (
+                SELECT s.id FROM unnest(\(idArray(lanes))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
+                    SELECT id FROM deployments WHERE \(unsafeSQL: column) = lane.id ORDER BY id DESC LIMIT \(limit)
+                ) s
+                ORDER BY s.id DESC LIMIT \(limit)
+            ) latest ON latest.id = d.id
+            ORDER BY d.id DESC
+            """) { rows in try rows.map { (try $0.int64("environment_id"), try $0.deploymentRecord()) } }
     }
 
     /// The audit events that match, in order: the latest `limit` of them (oldest of those first),
@@ -238,6 +279,28 @@ extension Reads {
             \(unsafeSQL: tail)
             """
         return Fetch(query) { rows in try rows.map(PostgresConnection.auditEvent) }
+    }
+
+    /// The latest `limit` matching audit events of these apps together, in time order: `/api/audit`
+    /// without an app. Each app's latest `limit` ids come from its (app_id, sequence) index; only
+    /// the latest `limit` of those are read whole.
+    public static func latestAuditEvents(apps: [Int64], environment: String?, since: Timestamp?, until: Timestamp?,
+                                         limit: Int) -> Fetch<[AuditEvent]> {
+        Fetch("""
+            \(unsafeSQL: auditSelect)
+            JOIN (
+                SELECT s.id FROM unnest(\(idArray(apps))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
+                    SELECT a.id FROM audit_events a
+                    WHERE a.app_id = lane.id
+                      AND (\(environment)::text IS NULL OR a.environment = \(environment)::text)
+                      AND (\(since)::timestamptz IS NULL OR a.at >= \(since)::timestamptz)
+                      AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)
+                    ORDER BY a.sequence DESC LIMIT \(limit)
+                ) s
+                ORDER BY s.id DESC LIMIT \(limit)
+            ) latest ON latest.id = a.id
+            ORDER BY a.at, a.id
+            """) { rows in try rows.map(PostgresConnection.auditEvent) }
     }
 
     /// The app's recorded chain head: how many events and the last hash.

@@ -123,10 +123,10 @@ public enum Reads {
         }
     }
 
-    /// A read of several environments asked about one (nil: an id the database has not given,
-    /// which finds nothing).
-    static func one<T>(_ environment: Int64?, _ read: ([Int64]) -> Fetch<[Int64: T]>) -> Fetch<T?> {
-        read(environment.map { [$0] } ?? []).map { values in environment.flatMap { values[$0] } }
+    /// A read of several environments (or apps) asked about one (nil: an id the database has not
+    /// given, which finds nothing).
+    static func one<T>(_ id: Int64?, _ read: ([Int64]) -> Fetch<[Int64: T]>) -> Fetch<T?> {
+        read(id.map { [$0] } ?? []).map { values in id.flatMap { values[$0] } }
     }
 
     /// Ids as a text array parameter (`= ANY($1::bigint[])`).
@@ -134,8 +134,13 @@ public enum Reads {
 
     /// One value per row, keyed by the row's `environment_id`.
     static func byEnvironment<T>(_ rows: [PostgresRow], _ decode: (PostgresRow) throws -> T) throws -> [Int64: T] {
+        try keyed(rows, by: "environment_id", decode)
+    }
+
+    /// One value per row, keyed by an id column of the row.
+    static func keyed<T>(_ rows: [PostgresRow], by column: String, _ decode: (PostgresRow) throws -> T) throws -> [Int64: T] {
         var values: [Int64: T] = [:]
-        for row in rows { values[try row.int64("environment_id")] = try decode(row) }
+        for row in rows { values[try row.int64(column)] = try decode(row) }
         return values
     }
 

@@ -64,6 +64,12 @@ import Testing
                 #expect(newest["state"]?.stringValue == "live")
                 #expect(deployments[1]["state"]?.stringValue == "rolled_back")
 
+                // Every app's deployments merged newest first, each under its own app, the limit over all.
+                let everyApp = try await client.execute(uri: "/api/history?limit=2", method: .get).json()
+                #expect(everyApp["deployments"]?.arrayValue?.map { "\($0["app"]?.stringValue ?? "")/\($0["environment"]?.stringValue ?? "")" }
+                        == ["billing/production", "crm-api/main"])
+                #expect(everyApp["deployments"]?.arrayValue?.map { $0["kind"]?.stringValue } == ["deploy", "rollback"])
+
                 let main = try await client.execute(uri: "/api/history?env=main&limit=2", method: .get).json()
                 #expect(main["deployments"]?.arrayValue?.map { $0["kind"]?.stringValue } == ["rollback", "promote"])
                 #expect(main["deployments"]?.arrayValue?.allSatisfy { $0["app"]?.stringValue == "crm-api" } == true)
@@ -89,6 +95,10 @@ import Testing
                 #expect(try await liveOnMain(Timestamp(microseconds: fixture.failedCutover.microseconds - 1)) == "1.0.0")
                 #expect(try await liveOnMain(fixture.rollbackCutover) == "1.0.0")
                 // Before anything shipped: every environment listed, with nothing live.
+                // Every app at once, each environment under its own app.
+                let now = try await client.execute(uri: "/api/audit?at=\(Timestamp.now.rfc3339)", method: .get).json()
+                #expect(now["environments"]?.arrayValue?.map { "\($0["app"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? ""):\($0["version"]?.stringValue ?? "-")" }
+                        == ["billing/production:2.0.0", "crm-api/develop:1.0.1", "crm-api/main:1.0.0"])
                 let early = try await client.execute(uri: "/api/audit?at=2000-01-01T00:00:00Z", method: .get).json()
                 let environments = try #require(early["environments"]?.arrayValue)
                 #expect(environments.count == 3)
@@ -117,6 +127,10 @@ import Testing
                 let latest = try await client.execute(uri: "/api/audit?app=crm-api&limit=2", method: .get).json()
                 let sequences = latest["events"]?.arrayValue?.compactMap { $0["sequence"]?.intValue }
                 #expect(sequences == [count - 1, count])
+                // Every app's latest events together, in time order: billing's deployment came last.
+                let everyApp = try await client.execute(uri: "/api/audit?limit=2", method: .get).json()
+                #expect(everyApp["events"]?.arrayValue?.map { $0["app"]?.stringValue } == ["crm-api", "billing"])
+                #expect(everyApp["events"]?.arrayValue?.map { $0["action"]?.stringValue } == ["rollback.cutover", "deploy.cutover"])
                 let filtered = try await client.execute(uri: "/api/audit?env=main", method: .get).json()
                 #expect(filtered["events"]?.arrayValue?.map { $0["action"]?.stringValue } == ["promote.verification_failed"])
                 let backwards = try await client.execute(uri: "/api/audit?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", method: .get)

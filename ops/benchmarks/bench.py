@@ -320,6 +320,12 @@ def bench_dashboard(cluster, app, label, runs, plan_out, instant):
         wall, server, _ = timed_on_server(cluster, runs, lambda: fetch("partials/status"), plan_out,
                                           lambda body: f"release serve: GET /partials/status ({len(body)} bytes)")
         row(f"serve: overview of all 200 apps (polled) at {label}", f"{server:.2f} ms server, {ms(wall)} wall", "-", True)
+        # The API over every app at once: one statement each, whatever the number of apps.
+        for name, path in (("/api/history of all apps", "api/history?limit=50"), ("/api/audit of all apps", "api/audit?limit=100"),
+                           ("/api/audit?at of all apps", f"api/audit?at={instant}"), ("a version in all apps", "releases/1.0.0")):
+            wall, server, _ = timed_on_server(cluster, runs, lambda: fetch(path), plan_out,
+                                              lambda body: f"release serve: GET /{path} ({len(body)} bytes)")
+            row(f"serve: {name} at {label}", f"{server:.2f} ms server, {ms(wall)} wall", "-", True)
     finally:
         serving.terminate()
         serving.wait(timeout=30)
