@@ -1,3 +1,5 @@
+import Foundation
+
 /// release.yml: one app and its environments, in the order the file lists them.
 public struct ReleaseConfiguration: Sendable {
     /// The path the configuration was read from.
@@ -18,6 +20,13 @@ public struct ReleaseConfiguration: Sendable {
         self.app = app
         self.environments = environments
         self.notify = notify
+    }
+
+    /// The directory holding release.yml, which the paths in it are relative to (the current
+    /// directory for a bare file name). Plain string work: a `URL` costs a command's start-up more.
+    public var directory: String {
+        guard let slash = file.lastIndex(of: "/") else { return FileManager.default.currentDirectoryPath }
+        return slash == file.startIndex ? "/" : String(file[..<slash])
     }
 
     /// The environment called `name`, or a usage error listing the ones that exist.

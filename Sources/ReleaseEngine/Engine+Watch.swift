@@ -14,7 +14,7 @@ extension Engine {
             progress("Warning: \(started.release.version) has no commit, so \(target) was left alone (create releases with --commit).")
             return
         }
-        let repository = git.repository ?? URL(fileURLWithPath: configuration.file).deletingLastPathComponent().path
+        let repository = git.repository ?? configuration.directory
         let outcome = await GitSync(configuration: git, repository: repository, environment: processEnvironment).sync(commit: commit)
         var details: [(String, JSONValue)] = [("deployment", .int(started.id)), ("remote", .string(git.remote)),
                                               ("branch", .string(git.branch)), ("commit", .string(commit))]

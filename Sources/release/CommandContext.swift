@@ -30,9 +30,8 @@ struct CommandContext {
         let output = Output(options)
         let configuration = try loadConfiguration(options)
         let actor = try resolveActor(options)
-        let directory = parentDirectory(of: configuration.file)
-        let context = ProviderRegistry.ProviderContext(
-            configurationDirectory: directory, environment: environment,
+                let context = ProviderRegistry.ProviderContext(
+            configurationDirectory: configuration.directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
         var registry = ProviderRegistry()
         registry.register("heroku") { environment, context in
@@ -115,13 +114,6 @@ struct CommandContext {
     static func databaseURL(_ options: GlobalOptions) -> String {
         let environment = ProcessEnvironment.current
         return options.databaseURL ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
-    }
-
-    /// The directory holding `file`, an absolute path (what `URL.deletingLastPathComponent().path`
-    /// gives, without building a URL).
-    static func parentDirectory(of file: String) -> String {
-        guard let slash = file.lastIndex(of: "/") else { return "." }
-        return slash == file.startIndex ? "/" : String(file[..<slash])
     }
 
     static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {

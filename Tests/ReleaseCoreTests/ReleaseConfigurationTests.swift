@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import ReleaseCore
 
@@ -55,6 +56,15 @@ func example(insertingAfterLine number: Int, _ lines: String...) -> String {
 
 @Suite("ReleaseConfiguration")
 struct ReleaseConfigurationTests {
+    @Test("paths in release.yml are relative to its directory")
+    func directoryOfTheFile() throws {
+        func directory(_ file: String) -> String { ReleaseConfiguration(file: file, app: "crm-api", environments: []).directory }
+        #expect(directory("/srv/crm/release.yml") == "/srv/crm")
+        #expect(directory("/release.yml") == "/")
+        #expect(directory("deploy/release.yml") == "deploy")
+        #expect(directory("release.yml") == FileManager.default.currentDirectoryPath)
+    }
+
     @Test("the contract's example parses: app and environments in file order")
     func exampleParses() throws {
         let config = try configuration(contractExample)
