@@ -55,10 +55,17 @@ struct CommandContext {
                            environment: context.environment, progress: context.output)
         }
         try registry.validate(configuration, context: context)
-        let connection = try await connect(options)
+        let url = databaseURL(options)
+        let early = try await unreachable(url) { try await EarlyConnection.take(url: url) }
+        let connection: PostgresConnection
+        if let early { connection = early.connection } else { connection = try await connect(url) }
         if requireSchema {
             do {
-                try await connection.run { db in try Migrator().requireCurrent(db) }
+                if let schema = early?.schema {
+                    try schema.get()
+                } else {
+                    try await connection.run { db in try Migrator().requireCurrent(db) }
+                }
             } catch let error as PostgresError {
                 throw Engine.translate(error)
             }
@@ -116,10 +123,23 @@ struct CommandContext {
         return options.databaseURL ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
     }
 
+    /// The connection for `options`: the one `Main` started early when it is for the same URL.
     static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {
         let url = databaseURL(options)
+        if let early = try await unreachable(url, { try await EarlyConnection.take(url: url) }) {
+            return early.connection
+        }
+        return try await connect(url)
+    }
+
+    static func connect(_ url: String) async throws -> PostgresConnection {
+        try await unreachable(url) { try await PostgresConnection.connect(url: url) }
+    }
+
+    /// A connection's failure as the user sees it: the database could not be reached (exit 5).
+    static func unreachable<T>(_ url: String, _ body: () async throws -> T) async throws -> T {
         do {
-            return try await PostgresConnection.connect(url: url)
+            return try await body()
         } catch let error as PostgresError {
             throw Engine.unreachable(url: url, error)
         }

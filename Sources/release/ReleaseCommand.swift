@@ -27,6 +27,7 @@ enum Main {
         let arguments = GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))
         let wantsJSON = arguments.contains("--json")
         let output = Output(json: wantsJSON, quiet: arguments.contains("--quiet"))
+        EarlyConnection.start(arguments: arguments)
         do {
             var command = try ReleaseCommand.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

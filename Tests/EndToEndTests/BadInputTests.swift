@@ -81,6 +81,34 @@ import Testing
         }
     }
 
+    /// The connection is opened while the command line is still being parsed (EarlyConnection):
+    /// the URL the command line names still wins, and what is wrong with the command or
+    /// release.yml is still said before a database that cannot be reached.
+    @Test func theCommandLinesDatabaseWinsAndUsageErrorsComeBeforeAnUnreachableDatabase() async throws {
+        try await Harness.with { harness in
+            try await harness.startWithVersionOneOnDevelop()
+            let unreachable = ["RELEASE_DATABASE_URL": "postgresql://crm:hunter2secret@127.0.0.1:1/release"]
+            for arguments in [["status", "--database-url", harness.databaseURL], ["--database-url", harness.databaseURL, "status"],
+                              ["status", "--database-url=\(harness.databaseURL)"],
+                              ["status", "--database-url", "postgresql://127.0.0.1:1/x", "--database-url", harness.databaseURL]] {
+                let result = try await harness.run(arguments + ["--json"], environment: unreachable)
+                #expect(result.status == 0, "\(arguments): \(result)")
+                let develop = result.json?["environments"]?.arrayValue?.first { $0["name"]?.stringValue == "develop" }
+                #expect(develop?["live"]?["version"]?.stringValue == "1.0.0", "\(arguments): \(result)")
+            }
+            for (arguments, message) in [(["status", "--bogus"], "Unknown option"), (["history", "--limit", "0"], "--limit"),
+                                         (["status", "--config", "missing.yml"], "No configuration at missing.yml"),
+                                         (["status", "--actor", "x y"], "not a valid actor")] {
+                let result = try await harness.run(arguments, environment: unreachable)
+                #expect(result.status == 2 && result.stderr.contains(message), "\(arguments): \(result)")
+            }
+            let help = try await harness.run(["status", "--help"], environment: unreachable)
+            #expect(help.status == 0 && help.output.contains("USAGE: release status"), "\(help)")
+            let migrate = try await harness.run(["migrate"], environment: unreachable)
+            #expect(migrate.status == 5 && migrate.stderr.contains("Cannot reach the database"), "\(migrate)")
+        }
+    }
+
     @Test func aCommandRefusesWithAdviceBeforeTheSchemaIsMigrated() async throws {
         try await Harness.with(migrate: false) { harness in
             let result = try await harness.run("status")

@@ -1,0 +1,96 @@
+import Foundation
+import Postgres
+import ReleaseCore
+import ReleaseStore
+
+/// The database connection, opened while the arguments and release.yml are still being read.
+///
+/// A command that uses the database spends its first milliseconds in swift-argument-parser and
+/// the configuration, and then waits on PostgreSQL to start a backend, authenticate and answer
+/// the schema check. The two do not depend on each other, so `Main` starts the connection (and
+/// the schema check) before parsing, and `CommandContext` takes it where it used to connect.
+///
+/// It changes nothing a user can see: the URL is worked out from the raw arguments the way
+/// `GlobalOptions` resolves it, and `take` hands the connection over only for that very URL
+/// (otherwise the command connects as before). Errors are not reported here: the connection's
+/// failure, or the schema check's, comes out of `take` where the command would have met it, after
+/// any usage or configuration error. A command that never takes it exits without waiting for it.
+final class EarlyConnection: Sendable {
+    typealias Opened = (connection: PostgresConnection, schema: Result<Void, any Error>?)
+
+    let url: String
+    private let task: Task<Opened, any Error>
+
+    private init(url: String, checkSchema: Bool) {
+        self.url = url
+        task = Task.detached {
+            let connection = try await PostgresConnection.connect(url: url)
+            guard checkSchema else { return (connection, nil) }
+            do {
+                try await connection.run { db in try Migrator().requireCurrent(db) }
+                return (connection, .success(()))
+            } catch {
+                return (connection, .failure(error))
+            }
+        }
+    }
+
+    /// The subcommands that open their database connection through `CommandContext`.
+    static let databaseCommands: Set<String> = [
+        "migrate", "create", "list", "check", "deploy", "promote", "approve", "rollback", "reject", "freeze",
+        "unfreeze", "status", "history", "audit", "probe", "recover", "watch",
+    ]
+
+    nonisolated(unsafe) private static var started: EarlyConnection?
+    private static let lock = NSLock()
+
+    /// Starts connecting when `arguments` (global options already moved after the subcommand)
+    /// name a command that will use the database and ask for nothing else first (help, version).
+    static func start(arguments: [String], environment: [String: String] = ProcessEnvironment.current) {
+        guard let url = url(arguments: arguments, environment: environment) else { return }
+        let early = EarlyConnection(url: url, checkSchema: arguments.first != "migrate")
+        lock.withLock { started = early }
+    }
+
+    /// The database URL the command will resolve, or nil when it will not connect at all.
+    static func url(arguments: [String], environment: [String: String]) -> String? {
+        guard let command = arguments.first, databaseCommands.contains(command) else { return nil }
+        var url: String?
+        var index = 1
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" { break }
+            if ["-h", "--help", "--version", "--generate-completion-script"].contains(argument)
+                || argument.hasPrefix("--generate-completion-script=") || argument.hasPrefix("---") {
+                return nil
+            }
+            if argument == "--database-url" {
+                guard index + 1 < arguments.count else { return nil }
+                url = arguments[index + 1]
+                index += 2
+                continue
+            }
+            if argument.hasPrefix("--database-url=") {
+                url = String(argument.dropFirst("--database-url=".count))
+            }
+            index += 1
+        }
+        return url ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+    }
+
+    /// The connection started for `url`, once open, with the schema check's outcome (nil when
+    /// it was not run); nil when none was started for that URL. Taken at most once.
+    static func take(url: String) async throws -> Opened? {
+        let early: EarlyConnection? = lock.withLock {
+            defer { started = nil }
+            return started
+        }
+        guard let early else { return nil }
+        guard early.url == url else {
+            // Resolved differently after all: never use a connection the command did not ask for.
+            if let opened = try? await early.task.value { opened.connection.close() }
+            return nil
+        }
+        return try await early.task.value
+    }
+}
