@@ -35,7 +35,8 @@ final class EarlyConnection: Sendable {
         }
     }
 
-    /// The subcommands that open their database connection through `CommandContext`.
+    /// The subcommands that open their database connection through `CommandContext` (one left
+    /// out only connects later, as before).
     static let databaseCommands: Set<String> = [
         "migrate", "create", "list", "check", "deploy", "promote", "approve", "rollback", "reject", "freeze",
         "unfreeze", "status", "history", "audit", "probe", "recover", "watch",
@@ -87,8 +88,9 @@ final class EarlyConnection: Sendable {
         }
         guard let early else { return nil }
         guard early.url == url else {
-            // Resolved differently after all: never use a connection the command did not ask for.
-            if let opened = try? await early.task.value { opened.connection.close() }
+            // Resolved differently after all: never use a connection the command did not ask for,
+            // and do not wait for it either (it may be to a host that never answers).
+            Task.detached { try? await early.task.value.connection.close() }
             return nil
         }
         return try await early.task.value
