@@ -30,7 +30,7 @@ struct CommandContext {
         let output = Output(options)
         let configuration = try loadConfiguration(options)
         let actor = try resolveActor(options)
-                let context = ProviderRegistry.ProviderContext(
+        let context = ProviderRegistry.ProviderContext(
             configurationDirectory: configuration.directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
         var registry = ProviderRegistry()
@@ -55,13 +55,10 @@ struct CommandContext {
                            environment: context.environment, progress: context.output)
         }
         try registry.validate(configuration, context: context)
-        let url = databaseURL(options)
-        let early = try await unreachable(url) { try await EarlyConnection.take(url: url) }
-        let connection: PostgresConnection
-        if let early { connection = early.connection } else { connection = try await connect(url) }
+        let (connection, schema) = try await open(options)
         if requireSchema {
             do {
-                if let schema = early?.schema {
+                if let schema {
                     try schema.get()
                 } else {
                     try await connection.run { db in try Migrator().requireCurrent(db) }
@@ -119,27 +116,26 @@ struct CommandContext {
     }
 
     static func databaseURL(_ options: GlobalOptions) -> String {
-        let environment = ProcessEnvironment.current
-        return options.databaseURL ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+        databaseURL(given: options.databaseURL)
     }
 
-    /// The connection for `options`: the one `Main` started early when it is for the same URL.
+    /// The database a command uses: `--database-url`, else RELEASE_DATABASE_URL, else
+    /// DATABASE_URL, else libpq's defaults (empty). EarlyConnection resolves it by this too.
+    static func databaseURL(given: String?, environment: [String: String] = ProcessEnvironment.current) -> String {
+        given ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+    }
+
     static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {
+        try await open(options).connection
+    }
+
+    /// The connection for `options`, with the schema check's outcome when it has run already: the
+    /// one `Main` started early when it is for the same URL, else a new one.
+    static func open(_ options: GlobalOptions) async throws -> EarlyConnection.Opened {
         let url = databaseURL(options)
-        if let early = try await unreachable(url, { try await EarlyConnection.take(url: url) }) {
-            return early.connection
-        }
-        return try await connect(url)
-    }
-
-    static func connect(_ url: String) async throws -> PostgresConnection {
-        try await unreachable(url) { try await PostgresConnection.connect(url: url) }
-    }
-
-    /// A connection's failure as the user sees it: the database could not be reached (exit 5).
-    static func unreachable<T>(_ url: String, _ body: () async throws -> T) async throws -> T {
         do {
-            return try await body()
+            if let early = try await EarlyConnection.take(url: url) { return early }
+            return (try await PostgresConnection.connect(url: url), nil)
         } catch let error as PostgresError {
             throw Engine.unreachable(url: url, error)
         }

@@ -76,7 +76,7 @@ final class EarlyConnection: Sendable {
             }
             index += 1
         }
-        return url ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+        return CommandContext.databaseURL(given: url, environment: environment)
     }
 
     /// The connection started for `url`, once open, with the schema check's outcome (nil when
