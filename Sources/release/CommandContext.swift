@@ -24,7 +24,7 @@ struct CommandContext {
         if let stats = environment["RELEASE_STATS"], !stats.isEmpty, stats != "0" {
             // For benchmarks: how many round trips this run made to PostgreSQL (a pipeline counts once).
             atexit {
-                FileHandle.standardError.write(Data("release: database round trips: \(RoundTrips.total)\n".utf8))
+                Output.write("release: database round trips: \(RoundTrips.total)\n", to: STDERR_FILENO)
             }
         }
         let output = Output(options)

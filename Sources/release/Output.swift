@@ -1,5 +1,8 @@
 import Foundation
 import ReleaseCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the CLI writes: results to standard output, progress and errors to standard error, and
 /// with --json a single JSON document on standard output.
@@ -20,17 +23,17 @@ struct Output: Sendable {
     /// A progress line for people (never with --json or --quiet on stdout).
     func progress(_ line: String) {
         guard !quiet else { return }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        Output.write(line + "\n", to: STDERR_FILENO)
     }
 
     /// A warning for people: on standard error even with --quiet or --json.
     func warning(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        Output.write(line + "\n", to: STDERR_FILENO)
     }
 
     /// A result line.
     func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        Output.write(text + "\n", to: STDOUT_FILENO)
     }
 
     /// The JSON document for --json.
@@ -68,7 +71,27 @@ struct Output: Sendable {
                 ("code", .int(Int64(error.code.rawValue))), ("kind", .string(error.code.name)), ("message", .string(error.message)),
             ]))]))
         } else {
-            FileHandle.standardError.write(Data(("release: " + error.message + "\n").utf8))
+            Output.write("release: " + error.message + "\n", to: STDERR_FILENO)
+        }
+    }
+
+    /// Writes all of `text`, or as much as the reader takes. A command that changes state ignores
+    /// SIGPIPE (`Main`), so a reader that went away (`release promote … | head -1`, a CI log
+    /// collector that died) costs it its output, never the operation half-way through.
+    static func write(_ text: String, to descriptor: Int32) {
+        var text = text
+        text.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
         }
     }
 }

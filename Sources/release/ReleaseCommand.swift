@@ -21,6 +21,25 @@ struct ReleaseCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 }
 
+/// A command that writes to the database or a platform. A reader of its output that goes away
+/// must not stop it half-way: it ignores SIGPIPE, and Output drops what nobody reads. (Commands
+/// that only print keep the default, so `release audit | head` stops at once.)
+protocol ChangesState {}
+
+extension MigrateCommand: ChangesState {}
+extension CreateCommand: ChangesState {}
+extension CheckCommand: ChangesState {}
+extension DeployCommand: ChangesState {}
+extension PromoteCommand: ChangesState {}
+extension ApproveCommand: ChangesState {}
+extension RollbackCommand: ChangesState {}
+extension RejectCommand: ChangesState {}
+extension FreezeCommand: ChangesState {}
+extension UnfreezeCommand: ChangesState {}
+extension ProbeCommand: ChangesState {}
+extension RecoverCommand: ChangesState {}
+extension WatchCommand: ChangesState {}
+
 @main
 enum Main {
     static func main() async {
@@ -30,6 +49,7 @@ enum Main {
         EarlyConnection.start(arguments: arguments)
         do {
             var command = try ReleaseCommand.parseAsRoot(arguments)
+            if command is any ChangesState { signal(SIGPIPE, SIG_IGN) }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -105,6 +105,58 @@ import Testing
         }
     }
 
+    /// `release promote … | head -1`, or a CI log collector that died: whoever reads the output
+    /// goes away while the command runs. An operation must still finish, and its exit code still
+    /// say how it ended; a command that only prints stops at once, as `release audit | head` should.
+    @Test func aReaderThatGoesAwayNeverStopsAnOperation() async throws {
+        try await Harness.with { harness in
+            try harness.writeConfig(harness.defaultConfig(mainGates: ""))
+            try await Self.prepare(harness, version: "1.0.0")
+            try await Self.must(harness, ["create", "2.0.0", "--artifact", try harness.artifact("2.0.0")])
+            var deploy = try await Self.runUnread(harness, ["deploy", "2.0.0", "develop"])
+            #expect(deploy == .exited(0), "deploy with nobody reading its output: \(deploy)")
+            let promote = try await Self.runUnread(harness, ["promote", "develop", "main"])
+            #expect(promote == .exited(0), "promote with nobody reading its output: \(promote)")
+            try await Self.expectSettled(harness, "a promotion whose reader went away")
+            #expect(try await harness.served("main") == "2.0.0")
+
+            try await Self.must(harness, ["create", "3.0.0", "--artifact", try harness.artifact("3.0.0", health: "broken-on=main")])
+            deploy = try await Self.runUnread(harness, ["deploy", "3.0.0", "develop"])
+            #expect(deploy == .exited(0), "\(deploy)")
+            let failing = try await Self.runUnread(harness, ["promote", "develop", "main"])
+            #expect(failing == .exited(1), "a failed promotion still says so, and rolls back: \(failing)")
+            try await Self.expectSettled(harness, "a rolled-back promotion whose reader went away")
+            #expect(try await harness.served("main") == "2.0.0")
+
+            let audit = try await Self.runUnread(harness, ["audit", "--format", "csv"])
+            #expect(audit == .signalled(SIGPIPE), "a command that only prints stops when its reader goes away: \(audit)")
+        }
+    }
+
+    enum Ending: Equatable { case exited(Int32), signalled(Int32) }
+
+    /// Runs `release ARGS…` with standard output and error on a pipe whose reader has already gone.
+    static func runUnread(_ harness: Harness, _ arguments: [String]) async throws -> Ending {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProjectPaths.binary)
+        process.arguments = arguments
+        process.environment = harness.environment
+        process.currentDirectoryURL = URL(fileURLWithPath: harness.directory)
+        let pipe = Pipe()
+        try pipe.fileHandleForReading.close()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                let status = process.terminationStatus
+                continuation.resume(returning: process.terminationReason == .exit ? .exited(status) : .signalled(status))
+            }
+        }
+    }
+
     /// Creates `version` and deploys it to develop.
     static func prepare(_ harness: Harness, version: String, health: String = "ok") async throws {
         try await must(harness, ["create", version, "--artifact", try harness.artifact(version, health: health)])
