@@ -83,7 +83,9 @@ public struct Engine: Sendable {
         let shown = url.isEmpty ? "libpq's defaults (PGHOST, PGPORT, …)" : ConnectionString.redacted(url)
         let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: "; ")
-        return .unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(reason)). Check --database-url or RELEASE_DATABASE_URL and that PostgreSQL is running.")
+        // libpq's last line is often a question ("Is the server running …?"): no full stop after it.
+        let sentence = reason.last.map { ".?!".contains($0) } == true ? reason : reason + "."
+        return .unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(sentence)) Check --database-url or RELEASE_DATABASE_URL and that PostgreSQL is running.")
     }
 
     /// The user-facing form of a database error.

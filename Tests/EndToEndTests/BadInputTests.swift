@@ -76,6 +76,7 @@ import Testing
             let result = try await harness.run(["status", "--database-url", "postgresql://crm:hunter2secret@127.0.0.1:1/release"])
             #expect(result.status == 5, "\(result)")
             #expect(result.stderr.contains("Cannot reach the database"))
+            #expect(!result.stderr.contains("?.") && !result.stderr.contains(".."), "one sentence, one full stop: \(result.stderr)")
             #expect(!result.output.contains("hunter2secret"))
             #expect(result.stderr.contains("crm:***@"))
         }
