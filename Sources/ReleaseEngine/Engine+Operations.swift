@@ -106,7 +106,12 @@ extension Engine {
     /// `resume` is the recorded operation when `release recover` continues a dead run.
     func execute(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], resume: JSONValue?) async throws -> OperationReport {
         let heartbeat = startHeartbeat(started.id)
-        defer { heartbeat.cancel() }
+        let notice = InterruptNotice.driving(id: started.id, kind: started.kind.rawValue, version: started.release.version,
+                                             environment: started.environment.name)
+        defer {
+            heartbeat.cancel()
+            InterruptNotice.restore(notice)
+        }
         var request = started.request
         request.app = app
         let connection = self.connection

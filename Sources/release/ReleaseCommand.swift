@@ -23,7 +23,8 @@ struct ReleaseCommand: AsyncParsableCommand {
 
 /// A command that writes to the database or a platform. A reader of its output that goes away
 /// must not stop it half-way: it ignores SIGPIPE, and Output drops what nobody reads. (Commands
-/// that only print keep the default, so `release audit | head` stops at once.)
+/// that only print keep the default, so `release audit | head` stops at once.) Interrupted while
+/// it drives a deployment, it says which one stays in flight and how to settle it.
 protocol ChangesState {}
 
 extension MigrateCommand: ChangesState {}
@@ -49,7 +50,10 @@ enum Main {
         EarlyConnection.start(arguments: arguments)
         do {
             var command = try ReleaseCommand.parseAsRoot(arguments)
-            if command is any ChangesState { signal(SIGPIPE, SIG_IGN) }
+            if command is any ChangesState {
+                signal(SIGPIPE, SIG_IGN)
+                InterruptNotice.install()
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -133,6 +133,46 @@ import Testing
         }
     }
 
+    /// Ctrl-C, a cancelled CI job (SIGTERM) or a closed terminal (SIGHUP) while a deployment runs:
+    /// the run still ends by that signal, but first names the deployment it leaves in flight and
+    /// the command that settles it. Under `nohup`, SIGHUP is ignored as the user asked.
+    @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
+    func anInterruptedRunSaysWhatItLeavesInFlightAndHowToSettleIt(_ signal: Int32) async throws {
+        try await Harness.with { harness in
+            try harness.writeConfig(harness.defaultConfig(mainGates: ""))
+            try await Self.must(harness, ["create", "1.0.0", "--artifact", try harness.artifact("1.0.0")])
+            let gate = harness.holdDeploys()
+            let running = try harness.start(["deploy", "1.0.0", "develop"], environment: ["DEMO_DEPLOY_GATE": gate])
+            let id = try await harness.waitUntilInFlight("develop")["id"]?.intValue ?? -1
+            kill(running.pid, signal)
+            let interrupted = await running.finish()
+            harness.releaseDeploys(gate)
+            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == signal, "\(interrupted)")
+            #expect(interrupted.stderr.contains("interrupted during deployment \(id) (deploy of 1.0.0 to develop), which stays in flight. Run `release recover develop` to settle it."),
+                    "\(interrupted)")
+            let recover = try await harness.run("recover", "develop")
+            #expect(recover.status == 0, "\(recover)")
+            let develop = try await harness.run("status", "develop", "--json").json?["environments"]?.arrayValue?.first
+            #expect(develop?["in_flight"] == .null && develop?["live"]?["version"]?.stringValue == "1.0.0", "\(String(describing: develop))")
+            #expect(try await harness.served("develop") == "1.0.0")
+            #expect(try await harness.run("audit", "verify").status == 0)
+
+            guard signal == SIGHUP else { return }
+            try await Self.must(harness, ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1")])
+            let held = harness.holdDeploys()
+            let environment = harness.environment.merging(["DEMO_DEPLOY_GATE": held]) { $1 }
+            let immune = try RunningCommand.launch("/usr/bin/nohup", [ProjectPaths.binary, "deploy", "1.0.1", "develop"],
+                                                   environment: environment, directory: harness.directory)
+            try await harness.waitUntilInFlight("develop")
+            kill(immune.pid, SIGHUP)
+            try await Task.sleep(for: .milliseconds(200))
+            harness.releaseDeploys(held)
+            let finished = await immune.finish()
+            #expect(finished.status == 0 && immune.process.terminationReason == .exit, "under nohup: \(finished)")
+            #expect(try await harness.served("develop") == "1.0.1")
+        }
+    }
+
     enum Ending: Equatable { case exited(Int32), signalled(Int32) }
 
     /// Runs `release ARGS…` with standard output and error on a pipe whose reader has already gone.
