@@ -29,6 +29,7 @@ public enum InterruptNotice {
     /// default action. A signal the run was started ignoring (`nohup`, a background job of a
     /// non-interactive shell) stays ignored.
     public static func install() {
+        _ = current.load(ordering: .sequentiallyConsistent)  // initialized here, never lazily inside the handler
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { signal in
             if let text = UnsafePointer<CChar>(bitPattern: InterruptNotice.current.load(ordering: .sequentiallyConsistent)) {
