@@ -60,7 +60,7 @@ struct CreateCommand: AsyncParsableCommand {
 struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Releases, newest first.")
 
-    @Option(help: "How many.") var limit = 20
+    @Option(parsing: .unconditional, help: "How many.") var limit = 20
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

@@ -30,7 +30,7 @@ struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "history", abstract: "Deployments, newest first.")
 
     @Argument(help: "Only this environment.") var environment: String?
-    @Option(help: "How many.") var limit = 20
+    @Option(parsing: .unconditional, help: "How many.") var limit = 20
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -64,7 +64,7 @@ struct AuditListCommand: AsyncParsableCommand {
     @Option(help: "Until this time (RFC 3339), exclusive.") var until: String?
     @Option(help: "What was live in each environment at this time (RFC 3339).") var at: String?
     @Option(help: "table, json or csv.") var format: String?
-    @Option(help: "Only the latest this many events (still printed oldest first).") var limit: Int?
+    @Option(parsing: .unconditional, help: "Only the latest this many events (still printed oldest first).") var limit: Int?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

@@ -31,6 +31,8 @@ import Testing
         Case(arguments: ["audit", "--at", "2026-02-30T00:00:00Z"], status: 2, message: "is not a time"),
         Case(arguments: ["audit", "--format", "xml"], status: 2, message: "use table, json or csv"),
         Case(arguments: ["history", "--limit", "0"], status: 2, message: "--limit"),
+        Case(arguments: ["list", "--limit", "-5"], status: 2, message: "--limit must be between 1 and 100000"),
+        Case(arguments: ["audit", "--limit", "-1"], status: 2, message: "--limit must be between 1 and 100000"),
         Case(arguments: ["promote", "develop", "main", "--force"], status: 2, message: "--force needs --reason"),
         Case(arguments: ["promote", "main", "develop"], status: 3, message: "nothing is live on main"),
         Case(arguments: ["promote", "develop", "main", "--version", "7.7.7"], status: 2, message: "Unknown version '7.7.7'"),
