@@ -5,8 +5,8 @@ struct FreezeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "freeze", abstract: "Stop deploys and promotions into an environment (rollbacks are never frozen).")
 
     @Argument(help: "The environment.") var environment: String
-    @Option(help: "Why (required).") var reason: String?
-    @Option(help: "When the freeze ends by itself (RFC 3339).") var until: String?
+    @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
+    @Option(parsing: .unconditional, help: "When the freeze ends by itself (RFC 3339).") var until: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

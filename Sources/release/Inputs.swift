@@ -23,7 +23,13 @@ enum Inputs {
         return text
     }
 
+    /// Free text (a reason, release notes) may start with a dash ("- fixes the login"), so its
+    /// option takes the next word whatever it is; an option's own name there means the text was
+    /// left out (`--reason --json`), which must not be recorded as the reason.
     static func text(_ text: String, what: String, maxLength: Int, required: Bool = true) throws -> String {
+        if looksLikeAnOption(text) {
+            throw ReleaseError.usage("\(what) got '\(Identifier.shown(text))', which is an option, not text: put the text right after \(what), in quotes.")
+        }
         let trimmed = text.trimmingWhitespace
         if required, trimmed.isEmpty { throw ReleaseError.usage("\(what) must not be empty; say why in a few words.") }
         guard text.count <= maxLength else { throw ReleaseError.usage("\(what) is too long: at most \(maxLength) characters.") }
@@ -31,6 +37,14 @@ enum Inputs {
             throw ReleaseError.usage("\(what) contains control characters or invalid UTF-8; use plain text.")
         }
         return trimmed
+    }
+
+    /// `--json`, `-q`, `--until=…`: a word shaped like an option, not text.
+    static func looksLikeAnOption(_ text: String) -> Bool {
+        let body = text.hasPrefix("--") ? text.dropFirst(2) : text.hasPrefix("-") ? text.dropFirst() : nil
+        guard let body, let first = body.first, first.isASCII, first.isLetter else { return false }
+        let name = body.prefix { $0 != "=" }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
     }
 
     static func artifact(_ text: String) throws -> String {

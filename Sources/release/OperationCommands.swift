@@ -9,7 +9,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Argument(help: "The version.") var version: String
     @Argument(help: "The environment.") var environment: String
     @Flag(help: "Override a freeze (needs --reason; audited).") var force = false
-    @Option(help: "Why (required with --force).") var reason: String?
+    @Option(parsing: .unconditional, help: "Why (required with --force).") var reason: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -33,7 +33,7 @@ struct PromoteCommand: AsyncParsableCommand {
     @Option(help: "The version; must be the one live on FROM.") var version: String?
     @Flag(name: .customLong("dry-run"), help: "Evaluate the gates and change nothing.") var dryRun = false
     @Flag(help: "Override a freeze (needs --reason; allowed actors only; audited).") var force = false
-    @Option(help: "Why (required with --force).") var reason: String?
+    @Option(parsing: .unconditional, help: "Why (required with --force).") var reason: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -72,7 +72,7 @@ struct RollbackCommand: AsyncParsableCommand {
 
     @Argument(help: "The environment.") var environment: String
     @Option(help: "The version to go back to (it must have been verified live there).") var to: String?
-    @Option(help: "Why (required).") var reason: String?
+    @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -167,7 +167,7 @@ struct WatchCommand: AsyncParsableCommand {
         discussion: "Probes the environment's health URL every `interval`; a failed probe is confirmed with a full verification (`successes` within `within`), and a confirmed failure quarantines the release and rolls back, as a promotion's own verification does. A release put there by a rollback is never rolled back.")
 
     @Argument(help: "The environment.") var environment: String
-    @Option(name: .customLong("for"), help: "How long to watch (default 15m).") var duration: String = "15m"
+    @Option(name: .customLong("for"), parsing: .unconditional, help: "How long to watch (default 15m).") var duration: String = "15m"
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

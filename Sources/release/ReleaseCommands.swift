@@ -37,7 +37,7 @@ struct CreateCommand: AsyncParsableCommand {
     @Argument(help: "The version, such as 1.4.2.") var version: String
     @Option(help: "The commit SHA the release was built from.") var commit: String?
     @Option(help: "The artifact to deploy (tarball URL, image reference, path).") var artifact: String?
-    @Option(help: "Release notes.") var notes: String?
+    @Option(parsing: .unconditional, help: "Release notes.") var notes: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -129,7 +129,7 @@ struct RejectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reject", abstract: "Quarantine a release: it can never be deployed or promoted again.")
 
     @Argument(help: "The version.") var version: String
-    @Option(help: "Why (required).") var reason: String?
+    @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

@@ -60,9 +60,9 @@ struct AuditListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Show audit events (the default).")
 
     @Option(help: "Only events of this environment.") var env: String?
-    @Option(help: "From this time (RFC 3339), inclusive.") var since: String?
-    @Option(help: "Until this time (RFC 3339), exclusive.") var until: String?
-    @Option(help: "What was live in each environment at this time (RFC 3339).") var at: String?
+    @Option(parsing: .unconditional, help: "From this time (RFC 3339), inclusive.") var since: String?
+    @Option(parsing: .unconditional, help: "Until this time (RFC 3339), exclusive.") var until: String?
+    @Option(parsing: .unconditional, help: "What was live in each environment at this time (RFC 3339).") var at: String?
     @Option(help: "table, json or csv.") var format: String?
     @Option(parsing: .unconditional, help: "Only the latest this many events (still printed oldest first).") var limit: Int?
     @OptionGroup var global: GlobalOptions

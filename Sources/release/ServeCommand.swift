@@ -16,7 +16,7 @@ struct ServeCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "The address to listen on (another than loopback needs RELEASE_DASHBOARD_TOKEN).") var host = "127.0.0.1"
-    @Option(help: "The port (0: any free one, printed at start).") var port = 8080
+    @Option(parsing: .unconditional, help: "The port (0: any free one, printed at start).") var port = 8080
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

@@ -32,6 +32,11 @@ import Testing
         Case(arguments: ["audit", "--format", "xml"], status: 2, message: "use table, json or csv"),
         Case(arguments: ["history", "--limit", "0"], status: 2, message: "--limit"),
         Case(arguments: ["list", "--limit", "-5"], status: 2, message: "--limit must be between 1 and 100000"),
+        Case(arguments: ["freeze", "main", "--reason", "--force"], status: 2, message: "--reason got '--force', which is an option, not text"),
+        Case(arguments: ["rollback", "develop", "--reason", "-q"], status: 2, message: "--reason got '-q', which is an option, not text"),
+        Case(arguments: ["create", "3.0.0", "--notes", "--commit"], status: 2, message: "--notes got '--commit', which is an option"),
+        Case(arguments: ["watch", "develop", "--for", "-5m"], status: 2, message: "--for takes a duration"),
+        Case(arguments: ["audit", "--since", "-1d"], status: 2, message: "is not a time"),
         Case(arguments: ["audit", "--limit", "-1"], status: 2, message: "--limit must be between 1 and 100000"),
         Case(arguments: ["promote", "develop", "main", "--force"], status: 2, message: "--force needs --reason"),
         Case(arguments: ["promote", "main", "develop"], status: 3, message: "nothing is live on main"),
@@ -127,6 +132,22 @@ import Testing
             #expect(create.status == 0, "\(create)")
             let list = try await harness.run("list", "--json")
             #expect(list.json?["releases"]?.arrayValue?.first?["notes"]?.stringValue == notes)
+        }
+    }
+
+    /// Release notes in Markdown start with "- ", and a reason may too: text, not an option.
+    @Test func textThatStartsWithADashIsText() async throws {
+        try await Harness.with { harness in
+            try await harness.startWithVersionOneOnDevelop()
+            let notes = "- fixes the login\n- faster search"
+            let create = try await harness.run("create", "3.0.0", "--notes", notes)
+            #expect(create.status == 0, "\(create)")
+            let list = try await harness.run("list", "--json")
+            #expect(list.json?["releases"]?.arrayValue?.first?["notes"]?.stringValue == notes)
+            let freeze = try await harness.run("freeze", "main", "--reason", "-- incident 42, see #ops")
+            #expect(freeze.status == 0, "\(freeze)")
+            let status = try await harness.run("status", "main", "--json")
+            #expect(status.output.contains("-- incident 42, see #ops"), "\(status)")
         }
     }
 
