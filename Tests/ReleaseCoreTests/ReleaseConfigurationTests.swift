@@ -254,6 +254,10 @@ struct ReleaseConfigurationTests {
          "release.yml:1: app: expected a text value."),
         ("app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: x}\n    promote_from: develop\n",
          "release.yml:6: environments.develop.promote_from: an environment cannot promote from itself."),
+        ("app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: x}\n    promote_from: main\n  staging: {provider: command, command: {deploy: x}}\n  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: develop\n",
+         "release.yml:6: environments.develop.promote_from: develop <- main <- develop promote from each other in a circle, so nothing can ever be deployed into them; the first environment of a pipeline has no promote_from."),
+        ("app: crm-api\nenvironments:\n  a: {provider: command, command: {deploy: x}, promote_from: c}\n  b: {provider: command, command: {deploy: x}, promote_from: a}\n  c: {provider: command, command: {deploy: x}, promote_from: b}\n",
+         "release.yml:3: environments.a.promote_from: a <- c <- b <- a promote from each other in a circle"),
     ])
     func structuralErrors(yaml: String, expected: String) {
         let message = configError(yaml)
