@@ -41,7 +41,7 @@ extension Engine {
                 release = target
             } else {
                 guard let deployment = try db.lastVerified(environment: environmentID, excludingRelease: current?.releaseID) else {
-                    throw ReleaseError.usage("\(plan.environment.name) has no earlier verified release to roll back to. Deploy a known-good version instead.")
+                    throw ReleaseError.usage("\(plan.environment.name) has no earlier verified release to roll back to. \(Self.shipAFix(to: plan.environment))")
                 }
                 rollbackTarget = deployment
             }

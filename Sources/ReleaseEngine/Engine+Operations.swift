@@ -214,6 +214,14 @@ extension Engine {
         return try await verificationFailed(started, provider: provider, detail: verdict.detail)
     }
 
+    /// How a fix reaches an environment: deployed, or promoted from its source.
+    static func shipAFix(to environment: EnvironmentConfiguration) -> String {
+        if let source = environment.promoteFrom {
+            return "Promote a fixed release from \(source): `release promote \(source) \(environment.name)`."
+        }
+        return "Deploy a fixed release: `release create VERSION`, then `release deploy VERSION \(environment.name)`."
+    }
+
     private func verificationFailed(_ started: StartedDeployment, provider: any DeploymentProvider, detail: String) async throws -> OperationReport {
         let engine = self
         let environment = started.environment
@@ -256,8 +264,10 @@ extension Engine {
             throw await failure(started, "Rollback of \(name) to \(version) failed verification (\(detail)). \(name) is degraded and needs a human: check the platform, then deploy a known-good release.")
         }
         guard let rollback else {
-            let why = automatic ? "there is no earlier verified release to roll back to" : "on_failure is stop"
-            throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(why). Run `release rollback \(name) --reason …` or deploy a fix.")
+            // With no earlier verified release there, a rollback has nowhere to go: only a fix helps.
+            let advice = automatic ? "there is no earlier verified release to roll back to. \(Self.shipAFix(to: environment))"
+                : "on_failure is stop. Run `release rollback \(name) --reason …`, or \(Self.shipAFix(to: environment).lowercasedFirst)"
+            throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(advice)")
         }
         do {
             let report = try await execute(rollback, provider: provider, gates: [], resume: nil)
@@ -359,4 +369,9 @@ extension Engine {
             }
         }
     }
+}
+
+extension String {
+    /// The sentence with its first letter in lower case, to follow "or".
+    var lowercasedFirst: String { prefix(1).lowercased() + dropFirst() }
 }

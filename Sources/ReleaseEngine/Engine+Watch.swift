@@ -130,7 +130,7 @@ extension Engine {
             throw await failure("\(live.version) on \(name) was put there by a rollback and failed its health probe (\(detail)). A rollback is never rolled back: \(name) is degraded and needs a human.")
         }
         guard rollBack else {
-            throw await failure("\(live.version) failed its health probe on \(name) (\(detail)). It is quarantined and still serving: on_failure is stop. Run `release rollback \(name) --reason …` or deploy a fix.")
+            throw await failure("\(live.version) failed its health probe on \(name) (\(detail)). It is quarantined and still serving: on_failure is stop. Run `release rollback \(name) --reason …`, or \(Self.shipAFix(to: environment).lowercasedFirst)")
         }
         progress("\(live.version) failed its health probe on \(name) (\(detail)); rolling back…")
         var plan = OperationPlan(kind: .rollback, environment: environment, reason: "watch: \(live.version) failed its health probe: \(detail)")
@@ -139,9 +139,10 @@ extension Engine {
         do {
             report = try await run(plan)
         } catch let error as ReleaseError {
-            // A gate refusing the rollback (exit 3) still leaves a failed release serving: exit 1.
+            // A gate refusing the rollback (exit 3), or nothing to roll back to (2), still leaves a
+            // failed release serving: exit 1. Busy (4) and unreachable (5) say why it could not run.
             throw await failure("\(live.version) failed its health probe on \(name) during the watch (\(detail)), and the rollback did not complete: \(error.message)",
-                                code: error.code == .refused ? .deploymentFailed : error.code)
+                                code: [.busy, .unavailable].contains(error.code) ? error.code : .deploymentFailed)
         }
         progress(report.message)
         throw await failure("\(live.version) failed its health probe on \(name) during the watch (\(detail)). \(live.version) is quarantined; \(name) was rolled back to \(report.version) and is healthy.",

@@ -68,6 +68,32 @@ import Testing
         }
     }
 
+    /// The first release an environment gets fails its health check: there is nothing to roll back
+    /// to, so the advice is how a fix reaches that environment, and `watch` says the release failed
+    /// (exit 1) rather than blaming the command line.
+    @Test func aFirstReleaseThatFailsSaysHowToShipAFixNotToRollBack() async throws {
+        try await Harness.with { harness in
+            try harness.writeConfig(harness.defaultConfig(mainGates: ""))
+            try await Self.mustSucceed(harness, "create", "1.0.0", "--artifact", try harness.artifact("1.0.0", health: "broken"))
+            let deploy = try await harness.run("deploy", "1.0.0", "develop")
+            #expect(deploy.status == 1, "\(deploy)")
+            #expect(deploy.stderr.contains("there is no earlier verified release to roll back to. Deploy a fixed release: `release create VERSION`, then `release deploy VERSION develop`."), "\(deploy)")
+            #expect(!deploy.stderr.contains("release rollback"), "\(deploy)")
+
+            let watch = try await harness.run("watch", "develop", "--for", "5s")
+            #expect(watch.status == 1, "a failed release is exit 1, not a usage error: \(watch)")
+            #expect(watch.stderr.contains("the rollback did not complete: develop has no earlier verified release to roll back to. Deploy a fixed release"), "\(watch)")
+            let rollback = try await harness.run("rollback", "develop", "--reason", "incident")
+            #expect(rollback.status == 2 && rollback.stderr.contains("Deploy a fixed release"), "\(rollback)")
+
+            try await Self.mustSucceed(harness, "create", "1.1.0", "--artifact", try harness.artifact("1.1.0", health: "broken-on=main"))
+            try await Self.mustSucceed(harness, "deploy", "1.1.0", "develop")
+            let promote = try await harness.run("promote", "develop", "main")
+            #expect(promote.status == 1, "\(promote)")
+            #expect(promote.stderr.contains("there is no earlier verified release to roll back to. Promote a fixed release from develop: `release promote develop main`."), "\(promote)")
+        }
+    }
+
     @Test func promotionsRollbacksFailuresAndFreezesAreAnnouncedAndADownReceiverNeverFailsThem() async throws {
         try await FakeAPI.receiver { receiver in
             try await Harness.with { harness in
