@@ -68,11 +68,15 @@ public struct ReleaseConfiguration: Sendable {
         // Promotions that go round in a circle have no environment to deploy into first.
         let sources = Dictionary(uniqueKeysWithValues: environments.map { ($0.name, $0.promoteFrom) })
         for environment in environments {
+            // Follow the sources upstream: back at the start is a circle; a circle elsewhere is
+            // reported from one of its own environments.
             var path = [environment.name]
-            while let next = sources[path[path.count - 1]] ?? nil, !path.contains(next) { path.append(next) }
-            if let next = sources[path[path.count - 1]] ?? nil, next == environment.name {
-                throw (environment.promoteFromReader ?? environmentsReader).error(
-                    "\((path + [next]).joined(separator: " <- ")) promote from each other in a circle, so nothing can ever be deployed into them; the first environment of a pipeline has no promote_from.")
+            while let source = sources[path[path.count - 1]] ?? nil, !path.dropFirst().contains(source) {
+                path.append(source)
+                guard source != environment.name else {
+                    throw (environment.promoteFromReader ?? environmentsReader).error(
+                        "\(path.joined(separator: " <- ")) promote from each other in a circle, so nothing can ever be deployed into them; the first environment of a pipeline has no promote_from.")
+                }
             }
         }
         let notify = try top["notify"].map(NotifyConfiguration.init(reader:)) ?? NotifyConfiguration()
