@@ -58,11 +58,8 @@ struct CommandContext {
         let (connection, schema) = try await open(options)
         if requireSchema {
             do {
-                if let schema {
-                    try schema.get()
-                } else {
-                    try await connection.run { db in try Migrator().requireCurrent(db) }
-                }
+                let outcome = if let schema { schema } else { await EarlyConnection.checkSchema(connection) }
+                try outcome.get()
             } catch let error as PostgresError {
                 throw Engine.translate(error)
             }

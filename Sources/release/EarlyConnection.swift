@@ -25,13 +25,17 @@ final class EarlyConnection: Sendable {
         self.url = url
         task = Task.detached {
             let connection = try await PostgresConnection.connect(url: url)
-            guard checkSchema else { return (connection, nil) }
-            do {
-                try await connection.run { db in try Migrator().requireCurrent(db) }
-                return (connection, .success(()))
-            } catch {
-                return (connection, .failure(error))
-            }
+            return (connection, checkSchema ? await Self.checkSchema(connection) : nil)
+        }
+    }
+
+    /// The schema check every command but `migrate` runs first, early here or in CommandContext.
+    static func checkSchema(_ connection: PostgresConnection) async -> Result<Void, any Error> {
+        do {
+            try await connection.run { db in try Migrator().requireCurrent(db) }
+            return .success(())
+        } catch {
+            return .failure(error)
         }
     }
 
