@@ -143,10 +143,7 @@ def replay_script(cluster, database, app, *args):
     """The statements one `release ARGS` run sends, with their parameters written in, as a psql
     script: what psql alone needs for the same reads is the floor under that command."""
     cluster.psql(database, f"ALTER DATABASE {database} SET log_min_duration_statement = 0")
-    offset = cluster.log_offset()
-    app.run(*args)
-    time.sleep(0.05)
-    entries = server_entries(cluster.log_since(offset))
+    _, _, entries = logged(cluster, lambda: app.run(*args)[::2])
     cluster.psql(database, f"ALTER DATABASE {database} RESET log_min_duration_statement")
     statements, previous = [], None
     for entry in entries:
@@ -233,17 +230,24 @@ def bench_promote(app, runs):
         f"min {ms(min(walls))}, max {ms(max(walls))}, {runs} runs")
 
 
+def logged(cluster, action):
+    """Runs `action` (returning elapsed seconds and a result) once: its elapsed seconds, its result
+    and the server's log entries it caused."""
+    offset = cluster.log_offset()
+    elapsed, result = action()
+    time.sleep(0.05)
+    return elapsed, result, server_entries(cluster.log_since(offset))
+
+
 def timed_on_server(cluster, runs, action):
     """Runs `action` (returning elapsed seconds and a result) `runs` times: the median wall and
     server times, and the last result. auto_explain is not loaded for these runs: building each
     EXPLAIN ANALYZE text inside the statement would count in its duration (about 1 ms of status's 9)."""
     walls, servers = [], []
     for _ in range(runs):
-        offset = cluster.log_offset()
-        elapsed, result = action()
-        time.sleep(0.05)
+        elapsed, result, entries = logged(cluster, action)
         walls.append(elapsed)
-        servers.append(server_time(server_entries(cluster.log_since(offset))))
+        servers.append(server_time(entries))
     return median(walls), median(servers), result
 
 
@@ -259,11 +263,9 @@ def explaining(cluster, database, on):
 def write_plans(cluster, action, plan_out, heading):
     """Runs `action` once more, with auto_explain loaded, and writes its statements' plans under
     `heading(result)`."""
-    offset = cluster.log_offset()
-    _, result = action()
-    time.sleep(0.05)
+    _, result, entries = logged(cluster, action)
     plan_out.write(f"\n--- {heading(result)} ---\n")
-    for plan in plans(server_entries(cluster.log_since(offset))):
+    for plan in plans(entries):
         plan_out.write(plan + "\n\n")
 
 
