@@ -50,7 +50,7 @@ final class EarlyConnection: Sendable {
     private static let lock = NSLock()
 
     /// Starts connecting when `arguments` (global options already moved after the subcommand)
-    /// name a command that will use the database and ask for nothing else first (help, version).
+    /// name a command that will use the database and ask for nothing else first (help).
     static func start(arguments: [String], environment: [String: String] = ProcessEnvironment.current) {
         guard let url = url(arguments: arguments, environment: environment) else { return }
         let early = EarlyConnection(url: url, checkSchema: arguments.first != "migrate")
@@ -65,7 +65,7 @@ final class EarlyConnection: Sendable {
         while index < arguments.count {
             let argument = arguments[index]
             if argument == "--" { break }
-            if ["-h", "--help", "--version", "--generate-completion-script"].contains(argument)
+            if ["-h", "--help", "--generate-completion-script"].contains(argument)
                 || argument.hasPrefix("--generate-completion-script=") || argument.hasPrefix("---") {
                 return nil
             }

@@ -9,7 +9,7 @@ struct ReleaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "release",
         abstract: "Promote the same artifact from develop to main through gates, verify it, roll back by itself, and keep an honest audit trail.",
-        version: ReleaseInfo.version,
+        discussion: "`release --version` prints the version.",
         subcommands: [
             MigrateCommand.self, CreateCommand.self, ListCommand.self, CheckCommand.self, DeployCommand.self,
             PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, FreezeCommand.self,
@@ -19,6 +19,7 @@ struct ReleaseCommand: AsyncParsableCommand {
 
     /// Accepted here too, so `release unknown --json` still answers in JSON.
     @OptionGroup var global: GlobalOptions
+
 }
 
 /// The commands that write to the database or a platform. A reader of their output that goes
@@ -37,6 +38,13 @@ let commandsThatChangeState: [any ParsableCommand.Type] = [
 enum Main {
     static func main() async {
         let arguments = GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))
+        // The tool's version is `release --version` alone, not swift-argument-parser's `version:`,
+        // which every subcommand would accept and list beside its own options (promote's
+        // `--version V` names the release to promote).
+        if arguments == ["--version"] {
+            print(ReleaseInfo.version)
+            exit(0)
+        }
         let wantsJSON = arguments.contains("--json")
         let output = Output(json: wantsJSON, quiet: arguments.contains("--quiet"))
         EarlyConnection.start(arguments: arguments)

@@ -1,4 +1,5 @@
 import Foundation
+import ProviderKit
 import ReleaseCore
 import ReleaseTestSupport
 import Testing
@@ -114,6 +115,29 @@ import Testing
             #expect(help.status == 0 && help.output.contains("USAGE: release status"), "\(help)")
             let migrate = try await harness.run(["migrate"], environment: unreachable)
             #expect(migrate.status == 5 && migrate.stderr.contains("Cannot reach the database"), "\(migrate)")
+        }
+    }
+
+    /// Each option name has one meaning in each command's help: the tool's own version is
+    /// `release --version` alone, so `--version` in promote's help is the release to promote.
+    @Test func everyOptionNameHasOneMeaningInEachCommandsHelp() async throws {
+        try await Harness.with { harness in
+            let dump = try await harness.run("--experimental-dump-help")
+            let commands = dump.json?["command"]?["subcommands"]?.arrayValue ?? []
+            #expect(commands.count > 10, "\(dump)")
+            for command in commands {
+                let names = (command["arguments"]?.arrayValue ?? []).flatMap { argument in
+                    (argument["names"]?.arrayValue ?? []).compactMap { name in name["name"]?.stringValue.map { "\(name["kind"] ?? .null) \($0)" } }
+                }
+                #expect(Set(names).count == names.count, "\(command["commandName"]?.stringValue ?? "?") lists an option twice: \(names.sorted())")
+            }
+            let help = try await harness.run("promote", "--help")
+            let listed = help.output.split(separator: "\n").filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("--version") }
+            #expect(help.status == 0 && listed.count == 1 && listed[0].contains("must be the one live on FROM"), "\(help)")
+            let version = try await harness.run("--version")
+            #expect(version.status == 0 && version.stdout == ReleaseInfo.version + "\n", "\(version)")
+            let missing = try await harness.run("promote", "develop", "main", "--version")
+            #expect(missing.status == 2 && missing.stderr.contains("Missing value for '--version <version>'"), "\(missing)")
         }
     }
 
