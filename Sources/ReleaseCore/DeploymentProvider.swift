@@ -95,20 +95,31 @@ public struct ProviderError: Error, CustomStringConvertible, Sendable {
         case unreachable
     }
 
+    /// What the platform serves once the operation failed, as the provider saw it.
+    public enum Serving: Sendable, Equatable {
+        /// Not observed: the engine says it cannot tell rather than guess.
+        case unknown
+        /// What served before still serves; `observed` says how the provider knows, in the
+        /// platform's words ("Railway deployment 4f1c… is still SUCCESS").
+        case unchanged(observed: String)
+        /// The release started serving and failed there (an ECS rollout that ended FAILED, a
+        /// Railway deployment that took the traffic and CRASHED): the engine handles it like a
+        /// failed verification, with quarantine and the automatic rollback.
+        case failedRelease
+    }
+
     /// The class.
     public var kind: Kind
     /// One sentence for people; never contains a secret.
     public var message: String
-    /// The platform had started serving the new release when it failed (an ECS rollout that
-    /// ended FAILED or never settled): the engine treats it like a failed verification, with
-    /// quarantine and its automatic rollback, instead of "nothing went live".
-    public var partlyRolledOut: Bool
+    /// What the platform serves now, as far as the provider saw.
+    public var serving: Serving
 
     /// Creates an error.
-    public init(_ kind: Kind, _ message: String, partlyRolledOut: Bool = false) {
+    public init(_ kind: Kind, _ message: String, serving: Serving = .unknown) {
         self.kind = kind
         self.message = message
-        self.partlyRolledOut = partlyRolledOut
+        self.serving = serving
     }
 
     public var description: String { message }

@@ -134,9 +134,9 @@ extension Engine {
             } else {
                 outcome = try await provider.deploy(request, record: recorder)
             }
-        } catch let error as ProviderError where error.partlyRolledOut && error.kind == .failed {
+        } catch let error as ProviderError where error.serving == .failedRelease && error.kind == .failed {
             // The platform started serving the release and it failed there: as a failed verification.
-            return try await verificationFailed(started, provider: provider, detail: error.message)
+            throw try await releaseFailed(started, finding: .platform, detail: error.message, provider: provider)
         } catch let error as ProviderError {
             throw try await providerFailed(started, error)
         } catch let error as ReleaseError {
@@ -189,7 +189,7 @@ extension Engine {
                 try engine.requireLease(started, in: db)
                 try db.markVerified(deployment: started.id, detail: detail)
                 if let failed = started.rollbackOf {
-                    try db.transition(deployment: failed, to: .rolledBack)
+                    try db.markRolledBack(deployment: failed)
                 }
                 try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).live",
                                    environment: started.environment.name, version: started.release.version,
@@ -211,7 +211,7 @@ extension Engine {
                                    version: started.release.version, previousVersion: started.previous?.version, gates: gates,
                                    since: since, message: message)
         }
-        return try await verificationFailed(started, provider: provider, detail: verdict.detail)
+        throw try await releaseFailed(started, finding: .verification, detail: verdict.detail, provider: provider)
     }
 
     /// How a fix reaches an environment: deployed, or promoted from its source.
@@ -220,69 +220,6 @@ extension Engine {
             return "Promote a fixed release from \(source): `release promote \(source) \(environment.name)`."
         }
         return "Deploy a fixed release: `release create VERSION`, then `release deploy VERSION \(environment.name)`."
-    }
-
-    private func verificationFailed(_ started: StartedDeployment, provider: any DeploymentProvider, detail: String) async throws -> OperationReport {
-        let engine = self
-        let environment = started.environment
-        let automatic = started.kind != .rollback && environment.onFailure == .rollback
-        progress("Verification of \(started.release.version) on \(environment.name) failed: \(detail).")
-        let rollback: StartedDeployment? = try await transaction { db in
-            try engine.requireLease(started, in: db)
-            try db.transition(deployment: started.id, to: .failed, detail: "verification failed: \(detail)")
-            let quarantine = started.kind != .rollback
-            if quarantine {
-                try db.quarantine(release: started.release.id, reason: "failed verification on \(environment.name): \(detail)")
-            }
-            try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).verification_failed",
-                               environment: environment.name, version: started.release.version,
-                               details: .object([("deployment", .int(started.id)), ("detail", .string(detail)),
-                                                 ("quarantined", .bool(quarantine))]))
-            guard automatic,
-                  let target = try db.lastVerified(environment: started.environmentID, excludingRelease: started.release.id),
-                  let targetRelease = try db.release(id: target.releaseID)
-            else { return nil }
-            let id = try db.insertDeployment(
-                app: started.appID, environment: started.environmentID, environmentName: environment.name,
-                release: targetRelease.id, kind: .rollback, by: engine.actor,
-                reason: "automatic rollback: \(started.release.version) failed verification", rollbackOf: started.id)
-            try db.transition(deployment: id, to: .gating)
-            try db.transition(deployment: id, to: .deploying)
-            try db.takeLease(deployment: id, owner: engine.leaseOwner, seconds: engine.leaseSeconds)
-            try db.appendAudit(app: started.appID, actor: engine.actor, action: "rollback.started",
-                               environment: environment.name, version: targetRelease.version,
-                               details: .object([("deployment", .int(id)), ("automatic", .bool(true)),
-                                                 ("rollback_of", .int(started.id)), ("previous", .string(started.release.version))]))
-            return StartedDeployment(
-                id: id, appID: started.appID, environmentID: started.environmentID, kind: .rollback, environment: environment,
-                release: targetRelease, previous: started.release, targetReference: target.liveReference, rollbackOf: started.id)
-        }
-        FaultPoint.afterRollbackStarted.reached()
-        let name = environment.name
-        let version = started.release.version
-        if started.kind == .rollback {
-            throw await failure(started, "Rollback of \(name) to \(version) failed verification (\(detail)). \(name) is degraded and needs a human: check the platform, then deploy a known-good release.")
-        }
-        guard let rollback else {
-            // With no earlier verified release there, a rollback has nowhere to go: only a fix helps.
-            let advice = automatic ? "there is no earlier verified release to roll back to. \(Self.shipAFix(to: environment))"
-                : "on_failure is stop. Run `release rollback \(name) --reason …`, or \(Self.shipAFix(to: environment).lowercasedFirst)"
-            throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined and still serving on \(name): \(advice)")
-        }
-        do {
-            let report = try await execute(rollback, provider: provider, gates: [], resume: nil)
-            progress(report.message)
-        } catch let error as ReleaseError {
-            throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)")
-        }
-        throw await failure(started, "Verification of \(version) on \(name) failed (\(detail)). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and is healthy.",
-                            rolledBackTo: rollback.release.version)
-    }
-
-    /// Announces that an operation failed and returns the error to throw.
-    private func failure(_ started: StartedDeployment, _ message: String, rolledBackTo: String? = nil) async -> ReleaseError {
-        await announce(started, action: "\(started.kind.rawValue).failed", message: message, rolledBackTo: rolledBackTo)
-        return .failed(message)
     }
 
     /// Tells the observer (notifications) how an operation ended; never fails the operation.
@@ -299,15 +236,14 @@ extension Engine {
     func providerFailed(_ started: StartedDeployment, _ error: ProviderError) async throws -> ReleaseError {
         let engine = self
         let name = started.environment.name
-        if error.kind == .unreachable {
-            let recorded = try await database { db in try db.deployment(id: started.id)?.operation }
-            if let recorded, recorded != .object([]), recorded != .null {
-                // The platform may still be working on it: leave it in flight for `release recover`.
-                try await database { db in
-                    try db.takeLease(deployment: started.id, owner: engine.leaseOwner, seconds: 0)
-                }
-                return .unavailable("\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can be reached.")
+        let recorded = try await database { db in try db.deployment(id: started.id)?.operation }
+        let startedOnPlatform = recorded.map { $0 != .object([]) && $0 != .null } ?? false
+        if error.kind == .unreachable, startedOnPlatform {
+            // The platform may still be working on it: leave it in flight for `release recover`.
+            try await database { db in
+                try db.takeLease(deployment: started.id, owner: engine.leaseOwner, seconds: 0)
             }
+            return .unavailable("\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can be reached.")
         }
         try await transaction { db in
             try engine.requireLease(started, in: db)
@@ -316,12 +252,27 @@ extension Engine {
                                environment: name, version: started.release.version,
                                details: .object([("deployment", .int(started.id)), ("error", .string(error.message))]))
         }
+        // What the environment serves now comes from what the provider saw, never from a guess;
+        // an operation that never started on the platform changed nothing there.
+        var serving = error.serving
+        if serving == .unknown, !startedOnPlatform {
+            serving = .unchanged(observed: "the platform had not started an operation")
+        }
+        let now: String
+        switch serving {
+        case let .unchanged(observed):
+            now = (started.previous.map { "\(name) still serves \($0.version)" } ?? "nothing was live on \(name) before") + " (\(observed))"
+        case .unknown, .failedRelease:
+            let before = started.previous.map { "it served \($0.version) before" } ?? "nothing was live there before"
+            now = "release cannot tell what \(name) serves now (\(before)): check it with `release probe \(name)` and on the platform"
+        }
         let message: String
         if started.kind == .rollback {
-            message = "Rollback of \(name) to \(started.release.version) failed: \(error.message) \(name) is degraded and needs a human."
+            message = "Rollback of \(name) to \(started.release.version) failed: \(error.message) \(now.uppercasedFirst). \(name) is degraded and needs a human."
+        } else if case .unchanged = serving {
+            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) Nothing went live, so nothing was rolled back: \(now)."
         } else {
-            let serving = started.previous.map { "\(name) still serves \($0.version)" } ?? "nothing was live on \(name) before"
-            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) Nothing went live, so nothing was rolled back: \(serving)."
+            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) Nothing was rolled back: \(now)."
         }
         await announce(started, action: "\(started.kind.rawValue).failed", message: message)
         switch error.kind {
@@ -374,4 +325,7 @@ extension Engine {
 extension String {
     /// The sentence with its first letter in lower case, to follow "or".
     var lowercasedFirst: String { prefix(1).lowercased() + dropFirst() }
+
+    /// The sentence with its first letter in upper case, to open a sentence.
+    var uppercasedFirst: String { prefix(1).uppercased() + dropFirst() }
 }

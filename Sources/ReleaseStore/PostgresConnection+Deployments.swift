@@ -47,6 +47,12 @@ extension PostgresConnection {
             """)
     }
 
+    /// Marks a failed deployment rolled back once its automatic rollback is verified. One that the
+    /// watch found bad while live stays as it is: the rollback's cutover superseded it.
+    public func markRolledBack(deployment id: Int64) throws {
+        try enqueue("UPDATE deployments SET state = 'rolled_back' WHERE id = \(id) AND state = 'failed'")
+    }
+
     /// Takes the lease of an in-flight deployment for `owner` for `seconds`.
     public func takeLease(deployment id: Int64, owner: String, seconds: Int) throws {
         try enqueue("""

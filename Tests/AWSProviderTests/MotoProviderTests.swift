@@ -56,7 +56,7 @@ import Testing
                                          record: RecordedOperations().recorder)
             }
             #expect(failed?.kind == .failed)
-            #expect(failed?.partlyRolledOut == true)
+            #expect(failed?.serving == .failedRelease)
             #expect(failed?.message.contains("ECS deployment circuit breaker: tasks failed to start.") == true)
 
             let stuck = try Self.ecs(world, service: "crm-stuck", timeout: "2s")
@@ -65,7 +65,7 @@ import Testing
                                        record: RecordedOperations().recorder)
             }
             #expect(unsettled?.kind == .failed)
-            #expect(unsettled?.partlyRolledOut == true)
+            #expect(unsettled?.serving == .failedRelease)
             #expect(unsettled?.message.contains("did not become stable") == true)
             #expect(unsettled?.message.contains("1 of 3 tasks running") == true)
         }

@@ -54,7 +54,35 @@ import Testing
         }
     }
 
-    @Test func aCrashedDeploymentFailsAndTheOldOneKeepsServing() async throws {
+    /// Behind a service healthcheck a crashed deployment never takes the traffic: Railway still
+    /// serves the old one, and the message says so from what Railway answers.
+    @Test func aCrashBehindAHealthcheckFailsAndTheOldOneKeepsServing() async throws {
+        try await FakeAPI.railway { fake in
+            try await fake.control(.object([("project_id", .string("proj-1")), ("healthcheck", .bool(true))]))
+            try await Harness.with { harness in
+                try harness.writeConfig(Self.config(fake))
+                harness.environment.merge(Self.credentials(fake)) { $1 }
+                #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
+                #expect(try await harness.run("deploy", "1.0.0", "develop").status == 0)
+                #expect(try await harness.run("create", "1.0.1", "--commit", "def5678").status == 0)
+                try await fake.control(.object([("fail_next_deploy", .string("CRASHED"))]))
+                let failed = try await harness.run("deploy", "1.0.1", "develop")
+                #expect(failed.status == 1, "\(failed)")
+                #expect(failed.stderr.contains("CRASHED"))
+                #expect(failed.stderr.contains("Nothing went live, so nothing was rolled back: develop still serves 1.0.0 (Railway deployment "),
+                        "\(failed)")
+                #expect(failed.stderr.contains("is still SUCCESS)"), "\(failed)")
+                let release = try await harness.run("list", "--json")
+                #expect(release.json?["releases"]?.arrayValue?.first { $0["version"]?.stringValue == "1.0.1" }?["quarantined"] == .bool(false),
+                        "nothing went live, so nothing is quarantined: \(release)")
+            }
+        }
+    }
+
+    /// Without a healthcheck a new deployment takes the traffic as it starts and Railway takes
+    /// the old one down: one that then CRASHED leaves nothing serving. That is a release that went
+    /// live and failed: quarantined, and rolled back through deploymentRollback.
+    @Test func aCrashThatTookTheTrafficIsQuarantinedAndRolledBack() async throws {
         try await FakeAPI.railway { fake in
             try await fake.control(.object([("project_id", .string("proj-1"))]))
             try await Harness.with { harness in
@@ -66,8 +94,15 @@ import Testing
                 try await fake.control(.object([("fail_next_deploy", .string("CRASHED"))]))
                 let failed = try await harness.run("deploy", "1.0.1", "develop")
                 #expect(failed.status == 1, "\(failed)")
-                #expect(failed.stderr.contains("CRASHED"))
-                #expect(failed.stderr.contains("develop still serves 1.0.0"))
+                #expect(!failed.stderr.contains("Nothing went live"), "\(failed)")
+                #expect(failed.stderr.contains("No deployment of the service is SUCCESS any more"), "\(failed)")
+                #expect(failed.stderr.contains("1.0.1 is quarantined; develop was rolled back to 1.0.0 and is healthy"), "\(failed)")
+                let requests = try await fake.state()["requests"]?.arrayValue ?? []
+                #expect(requests.contains { $0["query"]?.stringValue?.contains("deploymentRollback") == true })
+                let status = try await harness.run("status", "develop", "--json")
+                #expect(status.json?["environments"]?.arrayValue?.first?["live"]?["version"]?.stringValue == "1.0.0", "\(status)")
+                let again = try await harness.run("deploy", "1.0.1", "develop")
+                #expect(again.status == 3, "the crashed release is quarantined: \(again)")
             }
         }
     }

@@ -68,6 +68,32 @@ import Testing
         }
     }
 
+    /// An automatic rollback is one thing whichever check found the failure: the watch's, like a
+    /// failed verification's, passes no gate (`allowed:` never keeps a failing release serving),
+    /// and is recorded and announced the same way.
+    @Test func theWatchRollsBackByTheSameRuleAsAFailedVerification() async throws {
+        try await Harness.with { harness in
+            try harness.writeConfig(harness.defaultConfig(mainGates: "allowed: [alice]"))
+            try await Self.twoReleasesOnMain(harness)
+            try Self.breakHealth(harness, "1.0.1")
+            let watch = try await harness.run(["watch", "main", "--for", "20s"], environment: ["RELEASE_ACTOR": "ci-bot"])
+            #expect(watch.status == 1, "\(watch)")
+            #expect(watch.stderr.contains("1.0.1 failed its health probe on main during the watch ("), "\(watch)")
+            #expect(watch.stderr.contains("1.0.1 is quarantined; main was rolled back to 1.0.0 and is healthy."), "\(watch)")
+            #expect(try await harness.served("main") == "1.0.0")
+            let audit = try await harness.run("audit", "--env", "main", "--format", "json")
+            let events = audit.json?["events"]?.arrayValue ?? []
+            let failed = try #require(events.last { $0["action"]?.stringValue == "watch.failed" }, "\(audit)")
+            let rollback = try #require(events.last { $0["action"]?.stringValue == "rollback.started" }, "\(audit)")
+            #expect(rollback["details"]?["automatic"] == .bool(true), "\(rollback)")
+            #expect(rollback["details"]?["rollback_of"] == failed["details"]?["deployment"], "\(rollback) \(failed)")
+            #expect(failed["details"]?["rolling_back"] == .bool(true), "\(failed)")
+            let history = try await harness.run("history", "main", "--json")
+            let states = history.json?["deployments"]?.arrayValue?.compactMap { $0["state"]?.stringValue } ?? []
+            #expect(states.prefix(2) == ["live", "superseded"], "the rollback is live, what the watch found bad superseded: \(history)")
+        }
+    }
+
     /// The first release an environment gets fails its health check: there is nothing to roll back
     /// to, so the advice is how a fix reaches that environment, and `watch` says the release failed
     /// (exit 1) rather than blaming the command line.
@@ -82,7 +108,7 @@ import Testing
 
             let watch = try await harness.run("watch", "develop", "--for", "5s")
             #expect(watch.status == 1, "a failed release is exit 1, not a usage error: \(watch)")
-            #expect(watch.stderr.contains("the rollback did not complete: develop has no earlier verified release to roll back to. Deploy a fixed release"), "\(watch)")
+            #expect(watch.stderr.contains("1.0.0 is quarantined and still serving on develop: there is no earlier verified release to roll back to. Deploy a fixed release"), "\(watch)")
             let rollback = try await harness.run("rollback", "develop", "--reason", "incident")
             #expect(rollback.status == 2 && rollback.stderr.contains("Deploy a fixed release"), "\(rollback)")
 

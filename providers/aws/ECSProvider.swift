@@ -165,14 +165,14 @@ public struct ECSProvider: DeploymentProvider {
             case .stable:
                 return
             case let .failed(reason):
-                throw ProviderError(.failed, "The ECS rollout of \(Self.shortName(taskDefinition)) on \(name) failed: \(reason).", partlyRolledOut: true)
+                throw ProviderError(.failed, "The ECS rollout of \(Self.shortName(taskDefinition)) on \(name) failed: \(reason).", serving: .failedRelease)
             case let .replaced(other):
-                throw ProviderError(.failed, "ECS \(name) now uses \(Self.shortName(other)) instead of \(Self.shortName(taskDefinition)) (its deployment circuit breaker may have rolled back, or someone else deployed).", partlyRolledOut: true)
+                throw ProviderError(.failed, "ECS \(name) now uses \(Self.shortName(other)) instead of \(Self.shortName(taskDefinition)) (its deployment circuit breaker may have rolled back, or someone else deployed).", serving: .failedRelease)
             case .inProgress:
                 break
             }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "ECS \(name) did not become stable on \(Self.shortName(taskDefinition)) within \(configuration.timeout) (last: \(last)).", partlyRolledOut: true)
+                throw ProviderError(.failed, "ECS \(name) did not become stable on \(Self.shortName(taskDefinition)) within \(configuration.timeout) (last: \(last)).", serving: .failedRelease)
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }

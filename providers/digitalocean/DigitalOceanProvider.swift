@@ -142,6 +142,16 @@ public struct DigitalOceanProvider: DeploymentProvider {
         return id
     }
 
+    /// What the app serves after `deployment` failed, as DigitalOcean says: a failed deployment
+    /// never becomes the active one, which stays what it was.
+    private func serving(instead deployment: String) async throws -> ProviderError.Serving {
+        let app = try await call(.GET, appPath)
+        guard let active = app["app"]?["active_deployment"]?["id"]?.stringValue else {
+            return .unknown
+        }
+        return active == deployment ? .failedRelease : .unchanged(observed: "DigitalOcean's active deployment is still \(active)")
+    }
+
     private func follow(_ deployment: String, rollback: Bool) async throws -> DeploymentOutcome {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: configuration.timeout.duration)
@@ -162,7 +172,8 @@ public struct DigitalOceanProvider: DeploymentProvider {
                     return DeploymentOutcome(liveReference: .object(reference), summary: "DigitalOcean deployment \(deployment)")
                 }
                 if Self.failures.contains(phase) {
-                    throw ProviderError(.failed, "DigitalOcean deployment \(deployment) ended \(phase)\(Self.failingStep(answer["deployment"]))).")
+                    let ended = "DigitalOcean deployment \(deployment) ended \(phase)\(Self.failingStep(answer["deployment"])))."
+                    throw ProviderError(.failed, ended, serving: try await serving(instead: deployment))
                 }
             } catch is MalformedAnswer {
                 malformed += 1

@@ -121,7 +121,8 @@ public struct HerokuProvider: DeploymentProvider {
     private func follow(build id: String, _ heroku: HerokuClient, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
         let build = try await poll("build \(id)") { try await heroku.build(id) } done: { $0.status != "pending" }
         guard build.status == "succeeded", let release = build.releaseID else {
-            throw ProviderError(.failed, "The Heroku build \(id) \(build.status == "failed" ? "failed" : "ended \(build.status)"); see `heroku builds:output \(id) -a \(configuration.app)`.")
+            throw ProviderError(.failed, "The Heroku build \(id) \(build.status == "failed" ? "failed" : "ended \(build.status)"); see `heroku builds:output \(id) -a \(configuration.app)`.",
+                                serving: .unchanged(observed: "Heroku makes no release from a build that did not succeed"))
         }
         try await record(.object([("release", .string(release)), ("slug", .optional(build.slugID))]))
         return try await follow(release: release, heroku)
@@ -130,7 +131,9 @@ public struct HerokuProvider: DeploymentProvider {
     private func follow(release id: String, _ heroku: HerokuClient) async throws -> DeploymentOutcome {
         let release = try await poll("release \(id)") { try await heroku.release(id) } done: { $0.status != "pending" }
         guard release.status == "succeeded" else {
-            throw ProviderError(.failed, "Heroku release v\(release.version) \(release.status == "failed" ? "failed in its release phase and never went live" : "ended \(release.status)"); see `heroku releases:output \(release.version) -a \(configuration.app)`.")
+            // Heroku makes a release current only once its release phase succeeded.
+            throw ProviderError(.failed, "Heroku release v\(release.version) \(release.status == "failed" ? "failed in its release phase and never went live" : "ended \(release.status)"); see `heroku releases:output \(release.version) -a \(configuration.app)`.",
+                                serving: .unchanged(observed: "Heroku release v\(release.version) is \(release.status), never current"))
         }
         return DeploymentOutcome(
             liveReference: .object([("release", .string(release.id)), ("version", .int(Int64(release.version))),

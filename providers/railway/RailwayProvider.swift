@@ -156,6 +156,27 @@ public struct RailwayProvider: DeploymentProvider {
         return data["deployments"]?["edges"]?.arrayValue?.first?["node"]?["id"]?.stringValue
     }
 
+    /// A deployment that ended `status`, and what the service serves now, as Railway says. A new
+    /// deployment takes the traffic as soon as it starts unless a healthcheck holds it back, and
+    /// the previous one is then taken down: if none is SUCCESS any more, the release went live and
+    /// failed (quarantine and the automatic rollback follow); if one still is, nothing changed.
+    private func failed(_ deployment: String, status: String, _ railway: GraphQLClient) async throws -> ProviderError {
+        let ended = "Railway deployment \(deployment) ended \(status); see its logs with `railway logs --deployment \(deployment)`."
+        let data = try await railway.run("""
+            query Serving($input: DeploymentListInput!) {
+              deployments(input: $input, first: 1) { edges { node { id status } } }
+            }
+            """, variables: .object([("input", .object([
+                ("projectId", .string(configuration.project)), ("environmentId", .string(configuration.environment)),
+                ("serviceId", .string(configuration.service)), ("status", .object([("in", .array([.string("SUCCESS")]))])),
+            ]))]), idempotent: true)
+        guard let serving = data["deployments"]?["edges"]?.arrayValue?.first?["node"]?["id"]?.stringValue, serving != deployment else {
+            return ProviderError(.failed, "\(ended) No deployment of the service is SUCCESS any more: it took the traffic, then failed.",
+                                 serving: .failedRelease)
+        }
+        return ProviderError(.failed, ended, serving: .unchanged(observed: "Railway deployment \(serving) is still SUCCESS"))
+    }
+
     private func follow(_ deployment: String, _ railway: GraphQLClient) async throws -> DeploymentOutcome {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: configuration.timeout.duration)
@@ -179,7 +200,7 @@ public struct RailwayProvider: DeploymentProvider {
                         summary: "Railway deployment \(deployment)")
                 }
                 if Self.failures.contains(status) {
-                    throw ProviderError(.failed, "Railway deployment \(deployment) ended \(status); see its logs with `railway logs --deployment \(deployment)`.")
+                    throw try await failed(deployment, status: status, railway)
                 }
             } catch let error as GraphQLClient.MalformedAnswer {
                 malformed += 1

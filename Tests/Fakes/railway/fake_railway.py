@@ -138,7 +138,7 @@ class Deployment:
 
 class Fake:
     CONTROL_DEFAULTS = {
-        "steps": 1, "fail_next_deploy": None,
+        "steps": 1, "fail_next_deploy": None, "healthcheck": False,
         "rate_limit_next": 0, "retry_after": 1, "error_next": 0, "malformed_next": 0,
         "hang_next": 0, "hang_seconds": 5.0, "project_id": DEFAULT_PROJECT_ID, "known_services": None,
     }
@@ -206,6 +206,8 @@ class Fake:
                 raise ValueError(f"{key} must be a non-negative number")
         if "fail_next_deploy" in body and body["fail_next_deploy"] not in FAIL_STATUSES + (None,):
             raise ValueError(f"fail_next_deploy must be one of {', '.join(FAIL_STATUSES)} or null")
+        if "healthcheck" in body and not isinstance(body["healthcheck"], bool):
+            raise ValueError("healthcheck must be true or false")
         if "project_id" in body and not isinstance(body["project_id"], str):
             raise ValueError("project_id must be a string")
         if "known_services" in body and body["known_services"] is not None and not (
@@ -280,7 +282,11 @@ class Fake:
         d.index = len(d.path) - 1
         d.polls = 0
         d.set_status(d.path[-1])
-        if d.status == "SUCCESS":
+        # As on Railway: a deployment takes the traffic once it runs, unless a service healthcheck
+        # holds it back until it answers, and the previous one is taken down (REMOVED). One that
+        # CRASHED ran and died: without a healthcheck it had already taken the traffic.
+        took_traffic = d.status == "SUCCESS" or (d.status == "CRASHED" and not self.controls["healthcheck"])
+        if took_traffic:
             for other in self.deployments.values():
                 if (other is not d and other.status == "SUCCESS" and other.service == d.service
                         and other.environment == d.environment):
@@ -827,8 +833,17 @@ class SelfTest:
                    ["QUEUED", "QUEUED", "BUILDING", "BUILDING", "DEPLOYING", "DEPLOYING", "CRASHED"], walk)
         self.check("a crashed deployment cannot be rolled back to", walk[-1]["canRollback"] is False, walk[-1])
         s, _, _, text = self.http("GET", f"/__health/{SVC}/{ENV}")
-        self.check("crash leaves the previous deployment live", s == 200, (s, text))
-        self.control(steps=1)
+        self.check("a crash without a healthcheck took the traffic: nothing serves", s == 503, (s, text))
+        s, _, v, _ = self.gql(Q_LIST, {"input": {"serviceId": SVC, "status": {"in": ["SUCCESS"]}}, "first": 1})
+        self.check("...and no deployment is SUCCESS", v["data"]["deployments"]["edges"] == [], v)
+        s, _, v, _ = self.gql(M_DEPLOY, {"environmentId": ENV, "serviceId": SVC, "commitSha": "abc1234"})
+        self.walk(v["data"]["serviceInstanceDeployV2"], 7)
+        self.control(fail_next_deploy="CRASHED", healthcheck=True)
+        s, _, v, _ = self.gql(M_DEPLOY, {"environmentId": ENV, "serviceId": SVC, "commitSha": "bad9999"})
+        self.walk(v["data"]["serviceInstanceDeployV2"], 7)
+        s, _, _, text = self.http("GET", f"/__health/{SVC}/{ENV}")
+        self.check("a healthcheck holds the traffic: a crash leaves the previous deployment live", s == 200, (s, text))
+        self.control(steps=1, healthcheck=False)
 
         # Deployments list: newest first, first, pageInfo.
         s, _, v, _ = self.gql(Q_LIST, {"input": {"projectId": DEFAULT_PROJECT_ID, "serviceId": SVC}, "first": 2})
