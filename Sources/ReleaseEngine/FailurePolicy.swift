@@ -50,8 +50,8 @@ extension Engine {
     /// The one rule for a release found bad where it serves, whichever check found it: the
     /// finding is audited and the release quarantined (unless a rollback put it there: a rollback
     /// is never rolled back, the environment is degraded and needs a human); with `on_failure:
-    /// rollback` the engine then rolls back to the last verified release itself, without gates
-    /// (a freeze or `allowed:` never keeps a failing release serving), announcing the failure once.
+    /// rollback` the engine then rolls back to the last verified release itself, through the
+    /// gates every rollback passes (`allowed:`, never a freeze), announcing the failure once.
     ///
     /// Returns the error the command ends with; throws `NoLongerLive` when what the watch found bad
     /// has been replaced meanwhile (what replaced it has its own verification). `provider` is the
@@ -78,7 +78,7 @@ extension Engine {
         progress("\(headline).")
         let quarantine = bad.kind != .rollback
         let planned = automatic && cannotStart == nil
-        let (rollback, busy): (StartedDeployment?, ReleaseError?) = try await transaction { db in
+        let (rollback, blocked): (StartedDeployment?, ReleaseError?) = try await transaction { db in
             switch finding {
             case .verification, .platform:
                 try engine.requireLease(bad, in: db)
@@ -92,11 +92,18 @@ extension Engine {
             try db.appendAudit(app: bad.appID, actor: engine.actor, action: finding.actions(bad.kind).audit,
                                environment: environment.name, version: bad.release.version,
                                details: .object([("deployment", .int(bad.id)), ("detail", .string(detail)),
-                                                 ("quarantined", .bool(quarantine)), ("rolling_back", .bool(planned))]))
+                                                 ("quarantined", .bool(quarantine))]))
             guard planned,
                   let target = try db.lastVerified(environment: bad.environmentID, excludingRelease: bad.release.id),
                   let targetRelease = try db.release(id: target.releaseID)
             else { return (nil, nil) }
+            let gates = PromotionGate.evaluate(GateContext(kind: .rollback, environment: environment, actor: engine.actor,
+                                                           now: .now, release: targetRelease))
+            let refused = gates.filter { !$0.passed }
+            if !refused.isEmpty {
+                let reasons = refused.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
+                return (nil, .refused("its gates refused it (\(reasons)); someone they allow can run `release rollback \(environment.name) --reason …`."))
+            }
             do {
                 return (try engine.startAutomaticRollback(of: bad, to: targetRelease, target: target, in: db), nil)
             } catch let error as ReleaseError where error.code == .busy {
@@ -112,9 +119,11 @@ extension Engine {
         if !automatic {
             return await failure(bad, finding, "\(headline). \(stillServing): on_failure is stop. Run `release rollback \(name) --reason …`, or \(Self.shipAFix(to: environment).lowercasedFirst)")
         }
-        if let blocked = cannotStart ?? busy {
+        if let blocked = cannotStart ?? blocked {
+            // Refused by its gates, the failed release still serves: a failure (1). Busy (4) and
+            // unreachable (5) say why it could not start; a provider's settings error is 2.
             return await failure(bad, finding, "\(headline). \(stillServing): the automatic rollback could not start: \(blocked.message)",
-                                 code: blocked.code)
+                                 code: blocked.code == .refused ? .deploymentFailed : blocked.code)
         }
         guard let rollback, let rollbackProvider else {
             // With no earlier verified release there, a rollback has nowhere to go: only a fix helps.

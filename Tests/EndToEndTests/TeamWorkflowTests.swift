@@ -69,16 +69,22 @@ import Testing
     }
 
     /// An automatic rollback is one thing whichever check found the failure: the watch's, like a
-    /// failed verification's, passes no gate (`allowed:` never keeps a failing release serving),
-    /// and is recorded and announced the same way.
+    /// failed verification's, passes the gates of every rollback (`allowed:`, never a freeze), and
+    /// is recorded and announced the same way.
     @Test func theWatchRollsBackByTheSameRuleAsAFailedVerification() async throws {
         try await Harness.with { harness in
             try harness.writeConfig(harness.defaultConfig(mainGates: "allowed: [alice]"))
             try await Self.twoReleasesOnMain(harness)
             try Self.breakHealth(harness, "1.0.1")
-            let watch = try await harness.run(["watch", "main", "--for", "20s"], environment: ["RELEASE_ACTOR": "ci-bot"])
+            let refused = try await harness.run(["watch", "main", "--for", "20s"], environment: ["RELEASE_ACTOR": "ci-bot"])
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("1.0.1 failed its health probe on main during the watch ("), "\(refused)")
+            #expect(refused.stderr.contains("1.0.1 is quarantined and still serving on main: the automatic rollback could not start: "
+                + "its gates refused it (allowed: ci-bot may not operate on main; allowed: alice)"), "\(refused)")
+            #expect(try await harness.served("main") == "1.0.1")
+
+            let watch = try await harness.run("watch", "main", "--for", "20s")
             #expect(watch.status == 1, "\(watch)")
-            #expect(watch.stderr.contains("1.0.1 failed its health probe on main during the watch ("), "\(watch)")
             #expect(watch.stderr.contains("1.0.1 is quarantined; main was rolled back to 1.0.0 and is healthy."), "\(watch)")
             #expect(try await harness.served("main") == "1.0.0")
             let audit = try await harness.run("audit", "--env", "main", "--format", "json")
@@ -87,7 +93,6 @@ import Testing
             let rollback = try #require(events.last { $0["action"]?.stringValue == "rollback.started" }, "\(audit)")
             #expect(rollback["details"]?["automatic"] == .bool(true), "\(rollback)")
             #expect(rollback["details"]?["rollback_of"] == failed["details"]?["deployment"], "\(rollback) \(failed)")
-            #expect(failed["details"]?["rolling_back"] == .bool(true), "\(failed)")
             let history = try await harness.run("history", "main", "--json")
             let states = history.json?["deployments"]?.arrayValue?.compactMap { $0["state"]?.stringValue } ?? []
             #expect(states.prefix(2) == ["live", "superseded"], "the rollback is live, what the watch found bad superseded: \(history)")
