@@ -94,7 +94,7 @@ public struct Engine: Sendable {
             return .unavailable("Lost the database connection (\(error.message)). Check that PostgreSQL is up, then run `release recover` if an operation was in flight.")
         }
         if error.sqlState == "42501" {
-            return .usage("The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read (status, history, audit). See the README's Database section.")
+            return .usage("The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read (status, history, audit). See docs/database.md.")
         }
         if error.sqlState == "55P03" {
             return .busy("The database is busy: another session holds a lock this command needs (\(error.message)). Try again in a moment.")

@@ -1,7 +1,7 @@
 import ReleaseCore
 
 /// The `--json` shapes of the reports, shared by the CLI and the dashboard's API so that both
-/// answer with the same keys (CONTRACT.md, "JSON output").
+/// answer with the same keys (docs/reference.md, "JSON output").
 public enum ReportJSON {
     /// A release, as `create` and `list` print it.
     public static func release(_ release: ReleaseRecord) -> JSONValue {

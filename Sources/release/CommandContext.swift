@@ -84,7 +84,7 @@ struct CommandContext {
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw ReleaseError.usage("\(path) is a directory; --config takes the path of release.yml.")
             }
-            throw ReleaseError.usage("No configuration at \(path). Create release.yml (see the README) or pass --config PATH.")
+            throw ReleaseError.usage("No configuration at \(path). Create release.yml (see docs/configuration.md) or pass --config PATH.")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ReleaseError.usage("\(path) is not UTF-8 text.")

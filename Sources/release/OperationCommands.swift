@@ -167,7 +167,7 @@ struct WatchCommand: AsyncParsableCommand {
         discussion: "Probes the environment's health URL every `interval`; a failed probe is confirmed with a full verification (`successes` within `within`), and a confirmed failure quarantines the release and rolls back, as a promotion's own verification does. A release put there by a rollback is never rolled back.")
 
     @Argument(help: "The environment.") var environment: String
-    @Option(name: .customLong("for"), parsing: .unconditional, help: "How long to watch (default 15m).") var duration: String = "15m"
+    @Option(name: .customLong("for"), parsing: .unconditional, help: "How long to watch.") var duration: String = "15m"
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {

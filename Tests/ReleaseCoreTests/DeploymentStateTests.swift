@@ -1,7 +1,7 @@
 import Testing
 import ReleaseCore
 
-/// The transition table from ARCHITECTURE.md, written out independently of the source.
+/// The transition table of docs/architecture.md, written out independently of the source.
 private let documentedTable: [DeploymentState: Set<DeploymentState>] = [
     .pending: [.gating, .cancelled],
     .gating: [.deploying, .rejected, .cancelled],

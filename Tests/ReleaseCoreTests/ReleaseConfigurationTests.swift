@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import ReleaseCore
 
-/// The example from CONTRACT.md, verbatim. Line numbers below refer to this text.
+/// A configuration with every section; line numbers below refer to this text.
 let contractExample = """
 app: crm-api                      # one database can hold many apps
 environments:

@@ -364,7 +364,7 @@ def self_test() -> int:
         made = boto3.client(service, region_name=REGION, endpoint_url=world["endpoint"],
                             aws_access_key_id=key or world["access_key_id"],
                             aws_secret_access_key=secret or world["secret_access_key"])
-        made.meta.events.register("before-sign", sign_payload_hash)  # see PROVIDERS.md: moto needs it
+        made.meta.events.register("before-sign", sign_payload_hash)  # moto checks it on GETs without a body
         return made
 
     def refused(call, code) -> None:
