@@ -8,6 +8,15 @@ let deploymentSelect = """
     FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id
     """
 
+/// The in-flight states as an SQL list, from `DeploymentState.inFlight`: the one list. The
+/// migrations' partial indexes name the same states (SchemaTests holds them together).
+let inFlightStates = sqlList(DeploymentState.allCases.filter(\.isInFlight))
+
+/// States as an SQL list of literals, in the order of `DeploymentState.allCases`.
+func sqlList(_ states: [DeploymentState]) -> String {
+    states.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+}
+
 extension PostgresConnection {
     /// Inserts a deployment in `pending`. Throws `ReleaseError.busy` when the environment already
     /// has one in flight: the database's partial unique index decides, not the client.
@@ -19,7 +28,7 @@ extension PostgresConnection {
         let rows = try query("""
             INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id, rollback_of)
             VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason), \(sourceDeployment), \(rollbackOf))
-            ON CONFLICT (environment_id) WHERE state IN ('pending', 'gating', 'deploying', 'verifying') DO NOTHING
+            ON CONFLICT (environment_id) WHERE state IN (\(unsafeSQL: inFlightStates)) DO NOTHING
             RETURNING id
             """)
         guard let row = rows.first else {
@@ -65,7 +74,7 @@ extension PostgresConnection {
     public func heartbeat(deployment id: Int64, owner: String, seconds: Int) throws -> Bool {
         !(try query("""
             UPDATE deployments SET lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
-            WHERE id = \(id) AND lease_owner = \(owner) AND state IN ('pending', 'gating', 'deploying', 'verifying')
+            WHERE id = \(id) AND lease_owner = \(owner) AND state IN (\(unsafeSQL: inFlightStates))
             RETURNING id
             """).isEmpty)
     }
@@ -75,7 +84,7 @@ extension PostgresConnection {
     public func takeOverLease(deployment id: Int64, from previousOwner: String?, owner: String, seconds: Int, ownerIsDead: Bool) throws -> Bool {
         !(try query("""
             UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
-            WHERE id = \(id) AND state IN ('pending', 'gating', 'deploying', 'verifying')
+            WHERE id = \(id) AND state IN (\(unsafeSQL: inFlightStates))
               AND lease_owner IS NOT DISTINCT FROM \(previousOwner)
               AND (\(ownerIsDead) OR lease_expires_at IS NULL OR lease_expires_at < clock_timestamp())
             RETURNING id
@@ -148,7 +157,7 @@ extension PostgresConnection {
     public func inFlightDeployments(app: Int64, environment: Int64?) throws -> [DeploymentRecord] {
         try query("""
             \(unsafeSQL: deploymentSelect)
-            WHERE d.app_id = \(app) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
+            WHERE d.app_id = \(app) AND d.state IN (\(unsafeSQL: inFlightStates))
               AND (\(environment)::bigint IS NULL OR d.environment_id = \(environment)::bigint)
             ORDER BY d.id
             """).map { try $0.deploymentRecord() }

@@ -56,9 +56,12 @@ public enum Reads {
     public static func inFlight(environments: [Int64]) -> Fetch<[Int64: DeploymentRecord]> {
         Fetch("""
             \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = ANY(\(idArray(environments))::bigint[]) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
+            WHERE d.environment_id = ANY(\(idArray(environments))::bigint[]) AND d.state IN (\(unsafeSQL: inFlightStates))
             """) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
     }
+
+    /// In flight, or ended before reaching the provider: never what an environment finished with.
+    static let unfinishedStates = sqlList(DeploymentState.allCases.filter { $0.isInFlight || $0 == .rejected || $0 == .cancelled })
 
     /// The last deployment of each of these environments that finished (not rejected or
     /// cancelled), by environment id.
@@ -66,7 +69,7 @@ public enum Reads {
         Fetch("""
             SELECT s.* FROM unnest(\(idArray(environments))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
                 \(unsafeSQL: deploymentSelect)
-                WHERE d.environment_id = lane.id AND d.state NOT IN ('pending', 'gating', 'deploying', 'verifying', 'rejected', 'cancelled')
+                WHERE d.environment_id = lane.id AND d.state NOT IN (\(unsafeSQL: unfinishedStates))
                 ORDER BY d.id DESC LIMIT 1
             ) s
             """) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }

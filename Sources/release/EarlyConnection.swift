@@ -39,12 +39,11 @@ final class EarlyConnection: Sendable {
         }
     }
 
-    /// The subcommands that open their database connection through `CommandContext` (one left
-    /// out only connects later, as before).
-    static let databaseCommands: Set<String> = [
-        "migrate", "create", "list", "check", "deploy", "promote", "approve", "rollback", "reject", "freeze",
-        "unfreeze", "status", "history", "audit", "probe", "recover", "watch",
-    ]
+    /// The subcommands that open their database connection through `CommandContext`: every one
+    /// in the command tree but `serve`, which reads through a pool of its own.
+    static let databaseCommands: Set<String> = Set(ReleaseCommand.configuration.subcommands.compactMap { command in
+        ObjectIdentifier(command) == ObjectIdentifier(ServeCommand.self) ? nil : command.configuration.commandName
+    })
 
     nonisolated(unsafe) private static var started: EarlyConnection?
     private static let lock = NSLock()

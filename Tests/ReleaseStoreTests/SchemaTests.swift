@@ -17,6 +17,19 @@ import Testing
         }
     }
 
+    /// The partial indexes over in-flight deployments (one per environment, leases) name exactly
+    /// the states `DeploymentState.inFlight` names, which every query of the store uses.
+    @Test func theInFlightIndexesNameTheInFlightStates() async throws {
+        try await StoreFixture.with { fixture in
+            for index in ["deployments_one_in_flight", "deployments_in_flight_leases"] {
+                let definition = try #require(try fixture.connection.query(
+                    "SELECT pg_get_indexdef(\(index)::regclass) AS definition").first?.string("definition"))
+                let named = Set(DeploymentState.allCases.filter { definition.contains("'\($0.rawValue)'") })
+                #expect(named == DeploymentState.inFlight, "\(index): \(definition)")
+            }
+        }
+    }
+
     @Test(arguments: DeploymentState.allCases)
     func theDatabaseRefusesEveryTransitionTheTableDoesNotAllowFromPending(_ target: DeploymentState) async throws {
         try await StoreFixture.with { fixture in
