@@ -97,7 +97,7 @@ public struct ProviderError: Error, CustomStringConvertible, Sendable {
 
     /// The class.
     public var kind: Kind
-    /// One sentence for people; never contains a secret.
+    /// One sentence for people; never contains a secret (`Secrets` takes them out).
     public var message: String
     /// The platform had started serving the new release when it failed (an ECS rollout that
     /// ended FAILED or never settled): the engine treats it like a failed verification, with
@@ -107,7 +107,7 @@ public struct ProviderError: Error, CustomStringConvertible, Sendable {
     /// Creates an error.
     public init(_ kind: Kind, _ message: String, partlyRolledOut: Bool = false) {
         self.kind = kind
-        self.message = message
+        self.message = Secrets.redact(message)
         self.partlyRolledOut = partlyRolledOut
     }
 

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Replaces secret values (tokens, keys, passwords) in text with `***`, as written and in the two
 /// spellings text usually carries them in: percent-encoded (a token inside a URL) and
@@ -21,9 +26,6 @@ public struct Redactor: Sendable {
     public init(secrets: [String?] = []) {
         for case let secret? in secrets { add(secret) }
     }
-
-    /// Whether nothing is hidden.
-    public var isEmpty: Bool { spellings.isEmpty }
 
     /// Adds a secret and its spellings; short ones are ignored.
     public mutating func add(_ secret: String) {
@@ -93,13 +95,10 @@ public struct Redactor: Sendable {
     /// `bytes` with every occurrence of `target` replaced by `***`, or nil when there is none.
     /// UTF-8 is self-synchronising, so a match always starts and ends on a character boundary.
     private static func replacing(_ target: [UInt8], in bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        guard let base = bytes.baseAddress else { return nil }
-        return target.withUnsafeBufferPointer { needle -> [UInt8]? in
-            guard let wanted = needle.baseAddress else { return nil }
+        target.withUnsafeBufferPointer { needle -> [UInt8]? in
             var output: [UInt8] = []
             var offset = 0
-            while offset < bytes.count, let found = memmem(base + offset, bytes.count - offset, wanted, needle.count) {
-                let start = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+            while let start = firstIndex(of: needle, in: bytes, from: offset) {
                 if output.isEmpty { output.reserveCapacity(bytes.count) }
                 output.append(contentsOf: bytes[offset..<start])
                 output.append(contentsOf: Self.replacement)
@@ -109,6 +108,21 @@ public struct Redactor: Sendable {
             output.append(contentsOf: bytes[offset...])
             return output
         }
+    }
+
+    /// Where `needle` first occurs in `bytes` at or after `start`: memchr finds each candidate
+    /// first byte (quickly), memcmp checks the rest.
+    private static func firstIndex(of needle: UnsafeBufferPointer<UInt8>, in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard let base = bytes.baseAddress, let wanted = needle.baseAddress, let first = needle.first else { return nil }
+        let last = bytes.count - needle.count
+        var position = start
+        while position <= last {
+            guard let hit = memchr(base + position, Int32(first), last - position + 1) else { return nil }
+            let index = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+            if memcmp(base + index, wanted, needle.count) == 0 { return index }
+            position = index + 1
+        }
+        return nil
     }
 
     private static let replacement = Array("***".utf8)
