@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ReleaseCore
 import ProviderKit
 import ReleaseEngine
@@ -39,6 +40,7 @@ enum Main {
         let arguments = GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))
         let wantsJSON = arguments.contains("--json")
         let output = Output(json: wantsJSON, quiet: arguments.contains("--quiet"))
+        LoggingSystem.bootstrap(RedactingLogHandler.init)
         EarlyConnection.start(arguments: arguments)
         do {
             var command = try ReleaseCommand.parseAsRoot(arguments)
@@ -60,7 +62,7 @@ enum Main {
         } catch {
             let code = ReleaseCommand.exitCode(for: error)
             if code == .success {
-                print(ReleaseCommand.fullMessage(for: error))
+                output.line(ReleaseCommand.fullMessage(for: error))
                 exit(0)
             }
             let message = ReleaseCommand.message(for: error)
