@@ -139,4 +139,17 @@ import Testing
             #expect(failed.stderr.contains("the registry refused ***"), "the script's output is shown, hidden: \(failed)")
         }
     }
+
+    @Test func anArtifactHoldingASecretIsRefusedAndNothingIsStored() async throws {
+        try await Harness.with { harness in
+            let token = "ghp_\(UUID().uuidString)"
+            let before = try await harness.snapshot()
+            let refused = try await harness.run(["create", "1.0.0", "--artifact", "https://x-access-token:\(token)@example.com/a.tar.gz"],
+                                                environment: ["GITHUB_TOKEN": token])
+            #expect(refused.status == 2, "\(refused)")
+            #expect(refused.stderr.contains("holds a credential (https://x-access-token:***@example.com/a.tar.gz)"), "\(refused)")
+            #expect(!refused.output.contains(token))
+            #expect(try await harness.snapshot() == before, "nothing is stored")
+        }
+    }
 }
