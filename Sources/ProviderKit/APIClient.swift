@@ -5,7 +5,7 @@ import NIOHTTP1
 import ReleaseCore
 
 /// A JSON-over-HTTPS client for platform APIs: bounded retries with backoff and jitter, honouring
-/// Retry-After, retrying only what is safe to retry, with secrets kept out of every error.
+/// Retry-After, retrying only what is safe to retry, with secrets (`Secrets`) kept out of every error.
 public struct APIClient: Sendable {
     /// How to reach and talk to one API.
     public struct Configuration: Sendable {
@@ -21,8 +21,6 @@ public struct APIClient: Sendable {
         public var initialBackoff: TimeSpan
         /// The longest wait between attempts, including a server's Retry-After.
         public var maxBackoff: TimeSpan
-        /// Values that must never appear in errors.
-        public var redactor: Redactor
         /// The platform's name, for messages ("Heroku").
         public var platform: String
         /// Computes headers for each attempt from the method, URL, headers and body about to be
@@ -33,7 +31,7 @@ public struct APIClient: Sendable {
         public var refusedWithoutActing: (@Sendable (Response) -> Bool)?
 
         /// Creates a configuration.
-        public init(baseURL: String, headers: [(String, String)], platform: String, redactor: Redactor,
+        public init(baseURL: String, headers: [(String, String)], platform: String,
                     timeout: TimeSpan = .seconds(30), maxAttempts: Int = 5,
                     initialBackoff: TimeSpan = .milliseconds(500), maxBackoff: TimeSpan = .seconds(30),
                     authorize: (@Sendable (_ method: String, _ url: String, _ headers: [(String, String)], _ body: [UInt8]) -> [(String, String)])? = nil,
@@ -43,7 +41,6 @@ public struct APIClient: Sendable {
             self.baseURL = base
             self.headers = headers
             self.platform = platform
-            self.redactor = redactor
             self.timeout = timeout
             self.maxAttempts = max(1, maxAttempts)
             self.initialBackoff = initialBackoff
@@ -136,12 +133,12 @@ public struct APIClient: Sendable {
                 for header in answer.headers { headers[header.name.lowercased()] = header.value }
                 response = Response(status: Int(answer.status.code), headers: headers, body: Array(buffer: body))
             } catch {
-                let reason = configuration.redactor(HealthProber.describe(error))
+                let reason = HealthProber.describe(error)
                 if idempotent, attempt < configuration.maxAttempts {
                     try await sleeper(backoff(attempt: attempt, retryAfter: nil))
                     continue
                 }
-                throw ProviderError(.unreachable, configuration.redactor("\(configuration.platform) could not be reached (\(label): \(reason))."))
+                throw ProviderError(.unreachable, "\(configuration.platform) could not be reached (\(label): \(reason)).")
             }
             if (200..<300).contains(response.status) { return response }
             let refused = response.status == 429 || configuration.refusedWithoutActing?(response) == true
@@ -151,9 +148,9 @@ public struct APIClient: Sendable {
                                           rateLimitReset: refused ? response.headers["ratelimit-reset"] : nil))
                 continue
             }
-            var text = configuration.redactor(response.text)
+            var text = Secrets.redact(response.text)
             if text.count > 300 { text = String(text.prefix(300)) + "…" }
-            throw StatusError(status: response.status, request: configuration.redactor(label), body: response.json, text: text,
+            throw StatusError(status: response.status, request: Secrets.redact(label), body: response.json, text: text,
                               headers: response.headers)
         }
     }

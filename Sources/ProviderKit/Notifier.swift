@@ -5,7 +5,8 @@ import ReleaseCore
 
 /// Posts operation events to the `notify:` receivers: webhooks (plain JSON or Slack's message
 /// format) and, for failed promotions and rollbacks, a GitHub issue. Every receiver is tried a
-/// bounded number of times; one that stays down is logged and never fails the operation.
+/// bounded number of times; one that stays down is logged and never fails the operation. What is
+/// sent goes through `Secrets` first: a failure's message may quote what a platform echoed.
 public struct Notifier: Sendable {
     /// How one receiver fared.
     public struct Delivery: Sendable, Equatable {
@@ -89,15 +90,15 @@ public struct Notifier: Sendable {
         case .json: body = event.json
         case .slack: body = Self.slackMessage(event)
         }
-        let api = apiClient(baseURL: hook.url, headers: [], platform: "webhook \(shown)", secrets: Self.secrets(of: hook.url))
+        let api = apiClient(baseURL: hook.url, headers: [], platform: "webhook \(shown)")
         return await deliver(to: shown) {
-            _ = try await api.send(.POST, "", json: body, retryable: true, label: "POST \(shown)")
+            _ = try await api.send(.POST, "", json: Secrets.redact(body), retryable: true, label: "POST \(shown)")
         }
     }
 
     func openIssue(_ event: OperationEvent, in issues: NotifyConfiguration.GitHubIssues) async -> Delivery {
         let shown = "GitHub issue in \(issues.repo)"
-        guard let token = environment["GITHUB_TOKEN"], !token.isEmpty else {
+        guard let token = environment.secret("GITHUB_TOKEN") else {
             let failure = "GITHUB_TOKEN is not set, so no issue was opened in \(issues.repo)"
             log("Warning: \(failure).")
             return Delivery(receiver: shown, delivered: false, failure: failure)
@@ -105,12 +106,12 @@ public struct Notifier: Sendable {
         let base = environment["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com"
         let api = apiClient(baseURL: base, headers: [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"),
                                                      ("Authorization", "Bearer \(token)")],
-                            platform: "GitHub", secrets: [token])
-        let body = JSONValue.object([
+                            platform: "GitHub")
+        let body = Secrets.redact(JSONValue.object([
             ("title", .string(event.title)),
             ("body", .string(Self.issueBody(event))),
             ("labels", .array(issues.labels.map(JSONValue.string))),
-        ])
+        ]))
         // Not retried on 5xx: a second POST could open a second issue. 429 is retried (nothing was done).
         return await deliver(to: shown) {
             _ = try await api.send(.POST, "/repos/\(issues.repo)/issues", json: body, retryable: false, label: "POST /repos/\(issues.repo)/issues")
@@ -118,10 +119,10 @@ public struct Notifier: Sendable {
     }
 
     /// A client for one receiver, with this notifier's attempts, timeout and backoff.
-    private func apiClient(baseURL: String, headers: [(String, String)], platform: String, secrets: [String?]) -> APIClient {
+    private func apiClient(baseURL: String, headers: [(String, String)], platform: String) -> APIClient {
         APIClient(configuration: .init(
             baseURL: baseURL, headers: headers + [("User-Agent", "release/\(ReleaseInfo.version)")], platform: platform,
-            redactor: Redactor(secrets: secrets), timeout: timeout, maxAttempts: maxAttempts,
+            timeout: timeout, maxAttempts: maxAttempts,
             initialBackoff: initialBackoff, maxBackoff: .seconds(5)), client: client ?? .release)
     }
 
@@ -140,16 +141,6 @@ public struct Notifier: Sendable {
             log("Warning: the notification to \(receiver) failed. The operation itself is not affected.")
             return Delivery(receiver: receiver, delivered: false, failure: "\(type(of: error))")
         }
-    }
-
-    /// The parts of a webhook URL that must not be shown: its path, query and any user info.
-    static func secrets(of url: String) -> [String?] {
-        guard let parts = URLComponents(string: url) else { return [url] }
-        var secrets: [String?] = [url]
-        if parts.percentEncodedPath.count > 1 { secrets.append(parts.percentEncodedPath) }
-        secrets.append(parts.percentEncodedQuery)
-        secrets.append(parts.percentEncodedPassword)
-        return secrets
     }
 
     /// Slack's incoming-webhook message: `text` (the fallback) and blocks.

@@ -110,7 +110,7 @@ public struct ProviderError: Error, CustomStringConvertible, Sendable {
 
     /// The class.
     public var kind: Kind
-    /// One sentence for people; never contains a secret.
+    /// One sentence for people; never contains a secret (`Secrets` takes them out).
     public var message: String
     /// What the platform serves now, as far as the provider saw.
     public var serving: Serving
@@ -118,7 +118,7 @@ public struct ProviderError: Error, CustomStringConvertible, Sendable {
     /// Creates an error.
     public init(_ kind: Kind, _ message: String, serving: Serving = .unknown) {
         self.kind = kind
-        self.message = message
+        self.message = Secrets.redact(message)
         self.serving = serving
     }
 

@@ -10,7 +10,8 @@ public struct NotifyConfiguration: Sendable, Equatable {
             case slack
         }
 
-        /// The URL to POST to (it may carry a secret, as Slack's do: it is never printed whole).
+        /// The URL to POST to. Its path and query may be the secret, as Slack's are: it is
+        /// registered with `Secrets` and never shown beyond its host.
         public var url: String
         /// The format.
         public var format: Format
@@ -19,6 +20,7 @@ public struct NotifyConfiguration: Sendable, Equatable {
         public init(url: String, format: Format = .json) {
             self.url = url
             self.format = format
+            Secrets.register(url: url)
         }
     }
 

@@ -15,7 +15,7 @@ extension Engine {
                 var differences: [String] = []
                 if let commit, commit != existing.commit { differences.append("commit \(existing.commit ?? "none")") }
                 if let artifact, artifact != existing.artifact { differences.append("artifact \(existing.artifact ?? "none")") }
-                if let notes, notes != existing.notes { differences.append("other notes") }
+                if let notes, Secrets.redact(notes) != existing.notes { differences.append("other notes") }  // stored without secrets
                 if !differences.isEmpty {
                     throw ReleaseError.usage("Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are immutable: create a new version instead.")
                 }

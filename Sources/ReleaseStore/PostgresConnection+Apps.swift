@@ -75,10 +75,10 @@ extension PostgresConnection {
         return id
     }
 
-    /// Records the latest health verdict of an environment.
+    /// Records the latest health verdict of an environment (its detail without secrets).
     public func recordHealth(environment: Int64, healthy: Bool, detail: String) throws {
         try enqueue("""
-            UPDATE environments SET health = \(healthy ? "healthy" : "unhealthy"), health_detail = \(detail),
+            UPDATE environments SET health = \(healthy ? "healthy" : "unhealthy"), health_detail = \(Secrets.redact(detail)),
                    health_at = clock_timestamp(),
                    recovered_at = CASE WHEN \(healthy) AND health = 'unhealthy' THEN clock_timestamp() ELSE recovered_at END
             WHERE id = \(environment)

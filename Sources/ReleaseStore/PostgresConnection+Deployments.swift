@@ -27,7 +27,8 @@ extension PostgresConnection {
         // error that would abort the caller's transaction.
         let rows = try query("""
             INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id, rollback_of)
-            VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason), \(sourceDeployment), \(rollbackOf))
+            VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason.map(Secrets.redact)),
+                    \(sourceDeployment), \(rollbackOf))
             ON CONFLICT (environment_id) WHERE state IN (\(unsafeSQL: inFlightStates)) DO NOTHING
             RETURNING id
             """)
@@ -46,9 +47,10 @@ extension PostgresConnection {
     }
 
     /// Moves a deployment to `state`, which the database checks against the transition table.
+    /// The detail is stored without secrets: a failure's message may quote what a platform echoed.
     public func transition(deployment id: Int64, to state: DeploymentState, detail: String? = nil) throws {
         try enqueue("""
-            UPDATE deployments SET state = \(state.rawValue), detail = coalesce(\(detail), detail),
+            UPDATE deployments SET state = \(state.rawValue), detail = coalesce(\(detail.map(Secrets.redact)), detail),
                    finished_at = CASE WHEN \(!state.isInFlight) THEN coalesce(finished_at, clock_timestamp()) ELSE finished_at END,
                    lease_owner = CASE WHEN \(state.isInFlight) THEN lease_owner END,
                    lease_expires_at = CASE WHEN \(state.isInFlight) THEN lease_expires_at END
@@ -137,7 +139,7 @@ extension PostgresConnection {
     /// Verification passed: the deployment is live.
     public func markVerified(deployment id: Int64, detail: String) throws {
         try enqueue("""
-            UPDATE deployments SET state = 'live', verified = true, detail = \(detail), finished_at = clock_timestamp(),
+            UPDATE deployments SET state = 'live', verified = true, detail = \(Secrets.redact(detail)), finished_at = clock_timestamp(),
                    lease_owner = NULL, lease_expires_at = NULL
             WHERE id = \(id)
             """)

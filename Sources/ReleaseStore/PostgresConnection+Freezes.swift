@@ -5,7 +5,7 @@ extension PostgresConnection {
     /// Starts an ad-hoc freeze.
     public func insertFreeze(environment: Int64, reason: String, until: Timestamp?, by actor: String) throws {
         try query("""
-            INSERT INTO freezes (environment_id, reason, frozen_by, until) VALUES (\(environment), \(reason), \(actor), \(until))
+            INSERT INTO freezes (environment_id, reason, frozen_by, until) VALUES (\(environment), \(Secrets.redact(reason)), \(actor), \(until))
             """)
     }
 

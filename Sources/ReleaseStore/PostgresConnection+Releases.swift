@@ -14,11 +14,16 @@ extension PostgresConnection {
         try fetch(Reads.release(id: id))
     }
 
-    /// Registers a release.
+    /// Registers a release. Its notes are stored without secrets; an artifact that holds one is
+    /// refused, since the providers need it exactly as given and it must not be stored.
     public func insertRelease(app: Int64, version: String, commit: String?, artifact: String?, notes: String?, by actor: String) throws -> ReleaseRecord {
+        if let artifact, Secrets.redact(artifact) != artifact {
+            throw ReleaseError.usage("The artifact of \(version) holds a credential (\(Secrets.redact(artifact))), which must not be stored: "
+                + "give a location without it, such as a presigned URL.")
+        }
         guard let row = try query("""
             INSERT INTO releases (app_id, version, commit_sha, artifact, notes, created_by)
-            VALUES (\(app), \(version), \(commit), \(artifact), \(notes), \(actor))
+            VALUES (\(app), \(version), \(commit), \(artifact), \(notes.map(Secrets.redact)), \(actor))
             RETURNING \(unsafeSQL: releaseColumns)
             """).first else {
             throw PostgresError(kind: .decoding, message: "The release was not returned.")
@@ -36,16 +41,16 @@ extension PostgresConnection {
     /// Marks a release quarantined; it can never be deployed or promoted again.
     public func quarantine(release: Int64, reason: String) throws {
         try query("""
-            UPDATE releases SET quarantined_at = clock_timestamp(), quarantine_reason = \(reason)
+            UPDATE releases SET quarantined_at = clock_timestamp(), quarantine_reason = \(Secrets.redact(reason))
             WHERE id = \(release) AND quarantined_at IS NULL
             """)
     }
 
-    /// Records a CI check result.
+    /// Records a CI check result (its URL without secrets: a CI link may carry a token).
     public func recordCheck(release: Int64, name: String, status: CheckStatus, url: String?, by actor: String) throws {
         try query("""
             INSERT INTO checks (release_id, name, status, url, recorded_by)
-            VALUES (\(release), \(name), \(status.rawValue), \(url), \(actor))
+            VALUES (\(release), \(name), \(status.rawValue), \(url.map(Secrets.redact)), \(actor))
             """)
     }
 

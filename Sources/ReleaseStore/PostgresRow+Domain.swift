@@ -62,6 +62,8 @@ extension Timestamp: PostgresEncodable {
 }
 
 extension JSONValue: PostgresEncodable {
-    /// Compact JSON text for jsonb parameters.
-    public var postgresText: String { text }
+    /// Compact JSON text for jsonb parameters, with every secret (`Secrets`) taken out of its
+    /// strings: audit details, provider references and anything added later are stored clean,
+    /// and the audit chain's hash covers what is stored.
+    public var postgresText: String { Secrets.redact(self).text }
 }

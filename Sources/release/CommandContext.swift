@@ -118,8 +118,13 @@ struct CommandContext {
 
     /// The database a command uses: `--database-url`, else RELEASE_DATABASE_URL, else
     /// DATABASE_URL, else libpq's defaults (empty). EarlyConnection resolves it by this too.
+    /// Its password is registered with `Secrets` (PGPASSWORD is, by its name).
     static func databaseURL(given: String?, environment: [String: String] = ProcessEnvironment.current) -> String {
-        given ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+        let url = given ?? environment["RELEASE_DATABASE_URL"] ?? environment["DATABASE_URL"] ?? ""
+        let password = ConnectionString.password(in: url)
+        Secrets.register(password)
+        Secrets.register(password?.removingPercentEncoding)
+        return url
     }
 
     static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {

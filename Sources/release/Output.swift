@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Where the CLI writes: results to standard output, progress and errors to standard error, and
-/// with --json a single JSON document on standard output.
+/// with --json a single JSON document on standard output. Every line goes through `Secrets`
+/// first: an error may quote what a platform echoed, a deploy script's output anything.
 struct Output: Sendable {
     let json: Bool
     let quiet: Bool
@@ -23,22 +24,26 @@ struct Output: Sendable {
     /// A progress line for people (never with --json or --quiet on stdout).
     func progress(_ line: String) {
         guard !quiet else { return }
-        Output.write(line + "\n", to: STDERR_FILENO)
+        Output.write(Secrets.redact(line) + "\n", to: STDERR_FILENO)
     }
 
     /// A warning for people: on standard error even with --quiet or --json.
     func warning(_ line: String) {
-        Output.write(line + "\n", to: STDERR_FILENO)
+        Output.write(Secrets.redact(line) + "\n", to: STDERR_FILENO)
     }
 
     /// A result line.
     func line(_ text: String) {
-        Output.write(text + "\n", to: STDOUT_FILENO)
+        Output.write(Secrets.redact(text) + "\n", to: STDOUT_FILENO)
     }
 
-    /// The JSON document for --json.
+    /// The JSON document for --json, secrets taken out of its strings so that it stays valid
+    /// JSON. The text is searched first: rebuilding a long audit trail's tree only when a secret
+    /// is in it keeps `audit --json` as fast as before.
     func document(_ value: JSONValue) {
-        line(value.prettyText)
+        let text = value.prettyText
+        let shown = Secrets.redact(text) == text ? text : Secrets.redact(value).prettyText
+        Output.write(shown + "\n", to: STDOUT_FILENO)
     }
 
     /// Prints rows as aligned columns.
@@ -71,13 +76,14 @@ struct Output: Sendable {
                 ("code", .int(Int64(error.code.rawValue))), ("kind", .string(error.code.name)), ("message", .string(error.message)),
             ]))]))
         } else {
-            Output.write("release: " + error.message + "\n", to: STDERR_FILENO)
+            Output.write("release: " + Secrets.redact(error.message) + "\n", to: STDERR_FILENO)
         }
     }
 
-    /// Writes all of `text`, or as much as the reader takes. A command that changes state ignores
-    /// SIGPIPE (`Main`), so a reader that went away (`release promote … | head -1`, a CI log
-    /// collector that died) costs it its output, never the operation half-way through.
+    /// Writes all of `text` as it is (callers take secrets out), or as much as the reader takes.
+    /// A command that changes state ignores SIGPIPE (`Main`), so a reader that went away
+    /// (`release promote … | head -1`, a CI log collector that died) costs it its output, never
+    /// the operation half-way through.
     static func write(_ text: String, to descriptor: Int32) {
         var text = text
         text.withUTF8 { bytes in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import ReleaseCore
 import ProviderKit
 import ReleaseEngine
@@ -47,6 +48,7 @@ enum Main {
         }
         let wantsJSON = arguments.contains("--json")
         let output = Output(json: wantsJSON, quiet: arguments.contains("--quiet"))
+        LoggingSystem.bootstrap(RedactingLogHandler.init)
         EarlyConnection.start(arguments: arguments)
         do {
             var command = try ReleaseCommand.parseAsRoot(arguments)
@@ -68,7 +70,7 @@ enum Main {
         } catch {
             let code = ReleaseCommand.exitCode(for: error)
             if code == .success {
-                print(ReleaseCommand.fullMessage(for: error))
+                output.line(ReleaseCommand.fullMessage(for: error))
                 exit(0)
             }
             let message = ReleaseCommand.message(for: error)

@@ -25,7 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ReleaseError.usage("--host '\(Identifier.shown(host))' is not an address: use an IP address or host name, such as 127.0.0.1.")
         }
         let environment = ProcessEnvironment.current
-        let token = environment["RELEASE_DASHBOARD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let token = environment.secret("RELEASE_DASHBOARD_TOKEN")
         if !Dashboard.isLoopback(host) {
             guard let token else {
                 throw ReleaseError.usage("Serving on \(host) would show every release to the network: set RELEASE_DASHBOARD_TOKEN to a long random secret, or leave out --host to serve on 127.0.0.1 only.")

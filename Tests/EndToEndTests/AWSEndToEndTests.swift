@@ -173,4 +173,22 @@ import Testing
             }
         }
     }
+
+    @Test func aSessionTokenAWSQuotesBackIsNeitherShownNorStoredNorSent() async throws {
+        try await MotoWorld.with { world in
+            try await Harness.with { harness in
+                try await Self.mustSucceed(harness, "create", "1.1.0", "--artifact", Self.image("1.1.0"))
+                try await world.control(.object([("echo_credentials", .bool(true))]))
+                let token = "IQoJb3JpZ2luX2Vj/\(UUID().uuidString)+session=="
+                var environment = world.environment
+                environment["AWS_SESSION_TOKEN"] = token
+                let failed = try await harness.failingDeployLeavesNoSecret(
+                    config: Self.ecsConfig(world), version: "1.1.0", environment: environment,
+                    secrets: ["AWS_SESSION_TOKEN": token, "AWS_SECRET_ACCESS_KEY": world.secretAccessKey])
+                #expect(failed.status == 2, "\(failed)")
+                #expect(failed.stderr.contains("The security token included in the request is invalid: ***"),
+                        "AWS's answer is shown, hidden: \(failed)")
+            }
+        }
+    }
 }

@@ -113,4 +113,43 @@ import Testing
             connection.close()
         }
     }
+
+    @Test func aSecretADeployScriptEchoesIsNeitherShownNorStoredNorSent() async throws {
+        try await Harness.with { harness in
+            let script = harness.directory + "/deploy-with-token.sh"
+            try """
+                #!/bin/sh
+                echo "logging in with $DEPLOY_TOKEN"
+                echo "the registry refused $DEPLOY_TOKEN" >&2
+                exit 1
+
+                """.write(toFile: script, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+            #expect(try await harness.run("create", "1.0.0").status == 0)
+            let token = "dt-\(UUID().uuidString)"
+            let failed = try await harness.failingDeployLeavesNoSecret(config: """
+                app: crm-api
+                environments:
+                  develop:
+                    provider: command
+                    command: {deploy: \(script), timeout: 1m}
+
+                """, environment: ["DEPLOY_TOKEN": token], secrets: ["DEPLOY_TOKEN": token])
+            #expect(failed.status == 1, "\(failed)")
+            #expect(failed.stderr.contains("the registry refused ***"), "the script's output is shown, hidden: \(failed)")
+        }
+    }
+
+    @Test func anArtifactHoldingASecretIsRefusedAndNothingIsStored() async throws {
+        try await Harness.with { harness in
+            let token = "ghp_\(UUID().uuidString)"
+            let before = try await harness.snapshot()
+            let refused = try await harness.run(["create", "1.0.0", "--artifact", "https://x-access-token:\(token)@example.com/a.tar.gz"],
+                                                environment: ["GITHUB_TOKEN": token])
+            #expect(refused.status == 2, "\(refused)")
+            #expect(refused.stderr.contains("holds a credential (https://x-access-token:***@example.com/a.tar.gz)"), "\(refused)")
+            #expect(!refused.output.contains(token))
+            #expect(try await harness.snapshot() == before, "nothing is stored")
+        }
+    }
 }

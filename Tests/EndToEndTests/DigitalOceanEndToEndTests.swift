@@ -85,4 +85,19 @@ import Testing
             }
         }
     }
+
+    @Test func aTokenDigitalOceanQuotesBackIsNeitherShownNorStoredNorSent() async throws {
+        try await FakeAPI.digitalOcean { fake in
+            try await Harness.with { harness in
+                #expect(try await harness.run("create", "1.0.0", "--artifact", "crm-api:1.0.0").status == 0)
+                try await fake.control(.object([("echo_credentials", .bool(true))]))
+                let wrong = "dop_v1_\(UUID().uuidString)"
+                let failed = try await harness.failingDeployLeavesNoSecret(
+                    config: Self.config(fake), environment: ["DIGITALOCEAN_API_URL": fake.url, "DIGITALOCEAN_ACCESS_TOKEN": wrong],
+                    secrets: ["DIGITALOCEAN_ACCESS_TOKEN": wrong])
+                #expect(failed.status == 2, "\(failed)")
+                #expect(failed.stderr.contains("Unable to authenticate you with Bearer ***"), "DigitalOcean's answer is shown, hidden: \(failed)")
+            }
+        }
+    }
 }

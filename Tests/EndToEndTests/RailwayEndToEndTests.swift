@@ -145,4 +145,21 @@ import Testing
             }
         }
     }
+
+    @Test func aTokenRailwayQuotesBackIsNeitherShownNorStoredNorSent() async throws {
+        try await FakeAPI.railway { fake in
+            try await fake.control(.object([("project_id", .string("proj-1")), ("echo_credentials", .bool(true))]))
+            try await Harness.with { harness in
+                #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
+                let wrong = "rw-\(UUID().uuidString)-wrong"
+                let project = "rp-\(UUID().uuidString)-unused"
+                let failed = try await harness.failingDeployLeavesNoSecret(
+                    config: Self.config(fake),
+                    environment: ["RAILWAY_API_URL": fake.url + "/graphql/v2", "RAILWAY_API_TOKEN": wrong, "RAILWAY_TOKEN": project],
+                    secrets: ["RAILWAY_API_TOKEN": wrong, "RAILWAY_TOKEN": project])
+                #expect(failed.status == 2, "\(failed)")
+                #expect(failed.stderr.contains("Not Authorized: Bearer ***"), "Railway's answer is shown, hidden: \(failed)")
+            }
+        }
+    }
 }

@@ -18,10 +18,11 @@ import Testing
     }
 
     private static func client(_ server: LoopbackHTTPServer, waits: Waits, secret: String = "s3cr3t-token", attempts: Int = 4) -> APIClient {
-        APIClient(configuration: .init(baseURL: "http://127.0.0.1:\(server.port)/", headers: [("Authorization", "Bearer \(secret)")],
-                                       platform: "Example", redactor: Redactor(secrets: [secret]), timeout: .seconds(5),
-                                       maxAttempts: attempts, initialBackoff: .milliseconds(100), maxBackoff: .seconds(30)),
-                  sleeper: { waits.append($0) })
+        Secrets.register(secret)
+        return APIClient(configuration: .init(baseURL: "http://127.0.0.1:\(server.port)/", headers: [("Authorization", "Bearer \(secret)")],
+                                              platform: "Example", timeout: .seconds(5),
+                                              maxAttempts: attempts, initialBackoff: .milliseconds(100), maxBackoff: .seconds(30)),
+                         sleeper: { waits.append($0) })
     }
 
     @Test func a429IsRetriedEvenForAPostAfterItsRetryAfter() async throws {
@@ -85,8 +86,9 @@ import Testing
 
     @Test func anUnreachableAPIIsReportedWithoutTheSecret() async throws {
         let waits = Waits()
+        Secrets.register("s3cr3t-token")
         let client = APIClient(configuration: .init(baseURL: "http://127.0.0.1:9", headers: [], platform: "Example",
-                                                    redactor: Redactor(secrets: ["s3cr3t-token"]), timeout: .seconds(2), maxAttempts: 2),
+                                                    timeout: .seconds(2), maxAttempts: 2),
                                sleeper: { waits.append($0) })
         await #expect {
             _ = try await client.send(.GET, "/x?token=s3cr3t-token")

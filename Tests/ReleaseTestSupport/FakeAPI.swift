@@ -81,7 +81,12 @@ public final class FakeAPI: @unchecked Sendable {
 
     /// Sets failure modes (see the fake's README).
     public func control(_ settings: JSONValue) async throws {
-        var request = URLRequest(url: URL(string: url + "/__control")!)
+        try await Self.postControl(settings, to: url + "/__control")
+    }
+
+    /// POSTs control settings to a fake's control route and insists that it took them.
+    static func postControl(_ settings: JSONValue, to url: String) async throws {
+        var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = "POST"
         request.httpBody = Data(settings.text.utf8)
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -65,6 +65,11 @@ public final class MotoWorld: @unchecked Sendable {
         return try await ServerProcess.run(process, serving: world, body)
     }
 
+    /// Sets the world's test controls (`echo_credentials`; see moto_world.py).
+    public func control(_ settings: JSONValue) async throws {
+        try await FakeAPI.postControl(settings, to: healthURL + "/__control")
+    }
+
     /// What is deployed now: services (task definition, images, deployments), all task definition
     /// ARNs, and each function's aliases and versions.
     public func state() async throws -> JSONValue {

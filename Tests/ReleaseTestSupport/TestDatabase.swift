@@ -38,6 +38,26 @@ public enum TestDatabase {
         return "\(admin[..<scheme.upperBound])\(authority)/\(name)\(query)"
     }
 
+    /// The test cluster's server log when `ops/pg` runs it (`server.log` beside the socket
+    /// directory that the URL's `host` names); nil for a cluster run some other way.
+    public static func serverLog() throws -> String? {
+        guard let query = URLComponents(string: try adminURL())?.queryItems,
+              let socket = query.first(where: { $0.name == "host" })?.value, socket.hasPrefix("/") else { return nil }
+        let log = URL(fileURLWithPath: socket).deletingLastPathComponent().appendingPathComponent("server.log").path
+        return FileManager.default.isReadableFile(atPath: log) ? log : nil
+    }
+
+    /// The pg_dump of the installation ops/pg runs (the first under /usr/lib/postgresql, as
+    /// ops/lib/deps.sh picks it), else /usr/bin's.
+    public static var pgDump: String {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        for version in versions.sorted() {
+            let path = "/usr/lib/postgresql/\(version)/bin/pg_dump"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return "/usr/bin/pg_dump"
+    }
+
     private static let lock = NSLock()
     nonisolated(unsafe) private static var started: String?
 

@@ -88,7 +88,6 @@ struct AWSClient: Sendable {
             baseURL: endpoint,
             headers: [("Accept", "application/json"), ("User-Agent", "release/\(ReleaseInfo.version)")],
             platform: service.title,
-            redactor: Redactor(secrets: [credentials.secretAccessKey, credentials.sessionToken]),
             authorize: { method, url, headers, body in
                 guard let parts = URLComponents(string: url), let host = parts.host else { return headers }
                 let authority = parts.port.map { "\(host):\($0)" } ?? host
@@ -144,7 +143,7 @@ struct AWSClient: Sendable {
 
     /// The error to show for an AWS error answer: its code and message as AWS gave them.
     func failure(_ operation: String, _ answer: AWSErrorAnswer) -> ProviderError {
-        let says = api.configuration.redactor(answer.summary)
+        let says = answer.summary
         if AWSErrorAnswer.credentials.contains(answer.code) || answer.status == 401 {
             return ProviderError(.configuration, "\(service.title) rejected the AWS credentials (\(operation): \(says)). Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.")
         }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ReleaseCore
 
 /// AWS credentials: an access key pair and, for temporary credentials, a session token.
 public struct AWSCredentials: Sendable, Equatable {
@@ -10,11 +11,14 @@ public struct AWSCredentials: Sendable, Equatable {
     /// The session token of temporary credentials.
     public var sessionToken: String?
 
-    /// Creates credentials.
+    /// Creates credentials, and registers the secret key and session token with `Secrets`
+    /// wherever they were read from (the environment, ~/.aws/credentials, ~/.aws/config).
     public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
+        Secrets.register(secretAccessKey)
+        Secrets.register(sessionToken)
     }
 }
 

@@ -41,7 +41,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        token = environment.nonEmpty("DIGITALOCEAN_ACCESS_TOKEN")
+        token = environment.secret("DIGITALOCEAN_ACCESS_TOKEN")
         baseURL = environment.nonEmpty("DIGITALOCEAN_API_URL") ?? configuration.apiURL ?? "https://api.digitalocean.com"
         self.progress = progress
     }
@@ -58,7 +58,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
             baseURL: baseURL,
             headers: [("Authorization", "Bearer \(token ?? "")"), ("Accept", "application/json"),
                       ("User-Agent", "release/\(ReleaseInfo.version)")],
-            platform: "DigitalOcean", redactor: Redactor(secrets: [token])))
+            platform: "DigitalOcean"))
     }
 
     private var appPath: String { "/v2/apps/\(configuration.app)" }

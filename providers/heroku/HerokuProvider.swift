@@ -41,7 +41,7 @@ public struct HerokuProvider: DeploymentProvider {
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        token = environment.nonEmpty("HEROKU_API_KEY")
+        token = environment.secret("HEROKU_API_KEY")
         baseURL = environment.nonEmpty("HEROKU_API_URL") ?? configuration.apiURL ?? "https://api.heroku.com"
         self.progress = progress
     }
@@ -58,7 +58,7 @@ public struct HerokuProvider: DeploymentProvider {
             baseURL: baseURL,
             headers: [("Accept", Self.accept), ("Authorization", "Bearer \(token ?? "")"),
                       ("User-Agent", "release/\(ReleaseInfo.version) (+https://github.com/release-manager/release)")],
-            platform: "Heroku", redactor: Redactor(secrets: [token]))), app: configuration.app)
+            platform: "Heroku")), app: configuration.app)
     }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {

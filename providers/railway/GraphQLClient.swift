@@ -42,7 +42,7 @@ struct GraphQLClient: Sendable {
             if codes.contains("UNAUTHORIZED") || codes.contains("UNAUTHENTICATED") || messages.contains(where: { $0.lowercased().contains("not authorized") }) {
                 throw ProviderError(.configuration, "Railway rejected \(tokenVariable) (\(text)). Set it to a token with access to this project.")
             }
-            throw ProviderError(.failed, "Railway answered with errors: \(api.configuration.redactor(text)).")
+            throw ProviderError(.failed, "Railway answered with errors: \(text).")
         }
         guard let data = json["data"], data != .null else { throw MalformedAnswer() }
         return data

@@ -45,8 +45,8 @@ public struct RailwayProvider: DeploymentProvider {
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        accountToken = environment.nonEmpty("RAILWAY_API_TOKEN")
-        projectToken = environment.nonEmpty("RAILWAY_TOKEN")
+        accountToken = environment.secret("RAILWAY_API_TOKEN")
+        projectToken = environment.secret("RAILWAY_TOKEN")
         endpoint = environment.nonEmpty("RAILWAY_API_URL") ?? configuration.apiURL
             ?? "https://backboard.railway.com/graphql/v2"
         self.progress = progress
@@ -70,8 +70,7 @@ public struct RailwayProvider: DeploymentProvider {
             variable = "RAILWAY_TOKEN"
         }
         return GraphQLClient(api: APIClient(configuration: .init(
-            baseURL: endpoint, headers: headers, platform: "Railway",
-            redactor: Redactor(secrets: [accountToken, projectToken]))), tokenVariable: variable)
+            baseURL: endpoint, headers: headers, platform: "Railway")), tokenVariable: variable)
     }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {

@@ -16,6 +16,10 @@ world, closes two gaps that matter for a release manager, and adds a health endp
 - A second HTTP server (health_port) answers /__health/ecs/<cluster>/<service> and
   /__health/lambda/<function>/<alias> with 200, or 500 when what is being served (the service's
   container images, the alias's code) contains "broken"; /__state shows the world as JSON.
+- POST /__control {"echo_credentials": true} on that server makes moto's InvalidClientTokenId
+  quote the session token it refused ("The security token included in the request is invalid:
+  <X-Amz-Security-Token>"), as a careless platform might; the client must never show it. (The
+  secret key itself never travels: SigV4 sends only a signature made with it.)
 
 It writes a JSON state file (atomically) with the ports, the region, the IAM keys it created and
 the names of everything. Signature checks are switched on only after the world is built
@@ -57,14 +61,33 @@ BUCKET = "crm-artifacts"
 ARTIFACT_KEYS = ["crm-api-1.0.0.zip", "crm-api-1.1.0.zip", "crm-api-1.2.0.zip", "crm-api-broken.zip"]
 
 ROLLOUT_SECONDS = 1.0
+CONTROLS = {"echo_credentials": False}
 
 
 def patch_moto() -> None:
-    """Makes moto's ECS deployments and Lambda versions behave as the AWS API reference describes."""
+    """Makes moto's ECS deployments and Lambda versions behave as the AWS API reference describes,
+    and lets its InvalidClientTokenId quote the session token (CONTROLS["echo_credentials"])."""
     from moto.awslambda import models as lambda_models
+    from moto.core.exceptions import InvalidClientTokenIdError
     from moto.core.utils import utcnow
     from moto.ecs import models as ecs_models
+    from moto.iam import access_control
     from moto.moto_api._internal import mock_random
+
+    original_raise_invalid = access_control.IAMRequest._raise_invalid_access_key
+
+    class EchoingInvalidClientTokenId(InvalidClientTokenIdError):
+        def __init__(self, token: str):
+            super(InvalidClientTokenIdError, self).__init__(
+                "InvalidClientTokenId", f"The security token included in the request is invalid: {token}")
+
+    def raise_invalid_access_key(self, reason):
+        token = self._headers.get("X-Amz-Security-Token")
+        if CONTROLS["echo_credentials"] and token and self._service != "ec2":
+            raise EchoingInvalidClientTokenId(token)
+        original_raise_invalid(self, reason)
+
+    access_control.IAMRequest._raise_invalid_access_key = raise_invalid_access_key
 
     backend_class = ecs_models.EC2ContainerServiceBackend
     original_update = backend_class.update_service
@@ -312,6 +335,19 @@ class HealthHandler(BaseHTTPRequestHandler):
             return
         fakeserver.write_response(self, 404, b"unknown\n", "text/plain")
 
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        if self.path != "/__control" or not isinstance(body, dict) or set(body) - set(CONTROLS) \
+                or not all(isinstance(value, bool) for value in body.values()):
+            fakeserver.write_response(self, 400, f"POST /__control takes {sorted(CONTROLS)} as booleans\n".encode(), "text/plain")
+            return
+        CONTROLS.update(body)
+        fakeserver.write_response(self, 200, json.dumps(CONTROLS).encode(), "application/json")
+
 
 def write_json_atomically(path: str, value: dict) -> None:
     tmp = path + ".tmp"
@@ -388,6 +424,18 @@ def self_test() -> int:
             "InvalidClientTokenId")
     refused(lambda: client("ecs", world["readonly_access_key_id"], world["readonly_secret_access_key"])
             .describe_services(cluster=CLUSTER, services=[SERVICE]), "AccessDenied")
+    with_token = boto3.client("ecs", region_name=REGION, endpoint_url=world["endpoint"],
+                              aws_access_key_id=world["access_key_id"], aws_secret_access_key=world["secret_access_key"],
+                              aws_session_token="a-session-token-to-echo")
+    with_token.meta.events.register("before-sign", sign_payload_hash)
+    refused(lambda: with_token.describe_services(cluster=CLUSTER, services=[SERVICE]), "InvalidClientTokenId")
+    CONTROLS["echo_credentials"] = True
+    try:
+        with_token.describe_services(cluster=CLUSTER, services=[SERVICE])
+        raise AssertionError("a session token beside a long-term key must be refused")
+    except botocore.exceptions.ClientError as error:
+        assert "invalid: a-session-token-to-echo" in str(error.response), error.response
+    CONTROLS["echo_credentials"] = False
 
     definition = ecs.describe_task_definition(taskDefinition=world["task_definition_arn"])["taskDefinition"]
     containers = definition["containerDefinitions"]

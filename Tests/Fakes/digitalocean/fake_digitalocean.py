@@ -304,7 +304,8 @@ class Fake:
 
     CONTROL_KEYS = ("reset", "steps", "fail_next_deployment", "cancel_next_deployment", "invalid_rollback",
                     "rate_limit_next", "retry_after", "error_next", "malformed_next", "hang_next", "hang_seconds",
-                    "break_image_tag", "break_image_digest", "create_app", "advance_on_app_get", "advance")
+                    "break_image_tag", "break_image_digest", "create_app", "advance_on_app_get", "advance",
+                    "echo_credentials")
 
     def __init__(self, spec: OpenAPISpec, token: str):
         self.spec = spec
@@ -334,6 +335,7 @@ class Fake:
             self.broken_tags: set = set()
             self.broken_digests: set = set()
             self.advance_on_app_get = False
+            self.echo_credentials = False
             self.remaining = RATE_LIMIT
             for app_id, name in (("app-dev", "crm-dev"), ("app-main", "crm-main")):
                 self.create_app(app_id, default_spec(name), initial_active=True)
@@ -346,7 +348,8 @@ class Fake:
                     "error_next": self.error_next, "malformed_next": self.malformed_next,
                     "hang_next": self.hang_next, "hang_seconds": self.hang_seconds,
                     "break_image_tag": sorted(self.broken_tags), "break_image_digest": sorted(self.broken_digests),
-                    "advance_on_app_get": self.advance_on_app_get, "rate_limit_remaining": self.remaining}
+                    "advance_on_app_get": self.advance_on_app_get, "echo_credentials": self.echo_credentials,
+                    "rate_limit_remaining": self.remaining}
 
     def apply_controls(self, settings) -> list:
         if not isinstance(settings, dict):
@@ -440,6 +443,11 @@ class Fake:
 
     def _control_advance_on_app_get(self, value):
         self.advance_on_app_get = bool(value)
+
+    def _control_echo_credentials(self, value):
+        if not isinstance(value, bool):
+            raise ValueError("echo_credentials takes true or false")
+        self.echo_credentials = value
 
     def _control_create_app(self, value):
         for item in value if isinstance(value, list) else [value]:
@@ -970,8 +978,11 @@ class Handler(BaseHTTPRequestHandler):
             self._error(status, error_id, message, request_id, extra={"x-request-id": request_id, **(extra or {})},
                         **kwargs)
 
-        if self.headers.get("Authorization", "") != f"Bearer {fake.token}":
-            return fail(401, "unauthorized", "Unable to authenticate you.")
+        authorization = self.headers.get("Authorization", "")
+        if authorization != f"Bearer {fake.token}":
+            # Some platforms quote the credentials they refused; the client must never show them.
+            echoed = f" with {authorization}" if fake.echo_credentials and authorization else ""
+            return fail(401, "unauthorized", f"Unable to authenticate you{echoed}.")
         entry["authorized"] = True
 
         # Faults, in this order: hang (then go on), 429, 500, malformed (processed, then garbled).
@@ -1151,6 +1162,11 @@ class SelfTest:
                    and headers.get("content-type", "").startswith("application/json"), headers)
         status, _, value, _ = self.call("GET", "/v2/apps/app-dev", token="wrong")
         self.check("wrong token -> 401", status == 401, status)
+        self.control(echo_credentials=True)
+        status, _, value, _ = self.call("GET", "/v2/apps/app-dev", token="wrong")
+        self.check("echo_credentials: the 401 quotes the header", status == 401
+                   and value["message"] == "Unable to authenticate you with Bearer wrong.", value)
+        self.control(echo_credentials=False)
         status, _, value, _ = self.call("GET", "/v2/nothing/here")
         self.check("unknown route -> 404 not_found", status == 404 and value["id"] == "not_found", value)
         status, _, value, _ = self.call("PATCH", "/v2/apps/app-dev")

@@ -272,7 +272,7 @@ def default_controls() -> dict:
     return {
         "fail_next_build": 0, "fail_next_release": 0,
         "rate_limit_next": 0, "retry_after": 1, "error_next": 0, "malformed_next": 0,
-        "hang_next": 0, "hang_seconds": 5.0,
+        "hang_next": 0, "hang_seconds": 5.0, "echo_credentials": False,
     }
 
 
@@ -573,8 +573,11 @@ class Fake:
 
     def api(self, method: str, path: str, headers, raw: bytes):
         """Status, JSON body and extra headers for one Platform API request (faults aside)."""
-        if (headers.get("Authorization") or "").strip() != f"Bearer {self.token}":
-            raise ApiError(401, "unauthorized", "Invalid credentials provided.")
+        authorization = (headers.get("Authorization") or "").strip()
+        if authorization != f"Bearer {self.token}":
+            # Some platforms quote the credentials they refused; the client must never show them.
+            echoed = f": {authorization}" if self.controls["echo_credentials"] and authorization else "."
+            raise ApiError(401, "unauthorized", f"Invalid credentials provided{echoed}")
         accepts = {re.sub(r"\s+", "", part).lower() for part in (headers.get("Accept") or "").split(",")}
         plain = re.sub(r"\s+", "", ACCEPT).lower() in accepts
         docker = re.sub(r"\s+", "", DOCKER_ACCEPT).lower() in accepts
@@ -631,7 +634,7 @@ class Fake:
         numbers = ("retry_after", "hang_seconds")
         known = set(counters) | set(numbers) | {
             "fail_next_build", "fail_next_release", "pending_polls", "build_pending_polls", "release_pending_polls",
-            "break_slug_of_source_version", "break_docker_image", "known_apps", "reset"}
+            "break_slug_of_source_version", "break_docker_image", "known_apps", "echo_credentials", "reset"}
         unknown = sorted(set(body) - known)
         if unknown:
             raise ApiError(400, "bad_request", f"Unknown control keys {unknown}; known: {sorted(known)}.")
@@ -650,6 +653,10 @@ class Fake:
             for key in ("fail_next_build", "fail_next_release") + counters:
                 if key in body:
                     self.controls[key] = count(key)
+            if "echo_credentials" in body:
+                if not isinstance(body["echo_credentials"], bool):
+                    raise ApiError(400, "bad_request", "echo_credentials must be a boolean.")
+                self.controls["echo_credentials"] = body["echo_credentials"]
             for key in numbers:
                 if key in body:
                     if isinstance(body[key], bool) or not isinstance(body[key], (int, float)) or body[key] < 0:
@@ -1010,6 +1017,11 @@ class SelfTest:
                    and h.get("content-type") == "application/json", h)
         s, _, v, _ = self.call("GET", "/apps/app-one/releases", token="wrong")
         self.check("wrong token -> 401", s == 401 and v["id"] == "unauthorized", (s, v))
+        self.control(echo_credentials=True)
+        s, _, v, _ = self.call("GET", "/apps/app-one/releases", token="wrong")
+        self.check("echo_credentials: the 401 quotes the header", s == 401 and v == {
+            "id": "unauthorized", "message": "Invalid credentials provided: Bearer wrong"}, (s, v))
+        self.control(echo_credentials=False)
         s, _, v, _ = self.call("GET", "/apps/app-one/releases", accept="application/json")
         self.check("wrong Accept -> 400", s == 400 and v["id"] == "bad_request", (s, v))
         s, _, v, _ = self.call("GET", "/apps/app-one/releases", accept=DOCKER_ACCEPT)

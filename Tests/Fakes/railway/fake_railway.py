@@ -141,6 +141,7 @@ class Fake:
         "steps": 1, "fail_next_deploy": None, "healthcheck": False,
         "rate_limit_next": 0, "retry_after": 1, "error_next": 0, "malformed_next": 0,
         "hang_next": 0, "hang_seconds": 5.0, "project_id": DEFAULT_PROJECT_ID, "known_services": None,
+        "echo_credentials": False,
     }
 
     def __init__(self, schema, token: str = DEFAULT_TOKEN, project_token: str = DEFAULT_PROJECT_TOKEN,
@@ -208,6 +209,8 @@ class Fake:
             raise ValueError(f"fail_next_deploy must be one of {', '.join(FAIL_STATUSES)} or null")
         if "healthcheck" in body and not isinstance(body["healthcheck"], bool):
             raise ValueError("healthcheck must be true or false")
+        if "echo_credentials" in body and not isinstance(body["echo_credentials"], bool):
+            raise ValueError("echo_credentials must be true or false")
         if "project_id" in body and not isinstance(body["project_id"], str):
             raise ValueError("project_id must be a string")
         if "known_services" in body and body["known_services"] is not None and not (
@@ -456,11 +459,14 @@ class Fake:
             return "project"
         return None
 
-    def graphql_request(self, body, auth: str | None) -> tuple[int, dict]:
+    def graphql_request(self, body, auth: str | None, presented: str = "") -> tuple[int, dict]:
+        """`presented`: the credential header the request carried, quoted when `echo_credentials`
+        is on (as a careless platform might; the client must never show it)."""
         if not isinstance(body, dict):
             return 400, {"errors": [error_entry("POST body must be a JSON object", "BAD_REQUEST")]}
         if auth is None:
-            return 200, {"data": None, "errors": [error_entry("Not Authorized", "UNAUTHORIZED")]}
+            echoed = f": {presented}" if self.controls["echo_credentials"] and presented else ""
+            return 200, {"data": None, "errors": [error_entry(f"Not Authorized{echoed}", "UNAUTHORIZED")]}
         query = body.get("query")
         variables = body.get("variables")
         operation_name = body.get("operationName")
@@ -602,7 +608,8 @@ class Handler(BaseHTTPRequestHandler):
                                                           "BAD_REQUEST")]}
         else:
             try:
-                status, value = fake.graphql_request(body, entry["auth"])
+                presented = self.headers.get("Authorization") or self.headers.get("Project-Access-Token") or ""
+                status, value = fake.graphql_request(body, entry["auth"], presented)
             except Exception as error:  # a bug in the fake: say so rather than hang the client
                 status, value = 500, {"errors": [error_entry(f"fake_railway bug: {type(error).__name__}: {error}",
                                                              "FAKE_RAILWAY_BUG")]}
@@ -884,6 +891,11 @@ class SelfTest:
                    and DEFAULT_PROJECT_TOKEN not in secrets and reqs[2]["auth"] == "project"
                    and reqs[2]["variables"] == {"id": "nope"} and reqs[2]["operationName"] is None
                    and "deployment(id: $id)" in reqs[2]["query"], reqs[:3])
+        self.control(reset=True)
+        self.control(echo_credentials=True)
+        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": "x"}, auth="wrong-token")
+        self.check("echo_credentials: Not Authorized quotes the header",
+                   s == 200 and v["errors"][0]["message"] == "Not Authorized: Bearer wrong-token", (s, v))
         self.control(reset=True)
         state = self.http("GET", "/__state")[2]
         self.check("reset clears everything", state["deployments"] == [] and state["requests"] == []
