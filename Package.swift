@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "ReleaseDashboard",
             dependencies: [
-                "ReleaseCore", "ReleaseStore", "ReleaseEngine", "Postgres",
+                "ReleaseCore", "ReleaseStore", "Postgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

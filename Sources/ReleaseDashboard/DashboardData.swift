@@ -1,6 +1,5 @@
 import Postgres
 import ReleaseCore
-import ReleaseEngine
 import ReleaseStore
 
 /// One app's environments at a glance.
@@ -82,7 +81,7 @@ struct DashboardData: Sendable {
             let (known, now) = try db.fetch(Reads.knownApps(named: name), Reads.now())
             let apps = try Self.select(Self.apps(known, configuration), named: name)
             let environments = apps.map { Self.environments(of: $0, configuration) }
-            var statuses = try Engine.statuses(db, environments: environments.flatMap { $0 }, now: now)[...]
+            var statuses = try db.statuses(environments: environments.flatMap { $0 }, now: now)[...]
             return zip(apps, environments).map { app, environments in
                 defer { statuses = statuses.dropFirst(environments.count) }
                 return AppStatus(app: app.name, environments: Array(statuses.prefix(environments.count)))
@@ -99,7 +98,7 @@ struct DashboardData: Sendable {
                 throw DashboardProblem.notFound("There is no app '\(name)' in this database.")
             }
             let environments = Self.environments(of: app, configuration)
-            let statuses = try Engine.statuses(db, environments: environments, now: now)
+            let statuses = try db.statuses(environments: environments, now: now)
             var page = AppPage(app: app.name, now: now, environments: statuses, spans: [], deployments: [], at: at, liveAt: [])
             if app.id > 0, let at {
                 // The picture around the picked instant, with the deployments between its spans.
@@ -267,7 +266,7 @@ actor TrailCache {
             let verdict: TrailVerdict
             do {
                 let checked = try await database.withConnection { connection in
-                    try await Engine.verifyAudit(connection: connection, appID: appID, app: app)
+                    try await AuditVerification.verify(connection: connection, appID: appID, app: app)
                 }
                 verdict = .intact(events: checked, checkedAt: started)
             } catch let error as ReleaseError where error.code == .deploymentFailed {

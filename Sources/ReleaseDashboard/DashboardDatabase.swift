@@ -1,6 +1,6 @@
 import Postgres
 import ReleaseCore
-import ReleaseEngine
+import ReleaseStore
 
 /// A few read-only connections that the dashboard's requests share.
 ///
@@ -36,7 +36,7 @@ public actor DashboardDatabase {
             } catch let error as PostgresError {
                 giveBack(connection, broken: error.isConnectionFailure)
                 if error.isConnectionFailure && attempt == 1 { continue }
-                throw Engine.translate(error)
+                throw DatabaseFailure.translate(error)
             } catch {
                 giveBack(connection, broken: false)
                 throw error
@@ -79,7 +79,7 @@ public actor DashboardDatabase {
                 } catch let error as PostgresError {
                     open -= 1
                     wakeOne()
-                    throw Engine.unreachable(url: url, error)
+                    throw DatabaseFailure.unreachable(url: url, error)
                 }
             }
             await withCheckedContinuation { waiting.append($0) }

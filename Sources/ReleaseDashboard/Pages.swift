@@ -1,6 +1,5 @@
 import Foundation
 import ReleaseCore
-import ReleaseEngine
 import ReleaseStore
 
 /// The dashboard's HTML. Everything that comes from the database or the request goes through

@@ -11,7 +11,13 @@ struct SecurityMiddleware: RouterMiddleware {
     static let cookie = "release_dashboard"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await check(request, context: context, next: next)
+        var response: Response
+        do {
+            response = try await check(request, context: context, next: next)
+        } catch let error as any HTTPResponseError {
+            // Rendered here, not by the server after this returns, so error pages get the headers too.
+            response = try error.response(from: request, context: context)
+        }
         response.headers[.contentSecurityPolicy] =
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"

@@ -3,24 +3,6 @@ import ProviderKit
 import ReleaseCore
 import ReleaseStore
 
-/// One environment in `release status`.
-public struct EnvironmentStatus: Sendable {
-    /// The environment's name.
-    public var name: String
-    /// What is live, if anything.
-    public var live: LiveRelease?
-    /// healthy, unhealthy, degraded, verifying or unknown.
-    public var health: String
-    /// The last health detail.
-    public var healthDetail: String?
-    /// The deployment in flight, if any.
-    public var inFlight: DeploymentRecord?
-    /// Why it is frozen, empty when not.
-    public var freezeReasons: [String]
-    /// When the freeze ends, if known.
-    public var frozenUntil: Timestamp?
-}
-
 extension Engine {
     /// `release status`: what is live where, since when, by whom, health, in flight, frozen.
     /// Two round trips whatever the number of environments: the ids and the clock, then every
@@ -30,37 +12,7 @@ extension Engine {
         let app = self.app
         return try await database { db in
             let (known, now) = try db.fetch(Reads.environments(app: app), Reads.now())
-            return try Self.statuses(db, environments: environments.map { ($0, known.environments[$0.name]) }, now: now)
-        }
-    }
-
-    /// The state of each environment (its id nil when the database has not seen it: nothing live,
-    /// unknown health) at `now`: five statements in one round trip, whatever the number of
-    /// environments (or apps: the dashboard's overview asks for all of them). `release status` and
-    /// the dashboard share it.
-    public static func statuses(_ db: PostgresConnection, environments: [(configuration: EnvironmentConfiguration, id: Int64?)],
-                                now: Timestamp) throws -> [EnvironmentStatus] {
-        let ids = environments.compactMap(\.id)
-        let (live, inFlight, freezes, health, last) = try db.fetch(
-            Reads.currentLive(environments: ids), Reads.inFlight(environments: ids), Reads.openFreezes(environments: ids),
-            Reads.health(environments: ids), Reads.lastFinished(environments: ids))
-        return environments.map { configuration, id in
-            func of<T>(_ values: [Int64: T]) -> T? { id.flatMap { values[$0] } }
-            let current = of(live)
-            let adHoc = (of(freezes) ?? []).filter { $0.isActive(at: now) }
-            var (verdict, detail, _) = of(health) ?? ("unknown", nil, nil)
-            if let finished = of(last), finished.kind == .rollback, finished.state == .failed {
-                verdict = "degraded"
-                detail = finished.detail
-            } else if let current, current.state == .failed {
-                verdict = "unhealthy"
-            } else if let current, current.state == .verifying {
-                verdict = "verifying"
-            }
-            let context = GateContext(kind: .deploy, environment: configuration, actor: "", now: now, release: nil, adHocFreezes: adHoc)
-            let (reasons, end) = PromotionGate.activeFreezes(context)
-            return EnvironmentStatus(name: configuration.name, live: current, health: verdict, healthDetail: detail,
-                                     inFlight: of(inFlight), freezeReasons: reasons, frozenUntil: end)
+            return try db.statuses( environments: environments.map { ($0, known.environments[$0.name]) }, now: now)
         }
     }
 
@@ -105,39 +57,7 @@ extension Engine {
         let app = self.app
         let appID = try await database { db in try db.appID(named: app) }
         guard let appID else { return 0 }
-        return try await Self.verifyAudit(connection: connection, appID: appID, app: app)
-    }
-
-    /// Walks one app's hash chain (`release audit verify`, and the dashboard's release pages).
-    public static func verifyAudit(connection: PostgresConnection, appID: Int64, app: String) async throws -> Int64 {
-        let batch = 5000
-        var verifier = AuditChainVerifier()
-        // The connection's queue reads the next batch (PostgreSQL producing it meanwhile) while
-        // this one is decoded and hashed.
-        func read(after cursor: Int64) -> Task<[PostgresRow], any Error> {
-            Task { try await database(connection) { db in try db.auditChainRows(app: appID, after: cursor, limit: batch) } }
-        }
-        var next: Task<[PostgresRow], any Error>? = read(after: 0)
-        while let reading = next {
-            let rows = try await reading.value
-            do {
-                next = rows.count == batch ? read(after: try rows[rows.count - 1].int64("sequence")) : nil
-                for row in rows where !verifier.check(try PostgresConnection.auditEvent(row)) { break }
-            } catch let error as PostgresError {
-                throw translate(error)
-            }
-            if verifier.problem != nil {
-                // Let a read already under way finish before the connection is used again.
-                if let next { _ = try? await next.value }
-                break
-            }
-        }
-        let head = try await database(connection) { db in try db.auditHead(app: appID) }
-        verifier.finish(expectedCount: head.count, expectedHeadHash: head.hash)
-        if let problem = verifier.problem {
-            throw ReleaseError.failed("The audit trail of \(app) has been tampered with: \(problem). Restore the database from a backup and compare.")
-        }
-        return verifier.checked
+        return try await AuditVerification.verify(connection: connection, appID: appID, app: app)
     }
 
     /// `release probe`: every named environment's health probe at once, each to its verdict.

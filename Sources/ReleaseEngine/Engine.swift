@@ -56,17 +56,7 @@ public struct Engine: Sendable {
 
     /// Runs a database step, turning connection failures into the contract's exit 5.
     func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await Self.database(connection, body)
-    }
-
-    /// Runs a database step on `connection`, turning connection failures into the contract's exit 5.
-    static func database<T: Sendable>(_ connection: PostgresConnection,
-                                      _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        do {
-            return try await connection.run(body)
-        } catch let error as PostgresError {
-            throw translate(error)
-        }
+        try await DatabaseFailure.run(connection, body)
     }
 
     /// Runs a transaction, turning connection failures into the contract's exit 5.
@@ -74,32 +64,8 @@ public struct Engine: Sendable {
         do {
             return try await connection.runTransaction(body)
         } catch let error as PostgresError {
-            throw Self.translate(error)
+            throw DatabaseFailure.translate(error)
         }
-    }
-
-    /// The user-facing form of a failure to connect to `url`, its password never shown.
-    public static func unreachable(url: String, _ error: PostgresError) -> ReleaseError {
-        let shown = url.isEmpty ? "libpq's defaults (PGHOST, PGPORT, …)" : ConnectionString.redacted(url)
-        let reason = error.message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }.joined(separator: "; ")
-        // libpq's last line is often a question ("Is the server running …?"): no full stop after it.
-        let sentence = reason.last.map { ".?!".contains($0) } == true ? reason : reason + "."
-        return .unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(sentence)) Check --database-url or RELEASE_DATABASE_URL and that PostgreSQL is running.")
-    }
-
-    /// The user-facing form of a database error.
-    public static func translate(_ error: PostgresError) -> ReleaseError {
-        if error.isConnectionFailure {
-            return .unavailable("Lost the database connection (\(error.message)). Check that PostgreSQL is up, then run `release recover` if an operation was in flight.")
-        }
-        if error.sqlState == "42501" {
-            return .usage("The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read (status, history, audit). See docs/database.md.")
-        }
-        if error.sqlState == "55P03" {
-            return .busy("The database is busy: another session holds a lock this command needs (\(error.message)). Try again in a moment.")
-        }
-        return .unavailable("The database refused the operation: \(error.description).")
     }
 
     func provider(for environment: EnvironmentConfiguration) throws -> any DeploymentProvider {

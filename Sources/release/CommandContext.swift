@@ -61,7 +61,7 @@ struct CommandContext {
                 let outcome = if let schema { schema } else { await EarlyConnection.checkSchema(connection) }
                 try outcome.get()
             } catch let error as PostgresError {
-                throw Engine.translate(error)
+                throw DatabaseFailure.translate(error)
             }
         }
         let leaseSeconds = environment["RELEASE_LEASE_SECONDS"].flatMap(Int.init).map { max(1, $0) } ?? 30
@@ -139,7 +139,7 @@ struct CommandContext {
             if let early = try await EarlyConnection.take(url: url) { return early }
             return (try await PostgresConnection.connect(url: url), nil)
         } catch let error as PostgresError {
-            throw Engine.unreachable(url: url, error)
+            throw DatabaseFailure.unreachable(url: url, error)
         }
     }
 }

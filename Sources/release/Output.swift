@@ -1,5 +1,6 @@
 import Foundation
 import ReleaseCore
+import ReleaseStore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,9 +73,7 @@ struct Output: Sendable {
     /// An error: one line on stderr, or the contract's JSON error on stdout.
     func error(_ error: ReleaseError) {
         if json {
-            document(.object([("error", .object([
-                ("code", .int(Int64(error.code.rawValue))), ("kind", .string(error.code.name)), ("message", .string(error.message)),
-            ]))]))
+            document(ReportJSON.error(error.code, error.message))
         } else {
             Output.write("release: " + Secrets.redact(error.message) + "\n", to: STDERR_FILENO)
         }

@@ -17,7 +17,7 @@ struct MigrateCommand: AsyncParsableCommand {
         do {
             applied = try await Migrator().migrate(connection)
         } catch let error as PostgresError {
-            throw Engine.translate(error)
+            throw DatabaseFailure.translate(error)
         }
         if global.json {
             output.document(.object([("applied", .array(applied.map(JSONValue.string))),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReleaseCore
+import ReleaseStore
 import ReleaseEngine
 
 struct StatusCommand: AsyncParsableCommand {

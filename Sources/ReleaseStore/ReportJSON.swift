@@ -1,7 +1,7 @@
 import ReleaseCore
 
 /// The `--json` shapes of the reports, shared by the CLI and the dashboard's API so that both
-/// answer with the same keys (docs/reference.md, "JSON output").
+/// answer with the same keys (docs/reference.md, "JSON output"). Data, no I/O.
 public enum ReportJSON {
     /// A release, as `create` and `list` print it.
     public static func release(_ release: ReleaseRecord) -> JSONValue {
@@ -56,6 +56,12 @@ public enum ReportJSON {
     public static func liveAt(environment name: String, _ release: LiveRelease?) -> JSONValue {
         .object([("name", .string(name)), ("version", .optional(release?.version)), ("since", .optional(release?.since.rfc3339)),
                  ("by", .optional(release?.by))])
+    }
+
+    /// An error, as the CLI prints it with `--json` and the dashboard's API answers it:
+    /// `{"error": {"code", "kind", "message"}}`, `code` being the exit code the CLI ends with.
+    public static func error(_ code: ReleaseError.Code, _ message: String) -> JSONValue {
+        .object([("error", .object([("code", .int(Int64(code.rawValue))), ("kind", .string(code.name)), ("message", .string(message))]))])
     }
 
     /// Adds `key: value` in front of an object's keys (the dashboard's API names the app).
