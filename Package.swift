@@ -149,6 +149,11 @@ let package = Package(
             name: "ProviderKitTests",
             dependencies: ["ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
             swiftSettings: strict),
+        // The engine in-process: a scripted provider, health against loopback, a real PostgreSQL.
+        .testTarget(
+            name: "ReleaseEngineTests",
+            dependencies: ["ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "Postgres", "ReleaseTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "HerokuProviderTests",
             dependencies: ["HerokuProvider", "ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
