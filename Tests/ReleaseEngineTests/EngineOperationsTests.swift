@@ -137,6 +137,7 @@ import Testing
     @Test(arguments: [
         ScriptedProvider.Step.succeed,
         .fail("The build failed.", serving: .unchanged(observed: "release v7 is still current")),
+        .unreachableAfterRecording("The platform stopped answering."),
     ])
     func aRunWhoseLeaseAnotherRunTookStopsWithoutRecordingMore(answer: ScriptedProvider.Step) async throws {
         try await EngineFixture.with { fixture in
