@@ -46,7 +46,8 @@ import Testing
             let id = try #require(try await fixture.history().first?.id)
             let error = try await fixture.failure { try await fixture.deploy("1.1.0", actor: "bob") }
             #expect(error.code == .busy)
-            #expect(error.message == "Environment 'main' is busy: deploy of 1.0.0 by alice is deploying (deployment \(id)). Wait for it, or run `release recover main` if that run died.")
+            #expect(error.message == "Environment 'main' is busy: deploy of 1.0.0 by alice is deploying (deployment \(id)). "
+                    + "Wait for it, or run `release recover main` if that run died.")
             fixture.provider.proceed()
             _ = try await first.value
             #expect(fixture.provider.asked == ["deploy 1.0.0"])
@@ -86,7 +87,8 @@ import Testing
         (.fail("The API answered 500.", serving: .unknown),
          "Nothing went live, so nothing was rolled back: main still serves 1.0.0 (the platform had not started an operation)."),
         (.partlyRollOut("Two of four instances run it."),
-         "Nothing was rolled back: release cannot tell what main serves now (it served 1.0.0 before): check it with `release probe main` and on the platform."),
+         "Nothing was rolled back: release cannot tell what main serves now (it served 1.0.0 before): "
+            + "check it with `release probe main` and on the platform."),
     ])
     func aProviderFailureFailsTheDeploymentWithoutQuarantine(step: ScriptedProvider.Step, ending: String) async throws {
         try await EngineFixture.with { fixture in
@@ -112,7 +114,8 @@ import Testing
             fixture.provider.on(.deploy, "1.1.0", .unreachableAfterRecording("The platform stopped answering."))
             let error = try await fixture.failingDeploy("1.1.0")
             #expect(error.code == .unavailable)
-            #expect(error.message == "The platform stopped answering. The operation may still be running on the platform; run `release recover main` once it can be reached.")
+            #expect(error.message == "The platform stopped answering. The operation may still be running on the platform; "
+                    + "run `release recover main` once it can be reached.")
             let left = try #require(try await fixture.status().inFlight)
             #expect(left.state == .deploying)
             #expect(left.operation == .object([("operation", .string("op-\(left.id)"))]))
@@ -151,7 +154,8 @@ import Testing
             fixture.provider.proceed()
             let error = try await run.value
             #expect(error.code == .busy)
-            #expect(error.message == "Another run took over deployment \(id) on main (this run's lease expired); stopping without recording anything more. See `release status main`.")
+            #expect(error.message == "Another run took over deployment \(id) on main (this run's lease expired); "
+                    + "stopping without recording anything more. See `release status main`.")
             let left = try #require(try await fixture.status().inFlight)
             #expect(left.state == .deploying)
             #expect(left.leaseOwner == "elsewhere:4242:takeover")
