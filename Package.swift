@@ -125,7 +125,12 @@ let package = Package(
         .testTarget(name: "ReleaseCoreTests", dependencies: ["ReleaseCore"], swiftSettings: strict),
         .target(
             name: "ReleaseTestSupport",
-            dependencies: ["Postgres", "ReleaseCore"],
+            dependencies: [
+                "Postgres", "ReleaseCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tests/ReleaseTestSupport",
             swiftSettings: strict
         ),
@@ -142,12 +147,12 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ProviderKitTests",
-            dependencies: [
-                "ProviderKit", "ReleaseCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
+            dependencies: ["ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
+            swiftSettings: strict),
+        // The engine in-process: a scripted provider, health against loopback, a real PostgreSQL.
+        .testTarget(
+            name: "ReleaseEngineTests",
+            dependencies: ["ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "Postgres", "ReleaseTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "HerokuProviderTests",

@@ -239,8 +239,10 @@ extension Engine {
         let recorded = try await database { db in try db.deployment(id: started.id)?.operation }
         let startedOnPlatform = recorded.map { $0 != .object([]) && $0 != .null } ?? false
         if error.kind == .unreachable, startedOnPlatform {
-            // The platform may still be working on it: leave it in flight for `release recover`.
-            try await database { db in
+            // The platform may still be working on it: leave it in flight for `release recover`,
+            // giving up the lease only if it is still this run's (a run that took over keeps it).
+            try await transaction { db in
+                try engine.requireLease(started, in: db)
                 try db.takeLease(deployment: started.id, owner: engine.leaseOwner, seconds: 0)
             }
             return .unavailable("\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can be reached.")

@@ -1,6 +1,7 @@
 import Foundation
 import ProviderKit
 import ReleaseCore
+import ReleaseTestSupport
 import Testing
 
 /// The API client every provider shares: what it retries, how long it waits, what it shows.

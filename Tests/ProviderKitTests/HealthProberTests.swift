@@ -1,6 +1,7 @@
 import Foundation
 import ProviderKit
 import ReleaseCore
+import ReleaseTestSupport
 import Testing
 
 @Suite("HealthProber")

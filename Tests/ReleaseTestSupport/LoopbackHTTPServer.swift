@@ -13,27 +13,28 @@ import NIOPosix
 ///
 /// Use it only through `withServer`, which closes the listening socket and every connection
 /// (cancelling answers still being delayed) when the test body returns or throws.
-struct LoopbackHTTPServer: Sendable {
+public struct LoopbackHTTPServer: Sendable {
     /// One request as the handler sees it.
-    struct Request: Sendable {
+    public struct Request: Sendable {
         /// The request target, such as `/health/`.
-        var path: String
+        public var path: String
         /// 1 for the first request this server received, 2 for the second, and so on.
-        var number: Int
+        public var number: Int
     }
 
     /// What the server answers.
-    struct Answer: Sendable {
+    public struct Answer: Sendable {
         /// The HTTP status code.
-        var status: Int
+        public var status: Int
         /// The response body.
-        var body: String
+        public var body: String
         /// How long to wait before sending anything.
-        var delay: Duration
+        public var delay: Duration
         /// Extra response headers, such as Retry-After.
-        var headers: [(String, String)]
+        public var headers: [(String, String)]
 
-        init(status: Int = 200, body: String = "ok", delay: Duration = .zero, headers: [(String, String)] = []) {
+        /// Creates an answer; by default 200 with body `ok`, at once.
+        public init(status: Int = 200, body: String = "ok", delay: Duration = .zero, headers: [(String, String)] = []) {
             self.status = status
             self.body = body
             self.delay = delay
@@ -41,26 +42,26 @@ struct LoopbackHTTPServer: Sendable {
         }
 
         /// 200 with body `ok`, at once.
-        static let healthy = Answer()
+        public static let healthy = Answer()
     }
 
     /// Decides the answer to each request.
-    typealias Handler = @Sendable (Request) async -> Answer
+    public typealias Handler = @Sendable (Request) async -> Answer
 
     /// The port the server listens on.
-    let port: Int
+    public let port: Int
     private let counter: RequestCounter
 
     /// The URL of `path` on this server.
-    func url(_ path: String = "/health/") -> String {
+    public func url(_ path: String = "/health/") -> String {
         "http://127.0.0.1:\(port)\(path)"
     }
 
     /// How many complete requests the server has received so far.
-    var requestCount: Int { counter.value }
+    public var requestCount: Int { counter.value }
 
     /// Runs `body` with a server answering through `handler`, and shuts the server down afterwards.
-    static func withServer<Result: Sendable>(
+    public static func withServer<Result: Sendable>(
         _ handler: @escaping Handler,
         _ body: (LoopbackHTTPServer) async throws -> Result
     ) async throws -> Result {
@@ -100,7 +101,7 @@ struct LoopbackHTTPServer: Sendable {
     /// A socket stays bound there, without listening, until `body` returns: connecting gets
     /// "connection refused" like a closed port, but no other server (in this run or elsewhere on
     /// the machine) can take the port meanwhile, and no client can connect to itself through it.
-    static func withRefusingPort<Result: Sendable>(_ body: (Int) async throws -> Result) async throws -> Result {
+    public static func withRefusingPort<Result: Sendable>(_ body: (Int) async throws -> Result) async throws -> Result {
         #if canImport(Glibc)
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -153,10 +154,12 @@ struct LoopbackHTTPServer: Sendable {
 }
 
 /// A failure to start the loopback server or reserve a port.
-struct LoopbackServerError: Error, CustomStringConvertible {
-    let description: String
+public struct LoopbackServerError: Error, CustomStringConvertible {
+    /// What went wrong.
+    public let description: String
 
-    init(_ description: String) {
+    /// Creates an error.
+    public init(_ description: String) {
         self.description = description
     }
 }
