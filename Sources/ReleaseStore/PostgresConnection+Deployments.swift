@@ -47,6 +47,11 @@ extension PostgresConnection {
             """)
     }
 
+    /// Sets a deployment's detail without moving it: an in-flight one says why it waits for `release recover`.
+    public func annotate(deployment id: Int64, detail: String) throws {
+        try enqueue("UPDATE deployments SET detail = \(detail) WHERE id = \(id)")
+    }
+
     /// Takes the lease of an in-flight deployment for `owner` for `seconds`.
     public func takeLease(deployment id: Int64, owner: String, seconds: Int) throws {
         try enqueue("""

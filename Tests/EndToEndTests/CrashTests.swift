@@ -173,6 +173,189 @@ import Testing
         }
     }
 
+    /// A cancelled CI job (SIGINT, then SIGTERM) or Ctrl-C while the deploy command runs: the
+    /// command's whole process group gets the signal, a background job included (which a shell
+    /// starts ignoring SIGINT), and is gone when `release` ends, by the signal as before. The
+    /// deployment stays in flight and says it was interrupted and how its command ended; `release
+    /// recover` runs the command again, since it is not known to have finished.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func anInterruptedRunStopsItsCommandsWholeProcessGroup(_ signal: Int32) async throws {
+        try await Harness.with { harness in
+            let held = try await HeldDeploy(harness)
+            defer { held.killLeftovers() }
+            let running = try harness.start(["deploy", "1.0.0", "develop"])
+            let group = try await held.waitUntilRunning()
+            kill(running.pid, signal)
+            let interrupted = await running.finish()
+            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == signal, "\(interrupted)")
+            #expect(interrupted.stderr.contains("which stays in flight. Run `release recover develop` to settle it."), "\(interrupted)")
+            #expect(await held.isGone(group), "the deploy command's process group outlived release: \(held.members(group))")
+            let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+            try await held.expectInterruption(signal: name, ended: "exited",
+                                              detail: "interrupted by \(name); its command stopped within its 10s grace period")
+            try await held.expectRecovered()
+        }
+    }
+
+    /// A deploy command that ignores the signal is killed with SIGKILL, group and all, once its
+    /// `stop_timeout` is over, and the deployment says so.
+    @Test func aCommandThatIgnoresTheSignalIsKilledAfterItsStopTimeout() async throws {
+        try await Harness.with { harness in
+            let held = try await HeldDeploy(harness, stopTimeout: "1s", traps: "trap '' INT TERM")
+            defer { held.killLeftovers() }
+            let running = try harness.start(["deploy", "1.0.0", "develop"])
+            let group = try await held.waitUntilRunning()
+            kill(running.pid, SIGTERM)
+            let interrupted = await running.finish()
+            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == SIGTERM, "\(interrupted)")
+            #expect(await held.isGone(group), "the deploy command's process group outlived release: \(held.members(group))")
+            try await held.expectInterruption(signal: "SIGTERM", ended: "killed_after_grace",
+                                              detail: "interrupted by SIGTERM; its command was still running after its 1s grace period and was killed")
+            try await held.expectRecovered()
+        }
+    }
+
+    /// GitHub Actions cancels with SIGINT, then SIGTERM 7.5 s later, then SIGKILL: the second
+    /// signal kills the command at once rather than wait out its grace period, and the run still
+    /// records the interruption and ends by the first signal.
+    @Test func aSecondSignalKillsTheCommandAtOnceAndTheRunStillRecordsIt() async throws {
+        try await Harness.with { harness in
+            let held = try await HeldDeploy(harness, stopTimeout: "30s", traps: "trap 'touch \(harness.directory)/got-int' INT; trap '' TERM")
+            defer { held.killLeftovers() }
+            let running = try harness.start(["deploy", "1.0.0", "develop"])
+            let group = try await held.waitUntilRunning()
+            kill(running.pid, SIGINT)
+            #expect(try await held.waitForFile("got-int"), "the deploy command never got the SIGINT")
+            kill(running.pid, SIGTERM)
+            let interrupted = await running.finish()
+            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == SIGINT, "\(interrupted)")
+            #expect(await held.isGone(group), "the deploy command's process group outlived release: \(held.members(group))")
+            try await held.expectInterruption(signal: "SIGINT", ended: "killed_early",
+                                              detail: "interrupted by SIGINT; its command was killed at a second signal, before its 30s grace period ended")
+            try await held.expectRecovered()
+        }
+    }
+
+    /// A deploy command for develop: the demo app's deploy.sh behind a script that, while the file
+    /// `hold` exists, starts a background job (`sleep 60 &`, as a deploy script's helper would)
+    /// and waits, noting its process group and the job's pid. 1.0.0 is created, ready to deploy.
+    struct HeldDeploy {
+        let harness: Harness
+        var hold: String { harness.directory + "/hold" }
+
+        init(_ harness: Harness, stopTimeout: String? = nil, traps: String = "") async throws {
+            self.harness = harness
+            let directory = harness.directory
+            let script = directory + "/held-deploy.sh"
+            try """
+                #!/bin/sh
+                cut -d' ' -f5 /proc/$$/stat > \(directory)/group
+                if [ -e \(directory)/hold ]; then
+                    \(traps)
+                    sleep 60 &
+                    echo $! > \(directory)/background.new && mv \(directory)/background.new \(directory)/background
+                    while [ -e \(directory)/hold ]; do sleep 0.1; done
+                fi
+                exec \(ProjectPaths.root)/ops/demo-app/deploy.sh
+
+                """.write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+            _ = FileManager.default.createFile(atPath: hold, contents: Data())
+            try harness.writeConfig("""
+                app: crm-api
+                environments:
+                  develop:
+                    provider: command
+                    command: {deploy: \(script), timeout: 1m\(stopTimeout.map { ", stop_timeout: \($0)" } ?? "")}
+                    health: {url: "http://127.0.0.1:\(harness.ports["develop"] ?? 0)/health", expect_body: ok, interval: 100ms, successes: 2, within: 2s}
+
+                """)
+            try await CrashTests.must(harness, ["create", "1.0.0", "--artifact", try harness.artifact("1.0.0")])
+        }
+
+        /// Waits until the script runs its background job; returns the script's process group.
+        func waitUntilRunning() async throws -> Int32 {
+            guard try await waitForFile("background"),
+                  let text = try? String(contentsOfFile: harness.directory + "/group", encoding: .utf8),
+                  let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw TestSupportError("the held deploy command did not start its background job")
+            }
+            return group
+        }
+
+        /// Whether `name` appears in the harness's folder within ten seconds.
+        func waitForFile(_ name: String) async throws -> Bool {
+            for _ in 0..<200 {
+                if FileManager.default.fileExists(atPath: harness.directory + "/" + name) { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+
+        /// The processes of `group` still running (a zombie waits only to be reaped).
+        func members(_ group: Int32) -> [Int32] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap(Int32.init).filter { pid in
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return false }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                return fields.count > 2 && fields[0] != "Z" && Int32(fields[2]) == group
+            }
+        }
+
+        /// Whether `group` has no process left: at once, give or take a moment for a signal's delivery.
+        func isGone(_ group: Int32) async -> Bool {
+            for _ in 0..<10 {
+                if members(group).isEmpty { return true }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+
+        /// Kills whatever a failed test left of the command.
+        func killLeftovers() {
+            try? FileManager.default.removeItem(atPath: hold)
+            if let text = try? String(contentsOfFile: harness.directory + "/group", encoding: .utf8),
+               let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1, !members(group).isEmpty {
+                kill(-group, SIGKILL)
+            }
+        }
+
+        /// The deployment stays in flight, and its detail and the audit trail say how it was interrupted.
+        func expectInterruption(signal: String, ended: String, detail: String,
+                                sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let status = try await harness.run("status", "develop", "--json")
+            let inFlight = status.json?["environments"]?.arrayValue?.first?["in_flight"]
+            #expect(inFlight?["state"]?.stringValue == "deploying" && inFlight?["detail"]?.stringValue == detail, "stays in flight: \(status)",
+                    sourceLocation: sourceLocation)
+            let history = try await harness.run("history", "develop", "--json")
+            let deployment = history.json?["deployments"]?.arrayValue?.first
+            #expect(deployment?["state"]?.stringValue == "deploying" && deployment?["detail"]?.stringValue == detail,
+                    "\(history)", sourceLocation: sourceLocation)
+            let audit = try await harness.run("audit", "--json")
+            let event = audit.json?["events"]?.arrayValue?.last
+            #expect(event?["action"]?.stringValue == "deploy.interrupted", "\(audit)", sourceLocation: sourceLocation)
+            #expect(event?["details"]?["signal"]?.stringValue == signal && event?["details"]?["ended"]?.stringValue == ended
+                    && event?["details"]?["stopped_within_grace"] == .bool(ended == "exited")
+                    && event?["details"]?["deployment"] == deployment?["id"], "\(String(describing: event))", sourceLocation: sourceLocation)
+        }
+
+        /// `release recover` runs the stopped command again, to the end: 1.0.0 is live and served.
+        func expectRecovered(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            try FileManager.default.removeItem(atPath: hold)
+            let recover = try await harness.run("recover", "develop")
+            #expect(recover.status == 0, "\(recover)", sourceLocation: sourceLocation)
+            #expect(recover.output.contains("left deploying (interrupted by"), "\(recover)", sourceLocation: sourceLocation)
+            #expect(!recover.stderr.contains("still running; waiting"), "the stopped command was still running: \(recover)",
+                    sourceLocation: sourceLocation)
+            let develop = try await harness.run("status", "develop", "--json").json?["environments"]?.arrayValue?.first
+            #expect(develop?["in_flight"] == .null && develop?["live"]?["version"]?.stringValue == "1.0.0", "\(String(describing: develop))",
+                    sourceLocation: sourceLocation)
+            #expect(try await harness.served("develop") == "1.0.0", sourceLocation: sourceLocation)
+            #expect(try await harness.run("audit", "verify").status == 0, sourceLocation: sourceLocation)
+        }
+    }
+
     enum Ending: Equatable { case exited(Int32), signalled(Int32) }
 
     /// Runs `release ARGS…` with standard output and error on a pipe whose reader has already gone.
