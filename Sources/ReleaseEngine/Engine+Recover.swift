@@ -71,7 +71,8 @@ extension Engine {
         }
         // An interrupted run says why it left the deployment (its command stopped, so it is not known to have finished).
         let why = deployment.detail.map { " (\($0))" } ?? ""
-        progress("Recovering deployment \(deployment.id): \(deployment.kind.rawValue) of \(deployment.version) to \(deployment.environment), left \(deployment.state.rawValue)\(why).")
+        progress("Recovering deployment \(deployment.id): \(deployment.kind.rawValue) of \(deployment.version) to \(deployment.environment), "
+                 + "left \(deployment.state.rawValue)\(why).")
         let app = self.app
         let started: StartedDeployment = try await transaction { db in
             guard let appID = try db.appID(named: app),

@@ -63,8 +63,8 @@ struct ProcessGroupsTests {
     @Test("a group that ignores the signal is killed with SIGKILL at the end of its grace period")
     func ignoringGroupIsKilledAfterGrace() async throws {
         try await TemporaryDirectory.with { directory in
-            let started = try await start("trap '' INT TERM; echo $$ > shell.pid; sleep 60 & echo $! > background.pid; touch ready; while :; do sleep 0.1; done",
-                                          in: directory)
+            let script = "trap '' INT TERM; echo $$ > shell.pid; sleep 60 & echo $! > background.pid; touch ready; while :; do sleep 0.1; done"
+            let started = try await start(script, in: directory)
             defer { kill(-started.group, SIGKILL) }
             let background = try #require(directory.pid(in: "background.pid"))
             kill(-started.group, SIGTERM)
