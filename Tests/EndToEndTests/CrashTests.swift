@@ -71,9 +71,9 @@ import Testing
         }
     }
 
-    /// Where a random SIGKILL lands in a promotion, each a phase of at least a few hundred
-    /// milliseconds (the deploy command takes a second, verification needs two healthy answers
-    /// 700 ms apart or gives up after 3 s), and how long after the phase starts the kill may come.
+    /// Where a random SIGKILL lands in a promotion, each phase a second or more (the deploy command
+    /// takes 1.5 s, verification needs two healthy answers 1 s apart or gives up after 2 s of
+    /// failures), and how long after the phase starts the kill may come.
     enum Phase: CaseIterable {
         /// The promotion's deploy command runs.
         case deploying
@@ -93,8 +93,8 @@ import Testing
             case .rollingBack: ("rollback", "deploying")
             }
         }
-        /// The latest a kill may come after the phase is seen, well inside it.
-        var latestKill: Int { self == .verifyingBroken ? 1000 : 300 }
+        /// The latest a kill may come after the phase is seen, in milliseconds, well inside it.
+        var latestKill: Int { self == .verifyingBroken ? 1000 : 400 }
         /// What `release recover` answers: 1 when it finishes verifying a broken release (which
         /// fails, and rolls back), 0 otherwise.
         var recoverStatus: Int32 { self == .verifyingBroken ? 1 : 0 }
@@ -103,7 +103,7 @@ import Testing
     @Test func randomKillsDuringPromotionsAreRecovered() async throws {
         try await Harness.with { harness in
             let deploy = ProjectPaths.root + "/ops/demo-app/deploy.sh"
-            let health = "expect_body: ok, interval: 700ms, successes: 2, within: 3s"
+            let health = "expect_body: ok, interval: 1s, successes: 2, within: 3s"
             let developHealth = "expect_body: ok, interval: 100ms, successes: 1, within: 2s"
             try harness.writeConfig("""
                 app: crm-api
@@ -131,17 +131,9 @@ import Testing
                 let phase = Phase.allCases[round % Phase.allCases.count]
                 let version = "3.\(round).0"
                 try await Self.prepare(harness, version: version, health: phase.broken ? "broken-on=main" : "ok")
-                let running = try harness.start(["promote", "develop", "main"], environment: ["DEMO_DEPLOY_SECONDS": "1"])
-                var seen = false
-                for _ in 0..<1000 where !seen {
-                    let now = try Self.inFlight(database, "main")
-                    // A deploying phase starts once its command has (the provider has not finished).
-                    seen = now?.kind == phase.marker.kind && now?.state == phase.marker.state
-                        && (now?.commandStarted == true || phase.marker.state == "verifying")
-                    if !seen { try await Task.sleep(for: .milliseconds(10)) }
-                }
-                try await Task.sleep(for: .milliseconds(Int.random(in: 0...phase.latestKill, using: &generator)))
-                kill(running.pid, SIGKILL)
+                let running = try harness.start(["promote", "develop", "main"], environment: ["DEMO_DEPLOY_SECONDS": "1.5"])
+                let delay = Int.random(in: 0...phase.latestKill, using: &generator)
+                let seen = await Self.killInside(phase, running.pid, after: delay, watching: database)
                 let killed = await running.finish()
                 let left = try Self.inFlight(database, "main")
                 let inPhase = seen && running.process.terminationReason == .uncaughtSignal && killed.status == SIGKILL
@@ -538,6 +530,27 @@ import Testing
         let history = try await harness.run("history", "main", "--json", "--limit", "1000")
         return history.json?["deployments"]?.arrayValue?.first {
             $0["version"]?.stringValue == version && $0["kind"]?.stringValue == "promote"
+        }
+    }
+
+    /// Watches the database until `phase` shows on main, then kills `pid` `delay` milliseconds
+    /// later; returns whether the phase showed. On a thread of its own: the cooperative pool is
+    /// shared by every test running at once, which can keep a sleeping task from waking for seconds.
+    static func killInside(_ phase: Phase, _ pid: Int32, after delay: Int, watching database: PostgresConnection) async -> Bool {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var seen = false
+                for _ in 0..<4000 where !seen {
+                    let now = try? inFlight(database, "main")
+                    // A deploying phase starts once its command has (the provider has not finished).
+                    seen = now?.kind == phase.marker.kind && now?.state == phase.marker.state
+                        && (now?.commandStarted == true || phase.marker.state == "verifying")
+                    if !seen { usleep(5_000) }
+                }
+                if seen { usleep(UInt32(delay) * 1000) }
+                kill(pid, SIGKILL)
+                continuation.resume(returning: seen)
+            }
         }
     }
 
