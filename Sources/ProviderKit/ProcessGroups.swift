@@ -109,21 +109,27 @@ public enum ProcessGroups {
         var killed: [Int32: (at: ContinuousClock.Instant, ending: Ending)] = [:]
         while endings.count < groups.count {
             for (group, grace) in groups where endings[group] == nil {
-                let gone = members(of: group).isEmpty
+                let over = killed[group] == nil && clock.now - start >= grace
+                let stale = killed[group].map { clock.now - $0.at > .seconds(2) } ?? false
+                // The kernel says when a group is empty, at the cost of one system call; /proc, read
+                // whole, only when it matters whether what is left are zombies (a leader that waits
+                // for its reaper), so a long grace period does not keep a core busy.
+                let gone = !exists(group) || ((over || stale) && members(of: group).isEmpty)
                 if killed[group] == nil, hurry() {
                     // Asked after looking: whoever hurries may have killed the group meanwhile (the
                     // signal handler does, at a second signal), so a group gone by now was killed.
                     kill(-group, SIGKILL)
                     killed[group] = (clock.now, .killedEarly)
-                } else if killed[group] == nil, !gone, clock.now - start >= grace {
+                } else if over, !gone {
                     kill(-group, SIGKILL)
                     killed[group] = (clock.now, .killedAfterGrace)
                 }
                 if gone {
                     endings[group] = killed[group]?.ending ?? .exited
-                } else if let killing = killed[group] {
-                    if clock.now - killing.at > .seconds(2) { endings[group] = .stillRunning }
-                } else if !terminated.contains(group), status(of: group).map({ $0.state == "Z" || $0.group != group }) ?? true {
+                } else if stale {
+                    endings[group] = .stillRunning
+                } else if killed[group] == nil, !terminated.contains(group),
+                          status(of: group).map({ $0.state == "Z" || $0.group != group }) ?? true {
                     kill(-group, SIGTERM)
                     terminated.insert(group)
                 }
@@ -133,9 +139,14 @@ public enum ProcessGroups {
         return endings
     }
 
+    /// Whether any process, a zombie included, is still in `group`.
+    static func exists(_ group: Int32) -> Bool {
+        !(kill(-group, 0) != 0 && errno == ESRCH)
+    }
+
     /// The processes of `group` still running (not zombies, which only wait to be reaped).
     public static func members(of group: Int32) -> [Int32] {
-        if kill(-group, 0) != 0, errno == ESRCH { return [] }
+        guard exists(group) else { return [] }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
             guard let status = status(of: pid) else { return false }
