@@ -534,11 +534,12 @@ import Testing
     }
 
     /// Watches the database until `phase` shows on main, then kills `pid` `delay` milliseconds
-    /// later; returns whether the phase showed. On a thread of its own: the cooperative pool is
-    /// shared by every test running at once, which can keep a sleeping task from waking for seconds.
+    /// later; returns whether the phase showed. On a thread of its own: the cooperative pool and
+    /// dispatch's are shared by every test running at once, which can keep a task from waking for
+    /// seconds.
     static func killInside(_ phase: Phase, _ pid: Int32, after delay: Int, watching database: PostgresConnection) async -> Bool {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            Thread {
                 var seen = false
                 for _ in 0..<4000 where !seen {
                     let now = try? inFlight(database, "main")
@@ -550,7 +551,7 @@ import Testing
                 if seen { usleep(UInt32(delay) * 1000) }
                 kill(pid, SIGKILL)
                 continuation.resume(returning: seen)
-            }
+            }.start()
         }
     }
 

@@ -7,7 +7,7 @@ import Foundation
 import ProviderKit
 import Testing
 
-@Suite("ProcessGroups")
+@Suite("ProcessGroups", .serialized)
 struct ProcessGroupsTests {
     /// A shell script run as a ChildProcess in the background; its pid leads its process group.
     private struct Started {
@@ -28,10 +28,11 @@ struct ProcessGroupsTests {
         return Started(group: group, run: run)
     }
 
-    /// `ProcessGroups.stop`, which blocks, on a dispatch thread rather than the cooperative pool.
+    /// `ProcessGroups.stop`, which blocks, on a thread of its own, as `release` runs it: neither
+    /// the cooperative pool nor dispatch's, which the other suites' loopback servers need.
     private func stop(_ groups: [Int32: Duration], hurry: @escaping @Sendable () -> Bool = { false }) async -> [Int32: ProcessGroups.Ending] {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: ProcessGroups.stop(groups, hurry: hurry)) }
+            Thread { continuation.resume(returning: ProcessGroups.stop(groups, hurry: hurry)) }.start()
         }
     }
 
