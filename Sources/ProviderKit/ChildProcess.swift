@@ -7,7 +7,8 @@ import Dispatch
 import Foundation
 
 /// Runs a program in its own process group, streams its output, and kills the whole group on
-/// timeout. Blocking waits happen on dispatch threads, never on the cooperative pool.
+/// timeout. While it runs, its group is in `ProcessGroups`, so an interrupted `release` stops it
+/// too. Blocking waits happen on dispatch threads, never on the cooperative pool.
 public struct ChildProcess: Sendable {
     /// How a run ended.
     public struct Termination: Sendable, Equatable {
@@ -27,6 +28,9 @@ public struct ChildProcess: Sendable {
     public var workingDirectory: String?
     /// How long it may run.
     public var timeout: Duration
+    /// How long it gets to stop once asked (SIGTERM at the timeout, or the signal that interrupted
+    /// `release`) before its whole group is killed with SIGKILL.
+    public var stopTimeout: Duration = .seconds(10)
     /// How many trailing lines to keep for error messages.
     public var tailLines = 20
 
@@ -99,16 +103,17 @@ public struct ChildProcess: Sendable {
             throw ChildProcessError("could not start \(arguments[0])\(place): \(String(cString: strerror(spawnStatus)))")
         }
         let childPID = pid
+        ProcessGroups.add(childPID, grace: stopTimeout)
         await onStart(childPID)
 
         let killed = KillSwitch()
         let timer = DispatchSource.makeTimerSource(queue: .global())
-        let timeoutNanoseconds = max(0, timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-        timer.schedule(deadline: .now() + .nanoseconds(Int(min(timeoutNanoseconds, Int64(Int32.max) * 1_000_000_000))))
+        let grace = Self.interval(stopTimeout)
+        timer.schedule(deadline: .now() + Self.interval(timeout))
         timer.setEventHandler {
             killed.fire()
             kill(-childPID, SIGTERM)
-            DispatchQueue.global().asyncAfter(deadline: .now() + 5) { kill(-childPID, SIGKILL) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + grace) { kill(-childPID, SIGKILL) }
         }
         timer.resume()
         defer { timer.cancel() }
@@ -147,11 +152,22 @@ public struct ChildProcess: Sendable {
             DispatchQueue.global().async {
                 var status: Int32 = 0
                 while waitpid(childPID, &status, 0) < 0, errno == EINTR {}
+                // Interrupted, the run ends by the signal, not by this command's exit status.
+                ProcessGroups.waitIfInterrupted()
+                ProcessGroups.remove(childPID)
                 let exited = status & 0x7f == 0
                 continuation.resume(returning: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f))
             }
         }
         return Termination(status: status, timedOut: killed.fired, tail: tail)
+    }
+}
+
+extension ChildProcess {
+    /// A duration for dispatch, at most 68 years.
+    static func interval(_ duration: Duration) -> DispatchTimeInterval {
+        let nanoseconds = max(0, duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        return .nanoseconds(Int(min(nanoseconds, Int64(Int32.max) * 1_000_000_000)))
     }
 }
 

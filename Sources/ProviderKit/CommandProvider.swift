@@ -13,15 +13,19 @@ public struct CommandProvider: DeploymentProvider {
         public var rollback: String?
         /// How long a command may run (default 10m).
         public var timeout: TimeSpan
+        /// How long a command gets to stop once asked, at its timeout or when `release` is
+        /// interrupted (SIGINT, SIGTERM, SIGHUP), before its whole process group is killed (default 10s).
+        public var stopTimeout: TimeSpan
         /// The working directory, relative to release.yml's folder.
         public var workdir: String?
 
         /// Reads and validates the block.
         public init(reader: ConfigReader, configurationDirectory: String) throws {
-            let entries = try reader.mapping(allowed: ["deploy", "rollback", "timeout", "workdir", "api_url"])
+            let entries = try reader.mapping(allowed: ["deploy", "rollback", "timeout", "stop_timeout", "workdir", "api_url"])
             deploy = try entries.required("deploy", "the shell command that deploys, such as ./deploy.sh").string()
             rollback = try entries["rollback"]?.string()
             timeout = try entries["timeout"]?.timeSpan() ?? .minutes(10)
+            stopTimeout = try entries["stop_timeout"]?.timeSpan() ?? .seconds(10)
             if let directory = try entries["workdir"]?.string() {
                 workdir = directory.hasPrefix("/") ? directory : configurationDirectory + "/" + directory
             } else {
@@ -53,9 +57,9 @@ public struct CommandProvider: DeploymentProvider {
     /// A shell command leaves nothing to poll, so resuming runs it again: deploy scripts must be
     /// idempotent (deploying the same release twice is harmless), as most are.
     public func resume(_ request: DeploymentRequest, operation: JSONValue, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        // A killed `release` does not take its command with it (the command runs in its own
-        // process group): never run a second copy beside the first. Wait for it, within the
-        // command's timeout, then stop it.
+        // A `release` killed with SIGKILL does not take its command with it (the command runs in
+        // its own process group; only SIGINT, SIGTERM and SIGHUP are passed on): never run a second
+        // copy beside the first. Wait for it, within the command's timeout, then stop it.
         if let pid = operation["pid"]?.intValue, pid > 1, pid < Int64(Int32.max) {
             await waitForLeftover(group: Int32(pid), deploymentID: request.deploymentID)
         }
@@ -75,8 +79,9 @@ public struct CommandProvider: DeploymentProvider {
         environment["RELEASE_PREVIOUS_VERSION"] = request.previous?.version ?? ""
         environment["RELEASE_OPERATION"] = operation
         environment["RELEASE_DEPLOYMENT_ID"] = String(request.deploymentID)
-        let child = ChildProcess(arguments: ["/bin/sh", "-c", command], environment: environment,
+        var child = ChildProcess(arguments: ["/bin/sh", "-c", command], environment: environment,
                                  workingDirectory: configuration.workdir, timeout: configuration.timeout.duration)
+        child.stopTimeout = configuration.stopTimeout.duration
         let termination: ChildProcess.Termination
         do {
             termination = try await child.run(
@@ -99,14 +104,8 @@ public struct CommandProvider: DeploymentProvider {
     /// Processes still in process group `group` that were started for this deployment.
     static func leftovers(group: Int32, deploymentID: Int64) -> [Int32] {
         let marker = Array("RELEASE_DEPLOYMENT_ID=\(deploymentID)".utf8) + [0]
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            // Fields after the command name: state, ppid, pgrp, …
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 2, Int32(fields[2]) == group,
-                  let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+        return ProcessGroups.members(of: group).filter { pid in
+            guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
             let bytes = [UInt8](environ)
             return bytes.count >= marker.count && (0...(bytes.count - marker.count)).contains { start in
                 (start == 0 || bytes[start - 1] == 0) && Array(bytes[start..<(start + marker.count)]) == marker
@@ -125,7 +124,7 @@ public struct CommandProvider: DeploymentProvider {
         }
         output("It ran past the command timeout (\(configuration.timeout)); stopping it.")
         kill(-group, SIGTERM)
-        try? await Task.sleep(for: .seconds(5))
+        try? await Task.sleep(for: configuration.stopTimeout.duration)
         if !Self.leftovers(group: group, deploymentID: deploymentID).isEmpty { kill(-group, SIGKILL) }
     }
 

@@ -106,8 +106,7 @@ extension Engine {
     /// `resume` is the recorded operation when `release recover` continues a dead run.
     func execute(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], resume: JSONValue?) async throws -> OperationReport {
         let heartbeat = startHeartbeat(started.id)
-        let notice = InterruptNotice.driving(id: started.id, kind: started.kind.rawValue, version: started.release.version,
-                                             environment: started.environment.name)
+        let notice = InterruptNotice.driving(started, engine: self)
         defer {
             heartbeat.cancel()
             InterruptNotice.restore(notice)

@@ -69,7 +69,10 @@ extension Engine {
         guard let environment = configuration.environments.first(where: { $0.name == deployment.environment }) else {
             throw ReleaseError.usage("Deployment \(deployment.id) is in flight on '\(deployment.environment)', which release.yml no longer defines. Restore that environment to recover it.")
         }
-        progress("Recovering deployment \(deployment.id): \(deployment.kind.rawValue) of \(deployment.version) to \(deployment.environment), left \(deployment.state.rawValue).")
+        // An interrupted run says why it left the deployment (its command stopped, so it is not known to have finished).
+        let why = deployment.detail.map { " (\($0))" } ?? ""
+        progress("Recovering deployment \(deployment.id): \(deployment.kind.rawValue) of \(deployment.version) to \(deployment.environment), "
+                 + "left \(deployment.state.rawValue)\(why).")
         let app = self.app
         let started: StartedDeployment = try await transaction { db in
             guard let appID = try db.appID(named: app),

@@ -64,6 +64,11 @@ extension PostgresConnection {
         try enqueue("UPDATE deployments SET state = 'rolled_back' WHERE id = \(id) AND state = 'failed'")
     }
 
+    /// Sets a deployment's detail without moving it: an in-flight one says why it waits for `release recover`.
+    public func annotate(deployment id: Int64, detail: String) throws {
+        try enqueue("UPDATE deployments SET detail = \(Secrets.redact(detail)) WHERE id = \(id)")
+    }
+
     /// Takes the lease of an in-flight deployment for `owner` for `seconds`.
     public func takeLease(deployment id: Int64, owner: String, seconds: Int) throws {
         try enqueue("""

@@ -35,7 +35,7 @@ public enum ReportJSON {
             ("in_flight", status.inFlight.map { deployment in
                 .object([("id", .int(deployment.id)), ("kind", .string(deployment.kind.rawValue)), ("version", .string(deployment.version)),
                          ("state", .string(deployment.state.rawValue)), ("by", .string(deployment.by)),
-                         ("started_at", .string(deployment.startedAt.rfc3339))])
+                         ("started_at", .string(deployment.startedAt.rfc3339)), ("detail", .optional(deployment.detail))])
             } ?? .null),
             ("frozen", .bool(!status.freezeReasons.isEmpty)),
             ("freeze", status.freezeReasons.isEmpty ? .null : .object([

@@ -20,7 +20,8 @@ struct StatusCommand: AsyncParsableCommand {
         context.output.table(["ENVIRONMENT", "LIVE", "SINCE", "BY", "HEALTH", "IN FLIGHT", "FROZEN"], statuses.map { status in
             [
                 status.name, status.live?.version ?? "-", status.live?.since.rfc3339 ?? "-", status.live?.by ?? "-", status.health,
-                status.inFlight.map { "\($0.kind.rawValue) \($0.version) (\($0.state.rawValue), \($0.by))" } ?? "-",
+                status.inFlight.map { "\($0.kind.rawValue) \($0.version) (\($0.state.rawValue), \($0.by)\($0.detail.map { ": \($0)" } ?? ""))" }
+                    ?? "-",
                 status.freezeReasons.isEmpty ? "no" : "yes: " + status.freezeReasons.joined(separator: "; ") + (status.frozenUntil.map { " until \($0)" } ?? ""),
             ]
         })

@@ -92,15 +92,15 @@ struct ChildProcessTests {
         }
     }
 
-    @Test("a program that ignores SIGTERM is killed with SIGKILL after the grace period")
+    @Test("a program that ignores SIGTERM is killed with SIGKILL after its stop timeout")
     func timeoutEscalatesToKill() async throws {
         try await TemporaryDirectory.with { directory in
             let clock = ContinuousClock()
             let start = clock.now
-            let termination = try await shell(
-                "trap '' TERM; sleep 60 & echo $! > background.pid; while :; do sleep 1; done",
-                workingDirectory: directory.path, timeout: .seconds(1)
-            ).run()
+            var child = shell("trap '' TERM; sleep 60 & echo $! > background.pid; while :; do sleep 1; done",
+                              workingDirectory: directory.path, timeout: .seconds(1))
+            child.stopTimeout = .seconds(2)
+            let termination = try await child.run()
             let elapsed = clock.now - start
             #expect(termination.timedOut)
             #expect(termination.status == 128 + SIGKILL)

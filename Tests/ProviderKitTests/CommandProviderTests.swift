@@ -291,6 +291,21 @@ struct CommandProviderTests {
         }
     }
 
+    @Test("a command that ignores SIGTERM at its timeout is killed, group and all, once its stop_timeout is over")
+    func stopTimeoutAfterTimeout() async throws {
+        try await TemporaryDirectory.with { directory in
+            try directory.write("deploy.sh", "trap '' TERM\nsleep 60 &\necho $! > background.pid\nwhile :; do sleep 0.1; done\n")
+            let environment = try Self.environment(in: directory.path, "deploy: sh deploy.sh", "timeout: 1s", "stop_timeout: 1s")
+            let provider = try Self.provider(for: environment, in: directory.path)
+            let error = try await #require(throws: ProviderError.self) {
+                try await provider.deploy(Self.request(environment), record: Self.noRecording)
+            }
+            #expect(error.message.contains("longer than 1s"))
+            let background = try #require(directory.pid(in: "background.pid"))
+            #expect(await waitUntilGone(background), "the background job that ignores SIGTERM survived")
+        }
+    }
+
     @Test("a workdir that does not exist is a configuration error pointing at command.workdir")
     func missingWorkdir() async throws {
         try await TemporaryDirectory.with { directory in
@@ -307,24 +322,26 @@ struct CommandProviderTests {
 
     // MARK: - Configuration
 
-    @Test("defaults: no rollback command, a 10 minute timeout, and release.yml's folder as workdir")
+    @Test("defaults: no rollback command, a 10 minute timeout, 10 seconds to stop, and release.yml's folder as workdir")
     func configurationDefaults() throws {
         let environment = try Self.environment(in: "/srv/crm", "deploy: ./deploy.sh")
         let configuration = try CommandProvider.Configuration(reader: environment.providerSettings, configurationDirectory: "/srv/crm")
         #expect(configuration.deploy == "./deploy.sh")
         #expect(configuration.rollback == nil)
         #expect(configuration.timeout == .minutes(10))
+        #expect(configuration.stopTimeout == .seconds(10))
         #expect(configuration.workdir == "/srv/crm")
     }
 
     @Test("explicit settings, with a relative workdir resolved against release.yml's folder")
     func configurationExplicit() throws {
         let environment = try Self.environment(in: "/srv/crm", "deploy: ops/deploy.sh --env develop",
-                                               "rollback: ops/rollback.sh", "timeout: 90s", "workdir: ops/scripts")
+                                               "rollback: ops/rollback.sh", "timeout: 90s", "stop_timeout: 30s", "workdir: ops/scripts")
         let configuration = try CommandProvider.Configuration(reader: environment.providerSettings, configurationDirectory: "/srv/crm")
         #expect(configuration.deploy == "ops/deploy.sh --env develop")
         #expect(configuration.rollback == "ops/rollback.sh")
         #expect(configuration.timeout == .seconds(90))
+        #expect(configuration.stopTimeout == .seconds(30))
         #expect(configuration.workdir == "/srv/crm/ops/scripts")
     }
 
