@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Installs what `release` needs to build and test, when it is missing. Sourced by ops scripts.
 
 pg_bindir() {
