@@ -82,7 +82,10 @@ install_tarball() {
         exit 2
     fi
     tar -xzf "$dir/$name" -C "$dir"
-    if ! ldconfig -p | grep -q 'libpq\.so\.5 '; then
+    # ldconfig lives in /sbin; its list is read whole (grep -q would end a pipe early under pipefail).
+    local libraries
+    libraries="$(PATH="$PATH:/usr/sbin:/sbin" ldconfig -p)"
+    if ! grep -q 'libpq\.so\.5 ' <<<"$libraries"; then
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libpq5
     fi
