@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Installs what `release` needs to build and test, when it is missing. Sourced by ops scripts.
 
 pg_bindir() {
@@ -9,20 +10,38 @@ pg_bindir() {
     return 1
 }
 
+# What building `release` needs beyond Swift: libpq's headers, found with pkg-config.
+missing_build_packages() {
+    command -v pkg-config >/dev/null 2>&1 || echo pkg-config
+    pkg-config --exists libpq 2>/dev/null || echo libpq-dev
+}
+
+apt_install() {
+    [ $# -eq 0 ] && return 0
+    echo "ops: installing $* (apt)" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_build_packages() {
+    local missing
+    mapfile -t missing < <(missing_build_packages)
+    apt_install "${missing[@]}"
+}
+
 ensure_system_packages() {
-    local missing=()
-    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-    pkg-config --exists libpq 2>/dev/null || missing+=(libpq-dev)
+    local missing
+    mapfile -t missing < <(missing_build_packages)
     pg_bindir >/dev/null 2>&1 || missing+=(postgresql)
     command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v git >/dev/null 2>&1 || missing+=(git)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "ops: installing ${missing[*]} (apt)" >&2
-    local sudo=""
-    [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    # ops/test lints the ops scripts and the GitHub workflow's script with it.
+    command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+    apt_install "${missing[@]}"
 }
 
 ensure_browser() {
@@ -58,6 +77,8 @@ ensure_python_packages() {
     python3 -c "import moto.server, boto3, flask, werkzeug" 2>/dev/null || missing+=("moto[server]")
     # Tests/Browser/browser.py talks to Chromium's DevTools over a WebSocket.
     python3 -c "import websocket" 2>/dev/null || missing+=(websocket-client)
+    # ops/test validates ops/github/release.yml against GitHub's workflow schema (bundled: offline).
+    python3 -c "import check_jsonschema" 2>/dev/null || missing+=(check-jsonschema)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "ops: installing ${missing[*]} (pip)" >&2
     python3 -m pip install --quiet "${missing[@]}"
