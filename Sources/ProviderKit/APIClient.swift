@@ -23,9 +23,13 @@ public struct APIClient: Sendable {
         public var maxBackoff: TimeSpan
         /// The platform's name, for messages ("Heroku").
         public var platform: String
+        /// Headers for one attempt, from its method, URL, headers and body.
+        public typealias Authorizer =
+            @Sendable (_ method: String, _ url: String, _ headers: [(String, String)], _ body: [UInt8]) -> [(String, String)]
+
         /// Computes headers for each attempt from the method, URL, headers and body about to be
         /// sent (AWS signs every attempt afresh); the result replaces the headers.
-        public var authorize: (@Sendable (_ method: String, _ url: String, _ headers: [(String, String)], _ body: [UInt8]) -> [(String, String)])?
+        public var authorize: Authorizer?
         /// Says whether an error answer means the server refused without acting (AWS throttling
         /// comes back as HTTP 400), so that any method may be retried; 429 always is.
         public var refusedWithoutActing: (@Sendable (Response) -> Bool)?
@@ -34,7 +38,7 @@ public struct APIClient: Sendable {
         public init(baseURL: String, headers: [(String, String)], platform: String,
                     timeout: TimeSpan = .seconds(30), maxAttempts: Int = 5,
                     initialBackoff: TimeSpan = .milliseconds(500), maxBackoff: TimeSpan = .seconds(30),
-                    authorize: (@Sendable (_ method: String, _ url: String, _ headers: [(String, String)], _ body: [UInt8]) -> [(String, String)])? = nil,
+                    authorize: Authorizer? = nil,
                     refusedWithoutActing: (@Sendable (Response) -> Bool)? = nil) {
             var base = baseURL
             while base.hasSuffix("/") { base.removeLast() }

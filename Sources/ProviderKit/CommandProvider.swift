@@ -69,7 +69,8 @@ public struct CommandProvider: DeploymentProvider {
         return try await deploy(request, record: record)
     }
 
-    private func run(_ command: String, operation: String, _ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+    private func run(_ command: String, operation: String, _ request: DeploymentRequest,
+        record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
         var environment = ProcessEnvironment.current
         environment["RELEASE_APP"] = request.app
         environment["RELEASE_ENV"] = request.environment.name
@@ -93,7 +94,8 @@ public struct CommandProvider: DeploymentProvider {
             throw ProviderError(.configuration, "The \(operation) command could not start: \(error). Check `command.workdir` in release.yml.")
         }
         if termination.timedOut {
-            throw ProviderError(.failed, "The \(operation) command ran longer than \(configuration.timeout) and was stopped\(Self.excerpt(termination.tail)).")
+            throw ProviderError(.failed, "The \(operation) command ran longer than \(configuration.timeout) and was "
+                + "stopped\(Self.excerpt(termination.tail)).")
         }
         guard termination.status == 0 else {
             throw ProviderError(.failed, "The \(operation) command exited with status \(termination.status)\(Self.excerpt(termination.tail)).")

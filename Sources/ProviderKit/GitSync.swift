@@ -65,7 +65,8 @@ public struct GitSync: Sendable {
                 _ = try await git(["fetch", "--quiet", "--no-tags", remote, "refs/heads/\(branch)"])
             }
             guard try await git(["merge-base", "--is-ancestor", current, commit]).status == 0 else {
-                return .refused("\(remote)/\(branch) is at \(current.prefix(12)), which \(commit.prefix(12)) does not contain: not a fast-forward, so the branch was left alone")
+                return .refused("\(remote)/\(branch) is at \(current.prefix(12)), which \(commit.prefix(12)) does not contain: not a "
+                    + "fast-forward, so the branch was left alone")
             }
         }
         // The remote refuses a non-fast-forward too (no --force), should the branch move meanwhile.

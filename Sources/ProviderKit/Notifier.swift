@@ -156,11 +156,13 @@ public struct Notifier: Sendable {
             ("text", .string("\(icon) \(escape(event.title))")),
             ("blocks", .array([
                 .object([("type", .string("section")),
-                         ("text", .object([("type", .string("mrkdwn")), ("text", .string("\(icon) *\(escape(event.title))*\n\(escape(event.message))"))]))]),
+                         ("text", .object([("type", .string("mrkdwn")), ("text", .string("\(icon) "
+                             + "*\(escape(event.title))*\n\(escape(event.message))"))]))]),
                 .object([("type", .string("section")),
                          ("fields", .array(fields.map { .object([("type", .string("mrkdwn")), ("text", .string($0))]) }))]),
                 .object([("type", .string("context")),
-                         ("elements", .array([.object([("type", .string("mrkdwn")), ("text", .string("\(event.action) at \(event.at.rfc3339)"))])]))]),
+                         ("elements", .array([.object([("type", .string("mrkdwn")), ("text", .string("\(event.action) at "
+                             + "\(event.at.rfc3339)"))])]))]),
             ])),
         ])
     }

@@ -45,7 +45,8 @@ public struct ProviderRegistry: Sendable {
     public func provider(for environment: EnvironmentConfiguration, context: ProviderContext) throws -> any DeploymentProvider {
         guard let factory = factories[environment.provider] else {
             throw ReleaseError.usage(
-                "Environment '\(environment.name)' uses the \(environment.provider) provider, which this build of release does not include yet. Use the command provider for now.")
+                "Environment '\(environment.name)' uses the \(environment.provider) provider, which this build of release does not include yet. "
+                    + "Use the command provider for now.")
         }
         return try factory(environment, context)
     }

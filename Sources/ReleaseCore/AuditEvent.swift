@@ -104,7 +104,8 @@ public struct AuditChainVerifier: Sendable {
             return false
         }
         if event.computedHash != event.hash {
-            problem = "event #\(event.sequence) (id \(event.id), \(event.action) at \(event.at)) of \(event.app) was altered: its contents no longer match its hash"
+            problem = "event #\(event.sequence) (id \(event.id), \(event.action) at \(event.at)) of \(event.app) was altered: its contents no "
+                + "longer match its hash"
             return false
         }
         lastHash = event.hash

@@ -49,7 +49,8 @@ public struct EnvironmentConfiguration: Sendable {
         let providerReader = try entries.required("provider", "one of \(ReleaseConfiguration.providerNames.joined(separator: ", "))")
         provider = try providerReader.string()
         guard ReleaseConfiguration.providerNames.contains(provider) else {
-            throw providerReader.error("unknown provider '\(provider)'; expected one of \(ReleaseConfiguration.providerNames.joined(separator: ", ")).")
+            throw providerReader.error("unknown provider '\(provider)'; expected one of "
+                + "\(ReleaseConfiguration.providerNames.joined(separator: ", ")).")
         }
         for other in ReleaseConfiguration.providerNames where other != provider && entries[other] != nil {
             throw entries[other]!.error("this environment uses provider '\(provider)'; remove the '\(other)' block or change `provider:`.")

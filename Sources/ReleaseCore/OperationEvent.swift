@@ -68,7 +68,8 @@ public struct OperationEvent: Sendable, Equatable {
         case "promote.failed": return "\(app): promotion of \(what) to \(environment) failed" + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
         case "deploy.failed": return "\(app): deploy of \(what) to \(environment) failed" + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
         case "rollback.failed": return "\(app): rollback of \(environment) to \(what) failed"
-        case "watch.failed": return "\(app): \(what) failed its health probe on \(environment)" + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
+        case "watch.failed": return "\(app): \(what) failed its health probe on \(environment)" + (rolledBackTo.map { ", rolled back to "
+            + "\($0)" } ?? "")
         case "freeze.started": return "\(app): \(environment) frozen"
         case "freeze.lifted": return "\(app): \(environment) unfrozen"
         default: return "\(app): \(action) on \(environment)"

@@ -135,7 +135,8 @@ public enum PromotionGate {
         }
         if release.isQuarantined {
             return GateResult(name: "quarantine", passed: false,
-                              detail: "\(release.version) is quarantined (\(release.quarantineReason ?? "no reason given")) and can never be deployed again")
+                              detail: "\(release.version) is quarantined (\(release.quarantineReason ?? "no reason given")) and can never be "
+                                  + "deployed again")
         }
         return GateResult(name: "quarantine", passed: true, detail: "\(release.version) is not quarantined")
     }
@@ -159,7 +160,8 @@ public enum PromotionGate {
         let source = context.sourceEnvironment ?? "the source"
         if context.sourceHealth == "unhealthy" {
             return GateResult(name: "soak", passed: false,
-                              detail: "\(source)'s last health probe failed; the soak starts over once it is healthy again (`release probe \(source)`)")
+                              detail: "\(source)'s last health probe failed; the soak starts over once it is healthy again (`release probe "
+                                  + "\(source)`)")
         }
         // Live *and healthy* without a break: an unhealthy spell since cutover restarts the clock.
         var start = live.since

@@ -75,7 +75,8 @@ public struct ReleaseConfiguration: Sendable {
                 path.append(source)
                 guard source != environment.name else {
                     throw (environment.promoteFromReader ?? environmentsReader).error(
-                        "\(path.joined(separator: " <- ")) promote from each other in a circle, so nothing can ever be deployed into them; the first environment of a pipeline has no promote_from.")
+                        "\(path.joined(separator: " <- ")) promote from each other in a circle, so nothing can ever be deployed into them; the "
+                            + "first environment of a pipeline has no promote_from.")
                 }
             }
         }

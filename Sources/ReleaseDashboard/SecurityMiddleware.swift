@@ -19,7 +19,8 @@ struct SecurityMiddleware: RouterMiddleware {
             response = try error.response(from: request, context: context)
         }
         response.headers[.contentSecurityPolicy] =
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+                + "frame-ancestors 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.init("Referrer-Policy")!] = "no-referrer"
         return response
@@ -63,7 +64,8 @@ struct SecurityMiddleware: RouterMiddleware {
 
     private func unauthorized() -> Response {
         var response = Dashboard.response(.unauthorized, type: "text/plain; charset=utf-8",
-                                          "This dashboard needs its token: open /?token=TOKEN once, or send Authorization: Bearer TOKEN (RELEASE_DASHBOARD_TOKEN on the server).\n")
+                                          "This dashboard needs its token: open /?token=TOKEN once, or send Authorization: Bearer TOKEN "
+                                              + "(RELEASE_DASHBOARD_TOKEN on the server).\n")
         response.headers[.wwwAuthenticate] = "Bearer realm=\"release\""
         return response
     }

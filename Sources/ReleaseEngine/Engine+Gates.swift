@@ -35,13 +35,15 @@ extension Engine {
                     throw unknownVersion(version, in: db, app: appID)
                 }
                 guard let deployment = try db.lastVerified(environment: environmentID, release: target.id) else {
-                    throw ReleaseError.usage("\(version) was never verified live on \(plan.environment.name), so it is no known-good state to roll back to. Run `release history \(plan.environment.name)` to pick one that was.")
+                    throw ReleaseError.usage("\(version) was never verified live on \(plan.environment.name), so it is no known-good state to "
+                        + "roll back to. Run `release history \(plan.environment.name)` to pick one that was.")
                 }
                 rollbackTarget = deployment
                 release = target
             } else {
                 guard let deployment = try db.lastVerified(environment: environmentID, excludingRelease: current?.releaseID) else {
-                    throw ReleaseError.usage("\(plan.environment.name) has no earlier verified release to roll back to. \(Self.shipAFix(to: plan.environment))")
+                    throw ReleaseError.usage("\(plan.environment.name) has no earlier verified release to roll back to. "
+                        + "\(Self.shipAFix(to: plan.environment))")
                 }
                 rollbackTarget = deployment
             }

@@ -9,7 +9,8 @@ extension Engine {
     /// back automatically when verification fails.
     public func run(_ plan: OperationPlan) async throws -> OperationReport {
         if plan.kind == .deploy, let source = plan.environment.promoteFrom {
-            throw ReleaseError.usage("'\(plan.environment.name)' only receives promotions from \(source). Run `release promote \(source) \(plan.environment.name)`.")
+            throw ReleaseError.usage("'\(plan.environment.name)' only receives promotions from \(source). Run `release promote \(source) "
+                + "\(plan.environment.name)`.")
         }
         let provider = try provider(for: plan.environment)
         try provider.preflight()
@@ -83,7 +84,8 @@ extension Engine {
                 id: id, appID: resolution.appID, environmentID: resolution.environmentID, kind: plan.kind,
                 environment: plan.environment, release: release, previous: resolution.previous,
                 sourceEnvironment: plan.source, sourceReference: sourceReference,
-                targetReference: resolution.rollbackTarget?.liveReference, rollbackOf: nil, announce: plan.announce, reason: plan.reason), resolution.gates)
+                targetReference: resolution.rollbackTarget?.liveReference, rollbackOf: nil,
+                announce: plan.announce, reason: plan.reason), resolution.gates)
         }
         switch outcome {
         case let .started(deployment, gates):
@@ -98,13 +100,15 @@ extension Engine {
     /// Refuses to record anything for a deployment whose lease another run has taken over.
     func requireLease(_ started: StartedDeployment, in db: PostgresConnection) throws {
         guard try db.holdsLease(deployment: started.id, owner: leaseOwner) else {
-            throw ReleaseError.busy("Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); stopping without recording anything more. See `release status \(started.environment.name)`.")
+            throw ReleaseError.busy("Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); "
+                + "stopping without recording anything more. See `release status \(started.environment.name)`.")
         }
     }
 
     /// Drives a started deployment through the provider, cutover and verification.
     /// `resume` is the recorded operation when `release recover` continues a dead run.
-    func execute(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], resume: JSONValue?) async throws -> OperationReport {
+    func execute(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult],
+        resume: JSONValue?) async throws -> OperationReport {
         let heartbeat = startHeartbeat(started.id)
         let notice = InterruptNotice.driving(started, engine: self)
         defer {
@@ -165,7 +169,8 @@ extension Engine {
                 outcome: JSONValue) async throws -> OperationReport {
         var verdict = ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
         if let health = started.environment.health {
-            progress("Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within \(health.within)…")
+            progress("Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within "
+                + "\(health.within)…")
             let reporter = ProbeReporter(progress: progress)
             verdict = await prober.verify(health) { attempt, failure in reporter.report(attempt, failure) }
             let verdictCopy = verdict
@@ -244,7 +249,8 @@ extension Engine {
                 try engine.requireLease(started, in: db)
                 try db.takeLease(deployment: started.id, owner: engine.leaseOwner, seconds: 0)
             }
-            return .unavailable("\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can be reached.")
+            return .unavailable("\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can "
+                + "be reached.")
         }
         try await transaction { db in
             try engine.requireLease(started, in: db)
@@ -269,11 +275,14 @@ extension Engine {
         }
         let message: String
         if started.kind == .rollback {
-            message = "Rollback of \(name) to \(started.release.version) failed: \(error.message) \(now.uppercasedFirst). \(name) is degraded and needs a human."
+            message = "Rollback of \(name) to \(started.release.version) failed: \(error.message) \(now.uppercasedFirst). \(name) is degraded "
+                + "and needs a human."
         } else if case .unchanged = serving {
-            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) Nothing went live, so nothing was rolled back: \(now)."
+            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) "
+                + "Nothing went live, so nothing was rolled back: \(now)."
         } else {
-            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) Nothing was rolled back: \(now)."
+            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) "
+                + "Nothing was rolled back: \(now)."
         }
         await announce(started, action: "\(started.kind.rawValue).failed", message: message)
         switch error.kind {

@@ -6,7 +6,8 @@ import ReleaseStore
 extension Engine {
     /// `release create`: registers a release; the same call again is a no-op, the same version
     /// with other values an error.
-    public func createRelease(version: String, commit: String?, artifact: String?, notes: String?) async throws -> (release: ReleaseRecord, created: Bool) {
+    public func createRelease(version: String, commit: String?, artifact: String?,
+        notes: String?) async throws -> (release: ReleaseRecord, created: Bool) {
         let engine = self
         let app = self.app
         return try await transaction { db in
@@ -17,7 +18,8 @@ extension Engine {
                 if let artifact, artifact != existing.artifact { differences.append("artifact \(existing.artifact ?? "none")") }
                 if let notes, Secrets.redact(notes) != existing.notes { differences.append("other notes") }  // stored without secrets
                 if !differences.isEmpty {
-                    throw ReleaseError.usage("Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are immutable: create a new version instead.")
+                    throw ReleaseError.usage("Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are "
+                        + "immutable: create a new version instead.")
                 }
                 return (existing, false)
             }
@@ -59,7 +61,8 @@ extension Engine {
         try await transaction { db in
             let (appID, release) = try engine.requireRelease(version, in: db)
             if release.isQuarantined {
-                throw ReleaseError.refused("\(version) is quarantined (\(release.quarantineReason ?? "no reason given")); approving it would change nothing.")
+                throw ReleaseError.refused("\(version) is quarantined (\(release.quarantineReason ?? "no reason given")); approving it would "
+                    + "change nothing.")
             }
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
             try db.insertApproval(environment: environmentID, release: release.id, approver: engine.actor)
@@ -105,7 +108,8 @@ extension Engine {
                                details: .object([("reason", .string(reason)), ("until", .optional(until?.rfc3339))]))
         }
         await announceFreeze("freeze.started", environment,
-                             message: "\(environment.name) is frozen by \(actor)\(until.map { " until \($0)" } ?? ""): \(reason). Deploys and promotions wait; rollbacks do not.",
+                             message: "\(environment.name) is frozen by \(actor)\(until.map { " until \($0)" } ?? ""): \(reason). Deploys and "
+                                 + "promotions wait; rollbacks do not.",
                              reason: reason)
     }
 
@@ -137,7 +141,8 @@ extension Engine {
 
     func requireRelease(_ version: String, in db: PostgresConnection) throws -> (Int64, ReleaseRecord) {
         guard let appID = try db.appID(named: app), let release = try db.release(app: appID, version: version) else {
-            throw ReleaseError.usage("Unknown version '\(version)' of \(app). Run `release list` to see the registered ones, or `release create \(version)`.")
+            throw ReleaseError.usage("Unknown version '\(version)' of \(app). Run `release list` to see the registered ones, or `release create "
+                + "\(version)`.")
         }
         return (appID, release)
     }

@@ -67,7 +67,8 @@ extension Engine {
                                   outcome: .stillRunning)
         }
         guard let environment = configuration.environments.first(where: { $0.name == deployment.environment }) else {
-            throw ReleaseError.usage("Deployment \(deployment.id) is in flight on '\(deployment.environment)', which release.yml no longer defines. Restore that environment to recover it.")
+            throw ReleaseError.usage("Deployment \(deployment.id) is in flight on '\(deployment.environment)', which release.yml no longer "
+                + "defines. Restore that environment to recover it.")
         }
         // An interrupted run says why it left the deployment (its command stopped, so it is not known to have finished).
         let why = deployment.detail.map { " (\($0))" } ?? ""

@@ -33,7 +33,8 @@ extension Engine {
         while true {
             let current = try await database { db in try db.currentLive(environment: watchedDeployment.environmentID) }
             if current?.deploymentID != live.deploymentID {
-                return "\(current?.version ?? "Another release") replaced \(live.version) on \(environment.name) during the watch; stopped watching after \(probes) probe\(probes == 1 ? "" : "s")."
+                return "\(current?.version ?? "Another release") replaced \(live.version) on \(environment.name) during the watch; stopped "
+                    + "watching after \(probes) probe\(probes == 1 ? "" : "s")."
             }
             probes += 1
             if let failure = await prober.probeOnce(health) {
@@ -46,7 +47,8 @@ extension Engine {
                     do {
                         throw try await releaseFailed(watchedDeployment, finding: .watch, detail: verdict.detail, provider: nil)
                     } catch is NoLongerLive {
-                        return "\(live.version) is no longer live on \(environment.name); the failed probe concerned what replaced it, which has its own verification."
+                        return "\(live.version) is no longer live on \(environment.name); the failed probe concerned what replaced it, which "
+                            + "has its own verification."
                     }
                 }
                 progress("  recovered: \(verdict.detail)")

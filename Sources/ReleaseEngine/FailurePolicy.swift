@@ -102,7 +102,8 @@ extension Engine {
             let refused = gates.filter { !$0.passed }
             if !refused.isEmpty {
                 let reasons = refused.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
-                return (nil, .refused("its gates refused it (\(reasons)); someone they allow can run `release rollback \(environment.name) --reason …`."))
+                return (nil, .refused("its gates refused it (\(reasons)); someone they allow can run `release rollback \(environment.name) "
+                    + "--reason …`."))
             }
             do {
                 return (try engine.startAutomaticRollback(of: bad, to: targetRelease, target: target, in: db), nil)
@@ -114,10 +115,12 @@ extension Engine {
         let (version, name) = (bad.release.version, environment.name)
         let stillServing = "\(version) is quarantined and still serving on \(name)"
         if bad.kind == .rollback {
-            return await failure(bad, finding, "\(headline). A rollback is never rolled back: \(name) is degraded and needs a human: check the platform, then deploy a known-good release.")
+            return await failure(bad, finding, "\(headline). A rollback is never rolled back: \(name) is degraded and needs a human: check the "
+                + "platform, then deploy a known-good release.")
         }
         if !automatic {
-            return await failure(bad, finding, "\(headline). \(stillServing): on_failure is stop. Run `release rollback \(name) --reason …`, or \(Self.shipAFix(to: environment).lowercasedFirst)")
+            return await failure(bad, finding, "\(headline). \(stillServing): on_failure is stop. Run `release rollback \(name) --reason …`, or "
+                + "\(Self.shipAFix(to: environment).lowercasedFirst)")
         }
         if let blocked = cannotStart ?? blocked {
             // Refused by its gates, the failed release still serves: a failure (1). Busy (4) and
@@ -127,7 +130,8 @@ extension Engine {
         }
         guard let rollback, let rollbackProvider else {
             // With no earlier verified release there, a rollback has nowhere to go: only a fix helps.
-            return await failure(bad, finding, "\(headline). \(stillServing): there is no earlier verified release to roll back to. \(Self.shipAFix(to: environment))")
+            return await failure(bad, finding, "\(headline). \(stillServing): there is no earlier verified release to roll back to. "
+                + "\(Self.shipAFix(to: environment))")
         }
         progress("Rolling \(name) back to \(rollback.release.version)…")
         do {
@@ -138,7 +142,8 @@ extension Engine {
             return await failure(bad, finding, "\(headline), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)",
                                  code: [.busy, .unavailable].contains(error.code) ? error.code : .deploymentFailed)
         }
-        return await failure(bad, finding, "\(headline). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and is healthy.",
+        return await failure(bad, finding, "\(headline). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and "
+            + "is healthy.",
                              rolledBackTo: rollback.release.version)
     }
 

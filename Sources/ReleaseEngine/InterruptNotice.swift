@@ -46,7 +46,8 @@ public enum InterruptNotice {
     static func driving(_ started: StartedDeployment, engine: Engine) -> Driving {
         startStoppingThread()
         let name = started.environment.name
-        let text = "release: interrupted during deployment \(started.id) (\(started.kind.rawValue) of \(started.release.version) to \(name)), which stays in flight. Run `release recover \(name)` to settle it.\n"
+        let text = "release: interrupted during deployment \(started.id) (\(started.kind.rawValue) of \(started.release.version) to \(name)), "
+            + "which stays in flight. Run `release recover \(name)` to settle it.\n"
         let record: Recorder = { interruption in await engine.recordInterruption(of: started, interruption) }
         let previous = recorder.withLock { installed in
             defer { installed = record }

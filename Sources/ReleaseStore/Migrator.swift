@@ -65,7 +65,8 @@ public struct Migrator: Sendable {
         let pending = migrations.filter { applied[$0.version] == nil }
         if !pending.isEmpty {
             throw ReleaseError.usage(
-                "The database schema is behind this release binary (\(pending.count) migration\(pending.count == 1 ? "" : "s") pending). Run `release migrate` first.")
+                "The database schema is behind this release binary (\(pending.count) migration\(pending.count == 1 ? "" : "s") pending). Run "
+                    + "`release migrate` first.")
         }
     }
 
@@ -85,7 +86,8 @@ public struct Migrator: Sendable {
             }
             if migration.checksum != record.checksum {
                 throw ReleaseError.usage(
-                    "Migration \(migration.name) was edited after it was applied (its checksum differs). Restore the original file and put the change in a new migration.")
+                    "Migration \(migration.name) was edited after it was applied (its checksum differs). Restore the original file and put the "
+                        + "change in a new migration.")
             }
         }
     }

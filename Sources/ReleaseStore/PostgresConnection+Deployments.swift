@@ -41,7 +41,8 @@ extension PostgresConnection {
     /// The error for a busy environment, naming what is in flight there.
     public func busyError(environment: Int64, name: String) throws -> ReleaseError {
         if let current = try inFlight(environment: environment) {
-            return .busy("Environment '\(name)' is busy: \(current.kind.rawValue) of \(current.version) by \(current.by) is \(current.state.rawValue) (deployment \(current.id)). Wait for it, or run `release recover \(name)` if that run died.")
+            return .busy("Environment '\(name)' is busy: \(current.kind.rawValue) of \(current.version) by \(current.by) is "
+                + "\(current.state.rawValue) (deployment \(current.id)). Wait for it, or run `release recover \(name)` if that run died.")
         }
         return .busy("Environment '\(name)' is busy with another operation. Try again in a moment.")
     }

@@ -16,7 +16,8 @@ extension PostgresConnection {
 
     /// Registers a release. Its notes are stored without secrets; an artifact that holds one is
     /// refused, since the providers need it exactly as given and it must not be stored.
-    public func insertRelease(app: Int64, version: String, commit: String?, artifact: String?, notes: String?, by actor: String) throws -> ReleaseRecord {
+    public func insertRelease(app: Int64, version: String, commit: String?, artifact: String?,
+        notes: String?, by actor: String) throws -> ReleaseRecord {
         if let artifact, Secrets.redact(artifact) != artifact {
             throw ReleaseError.usage("The artifact of \(version) holds a credential (\(Secrets.redact(artifact))), which must not be stored: "
                 + "give a location without it, such as a presigned URL.")

@@ -108,16 +108,19 @@ public enum DatabaseFailure {
             .filter { !$0.isEmpty }.joined(separator: "; ")
         // libpq's last line is often a question ("Is the server running …?"): no full stop after it.
         let sentence = reason.last.map { ".?!".contains($0) } == true ? reason : reason + "."
-        return .unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(sentence)) Check --database-url or RELEASE_DATABASE_URL and that PostgreSQL is running.")
+        return .unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(sentence)) Check --database-url or "
+            + "RELEASE_DATABASE_URL and that PostgreSQL is running.")
     }
 
     /// The user-facing form of a database error.
     public static func translate(_ error: PostgresError) -> ReleaseError {
         if error.isConnectionFailure {
-            return .unavailable("Lost the database connection (\(error.message)). Check that PostgreSQL is up, then run `release recover` if an operation was in flight.")
+            return .unavailable("Lost the database connection (\(error.message)). Check that PostgreSQL is up, then run `release recover` if an "
+                + "operation was in flight.")
         }
         if error.sqlState == "42501" {
-            return .usage("The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read (status, history, audit). See docs/database.md.")
+            return .usage("The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read "
+                + "(status, history, audit). See docs/database.md.")
         }
         if error.sqlState == "55P03" {
             return .busy("The database is busy: another session holds a lock this command needs (\(error.message)). Try again in a moment.")

@@ -100,7 +100,8 @@ struct CommandContext {
         let candidates = [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]]
         let chosen = candidates.compactMap { $0 }.first { !$0.isEmpty } ?? loginName()
         guard Identifier.isValidActor(chosen) else {
-            throw ReleaseError.usage("'\(Identifier.shown(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most 100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
+            throw ReleaseError.usage("'\(Identifier.shown(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most "
+                + "100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
         }
         return chosen
     }

@@ -2,7 +2,8 @@ import ArgumentParser
 import ReleaseCore
 
 struct FreezeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "freeze", abstract: "Stop deploys and promotions into an environment (rollbacks are never frozen).")
+    static let configuration = CommandConfiguration(commandName: "freeze", abstract: "Stop deploys and promotions into an environment "
+        + "(rollbacks are never frozen).")
 
     @Argument(help: "The environment.") var environment: String
     @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
@@ -20,7 +21,8 @@ struct FreezeCommand: AsyncParsableCommand {
             context.output.document(.object([("freeze", .object([("environment", .string(target.name)), ("reason", .string(why)),
                                                                   ("until", .optional(end?.rfc3339))]))]))
         } else {
-            context.output.line("\(target.name) is frozen\(end.map { " until \($0)" } ?? ""): \(why). Run `release unfreeze \(target.name)` to lift it.")
+            context.output.line("\(target.name) is frozen\(end.map { " until \($0)" } ?? ""): \(why). Run `release unfreeze \(target.name)` to "
+                + "lift it.")
         }
     }
 }

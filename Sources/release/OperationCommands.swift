@@ -26,7 +26,8 @@ struct PromoteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promote",
         abstract: "Put the release live on FROM onto TO through the gates, verify it, roll back on failure.",
-        discussion: "--dry-run prints every gate, pass or fail, with the earliest time a time-based gate can pass, and changes nothing (exit 3 when a gate would refuse).")
+        discussion: "--dry-run prints every gate, pass or fail, with the earliest time a time-based gate can pass, and changes nothing (exit 3 "
+            + "when a gate would refuse).")
 
     @Argument(help: "The source environment, such as develop.") var from: String
     @Argument(help: "The target environment, such as main.") var to: String
@@ -43,7 +44,8 @@ struct PromoteCommand: AsyncParsableCommand {
         let source = try context.configuration.environment(named: from)
         let target = try context.configuration.environment(named: to)
         if let expected = target.promoteFrom, expected != source.name {
-            throw ReleaseError.usage("'\(target.name)' receives promotions from \(expected), not \(source.name). Run `release promote \(expected) \(target.name)`.")
+            throw ReleaseError.usage("'\(target.name)' receives promotions from \(expected), not \(source.name). Run `release promote "
+                + "\(expected) \(target.name)`.")
         }
         if source.name == target.name { throw ReleaseError.usage("Promote from one environment to another, such as `release promote develop main`.") }
         let plan = OperationPlan(kind: .promote, environment: target, version: version, source: source, reason: reason, force: force)
@@ -58,7 +60,8 @@ struct PromoteCommand: AsyncParsableCommand {
                 context.output.table(["GATE", "RESULT", "DETAIL", "EARLIEST PASS"], gates.map { gate in
                     [gate.name, gate.passed ? "pass" : "FAIL", gate.detail, gate.earliestPass?.rfc3339 ?? "-"]
                 })
-                context.output.line(passed ? "Every gate passes: `release promote \(source.name) \(target.name)` would proceed." : "The promotion would be refused.")
+                context.output.line(passed ? "Every gate passes: `release promote \(source.name) \(target.name)` would proceed." : "The "
+                    + "promotion would be refused.")
             }
             if !passed { throw ExitCode(ReleaseError.Code.refused.rawValue) }
             return
@@ -68,7 +71,8 @@ struct PromoteCommand: AsyncParsableCommand {
 }
 
 struct RollbackCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Put the previous good release (or --to VERSION) back. Never frozen.")
+    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Put the previous good release (or --to VERSION) back. "
+        + "Never frozen.")
 
     @Argument(help: "The environment.") var environment: String
     @Option(help: "The version to go back to (it must have been verified live there).") var to: String?
@@ -87,7 +91,8 @@ struct RollbackCommand: AsyncParsableCommand {
 }
 
 struct RecoverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "recover", abstract: "Settle operations that a crashed or killed run left in flight.")
+    static let configuration = CommandConfiguration(commandName: "recover", abstract: "Settle operations that a crashed or killed run left in "
+        + "flight.")
 
     @Argument(help: "Only this environment.") var environment: String?
     @OptionGroup var global: GlobalOptions
@@ -164,7 +169,9 @@ enum OperationOptions {
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch", abstract: "Keep probing an environment after a deploy; roll back on failure (exit 1).",
-        discussion: "Probes the environment's health URL every `interval`; a failed probe is confirmed with a full verification (`successes` within `within`), and a confirmed failure quarantines the release and rolls back, as a promotion's own verification does. A release put there by a rollback is never rolled back.")
+        discussion: "Probes the environment's health URL every `interval`; a failed probe is confirmed with a full verification (`successes` "
+            + "within `within`), and a confirmed failure quarantines the release and rolls back, as a promotion's own verification does. A "
+                + "release put there by a rollback is never rolled back.")
 
     @Argument(help: "The environment.") var environment: String
     @Option(name: .customLong("for"), parsing: .unconditional, help: "How long to watch.") var duration: String = "15m"

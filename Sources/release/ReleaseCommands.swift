@@ -6,7 +6,8 @@ import Postgres
 import ReleaseStore
 
 struct MigrateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply pending database migrations (safe to run concurrently and repeatedly).")
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply pending database migrations (safe to run "
+        + "concurrently and repeatedly).")
 
     @OptionGroup var global: GlobalOptions
 
@@ -98,7 +99,8 @@ struct CheckCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         try await context.engine.recordCheck(version: version, name: name, status: status, url: url)
         if global.json {
-            context.output.document(.object([("check", .object([("version", .string(version)), ("name", .string(name)), ("status", .string(status.rawValue))]))]))
+            context.output.document(.object([("check", .object([("version", .string(version)), ("name", .string(name)),
+                ("status", .string(status.rawValue))]))]))
         } else {
             context.output.line("Recorded \(name) \(status.rawValue) for \(version).")
         }
@@ -118,7 +120,8 @@ struct ApproveCommand: AsyncParsableCommand {
         let target = try context.configuration.environment(named: environment)
         try await context.engine.approve(environment: target, version: version)
         if global.json {
-            context.output.document(.object([("approval", .object([("environment", .string(target.name)), ("version", .string(version)), ("by", .string(context.engine.actor))]))]))
+            context.output.document(.object([("approval", .object([("environment", .string(target.name)), ("version", .string(version)),
+                ("by", .string(context.engine.actor))]))]))
         } else {
             context.output.line("\(context.engine.actor) approved \(version) for \(target.name).")
         }
@@ -126,7 +129,8 @@ struct ApproveCommand: AsyncParsableCommand {
 }
 
 struct RejectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Quarantine a release: it can never be deployed or promoted again.")
+    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Quarantine a release: it can never be deployed or "
+        + "promoted again.")
 
     @Argument(help: "The version.") var version: String
     @Option(parsing: .unconditional, help: "Why (required).") var reason: String?

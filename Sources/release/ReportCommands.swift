@@ -5,7 +5,8 @@ import ReleaseStore
 import ReleaseEngine
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "What is live where, since when, by whom, health, what is in flight.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "What is live where, since when, by whom, health, what is "
+        + "in flight.")
 
     @Argument(help: "Only this environment.") var environment: String?
     @OptionGroup var global: GlobalOptions
@@ -22,7 +23,8 @@ struct StatusCommand: AsyncParsableCommand {
                 status.name, status.live?.version ?? "-", status.live?.since.rfc3339 ?? "-", status.live?.by ?? "-", status.health,
                 status.inFlight.map { "\($0.kind.rawValue) \($0.version) (\($0.state.rawValue), \($0.by)\($0.detail.map { ": \($0)" } ?? ""))" }
                     ?? "-",
-                status.freezeReasons.isEmpty ? "no" : "yes: " + status.freezeReasons.joined(separator: "; ") + (status.frozenUntil.map { " until \($0)" } ?? ""),
+                status.freezeReasons.isEmpty ? "no" : "yes: " + status.freezeReasons.joined(separator: "; ") + (status.frozenUntil.map { " "
+                    + "until \($0)" } ?? ""),
             ]
         })
     }
@@ -90,7 +92,8 @@ struct AuditListCommand: AsyncParsableCommand {
             } else if chosen == "csv" {
                 context.output.line("environment,version,since,by")
                 for (name, release) in live {
-                    context.output.line([name, release?.version ?? "", release?.since.rfc3339 ?? "", release?.by ?? ""].map(CSV.field).joined(separator: ","))
+                    context.output.line([name, release?.version ?? "", release?.since.rfc3339 ?? "", release?.by ?? ""]
+                        .map(CSV.field).joined(separator: ","))
                 }
             } else {
                 context.output.line("Live at \(at.rfc3339):")
@@ -131,7 +134,8 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         if global.json {
             context.output.document(.object([("verified", .bool(true)), ("events", .int(checked)), ("app", .string(context.configuration.app))]))
         } else {
-            context.output.line("The audit trail of \(context.configuration.app) is intact: \(checked) event\(checked == 1 ? "" : "s"), every hash matches its contents and its predecessor.")
+            context.output.line("The audit trail of \(context.configuration.app) is intact: \(checked) event\(checked == 1 ? "" : "s"), every "
+                + "hash matches its contents and its predecessor.")
         }
     }
 }

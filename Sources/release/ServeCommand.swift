@@ -28,10 +28,12 @@ struct ServeCommand: AsyncParsableCommand {
         let token = environment.secret("RELEASE_DASHBOARD_TOKEN")
         if !Dashboard.isLoopback(host) {
             guard let token else {
-                throw ReleaseError.usage("Serving on \(host) would show every release to the network: set RELEASE_DASHBOARD_TOKEN to a long random secret, or leave out --host to serve on 127.0.0.1 only.")
+                throw ReleaseError.usage("Serving on \(host) would show every release to the network: set RELEASE_DASHBOARD_TOKEN to a long "
+                    + "random secret, or leave out --host to serve on 127.0.0.1 only.")
             }
             guard token.count >= 16 else {
-                throw ReleaseError.usage("RELEASE_DASHBOARD_TOKEN is too short to guard a dashboard on \(host): use at least 16 random characters (`openssl rand -hex 24`).")
+                throw ReleaseError.usage("RELEASE_DASHBOARD_TOKEN is too short to guard a dashboard on \(host): use at least 16 random "
+                    + "characters (`openssl rand -hex 24`).")
             }
         }
         let output = Output(global)
@@ -53,7 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
                 if json {
                     output.document(.object([("url", .string(address)), ("token_required", .bool(token != nil))]))
                 } else {
-                    output.line("release: the dashboard is at \(address)\(token != nil ? " (open it once as \(address)?token=…)" : "") (Ctrl-C stops it)")
+                    output.line("release: the dashboard is at \(address)\(token != nil ? " (open it once as \(address)?token=…)" : "") (Ctrl-C "
+                        + "stops it)")
                 }
             }
         } catch let error as ReleaseError {

@@ -45,7 +45,8 @@ struct AWSErrorAnswer: Sendable {
     }
 
     static func element(_ name: String, in xml: String) -> String? {
-        guard let open = xml.range(of: "<\(name)>"), let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex) else { return nil }
+        guard let open = xml.range(of: "<\(name)>"),
+            let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex) else { return nil }
         return String(xml[open.upperBound..<close.lowerBound])
     }
 
@@ -108,7 +109,8 @@ struct AWSClient: Sendable {
             throw ReleaseError.usage(session.missingCredentials ?? "No AWS credentials.")
         }
         guard let region = session.region else {
-            throw ReleaseError.usage("No AWS region: set `region` in the environment's \(service.signingName == "ecs" ? "aws-ecs" : "aws-lambda") block of release.yml, or AWS_REGION.")
+            throw ReleaseError.usage("No AWS region: set `region` in the environment's "
+                + "\(service.signingName == "ecs" ? "aws-ecs" : "aws-lambda") block of release.yml, or AWS_REGION.")
         }
         self.init(service: service, credentials: credentials, region: region, apiURL: apiURL, environment: environment, hint: hint)
     }
@@ -145,10 +147,12 @@ struct AWSClient: Sendable {
     func failure(_ operation: String, _ answer: AWSErrorAnswer) -> ProviderError {
         let says = answer.summary
         if AWSErrorAnswer.credentials.contains(answer.code) || answer.status == 401 {
-            return ProviderError(.configuration, "\(service.title) rejected the AWS credentials (\(operation): \(says)). Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.")
+            return ProviderError(.configuration, "\(service.title) rejected the AWS credentials (\(operation): \(says)). Check "
+                + "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.")
         }
         if AWSErrorAnswer.denied.contains(answer.code) || answer.status == 403 {
-            return ProviderError(.configuration, "The AWS credentials may not call \(operation) (\(says)). Allow \(service.signingName):\(operation) in the IAM policy of the user or role.")
+            return ProviderError(.configuration, "The AWS credentials may not call \(operation) (\(says)). Allow "
+                + "\(service.signingName):\(operation) in the IAM policy of the user or role.")
         }
         if answer.code.hasSuffix("NotFoundException") || answer.code == "NotFound" || answer.status == 404 {
             return ProviderError(.configuration, "\(service.title) in \(region) refused \(operation): \(says). Check \(hint) in release.yml.")

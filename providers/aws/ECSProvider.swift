@@ -72,7 +72,8 @@ public struct ECSProvider: DeploymentProvider {
         let ecs = try client()
         let service = try await describeService(ecs)
         if let controller = service["deploymentController"]?["type"]?.stringValue, controller != "ECS" {
-            throw ProviderError(.configuration, "ECS \(name) uses the \(controller) deployment controller; release can only update services that use the ECS (rolling) controller.")
+            throw ProviderError(.configuration, "ECS \(name) uses the \(controller) deployment controller; release can only update services "
+                + "that use the ECS (rolling) controller.")
         }
         guard let current = service["taskDefinition"]?.stringValue else {
             throw ProviderError(.unreachable, "ECS described \(name) without a task definition.")
@@ -144,7 +145,8 @@ public struct ECSProvider: DeploymentProvider {
             return service
         }
         let reason = answer["failures"]?.arrayValue?.first?["reason"]?.stringValue ?? "INACTIVE"
-        throw ProviderError(.configuration, "ECS has no active \(name) in \(ecs.region) (\(reason)). Check `aws-ecs.cluster`, `aws-ecs.service` and `aws-ecs.region` in release.yml.")
+        throw ProviderError(.configuration, "ECS has no active \(name) in \(ecs.region) (\(reason)). Check `aws-ecs.cluster`, `aws-ecs.service` "
+            + "and `aws-ecs.region` in release.yml.")
     }
 
     /// Stable: the service uses our task definition, has one deployment, PRIMARY, its rollout
@@ -165,14 +167,17 @@ public struct ECSProvider: DeploymentProvider {
             case .stable:
                 return
             case let .failed(reason):
-                throw ProviderError(.failed, "The ECS rollout of \(Self.shortName(taskDefinition)) on \(name) failed: \(reason).", serving: .failedRelease)
+                throw ProviderError(.failed, "The ECS rollout of \(Self.shortName(taskDefinition)) on \(name) failed: "
+                    + "\(reason).", serving: .failedRelease)
             case let .replaced(other):
-                throw ProviderError(.failed, "ECS \(name) now uses \(Self.shortName(other)) instead of \(Self.shortName(taskDefinition)) (its deployment circuit breaker may have rolled back, or someone else deployed).", serving: .failedRelease)
+                throw ProviderError(.failed, "ECS \(name) now uses \(Self.shortName(other)) instead of \(Self.shortName(taskDefinition)) (its "
+                    + "deployment circuit breaker may have rolled back, or someone else deployed).", serving: .failedRelease)
             case .inProgress:
                 break
             }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "ECS \(name) did not become stable on \(Self.shortName(taskDefinition)) within \(configuration.timeout) (last: \(last)).", serving: .failedRelease)
+                throw ProviderError(.failed, "ECS \(name) did not become stable on \(Self.shortName(taskDefinition)) within "
+                    + "\(configuration.timeout) (last: \(last)).", serving: .failedRelease)
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }
@@ -206,7 +211,8 @@ public struct ECSProvider: DeploymentProvider {
         let desired = primary?["desiredCount"]?.intValue ?? service["desiredCount"]?.intValue ?? 0
         let running = primary?["runningCount"]?.intValue ?? service["runningCount"]?.intValue ?? 0
         let rollout = primary?["rolloutState"]?.stringValue
-        let detail = "\(deployments.count) deployment\(deployments.count == 1 ? "" : "s"), rollout \(rollout ?? "unknown"), \(running) of \(desired) tasks running"
+        let detail = "\(deployments.count) deployment\(deployments.count == 1 ? "" : "s"), rollout \(rollout ?? "unknown"), \(running) of "
+            + "\(desired) tasks running"
         guard primary != nil, deployments.count == 1, rollout == nil || rollout == "COMPLETED", running == desired else {
             return .inProgress(detail)
         }
@@ -224,7 +230,8 @@ public struct ECSProvider: DeploymentProvider {
         let names = containers.compactMap { $0["name"]?.stringValue }
         guard let position = containers.firstIndex(where: { $0["name"]?.stringValue == container }),
               case var .object(fields) = containers[position] else {
-            throw ProviderError(.configuration, "The task definition has no container named '\(container)' (it has \(names.joined(separator: ", "))). Fix `aws-ecs.container` in release.yml.")
+            throw ProviderError(.configuration, "The task definition has no container named '\(container)' (it has "
+                + "\(names.joined(separator: ", "))). Fix `aws-ecs.container` in release.yml.")
         }
         let existing = containers[position]["image"]?.stringValue
         let image = try Self.image(artifact: artifact, existing: existing, version: version)
@@ -241,11 +248,13 @@ public struct ECSProvider: DeploymentProvider {
     static func image(artifact: String?, existing: String?, version: String) throws -> String {
         guard let artifact, !artifact.isEmpty, !artifact.contains("://") else {
             let what = artifact.map { "'\($0)', which is not a container image" } ?? "no artifact"
-            throw ProviderError(.configuration, "Release \(version) has \(what); aws-ecs deploys container images. Create the release with --artifact REGISTRY/REPOSITORY:TAG or REPOSITORY@sha256:DIGEST.")
+            throw ProviderError(.configuration, "Release \(version) has \(what); aws-ecs deploys container images. Create the release with "
+                + "--artifact REGISTRY/REPOSITORY:TAG or REPOSITORY@sha256:DIGEST.")
         }
         guard artifact.hasPrefix("sha256:") else { return artifact }
         guard let existing, !existing.isEmpty else {
-            throw ProviderError(.configuration, "Release \(version) names only a digest (\(artifact)), and the container has no image to take the repository from. Use REPOSITORY@\(artifact) as the artifact.")
+            throw ProviderError(.configuration, "Release \(version) names only a digest (\(artifact)), and the container has no image to take "
+                + "the repository from. Use REPOSITORY@\(artifact) as the artifact.")
         }
         var repository = existing
         if let at = repository.firstIndex(of: "@") {

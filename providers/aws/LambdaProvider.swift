@@ -42,7 +42,8 @@ public struct LambdaProvider: DeploymentProvider {
         /// `s3://bucket/key[?versionId=…]` or a container image URI.
         init(artifact: String?, release: String) throws {
             guard let artifact, !artifact.isEmpty else {
-                throw ProviderError(.configuration, "Release \(release) has no artifact; aws-lambda deploys a zip in S3 or a container image. Create the release with --artifact s3://BUCKET/KEY or --artifact ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG.")
+                throw ProviderError(.configuration, "Release \(release) has no artifact; aws-lambda deploys a zip in S3 or a container image. "
+                    + "Create the release with --artifact s3://BUCKET/KEY or --artifact ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG.")
             }
             if artifact.hasPrefix("s3://") {
                 var rest = artifact.dropFirst("s3://".count)
@@ -59,7 +60,8 @@ public struct LambdaProvider: DeploymentProvider {
                 }
                 self = .s3(bucket: String(rest[..<slash]), key: String(rest[rest.index(after: slash)...]), version: version)
             } else if artifact.contains("://") {
-                throw ProviderError(.configuration, "Release \(release)'s artifact \(artifact) is neither s3://BUCKET/KEY nor a container image URI; aws-lambda can deploy only those.")
+                throw ProviderError(.configuration, "Release \(release)'s artifact \(artifact) is neither s3://BUCKET/KEY nor a container image "
+                    + "URI; aws-lambda can deploy only those.")
             } else {
                 self = .image(artifact)
             }
@@ -133,7 +135,9 @@ public struct LambdaProvider: DeploymentProvider {
         }
         let before = try await lambda.rest(.GET, "\(functionPath)/configuration", operation: "GetFunctionConfiguration")
         if let type = before["PackageType"]?.stringValue, type != code.packageType {
-            throw ProviderError(.configuration, "Lambda \(name) is a \(type) function, but release \(request.release.version)'s artifact \(code.description) is \(code.packageType == "Image" ? "a container image" : "a zip in S3"). Deploy the matching kind of artifact.")
+            throw ProviderError(.configuration, "Lambda \(name) is a \(type) function, but release \(request.release.version)'s artifact "
+                + "\(code.description) is \(code.packageType == "Image" ? "a container image" : "a zip in S3"). Deploy the matching kind of "
+                    + "artifact.")
         }
         progress("Updating the code of Lambda \(name) to \(code.description)…")
         let updated = try await lambda.rest(.PUT, "\(functionPath)/code", code.input, operation: "UpdateFunctionCode")
@@ -193,7 +197,8 @@ public struct LambdaProvider: DeploymentProvider {
             ("RoutingConfig", .object([("AdditionalVersionWeights", .object([]))])),
         ]), operation: "UpdateAlias")
         guard answer["FunctionVersion"]?.stringValue == version else {
-            throw ProviderError(.failed, "Lambda did not move alias \(configuration.alias) of \(name) to version \(version) (it points at \(answer["FunctionVersion"]?.stringValue ?? "nothing")).")
+            throw ProviderError(.failed, "Lambda did not move alias \(configuration.alias) of \(name) to version \(version) (it points at "
+                + "\(answer["FunctionVersion"]?.stringValue ?? "nothing")).")
         }
         progress("Alias \(configuration.alias) of Lambda \(name) now serves version \(version).")
         return DeploymentOutcome(
@@ -223,7 +228,8 @@ public struct LambdaProvider: DeploymentProvider {
             }
             if status == "Successful" && state != "Pending" { return }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "The code update of Lambda \(name) did not finish within \(configuration.timeout) (last: update \(status), state \(state)).")
+                throw ProviderError(.failed, "The code update of Lambda \(name) did not finish within \(configuration.timeout) (last: update "
+                    + "\(status), state \(state)).")
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }

@@ -55,7 +55,8 @@ public struct RailwayProvider: DeploymentProvider {
     /// A missing token is a configuration error before any work starts.
     public func preflight() throws {
         guard accountToken != nil || projectToken != nil else {
-            throw ReleaseError.usage("Neither RAILWAY_API_TOKEN nor RAILWAY_TOKEN is set. Export an account or workspace token as RAILWAY_API_TOKEN, or a project token as RAILWAY_TOKEN.")
+            throw ReleaseError.usage("Neither RAILWAY_API_TOKEN nor RAILWAY_TOKEN is set. Export an account or workspace token as "
+                + "RAILWAY_API_TOKEN, or a project token as RAILWAY_TOKEN.")
         }
     }
 
@@ -89,7 +90,8 @@ public struct RailwayProvider: DeploymentProvider {
         } else if let commit = request.release.commit {
             variables.append(("commitSha", .string(commit)))
         } else {
-            throw ProviderError(.configuration, "Release \(request.release.version) has neither an image artifact nor a commit: Railway needs one of them (`release create --commit SHA` or `--artifact registry/image:tag`).")
+            throw ProviderError(.configuration, "Release \(request.release.version) has neither an image artifact nor a commit: Railway needs "
+                + "one of them (`release create --commit SHA` or `--artifact registry/image:tag`).")
         }
         progress("Deploying \(request.release.version) to Railway service \(ids.service)…")
         let data = try await railway.run("""
@@ -206,7 +208,8 @@ public struct RailwayProvider: DeploymentProvider {
                 if malformed >= 5 { throw ProviderError(.unreachable, error.description) }
             }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "Railway deployment \(deployment) did not finish within \(configuration.timeout) (last status \(last.isEmpty ? "unknown" : last)).")
+                throw ProviderError(.failed, "Railway deployment \(deployment) did not finish within \(configuration.timeout) (last status "
+                    + "\(last.isEmpty ? "unknown" : last)).")
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }
