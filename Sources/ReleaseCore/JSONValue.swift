@@ -109,7 +109,12 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     private static func writeString(_ value: String, to output: inout String) {
-        output += "\""
+        output += "\"" + escaped(value) + "\""
+    }
+
+    /// A string's characters as a JSON string literal spells them, without the quotes.
+    static func escaped(_ value: String) -> String {
+        var output = ""
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
@@ -123,7 +128,7 @@ public enum JSONValue: Sendable, Equatable {
             default: output.unicodeScalars.append(scalar)
             }
         }
-        output += "\""
+        return output
     }
 
     /// Parses JSON text; `nil` if it is not valid JSON.

@@ -68,20 +68,9 @@ public struct Redactor: Sendable {
     }
 
     /// The secret as written, percent-encoded (everything but RFC 3986's unreserved characters)
-    /// and JSON-escaped (with and without `\/`).
+    /// and JSON-escaped as JSONValue writes it (with and without `\/`).
     static func spellings(of secret: String) -> [[UInt8]] {
-        var escaped = ""
-        for scalar in secret.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
+        let escaped = JSONValue.escaped(secret)
         let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
         let percentEncoded = secret.addingPercentEncoding(withAllowedCharacters: unreserved) ?? secret
         var forms: [[UInt8]] = []
