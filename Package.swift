@@ -2,14 +2,13 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
     name: "release",
-    platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "release", targets: ["release"]),
+        .executable(name: "release", targets: ["release"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -1,4 +1,5 @@
 import Foundation
+
 /// Reads the parts of a PostgreSQL connection string that must never be shown.
 public enum ConnectionString {
     /// The password in a `postgresql://user:password@host/db` URL or a `password=…` key, if any.

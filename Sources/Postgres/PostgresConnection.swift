@@ -1,11 +1,12 @@
+import CLibPQ
+import Dispatch
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CLibPQ
-import Dispatch
-import Foundation
 
 /// One libpq connection. Async callers go through `run`, which runs their closure on the
 /// connection's own serial queue: blocking libpq calls never hold a thread of the cooperative
@@ -82,12 +83,14 @@ public final class PostgresConnection: @unchecked Sendable {
         let hosts = (options["host"] ?? environment["PGHOST"] ?? "").split(separator: ",").map(String.init)
         let local = ["", "localhost", "127.0.0.1", "::1"]
         guard !hosts.isEmpty, hosts.allSatisfy({ !$0.hasPrefix("/") && !$0.hasPrefix("@") }),
-              !hosts.allSatisfy({ local.contains($0) }) else { return [] }
+            !hosts.allSatisfy({ local.contains($0) })
+        else { return [] }
         var defaults = [("sslmode", "verify-full")]
         let home = environment["HOME"] ?? ""
         let bundle = "/etc/ssl/certs/ca-certificates.crt"
         if options["sslrootcert"] == nil, environment["PGSSLROOTCERT"] == nil,
-           !FileManager.default.fileExists(atPath: home + "/.postgresql/root.crt"), FileManager.default.fileExists(atPath: bundle) {
+            !FileManager.default.fileExists(atPath: home + "/.postgresql/root.crt"), FileManager.default.fileExists(atPath: bundle)
+        {
             defaults.append(("sslrootcert", bundle))
         }
         return defaults

@@ -35,11 +35,13 @@ public struct APIClient: Sendable {
         public var refusedWithoutActing: (@Sendable (Response) -> Bool)?
 
         /// Creates a configuration.
-        public init(baseURL: String, headers: [(String, String)], platform: String,
-                    timeout: TimeSpan = .seconds(30), maxAttempts: Int = 5,
-                    initialBackoff: TimeSpan = .milliseconds(500), maxBackoff: TimeSpan = .seconds(30),
-                    authorize: Authorizer? = nil,
-                    refusedWithoutActing: (@Sendable (Response) -> Bool)? = nil) {
+        public init(
+            baseURL: String, headers: [(String, String)], platform: String,
+            timeout: TimeSpan = .seconds(30), maxAttempts: Int = 5,
+            initialBackoff: TimeSpan = .milliseconds(500), maxBackoff: TimeSpan = .seconds(30),
+            authorize: Authorizer? = nil,
+            refusedWithoutActing: (@Sendable (Response) -> Bool)? = nil
+        ) {
             var base = baseURL
             while base.hasSuffix("/") { base.removeLast() }
             self.baseURL = base
@@ -90,8 +92,10 @@ public struct APIClient: Sendable {
     private let sleeper: @Sendable (Duration) async throws -> Void
 
     /// Creates a client over a shared HTTP client.
-    public init(configuration: Configuration, client: HTTPClient = .release,
-                sleeper: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }) {
+    public init(
+        configuration: Configuration, client: HTTPClient = .release,
+        sleeper: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+    ) {
         self.configuration = configuration
         self.client = client
         self.sleeper = sleeper
@@ -102,16 +106,21 @@ public struct APIClient: Sendable {
     ///
     /// 429 is retried for every method (the server refused without acting); 5xx and connection
     /// failures only for idempotent methods, or when `retryable` says the request is safe to repeat.
-    public func send(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers extra: [(String, String)] = [],
-                     retryable: Bool? = nil, label: String? = nil) async throws -> Response {
-        try await send(method, path, body: json.map { Array($0.text.utf8) }, contentType: json == nil ? nil : "application/json",
-                       headers: extra, retryable: retryable, label: label)
+    public func send(
+        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers extra: [(String, String)] = [],
+        retryable: Bool? = nil, label: String? = nil
+    ) async throws -> Response {
+        try await send(
+            method, path, body: json.map { Array($0.text.utf8) }, contentType: json == nil ? nil : "application/json",
+            headers: extra, retryable: retryable, label: label)
     }
 
     /// Sends raw bytes with their content type; otherwise as `send(_:_:json:headers:retryable:)`.
     /// `label` names the request in errors (default: method and path).
-    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String?, headers extra: [(String, String)] = [],
-                     retryable: Bool? = nil, label: String? = nil) async throws -> Response {
+    public func send(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String?, headers extra: [(String, String)] = [],
+        retryable: Bool? = nil, label: String? = nil
+    ) async throws -> Response {
         let idempotent = retryable ?? [.GET, .HEAD, .PUT, .DELETE, .OPTIONS].contains(method)
         let label = label ?? "\(method.rawValue) \(path)"
         let url = configuration.baseURL + path
@@ -148,14 +157,17 @@ public struct APIClient: Sendable {
             let refused = response.status == 429 || configuration.refusedWithoutActing?(response) == true
             let retry = refused || (idempotent && [500, 502, 503, 504].contains(response.status))
             if retry, attempt < configuration.maxAttempts {
-                try await sleeper(backoff(attempt: attempt, retryAfter: response.headers["retry-after"],
-                                          rateLimitReset: refused ? response.headers["ratelimit-reset"] : nil))
+                try await sleeper(
+                    backoff(
+                        attempt: attempt, retryAfter: response.headers["retry-after"],
+                        rateLimitReset: refused ? response.headers["ratelimit-reset"] : nil))
                 continue
             }
             var text = Secrets.redact(response.text)
             if text.count > 300 { text = String(text.prefix(300)) + "…" }
-            throw StatusError(status: response.status, request: Secrets.redact(label), body: response.json, text: text,
-                              headers: response.headers)
+            throw StatusError(
+                status: response.status, request: Secrets.redact(label), body: response.json, text: text,
+                headers: response.headers)
         }
     }
 

@@ -1,10 +1,11 @@
+import Dispatch
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
-import Foundation
 
 /// Runs a program in its own process group, streams its output, and kills the whole group on
 /// timeout. While it runs, its group is in `ProcessGroups`, so an interrupted `release` stops it
@@ -44,8 +45,10 @@ public struct ChildProcess: Sendable {
 
     /// Starts the process, calls `onStart` with its pid, passes each output line to `onLine`, and
     /// returns when it has exited (or been killed at the timeout).
-    public func run(onStart: @escaping @Sendable (Int32) async -> Void = { _ in },
-                    onLine: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Termination {
+    public func run(
+        onStart: @escaping @Sendable (Int32) async -> Void = { _ in },
+        onLine: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> Termination {
         var pipe: [Int32] = [0, 0]
         guard Glibc.pipe(&pipe) == 0 else { throw ChildProcessError("could not create a pipe") }
         let (readEnd, writeEnd) = (pipe[0], pipe[1])

@@ -69,8 +69,10 @@ public struct CommandProvider: DeploymentProvider {
         return try await deploy(request, record: record)
     }
 
-    private func run(_ command: String, operation: String, _ request: DeploymentRequest,
-        record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+    private func run(
+        _ command: String, operation: String, _ request: DeploymentRequest,
+        record: @escaping OperationRecorder
+    ) async throws -> DeploymentOutcome {
         var environment = ProcessEnvironment.current
         environment["RELEASE_APP"] = request.app
         environment["RELEASE_ENV"] = request.environment.name
@@ -80,8 +82,9 @@ public struct CommandProvider: DeploymentProvider {
         environment["RELEASE_PREVIOUS_VERSION"] = request.previous?.version ?? ""
         environment["RELEASE_OPERATION"] = operation
         environment["RELEASE_DEPLOYMENT_ID"] = String(request.deploymentID)
-        var child = ChildProcess(arguments: ["/bin/sh", "-c", command], environment: environment,
-                                 workingDirectory: configuration.workdir, timeout: configuration.timeout.duration)
+        var child = ChildProcess(
+            arguments: ["/bin/sh", "-c", command], environment: environment,
+            workingDirectory: configuration.workdir, timeout: configuration.timeout.duration)
         child.stopTimeout = configuration.stopTimeout.duration
         let termination: ChildProcess.Termination
         do {
@@ -94,8 +97,10 @@ public struct CommandProvider: DeploymentProvider {
             throw ProviderError(.configuration, "The \(operation) command could not start: \(error). Check `command.workdir` in release.yml.")
         }
         if termination.timedOut {
-            throw ProviderError(.failed, "The \(operation) command ran longer than \(configuration.timeout) and was "
-                + "stopped\(Self.excerpt(termination.tail)).")
+            throw ProviderError(
+                .failed,
+                "The \(operation) command ran longer than \(configuration.timeout) and was "
+                    + "stopped\(Self.excerpt(termination.tail)).")
         }
         guard termination.status == 0 else {
             throw ProviderError(.failed, "The \(operation) command exited with status \(termination.status)\(Self.excerpt(termination.tail)).")
@@ -109,9 +114,10 @@ public struct CommandProvider: DeploymentProvider {
         return ProcessGroups.members(of: group).filter { pid in
             guard let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
             let bytes = [UInt8](environ)
-            return bytes.count >= marker.count && (0...(bytes.count - marker.count)).contains { start in
-                (start == 0 || bytes[start - 1] == 0) && Array(bytes[start..<(start + marker.count)]) == marker
-            }
+            return bytes.count >= marker.count
+                && (0...(bytes.count - marker.count)).contains { start in
+                    (start == 0 || bytes[start - 1] == 0) && Array(bytes[start..<(start + marker.count)]) == marker
+                }
         }
     }
 

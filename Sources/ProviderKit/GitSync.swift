@@ -65,8 +65,9 @@ public struct GitSync: Sendable {
                 _ = try await git(["fetch", "--quiet", "--no-tags", remote, "refs/heads/\(branch)"])
             }
             guard try await git(["merge-base", "--is-ancestor", current, commit]).status == 0 else {
-                return .refused("\(remote)/\(branch) is at \(current.prefix(12)), which \(commit.prefix(12)) does not contain: not a "
-                    + "fast-forward, so the branch was left alone")
+                return .refused(
+                    "\(remote)/\(branch) is at \(current.prefix(12)), which \(commit.prefix(12)) does not contain: not a "
+                        + "fast-forward, so the branch was left alone")
             }
         }
         // The remote refuses a non-fast-forward too (no --force), should the branch move meanwhile.
@@ -88,7 +89,11 @@ public struct GitSync: Sendable {
         final class Lines: @unchecked Sendable {
             let lock = NSLock()
             var text: [String] = []
-            func add(_ line: String) { lock.lock(); text.append(line); lock.unlock() }
+            func add(_ line: String) {
+                lock.lock()
+                text.append(line)
+                lock.unlock()
+            }
         }
         let lines = Lines()
         var environment = self.environment

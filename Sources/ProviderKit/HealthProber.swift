@@ -57,15 +57,17 @@ public struct HealthProber: Sendable {
             } else {
                 streak += 1
                 if streak >= check.successes {
-                    return ProbeVerdict(passed: true, attempts: attempts,
-                                        detail: "\(streak) consecutive healthy answers from \(check.url)",
-                                        elapsed: elapsed(since: start, clock))
+                    return ProbeVerdict(
+                        passed: true, attempts: attempts,
+                        detail: "\(streak) consecutive healthy answers from \(check.url)",
+                        elapsed: elapsed(since: start, clock))
                 }
             }
             if clock.now.advanced(by: check.interval.duration) >= deadline {
-                return ProbeVerdict(passed: false, attempts: attempts,
-                                    detail: "not healthy within \(check.within): \(lastFailure ?? "no answer yet")",
-                                    elapsed: elapsed(since: start, clock))
+                return ProbeVerdict(
+                    passed: false, attempts: attempts,
+                    detail: "not healthy within \(check.within): \(lastFailure ?? "no answer yet")",
+                    elapsed: elapsed(since: start, clock))
             }
             try? await Task.sleep(for: check.interval.duration)
         }

@@ -34,9 +34,11 @@ public struct Notifier: Sendable {
 
     /// Creates a notifier over `client`, by default the shared one, which starts only when the
     /// first notification goes out (every command builds a notifier).
-    public init(configuration: NotifyConfiguration, environment: [String: String], log: @escaping @Sendable (String) -> Void,
-                maxAttempts: Int = 3, timeout: TimeSpan = .seconds(5), initialBackoff: TimeSpan = .milliseconds(500),
-                client: HTTPClient? = nil) {
+    public init(
+        configuration: NotifyConfiguration, environment: [String: String], log: @escaping @Sendable (String) -> Void,
+        maxAttempts: Int = 3, timeout: TimeSpan = .seconds(5), initialBackoff: TimeSpan = .milliseconds(500),
+        client: HTTPClient? = nil
+    ) {
         self.configuration = configuration
         self.environment = environment
         self.log = log
@@ -104,14 +106,19 @@ public struct Notifier: Sendable {
             return Delivery(receiver: shown, delivered: false, failure: failure)
         }
         let base = environment["GITHUB_API_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.github.com"
-        let api = apiClient(baseURL: base, headers: [("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"),
-                                                     ("Authorization", "Bearer \(token)")],
-                            platform: "GitHub")
-        let body = Secrets.redact(JSONValue.object([
-            ("title", .string(event.title)),
-            ("body", .string(Self.issueBody(event))),
-            ("labels", .array(issues.labels.map(JSONValue.string))),
-        ]))
+        let api = apiClient(
+            baseURL: base,
+            headers: [
+                ("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"),
+                ("Authorization", "Bearer \(token)"),
+            ],
+            platform: "GitHub")
+        let body = Secrets.redact(
+            JSONValue.object([
+                ("title", .string(event.title)),
+                ("body", .string(Self.issueBody(event))),
+                ("labels", .array(issues.labels.map(JSONValue.string))),
+            ]))
         // Not retried on 5xx: a second POST could open a second issue. 429 is retried (nothing was done).
         return await deliver(to: shown) {
             _ = try await api.send(.POST, "/repos/\(issues.repo)/issues", json: body, retryable: false, label: "POST /repos/\(issues.repo)/issues")
@@ -120,10 +127,11 @@ public struct Notifier: Sendable {
 
     /// A client for one receiver, with this notifier's attempts, timeout and backoff.
     private func apiClient(baseURL: String, headers: [(String, String)], platform: String) -> APIClient {
-        APIClient(configuration: .init(
-            baseURL: baseURL, headers: headers + [("User-Agent", "release/\(ReleaseInfo.version)")], platform: platform,
-            timeout: timeout, maxAttempts: maxAttempts,
-            initialBackoff: initialBackoff, maxBackoff: .seconds(5)), client: client ?? .release)
+        APIClient(
+            configuration: .init(
+                baseURL: baseURL, headers: headers + [("User-Agent", "release/\(ReleaseInfo.version)")], platform: platform,
+                timeout: timeout, maxAttempts: maxAttempts,
+                initialBackoff: initialBackoff, maxBackoff: .seconds(5)), client: client ?? .release)
     }
 
     private func deliver(to receiver: String, _ body: () async throws -> Void) async -> Delivery {
@@ -154,16 +162,47 @@ public struct Notifier: Sendable {
         if let reason = event.reason { fields.append("*Reason:* \(escape(reason))") }
         return .object([
             ("text", .string("\(icon) \(escape(event.title))")),
-            ("blocks", .array([
-                .object([("type", .string("section")),
-                         ("text", .object([("type", .string("mrkdwn")), ("text", .string("\(icon) "
-                             + "*\(escape(event.title))*\n\(escape(event.message))"))]))]),
-                .object([("type", .string("section")),
-                         ("fields", .array(fields.map { .object([("type", .string("mrkdwn")), ("text", .string($0))]) }))]),
-                .object([("type", .string("context")),
-                         ("elements", .array([.object([("type", .string("mrkdwn")), ("text", .string("\(event.action) at "
-                             + "\(event.at.rfc3339)"))])]))]),
-            ])),
+            (
+                "blocks",
+                .array([
+                    .object([
+                        ("type", .string("section")),
+                        (
+                            "text",
+                            .object([
+                                ("type", .string("mrkdwn")),
+                                (
+                                    "text",
+                                    .string(
+                                        "\(icon) "
+                                            + "*\(escape(event.title))*\n\(escape(event.message))")
+                                ),
+                            ])
+                        ),
+                    ]),
+                    .object([
+                        ("type", .string("section")),
+                        ("fields", .array(fields.map { .object([("type", .string("mrkdwn")), ("text", .string($0))]) })),
+                    ]),
+                    .object([
+                        ("type", .string("context")),
+                        (
+                            "elements",
+                            .array([
+                                .object([
+                                    ("type", .string("mrkdwn")),
+                                    (
+                                        "text",
+                                        .string(
+                                            "\(event.action) at "
+                                                + "\(event.at.rfc3339)")
+                                    ),
+                                ])
+                            ])
+                        ),
+                    ]),
+                ])
+            ),
         ])
     }
 

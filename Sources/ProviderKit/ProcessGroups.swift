@@ -1,8 +1,9 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Synchronization
 
 /// The process groups of the commands this process runs (each `ChildProcess` leads its own), so
 /// that an interrupted `release` takes its commands along instead of leaving them running: its
@@ -129,7 +130,8 @@ public enum ProcessGroups {
                 } else if stale {
                     endings[group] = .stillRunning
                 } else if killed[group] == nil, !terminated.contains(group),
-                          status(of: group).map({ $0.state == "Z" || $0.group != group }) ?? true {
+                    status(of: group).map({ $0.state == "Z" || $0.group != group }) ?? true
+                {
                     kill(-group, SIGTERM)
                     terminated.insert(group)
                 }
@@ -157,7 +159,8 @@ public enum ProcessGroups {
     /// A process's state letter and process group, from /proc (nil once it is gone).
     static func status(of pid: Int32) -> (state: Character, group: Int32)? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         // Fields after the command name: state, ppid, pgrp, …
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 2, let state = fields[0].first, let group = Int32(fields[2]) else { return nil }

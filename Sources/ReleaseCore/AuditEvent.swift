@@ -26,8 +26,10 @@ public struct AuditEvent: Sendable, Equatable {
     public var hash: String
 
     /// Creates an event.
-    public init(id: Int64, app: String, sequence: Int64, at: Timestamp, actor: String, action: String, environment: String?,
-                version: String?, details: String, previousHash: String?, hash: String) {
+    public init(
+        id: Int64, app: String, sequence: Int64, at: Timestamp, actor: String, action: String, environment: String?,
+        version: String?, details: String, previousHash: String?, hash: String
+    ) {
         self.id = id
         self.app = app
         self.sequence = sequence
@@ -104,7 +106,8 @@ public struct AuditChainVerifier: Sendable {
             return false
         }
         if event.computedHash != event.hash {
-            problem = "event #\(event.sequence) (id \(event.id), \(event.action) at \(event.at)) of \(event.app) was altered: its contents no "
+            problem =
+                "event #\(event.sequence) (id \(event.id), \(event.action) at \(event.at)) of \(event.app) was altered: its contents no "
                 + "longer match its hash"
             return false
         }

@@ -36,9 +36,10 @@ public struct ConfigReader: Sendable {
             throw ReleaseError.usage(
                 "\(file):\(pair.line): \(keyPath): unknown key '\(pair.key)'; expected one of \(allowed.joined(separator: ", ")).")
         }
-        return OrderedEntries(entries: pairs.map { pair in
-            (pair.key, ConfigReader(file: file, path: path.isEmpty ? pair.key : "\(path).\(pair.key)", value: pair.value))
-        }, parent: self)
+        return OrderedEntries(
+            entries: pairs.map { pair in
+                (pair.key, ConfigReader(file: file, path: path.isEmpty ? pair.key : "\(path).\(pair.key)", value: pair.value))
+            }, parent: self)
     }
 
     /// The entries of a mapping whose keys are names chosen by the user (environments).

@@ -37,7 +37,7 @@ public indirect enum ConfigValue: Sendable {
     private static func describe(_ error: YamlError, file: String) -> String {
         switch error {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-             let .composer(context, problem, mark, _):
+            let .composer(context, problem, mark, _):
             let during = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
             return "\(file):\(mark.line): not valid YAML: \(problem)\(during). Fix the file and try again."
         case let .reader(problem, offset, _, yaml):

@@ -20,9 +20,11 @@ public struct DeploymentRequest: Sendable {
     public var targetReference: JSONValue?
 
     /// Creates a request.
-    public init(app: String, environment: EnvironmentConfiguration, deploymentID: Int64, kind: DeploymentKind, release: ReleaseRecord,
-                previous: ReleaseRecord? = nil, sourceReference: JSONValue? = nil, sourceEnvironment: EnvironmentConfiguration? = nil,
-                targetReference: JSONValue? = nil) {
+    public init(
+        app: String, environment: EnvironmentConfiguration, deploymentID: Int64, kind: DeploymentKind, release: ReleaseRecord,
+        previous: ReleaseRecord? = nil, sourceReference: JSONValue? = nil, sourceEnvironment: EnvironmentConfiguration? = nil,
+        targetReference: JSONValue? = nil
+    ) {
         self.app = app
         self.environment = environment
         self.deploymentID = deploymentID

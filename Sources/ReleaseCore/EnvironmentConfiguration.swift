@@ -28,9 +28,11 @@ public struct EnvironmentConfiguration: Sendable {
     }
 
     /// Creates an environment directly (tests).
-    public init(name: String, provider: String, providerSettings: ConfigReader, promoteFrom: String? = nil,
-                gates: GatePolicy = GatePolicy(), health: HealthCheckConfiguration? = nil,
-                onFailure: FailurePolicy = .rollback, git: GitSyncConfiguration? = nil) {
+    public init(
+        name: String, provider: String, providerSettings: ConfigReader, promoteFrom: String? = nil,
+        gates: GatePolicy = GatePolicy(), health: HealthCheckConfiguration? = nil,
+        onFailure: FailurePolicy = .rollback, git: GitSyncConfiguration? = nil
+    ) {
         self.name = name
         self.provider = provider
         self.providerSettings = providerSettings
@@ -43,14 +45,16 @@ public struct EnvironmentConfiguration: Sendable {
 
     init(name: String, reader: ConfigReader) throws {
         self.name = name
-        let entries = try reader.mapping(allowed: [
-            "provider", "promote_from", "gates", "health", "on_failure", "git",
-        ] + ReleaseConfiguration.providerNames)
+        let entries = try reader.mapping(
+            allowed: [
+                "provider", "promote_from", "gates", "health", "on_failure", "git",
+            ] + ReleaseConfiguration.providerNames)
         let providerReader = try entries.required("provider", "one of \(ReleaseConfiguration.providerNames.joined(separator: ", "))")
         provider = try providerReader.string()
         guard ReleaseConfiguration.providerNames.contains(provider) else {
-            throw providerReader.error("unknown provider '\(provider)'; expected one of "
-                + "\(ReleaseConfiguration.providerNames.joined(separator: ", ")).")
+            throw providerReader.error(
+                "unknown provider '\(provider)'; expected one of "
+                    + "\(ReleaseConfiguration.providerNames.joined(separator: ", ")).")
         }
         for other in ReleaseConfiguration.providerNames where other != provider && entries[other] != nil {
             throw entries[other]!.error("this environment uses provider '\(provider)'; remove the '\(other)' block or change `provider:`.")

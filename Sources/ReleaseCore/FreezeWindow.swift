@@ -67,7 +67,8 @@ public struct WeeklyWindow: Sendable, Equatable {
     public init?(parsing text: String, timeZone: String) {
         let halves = text.split(separator: "-", omittingEmptySubsequences: false)
         guard halves.count == 2, let start = Self.minute(of: halves[0]), let end = Self.minute(of: halves[1]),
-              start != end else { return nil }
+            start != end
+        else { return nil }
         startMinute = start
         endMinute = end
         self.timeZone = timeZone
@@ -80,7 +81,7 @@ public struct WeeklyWindow: Sendable, Equatable {
         guard let day = days.firstIndex(where: { dayWord.hasPrefix($0) && $0.count >= 3 && dayWord.count <= 9 }) else { return nil }
         let clock = words[1].split(separator: ":")
         guard clock.count == 2, clock[0].count <= 2, clock[1].count == 2,
-              let hour = Int(clock[0]), let minute = Int(clock[1]), (0..<24).contains(hour), (0..<60).contains(minute)
+            let hour = Int(clock[0]), let minute = Int(clock[1]), (0..<24).contains(hour), (0..<60).contains(minute)
         else { return nil }
         return day * 1440 + hour * 60 + minute
     }

@@ -16,8 +16,10 @@ public struct HealthCheckConfiguration: Sendable, Equatable {
     public var within: TimeSpan
 
     /// Creates a health check with the contract's defaults.
-    public init(url: String, expectStatus: Int = 200, expectBody: String? = nil, timeout: TimeSpan = .seconds(5),
-                interval: TimeSpan = .seconds(2), successes: Int = 3, within: TimeSpan = .minutes(2)) {
+    public init(
+        url: String, expectStatus: Int = 200, expectBody: String? = nil, timeout: TimeSpan = .seconds(5),
+        interval: TimeSpan = .seconds(2), successes: Int = 3, within: TimeSpan = .minutes(2)
+    ) {
         self.url = url
         self.expectStatus = expectStatus
         self.expectBody = expectBody

@@ -79,7 +79,10 @@ public enum JSONValue: Sendable, Equatable {
         case let .double(value): output += value.isFinite ? String(value) : "null"
         case let .string(value): JSONValue.writeString(value, to: &output)
         case let .array(items):
-            if items.isEmpty { output += "[]"; return }
+            if items.isEmpty {
+                output += "[]"
+                return
+            }
             output += "["
             for (index, item) in items.enumerated() {
                 if index > 0 { output += "," }
@@ -89,7 +92,10 @@ public enum JSONValue: Sendable, Equatable {
             newline(&output, indent, level)
             output += "]"
         case let .object(pairs):
-            if pairs.isEmpty { output += "{}"; return }
+            if pairs.isEmpty {
+                output += "{}"
+                return
+            }
             output += "{"
             for (index, (key, value)) in pairs.enumerated() {
                 if index > 0 { output += "," }
@@ -186,7 +192,10 @@ private struct JSONParser {
             defer { depth -= 1 }
             var pairs: [(String, JSONValue)] = []
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(pairs) }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(pairs)
+            }
             while true {
                 skipWhitespace()
                 guard let key = parseString() else { return nil }
@@ -198,8 +207,14 @@ private struct JSONParser {
                 pairs.append((key, value))
                 skipWhitespace()
                 guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(pairs) }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return .object(pairs)
+                }
                 return nil
             }
         case UInt8(ascii: "["):
@@ -208,15 +223,24 @@ private struct JSONParser {
             defer { depth -= 1 }
             var items: [JSONValue] = []
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
             while true {
                 skipWhitespace()
                 guard let value = parseValue() else { return nil }
                 items.append(value)
                 skipWhitespace()
                 guard index < bytes.count else { return nil }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return .array(items)
+                }
                 return nil
             }
         case UInt8(ascii: "\""):

@@ -132,7 +132,8 @@ public struct GitSyncConfiguration: Sendable, Equatable {
     /// A name git accepts and that cannot be mistaken for an option or a refspec.
     public static func isSafeRef(_ name: String) -> Bool {
         guard !name.isEmpty, name.count <= 200, !name.hasPrefix("-"), !name.hasPrefix("/"), !name.hasSuffix("/"),
-              !name.hasSuffix(".lock"), !name.contains(".."), !name.contains("//"), !name.contains("@{") else { return false }
+            !name.hasSuffix(".lock"), !name.contains(".."), !name.contains("//"), !name.contains("@{")
+        else { return false }
         return name.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && scalar.value > 32 && scalar.value != 127 && !"~^:?*[\\ ".unicodeScalars.contains(scalar)
         }

@@ -26,9 +26,11 @@ public struct OperationEvent: Sendable, Equatable {
     public var message: String
 
     /// Creates an event.
-    public init(action: String, app: String, environment: String, version: String? = nil, previousVersion: String? = nil,
-                rolledBackTo: String? = nil, actor: String, at: Timestamp, commit: String? = nil, reason: String? = nil,
-                message: String) {
+    public init(
+        action: String, app: String, environment: String, version: String? = nil, previousVersion: String? = nil,
+        rolledBackTo: String? = nil, actor: String, at: Timestamp, commit: String? = nil, reason: String? = nil,
+        message: String
+    ) {
         self.action = action
         self.app = app
         self.environment = environment
@@ -68,8 +70,12 @@ public struct OperationEvent: Sendable, Equatable {
         case "promote.failed": return "\(app): promotion of \(what) to \(environment) failed" + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
         case "deploy.failed": return "\(app): deploy of \(what) to \(environment) failed" + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
         case "rollback.failed": return "\(app): rollback of \(environment) to \(what) failed"
-        case "watch.failed": return "\(app): \(what) failed its health probe on \(environment)" + (rolledBackTo.map { ", rolled back to "
-            + "\($0)" } ?? "")
+        case "watch.failed":
+            return "\(app): \(what) failed its health probe on \(environment)"
+                + (rolledBackTo.map {
+                    ", rolled back to "
+                        + "\($0)"
+                } ?? "")
         case "freeze.started": return "\(app): \(environment) frozen"
         case "freeze.lifted": return "\(app): \(environment) unfrozen"
         default: return "\(app): \(action) on \(environment)"

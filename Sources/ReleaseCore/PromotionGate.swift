@@ -21,8 +21,10 @@ public struct GateResult: Sendable, Equatable {
 extension GateResult {
     /// The gate as JSON, the shape of `promote --dry-run --json` and of audit details.
     public var json: JSONValue {
-        .object([("name", .string(name)), ("passed", .bool(passed)), ("detail", .string(detail)),
-                 ("earliest", .optional(earliestPass?.rfc3339))])
+        .object([
+            ("name", .string(name)), ("passed", .bool(passed)), ("detail", .string(detail)),
+            ("earliest", .optional(earliestPass?.rfc3339)),
+        ])
     }
 }
 
@@ -58,11 +60,13 @@ public struct GateContext: Sendable {
     public var forceReason: String?
 
     /// Creates a context.
-    public init(kind: DeploymentKind, environment: EnvironmentConfiguration, actor: String, now: Timestamp,
-                release: ReleaseRecord?, sourceEnvironment: String? = nil, sourceLive: LiveRelease? = nil,
-                requestedVersion: String? = nil, checks: [String: CheckStatus] = [:], approvers: [String] = [],
-                adHocFreezes: [AdHocFreeze] = [], forceReason: String? = nil, sourceHealth: String? = nil,
-                sourceRecoveredAt: Timestamp? = nil) {
+    public init(
+        kind: DeploymentKind, environment: EnvironmentConfiguration, actor: String, now: Timestamp,
+        release: ReleaseRecord?, sourceEnvironment: String? = nil, sourceLive: LiveRelease? = nil,
+        requestedVersion: String? = nil, checks: [String: CheckStatus] = [:], approvers: [String] = [],
+        adHocFreezes: [AdHocFreeze] = [], forceReason: String? = nil, sourceHealth: String? = nil,
+        sourceRecoveredAt: Timestamp? = nil
+    ) {
         self.kind = kind
         self.environment = environment
         self.actor = actor
@@ -108,23 +112,27 @@ public enum PromotionGate {
         if allowed.contains(context.actor) {
             return GateResult(name: "allowed", passed: true, detail: "\(context.actor) is allowed on \(context.environment.name)")
         }
-        return GateResult(name: "allowed", passed: false,
-                          detail: "\(context.actor) may not operate on \(context.environment.name); allowed: \(allowed.joined(separator: ", "))")
+        return GateResult(
+            name: "allowed", passed: false,
+            detail: "\(context.actor) may not operate on \(context.environment.name); allowed: \(allowed.joined(separator: ", "))")
     }
 
     static func source(_ context: GateContext) -> GateResult {
         let sourceName = context.sourceEnvironment ?? "the source"
         guard let live = context.sourceLive else {
-            return GateResult(name: "source", passed: false,
-                              detail: "nothing is live on \(sourceName); deploy a release there first")
+            return GateResult(
+                name: "source", passed: false,
+                detail: "nothing is live on \(sourceName); deploy a release there first")
         }
         if let requested = context.requestedVersion, requested != live.version {
-            return GateResult(name: "source", passed: false,
-                              detail: "\(requested) is not live on \(sourceName) (\(live.version) is); promote what is live there")
+            return GateResult(
+                name: "source", passed: false,
+                detail: "\(requested) is not live on \(sourceName) (\(live.version) is); promote what is live there")
         }
         guard live.state == .live, live.verified else {
-            return GateResult(name: "source", passed: false,
-                              detail: "\(live.version) on \(sourceName) is \(live.state.rawValue), not verified live")
+            return GateResult(
+                name: "source", passed: false,
+                detail: "\(live.version) on \(sourceName) is \(live.state.rawValue), not verified live")
         }
         return GateResult(name: "source", passed: true, detail: "\(live.version) is live and verified on \(sourceName)")
     }
@@ -134,9 +142,10 @@ public enum PromotionGate {
             return GateResult(name: "quarantine", passed: false, detail: "no release to deploy")
         }
         if release.isQuarantined {
-            return GateResult(name: "quarantine", passed: false,
-                              detail: "\(release.version) is quarantined (\(release.quarantineReason ?? "no reason given")) and can never be "
-                                  + "deployed again")
+            return GateResult(
+                name: "quarantine", passed: false,
+                detail: "\(release.version) is quarantined (\(release.quarantineReason ?? "no reason given")) and can never be "
+                    + "deployed again")
         }
         return GateResult(name: "quarantine", passed: true, detail: "\(release.version) is not quarantined")
     }
@@ -159,9 +168,10 @@ public enum PromotionGate {
         }
         let source = context.sourceEnvironment ?? "the source"
         if context.sourceHealth == "unhealthy" {
-            return GateResult(name: "soak", passed: false,
-                              detail: "\(source)'s last health probe failed; the soak starts over once it is healthy again (`release probe "
-                                  + "\(source)`)")
+            return GateResult(
+                name: "soak", passed: false,
+                detail: "\(source)'s last health probe failed; the soak starts over once it is healthy again (`release probe "
+                    + "\(source)`)")
         }
         // Live *and healthy* without a break: an unhealthy spell since cutover restarts the clock.
         var start = live.since
@@ -172,12 +182,14 @@ public enum PromotionGate {
         }
         let ready = start.adding(soak)
         if context.now >= ready {
-            return GateResult(name: "soak", passed: true,
-                              detail: "\(what) on \(source) for \(context.now.since(start).roundedDown) (needs \(soak))")
+            return GateResult(
+                name: "soak", passed: true,
+                detail: "\(what) on \(source) for \(context.now.since(start).roundedDown) (needs \(soak))")
         }
-        return GateResult(name: "soak", passed: false,
-                          detail: "\(what) on \(source) for \(context.now.since(start).roundedDown), needs \(soak); passes at \(ready)",
-                          earliestPass: ready)
+        return GateResult(
+            name: "soak", passed: false,
+            detail: "\(what) on \(source) for \(context.now.since(start).roundedDown), needs \(soak); passes at \(ready)",
+            earliestPass: ready)
     }
 
     static func approvals(_ context: GateContext) -> GateResult {
@@ -198,8 +210,9 @@ public enum PromotionGate {
         }
         let reasons = active.joined(separator: "; ")
         if let reason = context.forceReason, context.environment.gates.allows(context.actor) {
-            return GateResult(name: "freeze", passed: true,
-                              detail: "frozen (\(reasons)), overridden by \(context.actor): \(reason)")
+            return GateResult(
+                name: "freeze", passed: true,
+                detail: "frozen (\(reasons)), overridden by \(context.actor): \(reason)")
         }
         var detail = "\(context.environment.name) is frozen (\(reasons))"
         if let end {

@@ -20,8 +20,10 @@ public struct ReleaseRecord: Sendable, Equatable {
     public var quarantineReason: String?
 
     /// Creates a record.
-    public init(id: Int64, version: String, commit: String?, artifact: String?, notes: String?, createdAt: Timestamp,
-                createdBy: String, quarantinedAt: Timestamp? = nil, quarantineReason: String? = nil) {
+    public init(
+        id: Int64, version: String, commit: String?, artifact: String?, notes: String?, createdAt: Timestamp,
+        createdBy: String, quarantinedAt: Timestamp? = nil, quarantineReason: String? = nil
+    ) {
         self.id = id
         self.version = version
         self.commit = commit
@@ -100,11 +102,13 @@ public struct DeploymentRecord: Sendable, Equatable {
     public var cutoverAt: Timestamp?
 
     /// Creates a record.
-    public init(id: Int64, environment: String, version: String, releaseID: Int64, kind: DeploymentKind, state: DeploymentState,
-                by: String, startedAt: Timestamp, finishedAt: Timestamp? = nil, operation: JSONValue = .object([]),
-                liveReference: JSONValue = .object([]), verified: Bool = false, rollbackOf: Int64? = nil, detail: String? = nil,
-                leaseOwner: String? = nil, leaseExpiresAt: Timestamp? = nil, sourceDeploymentID: Int64? = nil, reason: String? = nil,
-                cutoverAt: Timestamp? = nil) {
+    public init(
+        id: Int64, environment: String, version: String, releaseID: Int64, kind: DeploymentKind, state: DeploymentState,
+        by: String, startedAt: Timestamp, finishedAt: Timestamp? = nil, operation: JSONValue = .object([]),
+        liveReference: JSONValue = .object([]), verified: Bool = false, rollbackOf: Int64? = nil, detail: String? = nil,
+        leaseOwner: String? = nil, leaseExpiresAt: Timestamp? = nil, sourceDeploymentID: Int64? = nil, reason: String? = nil,
+        cutoverAt: Timestamp? = nil
+    ) {
         self.id = id
         self.environment = environment
         self.version = version

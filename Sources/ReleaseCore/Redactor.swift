@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -45,11 +46,12 @@ public struct Redactor: Sendable {
         var text = text
         var bytes: [UInt8]?
         for spelling in spellings {
-            let replaced = if let current = bytes {
-                current.withUnsafeBufferPointer { Self.replacing(spelling, in: $0) }
-            } else {
-                text.withUTF8 { Self.replacing(spelling, in: $0) }
-            }
+            let replaced =
+                if let current = bytes {
+                    current.withUnsafeBufferPointer { Self.replacing(spelling, in: $0) }
+                } else {
+                    text.withUTF8 { Self.replacing(spelling, in: $0) }
+                }
             if let replaced { bytes = replaced }
         }
         return bytes.map { String(decoding: $0, as: UTF8.self) } ?? text

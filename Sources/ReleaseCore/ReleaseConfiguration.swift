@@ -90,7 +90,8 @@ public enum Identifier {
     /// Letters, digits, `-`, `_`, `.`, `@`; 1 to 100 characters; starts with a letter or digit.
     public static func isValid(_ text: String, maxLength: Int = 100) -> Bool {
         guard !text.isEmpty, text.utf8.count <= maxLength, let first = text.unicodeScalars.first,
-              first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
+            first.properties.isAlphabetic || ("0"..."9").contains(first)
+        else { return false }
         return text.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "-_.@/".unicodeScalars.contains(scalar))
         }
@@ -107,7 +108,8 @@ public enum Identifier {
     /// letter or digit (`1.4.2`, `2026.11.24-rc1+abc1234`).
     public static func isValidVersion(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.count <= 128, let first = text.unicodeScalars.first,
-              first.properties.isAlphabetic || ("0"..."9").contains(first) else { return false }
+            first.properties.isAlphabetic || ("0"..."9").contains(first)
+        else { return false }
         return text.unicodeScalars.allSatisfy {
             $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || ".+-_".unicodeScalars.contains($0))
         }

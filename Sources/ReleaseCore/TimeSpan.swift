@@ -51,7 +51,7 @@ public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible 
             while unitEnd < bytes.count, bytes[unitEnd] >= 97, bytes[unitEnd] <= 122 { unitEnd += 1 }
             let suffix = String(decoding: bytes[index..<unitEnd], as: UTF8.self)
             guard
-                  let unit = Self.units.first(where: { $0.suffix == suffix })
+                let unit = Self.units.first(where: { $0.suffix == suffix })
             else { return nil }
             let (product, overflow) = value.multipliedReportingOverflow(by: unit.microseconds)
             guard !overflow else { return nil }

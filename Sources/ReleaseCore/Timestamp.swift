@@ -92,9 +92,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     public init?(parsing text: String) {
         var scanner = DigitScanner(Array(text.utf8))
         guard let year = scanner.number(digits: 4), scanner.skip("-"),
-              let month = scanner.number(digits: 2), scanner.skip("-"),
-              let day = scanner.number(digits: 2),
-              (1...12).contains(month), day >= 1, day <= Civil.daysIn(month: month, year: year)
+            let month = scanner.number(digits: 2), scanner.skip("-"),
+            let day = scanner.number(digits: 2),
+            (1...12).contains(month), day >= 1, day <= Civil.daysIn(month: month, year: year)
         else { return nil }
         let days = Civil.days(year: year, month: month, day: day)
         if scanner.atEnd {
@@ -102,10 +102,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
             return
         }
         guard scanner.skip("T") || scanner.skip("t") || scanner.skip(" "),
-              let hour = scanner.number(digits: 2), scanner.skip(":"),
-              let minute = scanner.number(digits: 2), scanner.skip(":"),
-              let second = scanner.number(digits: 2),
-              hour < 24, minute < 60, second < 60
+            let hour = scanner.number(digits: 2), scanner.skip(":"),
+            let minute = scanner.number(digits: 2), scanner.skip(":"),
+            let second = scanner.number(digits: 2),
+            hour < 24, minute < 60, second < 60
         else { return nil }
         var fraction: Int64 = 0
         if scanner.skip(".") {

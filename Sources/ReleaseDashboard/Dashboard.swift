@@ -19,8 +19,10 @@ public struct Dashboard: Sendable {
     /// environment order and freeze windows; `token`, when set, is required of every request;
     /// a release page waits up to `trailPatience` for its app's trail to be verified (zero: not
     /// at all, it says the walk is under way).
-    public init(database: DashboardDatabase, configuration: ReleaseConfiguration?, token: String?,
-                trailPatience: Duration = .seconds(2)) {
+    public init(
+        database: DashboardDatabase, configuration: ReleaseConfiguration?, token: String?,
+        trailPatience: Duration = .seconds(2)
+    ) {
         self.data = DashboardData(database: database, configuration: configuration, trails: TrailCache(patience: trailPatience))
         self.token = token
     }
@@ -123,9 +125,16 @@ public struct Dashboard: Sendable {
         routes.get("/history") { request, _ in
             let limit = try Self.limit(request.query("limit"), default: 20)
             let deployments = try await data.history(app: request.query("app"), environment: request.query("env"), limit: limit)
-            return Self.json(.object([("deployments", .array(deployments.map { app, deployment in
-                ReportJSON.prefixed("app", .string(app), to: ReportJSON.deployment(deployment))
-            }))]))
+            return Self.json(
+                .object([
+                    (
+                        "deployments",
+                        .array(
+                            deployments.map { app, deployment in
+                                ReportJSON.prefixed("app", .string(app), to: ReportJSON.deployment(deployment))
+                            })
+                    )
+                ]))
         }
         routes.get("/audit") { request, _ in
             let since = try request.query("since").map { try Self.time($0, name: "since") }
@@ -137,16 +146,32 @@ public struct Dashboard: Sendable {
                     throw DashboardProblem.badRequest("at answers for every environment at one instant; leave out env, since and until.")
                 }
                 let live = try await data.liveAt(at, app: request.query("app"))
-                return Self.json(.object([("at", .string(at.rfc3339)), ("environments", .array(live.map { app, name, release in
-                    ReportJSON.prefixed("app", .string(app), to: ReportJSON.liveAt(environment: name, release))
-                }))]))
+                return Self.json(
+                    .object([
+                        ("at", .string(at.rfc3339)),
+                        (
+                            "environments",
+                            .array(
+                                live.map { app, name, release in
+                                    ReportJSON.prefixed("app", .string(app), to: ReportJSON.liveAt(environment: name, release))
+                                })
+                        ),
+                    ]))
             }
             if let since, let until, until <= since { throw DashboardProblem.badRequest("until must be later than since.") }
-            let events = try await data.audit(app: request.query("app"), environment: request.query("env"), since: since,
-                                              until: until, limit: limit)
-            return Self.json(.object([("events", .array(events.map { event in
-                ReportJSON.prefixed("app", .string(event.app), to: ReportJSON.auditEvent(event))
-            }))]))
+            let events = try await data.audit(
+                app: request.query("app"), environment: request.query("env"), since: since,
+                until: until, limit: limit)
+            return Self.json(
+                .object([
+                    (
+                        "events",
+                        .array(
+                            events.map { event in
+                                ReportJSON.prefixed("app", .string(event.app), to: ReportJSON.auditEvent(event))
+                            })
+                    )
+                ]))
         }
         return routes
     }
@@ -162,13 +187,15 @@ public struct Dashboard: Sendable {
     }
 
     static func response(_ status: HTTPResponse.Status, type: String, _ text: String) -> Response {
-        Response(status: status, headers: [.contentType: type, .cacheControl: "no-store"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: status, headers: [.contentType: type, .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     static func asset(_ text: String, type: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .cacheControl: "max-age=300"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        Response(
+            status: .ok, headers: [.contentType: type, .cacheControl: "max-age=300"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     // MARK: Query values
@@ -218,8 +245,10 @@ struct DashboardError: HTTPResponseError {
         case let error as ReleaseError where error.code == .usage: (status, code, message) = (.badRequest, error.code, error.message)
         case let error as ReleaseError: (status, code, message) = (.internalServerError, error.code, error.message)
         default:
-            (status, code, message) = (.internalServerError, .deploymentFailed,
-                                       "The dashboard could not answer (\(String(describing: type(of: error)))). Try again; see the server's log.")
+            (status, code, message) = (
+                .internalServerError, .deploymentFailed,
+                "The dashboard could not answer (\(String(describing: type(of: error)))). Try again; see the server's log."
+            )
         }
     }
 

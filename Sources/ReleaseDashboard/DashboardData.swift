@@ -102,8 +102,9 @@ struct DashboardData: Sendable {
             var page = AppPage(app: app.name, now: now, environments: statuses, spans: [], deployments: [], at: at, liveAt: [])
             if app.id > 0, let at {
                 // The picture around the picked instant, with the deployments between its spans.
-                let (spans, live) = try db.fetch(Reads.timeline(app: app.id, around: at, limit: Self.timelineDepth / 2),
-                                                 Reads.liveAt(app: app.id, at: at))
+                let (spans, live) = try db.fetch(
+                    Reads.timeline(app: app.id, around: at, limit: Self.timelineDepth / 2),
+                    Reads.liveAt(app: app.id, at: at))
                 page.spans = spans
                 if let first = spans.map(\.deploymentID).min(), let last = spans.map(\.deploymentID).max() {
                     let end = spans.contains { $0.until == nil } ? Int64.max : last
@@ -134,8 +135,10 @@ struct DashboardData: Sendable {
             let (checks, approvals, deployments, events) = try db.fetch(
                 Reads.checks(release: release.id), Reads.approvals(release: release.id), Reads.deployments(release: release.id),
                 Reads.auditEvents(app: app.id, version: version, limit: Self.releaseEventLimit))
-            return .one(ReleasePage(app: app.name, release: release, checks: checks, approvals: approvals, deployments: deployments,
-                                    events: events, trail: .unavailable("not checked")), appID: app.id)
+            return .one(
+                ReleasePage(
+                    app: app.name, release: release, checks: checks, approvals: approvals, deployments: deployments,
+                    events: events, trail: .unavailable("not checked")), appID: app.id)
         }
         guard case .one(var page, let appID) = found else { return found }
         page.trail = await trails.verdict(app: page.app, appID: appID, database: database)
@@ -149,8 +152,10 @@ struct DashboardData: Sendable {
             let selected = try Self.withEnvironment(apps, environment)
             // One statement for every app: its lanes are the apps, or the environments of that name.
             let environments = selected.compactMap(\.environment)
-            let deployments = try db.fetch(environment == nil ? Reads.history(apps: selected.map(\.app.id), limit: limit)
-                                                              : Reads.history(environments: environments, limit: limit))
+            let deployments = try db.fetch(
+                environment == nil
+                    ? Reads.history(apps: selected.map(\.app.id), limit: limit)
+                    : Reads.history(environments: environments, limit: limit))
             let appOf = Dictionary(uniqueKeysWithValues: selected.flatMap { lane in lane.app.environments.map { ($0.id, lane.app.name) } })
             return deployments.map { (appOf[$0.environmentID] ?? "", $0.deployment) }
         }
@@ -160,8 +165,10 @@ struct DashboardData: Sendable {
     func audit(app name: String?, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int) async throws -> [AuditEvent] {
         try await database.read { db in
             let apps = try Self.select(db.fetch(Reads.knownApps(named: name)), named: name)
-            return try db.fetch(Reads.latestAuditEvents(apps: apps.map(\.id), environment: environment, since: since,
-                                                        until: until, limit: limit))
+            return try db.fetch(
+                Reads.latestAuditEvents(
+                    apps: apps.map(\.id), environment: environment, since: since,
+                    until: until, limit: limit))
         }
     }
 
@@ -211,8 +218,9 @@ struct DashboardData: Sendable {
             result = configuration.environments.map { ($0, ids[$0.name]) }
         }
         for (name, id) in app.environments where !result.contains(where: { $0.configuration.name == name }) {
-            let bare = EnvironmentConfiguration(name: name, provider: "command",
-                                                providerSettings: ConfigReader(file: "", path: name, value: .null(line: 0)))
+            let bare = EnvironmentConfiguration(
+                name: name, provider: "command",
+                providerSettings: ConfigReader(file: "", path: name, value: .null(line: 0)))
             result.append((bare, id))
         }
         return result
@@ -241,7 +249,8 @@ actor TrailCache {
         }
         let now = Timestamp.now
         if let cached = verdicts[appID], cached.head == head.hash, cached.count == head.count,
-           now.microseconds - cached.at.microseconds < 60_000_000 {
+            now.microseconds - cached.at.microseconds < 60_000_000
+        {
             return cached.verdict
         }
         let walk = walks[appID] ?? startWalk(app: app, appID: appID, head: head, database: database)

@@ -30,7 +30,10 @@ enum Pages {
                 html.raw("<p class=\"empty\">No app in this database yet. Run <code>release deploy</code> to ship the first release.</p>")
             }
             html.raw("<section class=\"status\" data-refresh=\"/partials/status")
-            if let filter { html.raw("?app="); html.text(percentEncoded(filter)) }
+            if let filter {
+                html.raw("?app=")
+                html.text(percentEncoded(filter))
+            }
             html.raw("\">")
             statusTables(apps, &html)
             html.raw("</section>")
@@ -76,7 +79,11 @@ enum Pages {
             html.raw("</td><td data-field=\"health\"><span class=\"badge ")
             html.text(environment.health)
             html.raw("\"")
-            if let detail = environment.healthDetail { html.raw(" title=\""); html.text(detail); html.raw("\"") }
+            if let detail = environment.healthDetail {
+                html.raw(" title=\"")
+                html.text(detail)
+                html.raw("\"")
+            }
             html.raw(">")
             html.text(environment.health)
             html.raw("</span></td><td data-field=\"in_flight\">")
@@ -230,11 +237,25 @@ enum Pages {
             } else {
                 html.raw("<table class=\"checks\"><thead><tr><th>Check</th><th>Status</th><th>By</th><th>At</th><th>Link</th></tr></thead><tbody>")
                 for check in page.checks {
-                    html.raw("<tr data-check=\""); html.text(check.name); html.raw("\"><td>"); html.text(check.name)
-                    html.raw("</td><td><span class=\"badge check-"); html.text(check.status); html.raw("\">"); html.text(check.status)
-                    html.raw("</span></td><td>"); html.text(check.by); html.raw("</td><td>"); time(check.at, &html); html.raw("</td><td>")
+                    html.raw("<tr data-check=\"")
+                    html.text(check.name)
+                    html.raw("\"><td>")
+                    html.text(check.name)
+                    html.raw("</td><td><span class=\"badge check-")
+                    html.text(check.status)
+                    html.raw("\">")
+                    html.text(check.status)
+                    html.raw("</span></td><td>")
+                    html.text(check.by)
+                    html.raw("</td><td>")
+                    time(check.at, &html)
+                    html.raw("</td><td>")
                     if let url = check.url, url.hasPrefix("https://") || url.hasPrefix("http://") {
-                        html.raw("<a rel=\"noopener noreferrer\" href=\""); html.text(url); html.raw("\">"); html.text(url); html.raw("</a>")
+                        html.raw("<a rel=\"noopener noreferrer\" href=\"")
+                        html.text(url)
+                        html.raw("\">")
+                        html.text(url)
+                        html.raw("</a>")
                     } else {
                         html.text(check.url ?? "-")
                     }
@@ -248,8 +269,13 @@ enum Pages {
             } else {
                 html.raw("<table class=\"approvals\"><thead><tr><th>Environment</th><th>By</th><th>At</th></tr></thead><tbody>")
                 for approval in page.approvals {
-                    html.raw("<tr><td>"); html.text(approval.environment); html.raw("</td><td>"); html.text(approval.by)
-                    html.raw("</td><td>"); time(approval.at, &html); html.raw("</td></tr>")
+                    html.raw("<tr><td>")
+                    html.text(approval.environment)
+                    html.raw("</td><td>")
+                    html.text(approval.by)
+                    html.raw("</td><td>")
+                    time(approval.at, &html)
+                    html.raw("</td></tr>")
                 }
                 html.raw("</tbody></table>")
             }
@@ -262,10 +288,21 @@ enum Pages {
                 html.raw("<table class=\"events\"><thead><tr><th>#</th><th>At</th><th>Actor</th><th>Action</th><th>Environment</th><th>Details</th>")
                 html.raw("</tr></thead><tbody>")
                 for event in page.events {
-                    html.raw("<tr data-sequence=\""); html.text(String(event.sequence)); html.raw("\"><td>"); html.text(String(event.sequence))
-                    html.raw("</td><td>"); time(event.at, &html); html.raw("</td><td>"); html.text(event.actor)
-                    html.raw("</td><td>"); html.text(event.action); html.raw("</td><td>"); html.text(event.environment ?? "-")
-                    html.raw("</td><td class=\"detail\">"); html.text(event.details); html.raw("</td></tr>")
+                    html.raw("<tr data-sequence=\"")
+                    html.text(String(event.sequence))
+                    html.raw("\"><td>")
+                    html.text(String(event.sequence))
+                    html.raw("</td><td>")
+                    time(event.at, &html)
+                    html.raw("</td><td>")
+                    html.text(event.actor)
+                    html.raw("</td><td>")
+                    html.text(event.action)
+                    html.raw("</td><td>")
+                    html.text(event.environment ?? "-")
+                    html.raw("</td><td class=\"detail\">")
+                    html.text(event.details)
+                    html.raw("</td></tr>")
                 }
                 html.raw("</tbody></table>")
                 if page.events.count == DashboardData.releaseEventLimit {
@@ -343,7 +380,11 @@ enum Pages {
         html.raw("<dt>")
         html.text(term)
         html.raw("</dt><dd")
-        if let field { html.raw(" data-field=\""); html.text(field); html.raw("\"") }
+        if let field {
+            html.raw(" data-field=\"")
+            html.text(field)
+            html.raw("\"")
+        }
         html.raw(">")
         value(&html)
         html.raw("</dd>")

@@ -20,7 +20,7 @@ struct SecurityMiddleware: RouterMiddleware {
         }
         response.headers[.contentSecurityPolicy] =
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-                + "frame-ancestors 'none'"
+            + "frame-ancestors 'none'"
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[.init("Referrer-Policy")!] = "no-referrer"
         return response
@@ -28,8 +28,9 @@ struct SecurityMiddleware: RouterMiddleware {
 
     private func check(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .get || request.method == .head else {
-            var response = Dashboard.response(.methodNotAllowed, type: "text/plain; charset=utf-8",
-                                              "The dashboard is read-only: use the release command to change anything.\n")
+            var response = Dashboard.response(
+                .methodNotAllowed, type: "text/plain; charset=utf-8",
+                "The dashboard is read-only: use the release command to change anything.\n")
             response.headers[.allow] = "GET, HEAD"
             return response
         }
@@ -37,8 +38,9 @@ struct SecurityMiddleware: RouterMiddleware {
             // Served on loopback without a token: refuse pages asked for under another name, which
             // is how a web page elsewhere would reach it (DNS rebinding).
             if let host = request.head.authority, !Self.isLoopbackAuthority(host) {
-                return Dashboard.response(.misdirectedRequest, type: "text/plain; charset=utf-8",
-                                          "This dashboard answers on 127.0.0.1 only; open it as http://127.0.0.1:PORT/.\n")
+                return Dashboard.response(
+                    .misdirectedRequest, type: "text/plain; charset=utf-8",
+                    "This dashboard answers on 127.0.0.1 only; open it as http://127.0.0.1:PORT/.\n")
             }
             return try await next(request, context)
         }
@@ -53,7 +55,8 @@ struct SecurityMiddleware: RouterMiddleware {
             return response
         }
         if let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer "),
-           Self.equal(String(authorization.dropFirst(7)), token) {
+            Self.equal(String(authorization.dropFirst(7)), token)
+        {
             return try await next(request, context)
         }
         if let cookie = request.cookies[Self.cookie], Self.equal(cookie.value, cookieValue) {
@@ -63,16 +66,18 @@ struct SecurityMiddleware: RouterMiddleware {
     }
 
     private func unauthorized() -> Response {
-        var response = Dashboard.response(.unauthorized, type: "text/plain; charset=utf-8",
-                                          "This dashboard needs its token: open /?token=TOKEN once, or send Authorization: Bearer TOKEN "
-                                              + "(RELEASE_DASHBOARD_TOKEN on the server).\n")
+        var response = Dashboard.response(
+            .unauthorized, type: "text/plain; charset=utf-8",
+            "This dashboard needs its token: open /?token=TOKEN once, or send Authorization: Bearer TOKEN "
+                + "(RELEASE_DASHBOARD_TOKEN on the server).\n")
         response.headers[.wwwAuthenticate] = "Bearer realm=\"release\""
         return response
     }
 
     /// Compares without stopping at the first difference, so timing tells nothing about the token.
     static func equal(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8), b = Array(rhs.utf8)
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
         var difference = UInt8(a.count == b.count ? 0 : 1)
         for index in 0..<max(a.count, b.count) {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)

@@ -48,8 +48,9 @@ struct Timeline {
             html.text(name)
             html.raw("\"><text class=\"lane-label\" x=\"4\" y=\"\(format(y + Self.rowHeight / 2 + 4))\">")
             html.text(name)
-            html.raw("</text><line class=\"lane-line\" x1=\"\(Self.labelWidth)\" x2=\"\(Self.labelWidth + Self.plotWidth)\" "
-                + "y1=\"\(format(y + Self.rowHeight / 2))\" ")
+            html.raw(
+                "</text><line class=\"lane-line\" x1=\"\(Self.labelWidth)\" x2=\"\(Self.labelWidth + Self.plotWidth)\" "
+                    + "y1=\"\(format(y + Self.rowHeight / 2))\" ")
             html.raw("y2=\"\(format(y + Self.rowHeight / 2))\"/>")
             let spans = page.spans.filter { $0.environment == name }.reversed()
             for (index, span) in spans.enumerated() { bar(span, index: index, y: y, &html) }
@@ -80,8 +81,9 @@ struct Timeline {
         }
         html.raw("<g class=\"bar \(state)\" data-version=\"")
         html.text(span.version)
-        html.raw("\"><rect x=\"\(format(start))\" y=\"\(format(y + 8))\" width=\"\(format(width))\" height=\"\(format(Self.rowHeight - 16))\" "
-            + "rx=\"3\">")
+        html.raw(
+            "\"><rect x=\"\(format(start))\" y=\"\(format(y + 8))\" width=\"\(format(width))\" height=\"\(format(Self.rowHeight - 16))\" "
+                + "rx=\"3\">")
         html.raw("<title>")
         html.text("\(span.version): live \(span.since.rfc3339) → \(span.until?.rfc3339 ?? "now"), \(span.kind.rawValue) by \(span.by)")
         if state == "failed" { html.text(", failed its health probe") }
@@ -105,8 +107,9 @@ struct Timeline {
         case .promote:
             html.raw("<path d=\"M\(format(cx - 5)) \(format(cy + 4)) L\(format(cx)) \(format(cy - 5)) L\(format(cx + 5)) \(format(cy + 4)) Z\">")
         case .rollback:
-            html.raw("<path d=\"M\(format(cx)) \(format(cy - 5)) L\(format(cx + 5)) \(format(cy)) L\(format(cx)) \(format(cy + 5)) "
-                + "L\(format(cx - 5)) \(format(cy)) Z\">")
+            html.raw(
+                "<path d=\"M\(format(cx)) \(format(cy - 5)) L\(format(cx + 5)) \(format(cy)) L\(format(cx)) \(format(cy + 5)) "
+                    + "L\(format(cx - 5)) \(format(cy)) Z\">")
         case .deploy:
             html.raw("<circle cx=\"\(format(cx))\" cy=\"\(format(cy))\" r=\"4\">")
         }
@@ -138,7 +141,8 @@ struct Timeline {
     private func label(_ instant: Timestamp, first: Bool, days: Bool) -> String {
         let text = instant.rfc3339
         guard text.count >= 19 else { return text }
-        let date = String(text.prefix(10)), time = String(text.dropFirst(11).prefix(days ? 5 : 8))
+        let date = String(text.prefix(10))
+        let time = String(text.dropFirst(11).prefix(days ? 5 : 8))
         if days { return String(date.dropFirst(5)) + " " + time }
         return first ? "\(date) \(time) UTC" : time
     }

@@ -14,8 +14,10 @@ extension Engine {
         }
         let repository = git.repository ?? configuration.directory
         let outcome = await GitSync(configuration: git, repository: repository, environment: processEnvironment).sync(commit: commit)
-        var details: [(String, JSONValue)] = [("deployment", .int(started.id)), ("remote", .string(git.remote)),
-                                              ("branch", .string(git.branch)), ("commit", .string(commit))]
+        var details: [(String, JSONValue)] = [
+            ("deployment", .int(started.id)), ("remote", .string(git.remote)),
+            ("branch", .string(git.branch)), ("commit", .string(commit)),
+        ]
         let action: String
         switch outcome {
         case let .moved(from, to):
@@ -36,8 +38,9 @@ extension Engine {
         let recorded = details
         do {
             try await database { db in
-                try db.appendAudit(app: started.appID, actor: engine.actor, action: action, environment: started.environment.name,
-                                   version: started.release.version, details: .object(recorded))
+                try db.appendAudit(
+                    app: started.appID, actor: engine.actor, action: action, environment: started.environment.name,
+                    version: started.release.version, details: .object(recorded))
             }
         } catch {
             progress("Warning: could not record the branch sync in the audit trail: \(error)")

@@ -35,15 +35,17 @@ extension Engine {
                     throw unknownVersion(version, in: db, app: appID)
                 }
                 guard let deployment = try db.lastVerified(environment: environmentID, release: target.id) else {
-                    throw ReleaseError.usage("\(version) was never verified live on \(plan.environment.name), so it is no known-good state to "
-                        + "roll back to. Run `release history \(plan.environment.name)` to pick one that was.")
+                    throw ReleaseError.usage(
+                        "\(version) was never verified live on \(plan.environment.name), so it is no known-good state to "
+                            + "roll back to. Run `release history \(plan.environment.name)` to pick one that was.")
                 }
                 rollbackTarget = deployment
                 release = target
             } else {
                 guard let deployment = try db.lastVerified(environment: environmentID, excludingRelease: current?.releaseID) else {
-                    throw ReleaseError.usage("\(plan.environment.name) has no earlier verified release to roll back to. "
-                        + "\(Self.shipAFix(to: plan.environment))")
+                    throw ReleaseError.usage(
+                        "\(plan.environment.name) has no earlier verified release to roll back to. "
+                            + "\(Self.shipAFix(to: plan.environment))")
                 }
                 rollbackTarget = deployment
             }
@@ -58,8 +60,9 @@ extension Engine {
             Reads.release(id: current?.releaseID),
             Reads.latestChecks(release: gated && !plan.environment.gates.checks.isEmpty ? releaseID : nil),
             // Approvals count only since the version went live on the source: a change there voids them.
-            Reads.approvers(environment: gated && plan.environment.gates.approvals > 0 ? environmentID : nil, release: releaseID,
-                            since: plan.kind == .promote ? sourceLive?.since : nil))
+            Reads.approvers(
+                environment: gated && plan.environment.gates.approvals > 0 ? environmentID : nil, release: releaseID,
+                since: plan.kind == .promote ? sourceLive?.since : nil))
         release = release ?? fetchedRelease
         if plan.kind == .rollback, let current, current.releaseID == release?.id {
             throw ReleaseError.usage("\(current.version) is already live on \(plan.environment.name); nothing to roll back.")

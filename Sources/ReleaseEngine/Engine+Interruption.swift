@@ -12,16 +12,20 @@ extension Engine {
         do {
             try await transaction { db in
                 guard try db.holdsLease(deployment: started.id, owner: engine.leaseOwner),
-                      try db.deployment(id: started.id)?.state == .deploying else { return }
+                    try db.deployment(id: started.id)?.state == .deploying
+                else { return }
                 try db.annotate(deployment: started.id, detail: interruption.detail)
                 try db.takeLease(deployment: started.id, owner: engine.leaseOwner, seconds: 0)
                 var details: [(String, JSONValue)] = [("deployment", .int(started.id)), ("signal", .string(interruption.signalName))]
                 if let command = interruption.command {
-                    details += [("process_group", .int(Int64(command.group))), ("ended", .string(command.ending.rawValue)),
-                                ("stopped_within_grace", .bool(command.ending.stoppedWithinGrace))]
+                    details += [
+                        ("process_group", .int(Int64(command.group))), ("ended", .string(command.ending.rawValue)),
+                        ("stopped_within_grace", .bool(command.ending.stoppedWithinGrace)),
+                    ]
                 }
-                try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).interrupted",
-                                   environment: started.environment.name, version: started.release.version, details: .object(details))
+                try db.appendAudit(
+                    app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).interrupted",
+                    environment: started.environment.name, version: started.release.version, details: .object(details))
             }
         } catch {
             progress("Could not record the interruption on deployment \(started.id): \(error)")

@@ -9,8 +9,9 @@ extension Engine {
     /// back automatically when verification fails.
     public func run(_ plan: OperationPlan) async throws -> OperationReport {
         if plan.kind == .deploy, let source = plan.environment.promoteFrom {
-            throw ReleaseError.usage("'\(plan.environment.name)' only receives promotions from \(source). Run `release promote \(source) "
-                + "\(plan.environment.name)`.")
+            throw ReleaseError.usage(
+                "'\(plan.environment.name)' only receives promotions from \(source). Run `release promote \(source) "
+                    + "\(plan.environment.name)`.")
         }
         let provider = try provider(for: plan.environment)
         try provider.preflight()
@@ -39,12 +40,15 @@ extension Engine {
                 throw Self.refusal(plan, version: nil, gates: resolution.gates)
             }
             if plan.kind != .rollback, let current = resolution.current, current.releaseID == release.id,
-               current.state == .live, current.verified, resolution.refused.isEmpty {
+                current.state == .live, current.verified, resolution.refused.isEmpty
+            {
                 // Idempotent for CI: asking for what is already verified live changes nothing.
-                return .alreadyLive(OperationReport(
-                    deploymentID: current.deploymentID, kind: plan.kind, environment: plan.environment.name, version: release.version,
-                    previousVersion: nil, gates: resolution.gates, since: current.since,
-                    message: "\(release.version) is already live and verified on \(plan.environment.name) (since \(current.since)); nothing to do."))
+                return .alreadyLive(
+                    OperationReport(
+                        deploymentID: current.deploymentID, kind: plan.kind, environment: plan.environment.name, version: release.version,
+                        previousVersion: nil, gates: resolution.gates, since: current.since,
+                        message:
+                            "\(release.version) is already live and verified on \(plan.environment.name) (since \(current.since)); nothing to do."))
             }
             let id = try db.insertDeployment(
                 app: resolution.appID, environment: resolution.environmentID, environmentName: plan.environment.name,
@@ -77,15 +81,17 @@ extension Engine {
                     environment: plan.environment.name, version: release.version,
                     details: .object([("deployment", .int(id)), ("reason", .optional(plan.reason))]))
             }
-            try db.appendAudit(app: resolution.appID, actor: engine.actor, action: "\(plan.kind.rawValue).started",
-                               environment: plan.environment.name, version: release.version, details: .object(details))
+            try db.appendAudit(
+                app: resolution.appID, actor: engine.actor, action: "\(plan.kind.rawValue).started",
+                environment: plan.environment.name, version: release.version, details: .object(details))
             let sourceReference = resolution.sourceDeployment?.liveReference
-            return .started(StartedDeployment(
-                id: id, appID: resolution.appID, environmentID: resolution.environmentID, kind: plan.kind,
-                environment: plan.environment, release: release, previous: resolution.previous,
-                sourceEnvironment: plan.source, sourceReference: sourceReference,
-                targetReference: resolution.rollbackTarget?.liveReference, rollbackOf: nil,
-                announce: plan.announce, reason: plan.reason), resolution.gates)
+            return .started(
+                StartedDeployment(
+                    id: id, appID: resolution.appID, environmentID: resolution.environmentID, kind: plan.kind,
+                    environment: plan.environment, release: release, previous: resolution.previous,
+                    sourceEnvironment: plan.source, sourceReference: sourceReference,
+                    targetReference: resolution.rollbackTarget?.liveReference, rollbackOf: nil,
+                    announce: plan.announce, reason: plan.reason), resolution.gates)
         }
         switch outcome {
         case let .started(deployment, gates):
@@ -100,15 +106,18 @@ extension Engine {
     /// Refuses to record anything for a deployment whose lease another run has taken over.
     func requireLease(_ started: StartedDeployment, in db: PostgresConnection) throws {
         guard try db.holdsLease(deployment: started.id, owner: leaseOwner) else {
-            throw ReleaseError.busy("Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); "
-                + "stopping without recording anything more. See `release status \(started.environment.name)`.")
+            throw ReleaseError.busy(
+                "Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); "
+                    + "stopping without recording anything more. See `release status \(started.environment.name)`.")
         }
     }
 
     /// Drives a started deployment through the provider, cutover and verification.
     /// `resume` is the recorded operation when `release recover` continues a dead run.
-    func execute(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult],
-        resume: JSONValue?) async throws -> OperationReport {
+    func execute(
+        _ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult],
+        resume: JSONValue?
+    ) async throws -> OperationReport {
         let heartbeat = startHeartbeat(started.id)
         let notice = InterruptNotice.driving(started, engine: self)
         defer {
@@ -151,12 +160,16 @@ extension Engine {
         let engine = self
         let since: Timestamp = try await transaction { db in
             try engine.requireLease(started, in: db)
-            let instant = try db.cutover(deployment: started.id, environment: started.environmentID, release: started.release.id,
-                                         liveReference: outcome.liveReference)
-            try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).cutover",
-                               environment: started.environment.name, version: started.release.version,
-                               details: .object([("deployment", .int(started.id)), ("provider", .string(outcome.summary)),
-                                                 ("live_since", .string(instant.rfc3339))]))
+            let instant = try db.cutover(
+                deployment: started.id, environment: started.environmentID, release: started.release.id,
+                liveReference: outcome.liveReference)
+            try db.appendAudit(
+                app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).cutover",
+                environment: started.environment.name, version: started.release.version,
+                details: .object([
+                    ("deployment", .int(started.id)), ("provider", .string(outcome.summary)),
+                    ("live_since", .string(instant.rfc3339)),
+                ]))
             return instant
         }
         progress("\(started.environment.name) serves \(started.release.version) since \(since) (\(outcome.summary)).")
@@ -165,12 +178,15 @@ extension Engine {
     }
 
     /// Verification, then `live`, or `failed` with quarantine and the automatic rollback.
-    func verify(_ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], since: Timestamp?,
-                outcome: JSONValue) async throws -> OperationReport {
+    func verify(
+        _ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], since: Timestamp?,
+        outcome: JSONValue
+    ) async throws -> OperationReport {
         var verdict = ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
         if let health = started.environment.health {
-            progress("Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within "
-                + "\(health.within)…")
+            progress(
+                "Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within "
+                    + "\(health.within)…")
             let reporter = ProbeReporter(progress: progress)
             verdict = await prober.verify(health) { attempt, failure in reporter.report(attempt, failure) }
             let verdictCopy = verdict
@@ -195,9 +211,10 @@ extension Engine {
                 if let failed = started.rollbackOf {
                     try db.markRolledBack(deployment: failed)
                 }
-                try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).live",
-                                   environment: started.environment.name, version: started.release.version,
-                                   details: .object([("deployment", .int(started.id)), ("verification", .string(detail))]))
+                try db.appendAudit(
+                    app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).live",
+                    environment: started.environment.name, version: started.release.version,
+                    details: .object([("deployment", .int(started.id)), ("verification", .string(detail))]))
             }
             let message: String
             switch started.kind {
@@ -211,9 +228,10 @@ extension Engine {
             if started.rollbackOf == nil, started.announce {
                 await announce(started, action: "\(started.kind.rawValue).live", message: message)
             }
-            return OperationReport(deploymentID: started.id, kind: started.kind, environment: started.environment.name,
-                                   version: started.release.version, previousVersion: started.previous?.version, gates: gates,
-                                   since: since, message: message)
+            return OperationReport(
+                deploymentID: started.id, kind: started.kind, environment: started.environment.name,
+                version: started.release.version, previousVersion: started.previous?.version, gates: gates,
+                since: since, message: message)
         }
         throw try await releaseFailed(started, finding: .verification, detail: verdict.detail, provider: provider)
     }
@@ -249,15 +267,17 @@ extension Engine {
                 try engine.requireLease(started, in: db)
                 try db.takeLease(deployment: started.id, owner: engine.leaseOwner, seconds: 0)
             }
-            return .unavailable("\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can "
-                + "be reached.")
+            return .unavailable(
+                "\(error.message) The operation may still be running on the platform; run `release recover \(name)` once it can "
+                    + "be reached.")
         }
         try await transaction { db in
             try engine.requireLease(started, in: db)
             try db.transition(deployment: started.id, to: .failed, detail: error.message)
-            try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).failed",
-                               environment: name, version: started.release.version,
-                               details: .object([("deployment", .int(started.id)), ("error", .string(error.message))]))
+            try db.appendAudit(
+                app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).failed",
+                environment: name, version: started.release.version,
+                details: .object([("deployment", .int(started.id)), ("error", .string(error.message))]))
         }
         // What the environment serves now comes from what the provider saw, never from a guess;
         // an operation that never started on the platform changed nothing there.
@@ -275,13 +295,16 @@ extension Engine {
         }
         let message: String
         if started.kind == .rollback {
-            message = "Rollback of \(name) to \(started.release.version) failed: \(error.message) \(now.uppercasedFirst). \(name) is degraded "
+            message =
+                "Rollback of \(name) to \(started.release.version) failed: \(error.message) \(now.uppercasedFirst). \(name) is degraded "
                 + "and needs a human."
         } else if case .unchanged = serving {
-            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) "
+            message =
+                "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) "
                 + "Nothing went live, so nothing was rolled back: \(now)."
         } else {
-            message = "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) "
+            message =
+                "\(started.kind == .promote ? "Promotion" : "Deploy") of \(started.release.version) to \(name) failed: \(error.message) "
                 + "Nothing was rolled back: \(now)."
         }
         await announce(started, action: "\(started.kind.rawValue).failed", message: message)

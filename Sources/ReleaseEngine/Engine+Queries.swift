@@ -12,7 +12,7 @@ extension Engine {
         let app = self.app
         return try await database { db in
             let (known, now) = try db.fetch(Reads.environments(app: app), Reads.now())
-            return try db.statuses( environments: environments.map { ($0, known.environments[$0.name]) }, now: now)
+            return try db.statuses(environments: environments.map { ($0, known.environments[$0.name]) }, now: now)
         }
     }
 

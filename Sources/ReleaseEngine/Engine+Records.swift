@@ -6,8 +6,10 @@ import ReleaseStore
 extension Engine {
     /// `release create`: registers a release; the same call again is a no-op, the same version
     /// with other values an error.
-    public func createRelease(version: String, commit: String?, artifact: String?,
-        notes: String?) async throws -> (release: ReleaseRecord, created: Bool) {
+    public func createRelease(
+        version: String, commit: String?, artifact: String?,
+        notes: String?
+    ) async throws -> (release: ReleaseRecord, created: Bool) {
         let engine = self
         let app = self.app
         return try await transaction { db in
@@ -18,8 +20,9 @@ extension Engine {
                 if let artifact, artifact != existing.artifact { differences.append("artifact \(existing.artifact ?? "none")") }
                 if let notes, Secrets.redact(notes) != existing.notes { differences.append("other notes") }  // stored without secrets
                 if !differences.isEmpty {
-                    throw ReleaseError.usage("Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are "
-                        + "immutable: create a new version instead.")
+                    throw ReleaseError.usage(
+                        "Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are "
+                            + "immutable: create a new version instead.")
                 }
                 return (existing, false)
             }
@@ -27,8 +30,9 @@ extension Engine {
             var details: [(String, JSONValue)] = []
             if let commit { details.append(("commit", .string(commit))) }
             if let artifact { details.append(("artifact", .string(artifact))) }
-            try db.appendAudit(app: appID, actor: engine.actor, action: "release.created", environment: nil, version: version,
-                               details: .object(details))
+            try db.appendAudit(
+                app: appID, actor: engine.actor, action: "release.created", environment: nil, version: version,
+                details: .object(details))
             return (release, true)
         }
     }
@@ -50,8 +54,9 @@ extension Engine {
             try db.recordCheck(release: release.id, name: name, status: status, url: url, by: engine.actor)
             var details: [(String, JSONValue)] = [("check", .string(name)), ("status", .string(status.rawValue))]
             if let url { details.append(("url", .string(url))) }
-            try db.appendAudit(app: appID, actor: engine.actor, action: "check.recorded", environment: nil, version: version,
-                               details: .object(details))
+            try db.appendAudit(
+                app: appID, actor: engine.actor, action: "check.recorded", environment: nil, version: version,
+                details: .object(details))
         }
     }
 
@@ -61,13 +66,15 @@ extension Engine {
         try await transaction { db in
             let (appID, release) = try engine.requireRelease(version, in: db)
             if release.isQuarantined {
-                throw ReleaseError.refused("\(version) is quarantined (\(release.quarantineReason ?? "no reason given")); approving it would "
-                    + "change nothing.")
+                throw ReleaseError.refused(
+                    "\(version) is quarantined (\(release.quarantineReason ?? "no reason given")); approving it would "
+                        + "change nothing.")
             }
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
             try db.insertApproval(environment: environmentID, release: release.id, approver: engine.actor)
-            try db.appendAudit(app: appID, actor: engine.actor, action: "approval.recorded", environment: environment.name,
-                               version: version, details: .object([]))
+            try db.appendAudit(
+                app: appID, actor: engine.actor, action: "approval.recorded", environment: environment.name,
+                version: version, details: .object([]))
         }
     }
 
@@ -81,8 +88,9 @@ extension Engine {
                 throw ReleaseError.usage("\(version) is already quarantined (\(release.quarantineReason ?? "no reason given")).")
             }
             try db.quarantine(release: release.id, reason: reason)
-            try db.appendAudit(app: appID, actor: engine.actor, action: "release.quarantined", environment: nil, version: version,
-                               details: .object([("reason", .string(reason))]))
+            try db.appendAudit(
+                app: appID, actor: engine.actor, action: "release.quarantined", environment: nil, version: version,
+                details: .object([("reason", .string(reason))]))
             var liveOn: [String] = []
             for name in names {
                 if let id = try db.environmentID(app: appID, named: name), try db.currentLive(environment: id)?.releaseID == release.id {
@@ -104,19 +112,23 @@ extension Engine {
             let appID = try db.ensureApp(named: app)
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
             try db.insertFreeze(environment: environmentID, reason: reason, until: until, by: engine.actor)
-            try db.appendAudit(app: appID, actor: engine.actor, action: "freeze.started", environment: environment.name, version: nil,
-                               details: .object([("reason", .string(reason)), ("until", .optional(until?.rfc3339))]))
+            try db.appendAudit(
+                app: appID, actor: engine.actor, action: "freeze.started", environment: environment.name, version: nil,
+                details: .object([("reason", .string(reason)), ("until", .optional(until?.rfc3339))]))
         }
-        await announceFreeze("freeze.started", environment,
-                             message: "\(environment.name) is frozen by \(actor)\(until.map { " until \($0)" } ?? ""): \(reason). Deploys and "
-                                 + "promotions wait; rollbacks do not.",
-                             reason: reason)
+        await announceFreeze(
+            "freeze.started", environment,
+            message: "\(environment.name) is frozen by \(actor)\(until.map { " until \($0)" } ?? ""): \(reason). Deploys and "
+                + "promotions wait; rollbacks do not.",
+            reason: reason)
     }
 
     private func announceFreeze(_ action: String, _ environment: EnvironmentConfiguration, message: String, reason: String?) async {
         guard let observer else { return }
-        await observer(OperationEvent(action: action, app: app, environment: environment.name, actor: actor, at: .now,
-                                      reason: reason, message: message))
+        await observer(
+            OperationEvent(
+                action: action, app: app, environment: environment.name, actor: actor, at: .now,
+                reason: reason, message: message))
     }
 
     /// `release unfreeze`; returns how many freezes were lifted.
@@ -128,8 +140,9 @@ extension Engine {
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
             let lifted = try db.liftFreezes(environment: environmentID, by: engine.actor)
             if lifted > 0 {
-                try db.appendAudit(app: appID, actor: engine.actor, action: "freeze.lifted", environment: environment.name,
-                                   version: nil, details: .object([("lifted", .int(Int64(lifted)))]))
+                try db.appendAudit(
+                    app: appID, actor: engine.actor, action: "freeze.lifted", environment: environment.name,
+                    version: nil, details: .object([("lifted", .int(Int64(lifted)))]))
             }
             return lifted
         }
@@ -141,8 +154,9 @@ extension Engine {
 
     func requireRelease(_ version: String, in db: PostgresConnection) throws -> (Int64, ReleaseRecord) {
         guard let appID = try db.appID(named: app), let release = try db.release(app: appID, version: version) else {
-            throw ReleaseError.usage("Unknown version '\(version)' of \(app). Run `release list` to see the registered ones, or `release create "
-                + "\(version)`.")
+            throw ReleaseError.usage(
+                "Unknown version '\(version)' of \(app). Run `release list` to see the registered ones, or `release create "
+                    + "\(version)`.")
         }
         return (appID, release)
     }

@@ -52,38 +52,46 @@ extension Engine {
         let engine = self
         // Credentials first: a missing token must not leave a deployment taken over and stuck.
         if let environment = configuration.environments.first(where: { $0.name == deployment.environment }),
-           deployment.state == .deploying || deployment.state == .verifying {
+            deployment.state == .deploying || deployment.state == .verifying
+        {
             try provider(for: environment).preflight()
         }
         let dead = LeaseOwner.isDead(deployment.leaseOwner)
         let tookOver = try await database { db in
-            try db.takeOverLease(deployment: deployment.id, from: deployment.leaseOwner, owner: engine.leaseOwner,
-                                 seconds: engine.leaseSeconds, ownerIsDead: dead)
+            try db.takeOverLease(
+                deployment: deployment.id, from: deployment.leaseOwner, owner: engine.leaseOwner,
+                seconds: engine.leaseSeconds, ownerIsDead: dead)
         }
         guard tookOver else {
             let until = deployment.leaseExpiresAt.map { " until \($0)" } ?? ""
-            return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                  message: "still running under \(deployment.leaseOwner ?? "another run") (lease held\(until)); left alone",
-                                  outcome: .stillRunning)
+            return RecoveryReport(
+                deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
+                message: "still running under \(deployment.leaseOwner ?? "another run") (lease held\(until)); left alone",
+                outcome: .stillRunning)
         }
         guard let environment = configuration.environments.first(where: { $0.name == deployment.environment }) else {
-            throw ReleaseError.usage("Deployment \(deployment.id) is in flight on '\(deployment.environment)', which release.yml no longer "
-                + "defines. Restore that environment to recover it.")
+            throw ReleaseError.usage(
+                "Deployment \(deployment.id) is in flight on '\(deployment.environment)', which release.yml no longer "
+                    + "defines. Restore that environment to recover it.")
         }
         // An interrupted run says why it left the deployment (its command stopped, so it is not known to have finished).
         let why = deployment.detail.map { " (\($0))" } ?? ""
-        progress("Recovering deployment \(deployment.id): \(deployment.kind.rawValue) of \(deployment.version) to \(deployment.environment), "
-                 + "left \(deployment.state.rawValue)\(why).")
+        progress(
+            "Recovering deployment \(deployment.id): \(deployment.kind.rawValue) of \(deployment.version) to \(deployment.environment), "
+                + "left \(deployment.state.rawValue)\(why).")
         let app = self.app
         let started: StartedDeployment = try await transaction { db in
             guard let appID = try db.appID(named: app),
-                  let environmentID = try db.environmentID(app: appID, named: deployment.environment),
-                  let release = try db.release(id: deployment.releaseID)
+                let environmentID = try db.environmentID(app: appID, named: deployment.environment),
+                let release = try db.release(id: deployment.releaseID)
             else { throw ReleaseError.usage("Deployment \(deployment.id) refers to records that no longer exist.") }
-            try db.appendAudit(app: appID, actor: engine.actor, action: "recover.took_over", environment: deployment.environment,
-                               version: deployment.version,
-                               details: .object([("deployment", .int(deployment.id)), ("state", .string(deployment.state.rawValue)),
-                                                 ("previous_owner", .optional(deployment.leaseOwner))]))
+            try db.appendAudit(
+                app: appID, actor: engine.actor, action: "recover.took_over", environment: deployment.environment,
+                version: deployment.version,
+                details: .object([
+                    ("deployment", .int(deployment.id)), ("state", .string(deployment.state.rawValue)),
+                    ("previous_owner", .optional(deployment.leaseOwner)),
+                ]))
             let current = try db.currentLive(environment: environmentID)
             var previous: ReleaseRecord?
             if let current, current.deploymentID != deployment.id {
@@ -109,30 +117,36 @@ extension Engine {
             case .pending, .gating:
                 try await transaction { db in
                     try db.transition(deployment: deployment.id, to: .cancelled, detail: "cancelled by release recover: the run died while gating")
-                    try db.appendAudit(app: started.appID, actor: engine.actor, action: "\(deployment.kind.rawValue).cancelled",
-                                       environment: deployment.environment, version: deployment.version,
-                                       details: .object([("deployment", .int(deployment.id))]))
+                    try db.appendAudit(
+                        app: started.appID, actor: engine.actor, action: "\(deployment.kind.rawValue).cancelled",
+                        environment: deployment.environment, version: deployment.version,
+                        details: .object([("deployment", .int(deployment.id))]))
                 }
-                return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: "cancelled: it died before reaching the provider", outcome: .settled)
+                return RecoveryReport(
+                    deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
+                    message: "cancelled: it died before reaching the provider", outcome: .settled)
             case .deploying:
                 let provider = try provider(for: environment)
                 let report = try await execute(started, provider: provider, gates: [], resume: deployment.operation)
-                return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: report.message, outcome: .settled)
+                return RecoveryReport(
+                    deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
+                    message: report.message, outcome: .settled)
             case .verifying:
                 let provider = try provider(for: environment)
                 let since = try await database { db in try db.deployment(id: deployment.id)?.cutoverAt }
                 let report = try await verify(started, provider: provider, gates: [], since: since, outcome: deployment.liveReference)
-                return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: report.message, outcome: .settled)
+                return RecoveryReport(
+                    deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
+                    message: report.message, outcome: .settled)
             default:
-                return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                      message: "already \(deployment.state.rawValue)", outcome: .settled)
+                return RecoveryReport(
+                    deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
+                    message: "already \(deployment.state.rawValue)", outcome: .settled)
             }
         } catch let error as ReleaseError {
-            return RecoveryReport(deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
-                                  message: error.message, outcome: .failed(error.code))
+            return RecoveryReport(
+                deploymentID: deployment.id, environment: deployment.environment, version: deployment.version,
+                message: error.message, outcome: .failed(error.code))
         }
     }
 }

@@ -17,10 +17,11 @@ extension Engine {
             let appID = try db.ensureApp(named: engine.app)
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
             guard let live = try db.currentLive(environment: environmentID),
-                  let deployment = try db.deployment(id: live.deploymentID), let release = try db.release(id: live.releaseID)
+                let deployment = try db.deployment(id: live.deploymentID), let release = try db.release(id: live.releaseID)
             else { return nil }
-            let bad = StartedDeployment(id: live.deploymentID, appID: appID, environmentID: environmentID, kind: deployment.kind,
-                                        environment: environment, release: release)
+            let bad = StartedDeployment(
+                id: live.deploymentID, appID: appID, environmentID: environmentID, kind: deployment.kind,
+                environment: environment, release: release)
             return (bad, live)
         }
         guard let (watchedDeployment, live) = watched else {
@@ -61,9 +62,13 @@ extension Engine {
         let count = Int64(probes)
         try await database { db in
             try db.recordHealth(environment: watchedDeployment.environmentID, healthy: true, detail: "healthy throughout a \(duration) watch")
-            try db.appendAudit(app: watchedDeployment.appID, actor: engine.actor, action: "watch.passed", environment: environment.name,
-                               version: live.version, details: .object([("deployment", .int(live.deploymentID)),
-                                                                        ("for", .string("\(duration)")), ("probes", .int(count))]))
+            try db.appendAudit(
+                app: watchedDeployment.appID, actor: engine.actor, action: "watch.passed", environment: environment.name,
+                version: live.version,
+                details: .object([
+                    ("deployment", .int(live.deploymentID)),
+                    ("for", .string("\(duration)")), ("probes", .int(count)),
+                ]))
         }
         return "\(live.version) stayed healthy on \(environment.name) for \(duration) (\(probes) probe\(probes == 1 ? "" : "s"))."
     }

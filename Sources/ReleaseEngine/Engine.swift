@@ -37,9 +37,11 @@ public struct Engine: Sendable {
     public var processEnvironment: [String: String] = ProcessEnvironment.current
 
     /// Creates an engine.
-    public init(configuration: ReleaseConfiguration, connection: PostgresConnection, providers: ProviderRegistry = ProviderRegistry(),
-                providerContext: ProviderRegistry.ProviderContext, prober: HealthProber = HealthProber(), actor: String,
-                leaseSeconds: Int = 30, progress: @escaping @Sendable (String) -> Void, logger: Logger = Logger(label: "release")) {
+    public init(
+        configuration: ReleaseConfiguration, connection: PostgresConnection, providers: ProviderRegistry = ProviderRegistry(),
+        providerContext: ProviderRegistry.ProviderContext, prober: HealthProber = HealthProber(), actor: String,
+        leaseSeconds: Int = 30, progress: @escaping @Sendable (String) -> Void, logger: Logger = Logger(label: "release")
+    ) {
         self.configuration = configuration
         self.connection = connection
         self.providers = providers

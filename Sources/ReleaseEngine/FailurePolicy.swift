@@ -56,8 +56,10 @@ extension Engine {
     /// Returns the error the command ends with; throws `NoLongerLive` when what the watch found bad
     /// has been replaced meanwhile (what replaced it has its own verification). `provider` is the
     /// one already driving the deployment; the watch passes nil and the provider is made here.
-    func releaseFailed(_ bad: StartedDeployment, finding: Finding, detail: String,
-                       provider: (any DeploymentProvider)?) async throws -> ReleaseError {
+    func releaseFailed(
+        _ bad: StartedDeployment, finding: Finding, detail: String,
+        provider: (any DeploymentProvider)?
+    ) async throws -> ReleaseError {
         let engine = self
         let environment = bad.environment
         let automatic = bad.kind != .rollback && environment.onFailure == .rollback
@@ -89,21 +91,30 @@ extension Engine {
             if quarantine {
                 try db.quarantine(release: bad.release.id, reason: finding.quarantineReason(bad, detail))
             }
-            try db.appendAudit(app: bad.appID, actor: engine.actor, action: finding.actions(bad.kind).audit,
-                               environment: environment.name, version: bad.release.version,
-                               details: .object([("deployment", .int(bad.id)), ("detail", .string(detail)),
-                                                 ("quarantined", .bool(quarantine))]))
+            try db.appendAudit(
+                app: bad.appID, actor: engine.actor, action: finding.actions(bad.kind).audit,
+                environment: environment.name, version: bad.release.version,
+                details: .object([
+                    ("deployment", .int(bad.id)), ("detail", .string(detail)),
+                    ("quarantined", .bool(quarantine)),
+                ]))
             guard planned,
-                  let target = try db.lastVerified(environment: bad.environmentID, excludingRelease: bad.release.id),
-                  let targetRelease = try db.release(id: target.releaseID)
+                let target = try db.lastVerified(environment: bad.environmentID, excludingRelease: bad.release.id),
+                let targetRelease = try db.release(id: target.releaseID)
             else { return (nil, nil) }
-            let gates = PromotionGate.evaluate(GateContext(kind: .rollback, environment: environment, actor: engine.actor,
-                                                           now: .now, release: targetRelease))
+            let gates = PromotionGate.evaluate(
+                GateContext(
+                    kind: .rollback, environment: environment, actor: engine.actor,
+                    now: .now, release: targetRelease))
             let refused = gates.filter { !$0.passed }
             if !refused.isEmpty {
                 let reasons = refused.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
-                return (nil, .refused("its gates refused it (\(reasons)); someone they allow can run `release rollback \(environment.name) "
-                    + "--reason …`."))
+                return (
+                    nil,
+                    .refused(
+                        "its gates refused it (\(reasons)); someone they allow can run `release rollback \(environment.name) "
+                            + "--reason …`.")
+                )
             }
             do {
                 return (try engine.startAutomaticRollback(of: bad, to: targetRelease, target: target, in: db), nil)
@@ -115,23 +126,30 @@ extension Engine {
         let (version, name) = (bad.release.version, environment.name)
         let stillServing = "\(version) is quarantined and still serving on \(name)"
         if bad.kind == .rollback {
-            return await failure(bad, finding, "\(headline). A rollback is never rolled back: \(name) is degraded and needs a human: check the "
-                + "platform, then deploy a known-good release.")
+            return await failure(
+                bad, finding,
+                "\(headline). A rollback is never rolled back: \(name) is degraded and needs a human: check the "
+                    + "platform, then deploy a known-good release.")
         }
         if !automatic {
-            return await failure(bad, finding, "\(headline). \(stillServing): on_failure is stop. Run `release rollback \(name) --reason …`, or "
-                + "\(Self.shipAFix(to: environment).lowercasedFirst)")
+            return await failure(
+                bad, finding,
+                "\(headline). \(stillServing): on_failure is stop. Run `release rollback \(name) --reason …`, or "
+                    + "\(Self.shipAFix(to: environment).lowercasedFirst)")
         }
         if let blocked = cannotStart ?? blocked {
             // Refused by its gates, the failed release still serves: a failure (1). Busy (4) and
             // unreachable (5) say why it could not start; a provider's settings error is 2.
-            return await failure(bad, finding, "\(headline). \(stillServing): the automatic rollback could not start: \(blocked.message)",
-                                 code: blocked.code == .refused ? .deploymentFailed : blocked.code)
+            return await failure(
+                bad, finding, "\(headline). \(stillServing): the automatic rollback could not start: \(blocked.message)",
+                code: blocked.code == .refused ? .deploymentFailed : blocked.code)
         }
         guard let rollback, let rollbackProvider else {
             // With no earlier verified release there, a rollback has nowhere to go: only a fix helps.
-            return await failure(bad, finding, "\(headline). \(stillServing): there is no earlier verified release to roll back to. "
-                + "\(Self.shipAFix(to: environment))")
+            return await failure(
+                bad, finding,
+                "\(headline). \(stillServing): there is no earlier verified release to roll back to. "
+                    + "\(Self.shipAFix(to: environment))")
         }
         progress("Rolling \(name) back to \(rollback.release.version)…")
         do {
@@ -139,18 +157,23 @@ extension Engine {
             progress(report.message)
         } catch let error as ReleaseError {
             // Busy (4) and unreachable (5) say why it could not finish; anything else is a failure (1).
-            return await failure(bad, finding, "\(headline), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)",
-                                 code: [.busy, .unavailable].contains(error.code) ? error.code : .deploymentFailed)
+            return await failure(
+                bad, finding, "\(headline), and the automatic rollback to \(rollback.release.version) failed too: \(error.message)",
+                code: [.busy, .unavailable].contains(error.code) ? error.code : .deploymentFailed)
         }
-        return await failure(bad, finding, "\(headline). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and "
-            + "is healthy.",
-                             rolledBackTo: rollback.release.version)
+        return await failure(
+            bad, finding,
+            "\(headline). \(version) is quarantined; \(name) was rolled back to \(rollback.release.version) and "
+                + "is healthy.",
+            rolledBackTo: rollback.release.version)
     }
 
     /// Records the automatic rollback of `bad` to `release` (its deployment `target`), leased to
     /// this run, inside the caller's transaction. Throws `busy` when something else is in flight.
-    private func startAutomaticRollback(of bad: StartedDeployment, to release: ReleaseRecord, target: DeploymentRecord,
-                                        in db: PostgresConnection) throws -> StartedDeployment {
+    private func startAutomaticRollback(
+        of bad: StartedDeployment, to release: ReleaseRecord, target: DeploymentRecord,
+        in db: PostgresConnection
+    ) throws -> StartedDeployment {
         let id = try db.insertDeployment(
             app: bad.appID, environment: bad.environmentID, environmentName: bad.environment.name, release: release.id,
             kind: .rollback, by: actor, reason: "automatic rollback: \(bad.release.version) failed on \(bad.environment.name)",
@@ -158,18 +181,23 @@ extension Engine {
         try db.transition(deployment: id, to: .gating)
         try db.transition(deployment: id, to: .deploying)
         try db.takeLease(deployment: id, owner: leaseOwner, seconds: leaseSeconds)
-        try db.appendAudit(app: bad.appID, actor: actor, action: "rollback.started", environment: bad.environment.name,
-                           version: release.version,
-                           details: .object([("deployment", .int(id)), ("automatic", .bool(true)),
-                                             ("rollback_of", .int(bad.id)), ("previous", .string(bad.release.version))]))
+        try db.appendAudit(
+            app: bad.appID, actor: actor, action: "rollback.started", environment: bad.environment.name,
+            version: release.version,
+            details: .object([
+                ("deployment", .int(id)), ("automatic", .bool(true)),
+                ("rollback_of", .int(bad.id)), ("previous", .string(bad.release.version)),
+            ]))
         return StartedDeployment(
             id: id, appID: bad.appID, environmentID: bad.environmentID, kind: .rollback, environment: bad.environment,
             release: release, previous: bad.release, targetReference: target.liveReference, rollbackOf: bad.id)
     }
 
     /// Announces how the failure ended and returns the error to end with.
-    private func failure(_ bad: StartedDeployment, _ finding: Finding, _ message: String, code: ReleaseError.Code = .deploymentFailed,
-                         rolledBackTo: String? = nil) async -> ReleaseError {
+    private func failure(
+        _ bad: StartedDeployment, _ finding: Finding, _ message: String, code: ReleaseError.Code = .deploymentFailed,
+        rolledBackTo: String? = nil
+    ) async -> ReleaseError {
         await announce(bad, action: finding.actions(bad.kind).announced, message: message, rolledBackTo: rolledBackTo)
         return ReleaseError(code, message)
     }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import ProviderKit
 import ReleaseCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The last words of a run stopped by SIGINT, SIGTERM or SIGHUP (Ctrl-C, a cancelled CI job, a
 /// closed terminal) while it drives a deployment: which one stays in flight and how to settle it.
@@ -46,7 +47,8 @@ public enum InterruptNotice {
     static func driving(_ started: StartedDeployment, engine: Engine) -> Driving {
         startStoppingThread()
         let name = started.environment.name
-        let text = "release: interrupted during deployment \(started.id) (\(started.kind.rawValue) of \(started.release.version) to \(name)), "
+        let text =
+            "release: interrupted during deployment \(started.id) (\(started.kind.rawValue) of \(started.release.version) to \(name)), "
             + "which stays in flight. Run `release recover \(name)` to settle it.\n"
         let record: Recorder = { interruption in await engine.recordInterruption(of: started, interruption) }
         let previous = recorder.withLock { installed in
@@ -135,9 +137,11 @@ public enum InterruptNotice {
         let signal = Int32(byte)
         let groups = ProcessGroups.running()
         let endings = ProcessGroups.stop(groups) { received.load(ordering: .sequentiallyConsistent) > 1 }
-        let interruption = Interruption(signal: signal, commands: endings.sorted { $0.key < $1.key }.map { group, ending in
-            Interruption.Command(group: group, grace: groups[group] ?? .zero, ending: ending)
-        })
+        let interruption = Interruption(
+            signal: signal,
+            commands: endings.sorted { $0.key < $1.key }.map { group, ending in
+                Interruption.Command(group: group, grace: groups[group] ?? .zero, ending: ending)
+            })
         FileHandle.standardError.write(Data("release: \(interruption.detail).\n".utf8))
         if let record = recorder.withLock({ $0 }) {
             let recorded = DispatchSemaphore(value: 0)
@@ -187,12 +191,13 @@ public enum InterruptNotice {
             guard let command else { return "interrupted by \(signalName); its command had already ended" }
             let (seconds, attoseconds) = command.grace.components
             let grace = TimeSpan(microseconds: seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
-            let ended = switch command.ending {
-            case .exited: "stopped within its \(grace) grace period"
-            case .killedAfterGrace: "was still running after its \(grace) grace period and was killed"
-            case .killedEarly: "was killed at a second signal, before its \(grace) grace period ended"
-            case .stillRunning: "could not be killed (process group \(command.group))"
-            }
+            let ended =
+                switch command.ending {
+                case .exited: "stopped within its \(grace) grace period"
+                case .killedAfterGrace: "was still running after its \(grace) grace period and was killed"
+                case .killedEarly: "was killed at a second signal, before its \(grace) grace period ended"
+                case .stillRunning: "could not be killed (process group \(command.group))"
+                }
             return "interrupted by \(signalName); its command \(ended)"
         }
     }

@@ -19,8 +19,10 @@ public struct OperationPlan: Sendable {
     public var announce = true
 
     /// Creates a plan.
-    public init(kind: DeploymentKind, environment: EnvironmentConfiguration, version: String? = nil,
-                source: EnvironmentConfiguration? = nil, reason: String? = nil, force: Bool = false) {
+    public init(
+        kind: DeploymentKind, environment: EnvironmentConfiguration, version: String? = nil,
+        source: EnvironmentConfiguration? = nil, reason: String? = nil, force: Bool = false
+    ) {
         self.kind = kind
         self.environment = environment
         self.version = version
@@ -47,8 +49,9 @@ struct StartedDeployment: Sendable {
     var reason: String?
 
     var request: DeploymentRequest {
-        DeploymentRequest(app: "", environment: environment, deploymentID: id, kind: kind, release: release, previous: previous,
-                          sourceReference: sourceReference, sourceEnvironment: sourceEnvironment, targetReference: targetReference)
+        DeploymentRequest(
+            app: "", environment: environment, deploymentID: id, kind: kind, release: release, previous: previous,
+            sourceReference: sourceReference, sourceEnvironment: sourceEnvironment, targetReference: targetReference)
     }
 }
 

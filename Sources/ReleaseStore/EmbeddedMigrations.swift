@@ -3,314 +3,324 @@
 extension Migration {
     /// Every migration shipped with this binary, in order.
     public static let embedded: [Migration] = [
-        Migration(name: "0001_core_schema.sql", checksum: "0b8bed4d4d6e4d048239e9423d320b1a92148231f96a09de147325e391df919e", sql: #"""
--- The core schema of `release`: apps, environments, releases, CI checks, approvals, deployments,
--- freezes, occupancy (what was live when) and the audit trail.
+        Migration(
+            name: "0001_core_schema.sql", checksum: "0b8bed4d4d6e4d048239e9423d320b1a92148231f96a09de147325e391df919e",
+            sql: #"""
+                -- The core schema of `release`: apps, environments, releases, CI checks, approvals, deployments,
+                -- freezes, occupancy (what was live when) and the audit trail.
 
-CREATE EXTENSION IF NOT EXISTS btree_gist;
+                CREATE EXTENSION IF NOT EXISTS btree_gist;
 
-CREATE TABLE apps (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name            text NOT NULL UNIQUE,
-    -- The head of the app's audit hash chain: how many events, and the last one's hash.
-    audit_sequence  bigint NOT NULL DEFAULT 0,
-    audit_head      text,
-    created_at      timestamptz NOT NULL DEFAULT clock_timestamp()
-);
+                CREATE TABLE apps (
+                    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    name            text NOT NULL UNIQUE,
+                    -- The head of the app's audit hash chain: how many events, and the last one's hash.
+                    audit_sequence  bigint NOT NULL DEFAULT 0,
+                    audit_head      text,
+                    created_at      timestamptz NOT NULL DEFAULT clock_timestamp()
+                );
 
-CREATE TABLE environments (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    app_id          bigint NOT NULL REFERENCES apps (id),
-    name            text NOT NULL,
-    -- The last health verdict (verification or `release probe`).
-    health          text NOT NULL DEFAULT 'unknown' CHECK (health IN ('unknown', 'healthy', 'unhealthy')),
-    health_detail   text,
-    health_at       timestamptz,
-    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
-    UNIQUE (app_id, name)
-);
+                CREATE TABLE environments (
+                    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    app_id          bigint NOT NULL REFERENCES apps (id),
+                    name            text NOT NULL,
+                    -- The last health verdict (verification or `release probe`).
+                    health          text NOT NULL DEFAULT 'unknown' CHECK (health IN ('unknown', 'healthy', 'unhealthy')),
+                    health_detail   text,
+                    health_at       timestamptz,
+                    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    UNIQUE (app_id, name)
+                );
 
-CREATE TABLE releases (
-    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    app_id              bigint NOT NULL REFERENCES apps (id),
-    version             text NOT NULL,
-    commit_sha          text,
-    artifact            text,
-    notes               text,
-    created_by          text NOT NULL,
-    created_at          timestamptz NOT NULL DEFAULT clock_timestamp(),
-    quarantined_at      timestamptz,
-    quarantine_reason   text,
-    UNIQUE (app_id, version)
-);
-CREATE INDEX releases_newest ON releases (app_id, id DESC);
+                CREATE TABLE releases (
+                    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    app_id              bigint NOT NULL REFERENCES apps (id),
+                    version             text NOT NULL,
+                    commit_sha          text,
+                    artifact            text,
+                    notes               text,
+                    created_by          text NOT NULL,
+                    created_at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    quarantined_at      timestamptz,
+                    quarantine_reason   text,
+                    UNIQUE (app_id, version)
+                );
+                CREATE INDEX releases_newest ON releases (app_id, id DESC);
 
-CREATE TABLE checks (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    release_id   bigint NOT NULL REFERENCES releases (id),
-    name         text NOT NULL,
-    status       text NOT NULL CHECK (status IN ('passed', 'failed', 'pending')),
-    url          text,
-    recorded_by  text NOT NULL,
-    recorded_at  timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE INDEX checks_latest ON checks (release_id, name, id DESC);
+                CREATE TABLE checks (
+                    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    release_id   bigint NOT NULL REFERENCES releases (id),
+                    name         text NOT NULL,
+                    status       text NOT NULL CHECK (status IN ('passed', 'failed', 'pending')),
+                    url          text,
+                    recorded_by  text NOT NULL,
+                    recorded_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+                );
+                CREATE INDEX checks_latest ON checks (release_id, name, id DESC);
 
-CREATE TABLE approvals (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    environment_id  bigint NOT NULL REFERENCES environments (id),
-    release_id      bigint NOT NULL REFERENCES releases (id),
-    approver        text NOT NULL,
-    approved_at     timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE INDEX approvals_lookup ON approvals (environment_id, release_id, approved_at);
+                CREATE TABLE approvals (
+                    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    environment_id  bigint NOT NULL REFERENCES environments (id),
+                    release_id      bigint NOT NULL REFERENCES releases (id),
+                    approver        text NOT NULL,
+                    approved_at     timestamptz NOT NULL DEFAULT clock_timestamp()
+                );
+                CREATE INDEX approvals_lookup ON approvals (environment_id, release_id, approved_at);
 
--- The deployment state machine. The same table lives in ReleaseCore (DeploymentState); a test
--- checks that the two agree.
-CREATE TABLE deployment_transitions (
-    from_state  text NOT NULL,
-    to_state    text NOT NULL,
-    PRIMARY KEY (from_state, to_state)
-);
-INSERT INTO deployment_transitions (from_state, to_state) VALUES
-    ('pending', 'gating'), ('pending', 'cancelled'),
-    ('gating', 'deploying'), ('gating', 'rejected'), ('gating', 'cancelled'),
-    ('deploying', 'verifying'), ('deploying', 'failed'),
-    ('verifying', 'live'), ('verifying', 'failed'),
-    ('live', 'superseded'),
-    ('failed', 'rolled_back');
+                -- The deployment state machine. The same table lives in ReleaseCore (DeploymentState); a test
+                -- checks that the two agree.
+                CREATE TABLE deployment_transitions (
+                    from_state  text NOT NULL,
+                    to_state    text NOT NULL,
+                    PRIMARY KEY (from_state, to_state)
+                );
+                INSERT INTO deployment_transitions (from_state, to_state) VALUES
+                    ('pending', 'gating'), ('pending', 'cancelled'),
+                    ('gating', 'deploying'), ('gating', 'rejected'), ('gating', 'cancelled'),
+                    ('deploying', 'verifying'), ('deploying', 'failed'),
+                    ('verifying', 'live'), ('verifying', 'failed'),
+                    ('live', 'superseded'),
+                    ('failed', 'rolled_back');
 
-CREATE TABLE deployments (
-    id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    app_id                bigint NOT NULL REFERENCES apps (id),
-    environment_id        bigint NOT NULL REFERENCES environments (id),
-    release_id            bigint NOT NULL REFERENCES releases (id),
-    kind                  text NOT NULL CHECK (kind IN ('deploy', 'promote', 'rollback')),
-    state                 text NOT NULL CHECK (state IN ('pending', 'gating', 'deploying', 'verifying', 'live',
-                                                          'superseded', 'rejected', 'cancelled', 'failed', 'rolled_back')),
-    actor                 text NOT NULL,
-    reason                text,
-    -- Promotions: the deployment on the source environment whose artifact is promoted.
-    source_deployment_id  bigint REFERENCES deployments (id),
-    -- Automatic rollbacks: the failed deployment being rolled back.
-    rollback_of           bigint REFERENCES deployments (id),
-    -- Provider operation references, written before the engine waits on them.
-    operation             jsonb NOT NULL DEFAULT '{}',
-    -- What the provider reported at cutover, used to roll back to this release later.
-    live_reference        jsonb NOT NULL DEFAULT '{}',
-    verified              boolean NOT NULL DEFAULT false,
-    detail                text,
-    lease_owner           text,
-    lease_expires_at      timestamptz,
-    started_at            timestamptz NOT NULL DEFAULT clock_timestamp(),
-    cutover_at            timestamptz,
-    finished_at           timestamptz
-);
--- Invariant 1: at most one deployment in flight per environment, enforced here.
-CREATE UNIQUE INDEX deployments_one_in_flight ON deployments (environment_id)
-    WHERE state IN ('pending', 'gating', 'deploying', 'verifying');
-CREATE INDEX deployments_environment_history ON deployments (environment_id, id DESC);
-CREATE INDEX deployments_app_history ON deployments (app_id, id DESC);
-CREATE INDEX deployments_verified ON deployments (environment_id, release_id) WHERE verified;
-CREATE INDEX deployments_in_flight_leases ON deployments (lease_expires_at)
-    WHERE state IN ('pending', 'gating', 'deploying', 'verifying');
+                CREATE TABLE deployments (
+                    id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    app_id                bigint NOT NULL REFERENCES apps (id),
+                    environment_id        bigint NOT NULL REFERENCES environments (id),
+                    release_id            bigint NOT NULL REFERENCES releases (id),
+                    kind                  text NOT NULL CHECK (kind IN ('deploy', 'promote', 'rollback')),
+                    state                 text NOT NULL CHECK (state IN ('pending', 'gating', 'deploying', 'verifying', 'live',
+                                                                          'superseded', 'rejected', 'cancelled', 'failed', 'rolled_back')),
+                    actor                 text NOT NULL,
+                    reason                text,
+                    -- Promotions: the deployment on the source environment whose artifact is promoted.
+                    source_deployment_id  bigint REFERENCES deployments (id),
+                    -- Automatic rollbacks: the failed deployment being rolled back.
+                    rollback_of           bigint REFERENCES deployments (id),
+                    -- Provider operation references, written before the engine waits on them.
+                    operation             jsonb NOT NULL DEFAULT '{}',
+                    -- What the provider reported at cutover, used to roll back to this release later.
+                    live_reference        jsonb NOT NULL DEFAULT '{}',
+                    verified              boolean NOT NULL DEFAULT false,
+                    detail                text,
+                    lease_owner           text,
+                    lease_expires_at      timestamptz,
+                    started_at            timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    cutover_at            timestamptz,
+                    finished_at           timestamptz
+                );
+                -- Invariant 1: at most one deployment in flight per environment, enforced here.
+                CREATE UNIQUE INDEX deployments_one_in_flight ON deployments (environment_id)
+                    WHERE state IN ('pending', 'gating', 'deploying', 'verifying');
+                CREATE INDEX deployments_environment_history ON deployments (environment_id, id DESC);
+                CREATE INDEX deployments_app_history ON deployments (app_id, id DESC);
+                CREATE INDEX deployments_verified ON deployments (environment_id, release_id) WHERE verified;
+                CREATE INDEX deployments_in_flight_leases ON deployments (lease_expires_at)
+                    WHERE state IN ('pending', 'gating', 'deploying', 'verifying');
 
-CREATE FUNCTION deployments_enforce_transition() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.state <> 'pending' THEN
-            RAISE EXCEPTION 'a deployment starts in state pending, not %', NEW.state USING ERRCODE = 'check_violation';
-        END IF;
-        RETURN NEW;
-    END IF;
-    IF NEW.app_id <> OLD.app_id OR NEW.environment_id <> OLD.environment_id OR NEW.release_id <> OLD.release_id
-       OR NEW.kind <> OLD.kind OR NEW.actor <> OLD.actor OR NEW.started_at <> OLD.started_at THEN
-        RAISE EXCEPTION 'deployment % cannot change what, where or who', OLD.id USING ERRCODE = 'check_violation';
-    END IF;
-    IF NEW.state IS DISTINCT FROM OLD.state AND NOT EXISTS (
-        SELECT 1 FROM deployment_transitions WHERE from_state = OLD.state AND to_state = NEW.state
-    ) THEN
-        RAISE EXCEPTION 'deployment % cannot move from % to %', OLD.id, OLD.state, NEW.state USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NEW;
-END
-$$;
-CREATE TRIGGER deployments_transition BEFORE INSERT OR UPDATE ON deployments
-    FOR EACH ROW EXECUTE FUNCTION deployments_enforce_transition();
+                CREATE FUNCTION deployments_enforce_transition() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF TG_OP = 'INSERT' THEN
+                        IF NEW.state <> 'pending' THEN
+                            RAISE EXCEPTION 'a deployment starts in state pending, not %', NEW.state USING ERRCODE = 'check_violation';
+                        END IF;
+                        RETURN NEW;
+                    END IF;
+                    IF NEW.app_id <> OLD.app_id OR NEW.environment_id <> OLD.environment_id OR NEW.release_id <> OLD.release_id
+                       OR NEW.kind <> OLD.kind OR NEW.actor <> OLD.actor OR NEW.started_at <> OLD.started_at THEN
+                        RAISE EXCEPTION 'deployment % cannot change what, where or who', OLD.id USING ERRCODE = 'check_violation';
+                    END IF;
+                    IF NEW.state IS DISTINCT FROM OLD.state AND NOT EXISTS (
+                        SELECT 1 FROM deployment_transitions WHERE from_state = OLD.state AND to_state = NEW.state
+                    ) THEN
+                        RAISE EXCEPTION 'deployment % cannot move from % to %', OLD.id, OLD.state, NEW.state USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END
+                $$;
+                CREATE TRIGGER deployments_transition BEFORE INSERT OR UPDATE ON deployments
+                    FOR EACH ROW EXECUTE FUNCTION deployments_enforce_transition();
 
--- Invariant 4: what was live when. A release occupies an environment from its cutover until the
--- next cutover there; ranges never overlap in one environment.
-CREATE TABLE occupancy (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    environment_id  bigint NOT NULL REFERENCES environments (id),
-    release_id      bigint NOT NULL REFERENCES releases (id),
-    deployment_id   bigint NOT NULL REFERENCES deployments (id),
-    during          tstzrange NOT NULL CHECK (NOT isempty(during) AND NOT lower_inf(during)),
-    EXCLUDE USING gist (environment_id WITH =, during WITH &&)
-);
-CREATE UNIQUE INDEX occupancy_current ON occupancy (environment_id) WHERE upper_inf(during);
+                -- Invariant 4: what was live when. A release occupies an environment from its cutover until the
+                -- next cutover there; ranges never overlap in one environment.
+                CREATE TABLE occupancy (
+                    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    environment_id  bigint NOT NULL REFERENCES environments (id),
+                    release_id      bigint NOT NULL REFERENCES releases (id),
+                    deployment_id   bigint NOT NULL REFERENCES deployments (id),
+                    during          tstzrange NOT NULL CHECK (NOT isempty(during) AND NOT lower_inf(during)),
+                    EXCLUDE USING gist (environment_id WITH =, during WITH &&)
+                );
+                CREATE UNIQUE INDEX occupancy_current ON occupancy (environment_id) WHERE upper_inf(during);
 
-CREATE TABLE freezes (
-    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    environment_id  bigint NOT NULL REFERENCES environments (id),
-    reason          text NOT NULL,
-    frozen_by       text NOT NULL,
-    frozen_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
-    until           timestamptz,
-    lifted_by       text,
-    lifted_at       timestamptz
-);
-CREATE INDEX freezes_active ON freezes (environment_id) WHERE lifted_at IS NULL;
+                CREATE TABLE freezes (
+                    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    environment_id  bigint NOT NULL REFERENCES environments (id),
+                    reason          text NOT NULL,
+                    frozen_by       text NOT NULL,
+                    frozen_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+                    until           timestamptz,
+                    lifted_by       text,
+                    lifted_at       timestamptz
+                );
+                CREATE INDEX freezes_active ON freezes (environment_id) WHERE lifted_at IS NULL;
 
--- Invariant 3: the audit trail is append-only and hash-chained per app.
-CREATE TABLE audit_events (
-    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    app_id         bigint NOT NULL REFERENCES apps (id),
-    sequence       bigint NOT NULL,
-    at             timestamptz NOT NULL,
-    actor          text NOT NULL,
-    action         text NOT NULL,
-    environment    text,
-    version        text,
-    details        jsonb NOT NULL DEFAULT '{}',
-    previous_hash  text,
-    hash           text NOT NULL,
-    UNIQUE (app_id, sequence)
-);
-CREATE INDEX audit_events_by_time ON audit_events (app_id, at);
-CREATE INDEX audit_events_by_environment ON audit_events (app_id, environment, at);
+                -- Invariant 3: the audit trail is append-only and hash-chained per app.
+                CREATE TABLE audit_events (
+                    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    app_id         bigint NOT NULL REFERENCES apps (id),
+                    sequence       bigint NOT NULL,
+                    at             timestamptz NOT NULL,
+                    actor          text NOT NULL,
+                    action         text NOT NULL,
+                    environment    text,
+                    version        text,
+                    details        jsonb NOT NULL DEFAULT '{}',
+                    previous_hash  text,
+                    hash           text NOT NULL,
+                    UNIQUE (app_id, sequence)
+                );
+                CREATE INDEX audit_events_by_time ON audit_events (app_id, at);
+                CREATE INDEX audit_events_by_environment ON audit_events (app_id, environment, at);
 
-CREATE FUNCTION audit_field(value text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN value IS NULL THEN E'-\n' ELSE octet_length(value)::text || ':' || value || E'\n' END
-$$;
+                CREATE FUNCTION audit_field(value text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+                    SELECT CASE WHEN value IS NULL THEN E'-\n' ELSE octet_length(value)::text || ':' || value || E'\n' END
+                $$;
 
--- Fills in sequence, time, predecessor and hash, so no client can forge or reorder the chain.
--- The text hashed is the same as AuditEvent.canonicalText in ReleaseCore.
-CREATE FUNCTION audit_events_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    app_name   text;
-    head_seq   bigint;
-    head_hash  text;
-BEGIN
-    SELECT name, audit_sequence, audit_head INTO app_name, head_seq, head_hash
-        FROM apps WHERE id = NEW.app_id FOR UPDATE;
-    NEW.sequence := head_seq + 1;
-    NEW.previous_hash := head_hash;
-    NEW.at := clock_timestamp();
-    NEW.hash := encode(sha256(convert_to(
-        audit_field(app_name) || audit_field(NEW.sequence::text)
-        || audit_field(to_char(NEW.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-        || audit_field(NEW.actor) || audit_field(NEW.action) || audit_field(NEW.environment)
-        || audit_field(NEW.version) || audit_field(NEW.details::text) || audit_field(NEW.previous_hash),
-        'UTF8')), 'hex');
-    UPDATE apps SET audit_sequence = NEW.sequence, audit_head = NEW.hash WHERE id = NEW.app_id;
-    RETURN NEW;
-END
-$$;
-CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events
-    FOR EACH ROW EXECUTE FUNCTION audit_events_chain();
+                -- Fills in sequence, time, predecessor and hash, so no client can forge or reorder the chain.
+                -- The text hashed is the same as AuditEvent.canonicalText in ReleaseCore.
+                CREATE FUNCTION audit_events_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE
+                    app_name   text;
+                    head_seq   bigint;
+                    head_hash  text;
+                BEGIN
+                    SELECT name, audit_sequence, audit_head INTO app_name, head_seq, head_hash
+                        FROM apps WHERE id = NEW.app_id FOR UPDATE;
+                    NEW.sequence := head_seq + 1;
+                    NEW.previous_hash := head_hash;
+                    NEW.at := clock_timestamp();
+                    NEW.hash := encode(sha256(convert_to(
+                        audit_field(app_name) || audit_field(NEW.sequence::text)
+                        || audit_field(to_char(NEW.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                        || audit_field(NEW.actor) || audit_field(NEW.action) || audit_field(NEW.environment)
+                        || audit_field(NEW.version) || audit_field(NEW.details::text) || audit_field(NEW.previous_hash),
+                        'UTF8')), 'hex');
+                    UPDATE apps SET audit_sequence = NEW.sequence, audit_head = NEW.hash WHERE id = NEW.app_id;
+                    RETURN NEW;
+                END
+                $$;
+                CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events
+                    FOR EACH ROW EXECUTE FUNCTION audit_events_chain();
 
-CREATE FUNCTION audit_events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the audit trail is append-only: % on audit_events is not allowed', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END
-$$;
-CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
-    FOR EACH ROW EXECUTE FUNCTION audit_events_refuse_change();
-CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change();
-"""#),
-        Migration(name: "0002_soak_health.sql", checksum: "b224da091fe59ca83b4f7aff20924cf5724db3fd446c1cb2d7f52209fd716467", sql: #"""
--- Soak means live *and healthy* without a break: remember when an environment last came back
--- to healthy after an unhealthy verdict, so the soak gate counts from then.
-ALTER TABLE environments ADD COLUMN recovered_at timestamptz;
-"""#),
-        Migration(name: "0003_audit_chain_lock.sql", checksum: "8e833e31354af31c1b9aad8c662cc76ab98aed52f0428007664601b2f3532530", sql: #"""
--- Appending to an app's audit chain locked the app's row FOR UPDATE, which conflicts with the
--- FOR KEY SHARE lock every insert referencing the app takes (deployments, releases, checks…).
--- Two operations on different environments of one app, each having inserted a deployment and
--- then appending its audit event, deadlocked. The chain only changes apps' non-key columns, so
--- FOR NO KEY UPDATE serializes the chain just the same without conflicting with those inserts.
-CREATE OR REPLACE FUNCTION audit_events_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    app_name   text;
-    head_seq   bigint;
-    head_hash  text;
-BEGIN
-    SELECT name, audit_sequence, audit_head INTO app_name, head_seq, head_hash
-        FROM apps WHERE id = NEW.app_id FOR NO KEY UPDATE;
-    NEW.sequence := head_seq + 1;
-    NEW.previous_hash := head_hash;
-    NEW.at := clock_timestamp();
-    NEW.hash := encode(sha256(convert_to(
-        audit_field(app_name) || audit_field(NEW.sequence::text)
-        || audit_field(to_char(NEW.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
-        || audit_field(NEW.actor) || audit_field(NEW.action) || audit_field(NEW.environment)
-        || audit_field(NEW.version) || audit_field(NEW.details::text) || audit_field(NEW.previous_hash),
-        'UTF8')), 'hex');
-    UPDATE apps SET audit_sequence = NEW.sequence, audit_head = NEW.hash WHERE id = NEW.app_id;
-    RETURN NEW;
-END
-$$;
-"""#),
-        Migration(name: "0004_roles.sql", checksum: "eeaf26f79c05dbfbb39cd84011e7734a86a5c3f84fd94aa58d259a08559cc392", sql: #"""
--- Two group roles to grant to people and CI, so nobody needs the owner's:
---   release_operator: may run every command (read everything, record releases, checks,
---                     approvals, freezes, deployments and audit events).
---   release_auditor:  may read everything (status, history, audit, audit verify) and change
---                     nothing.
--- Grant them to login roles: GRANT release_operator TO ci; GRANT release_auditor TO alice;
--- Roles belong to the whole PostgreSQL cluster; when the migrating user may not create roles
--- (a managed database, say), this creates nothing and says so: an administrator can create the
--- two roles and run `release migrate` again on a new database, or apply these grants by hand.
-DO $$
-DECLARE
-    may_create boolean;
-BEGIN
-    SELECT rolsuper OR rolcreaterole INTO may_create FROM pg_roles WHERE rolname = current_user;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_operator') THEN
-        IF NOT may_create THEN
-            RAISE NOTICE 'release: % may not create roles; release_operator and release_auditor were not created', current_user;
-            RETURN;
-        END IF;
-        BEGIN
-            CREATE ROLE release_operator NOLOGIN;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL; -- another database of this cluster created it at the same moment
-        END;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_auditor') THEN
-        IF NOT may_create THEN
-            RAISE NOTICE 'release: % may not create roles; release_auditor was not created', current_user;
-            RETURN;
-        END IF;
-        BEGIN
-            CREATE ROLE release_auditor NOLOGIN;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL;
-        END;
-    END IF;
-    EXECUTE format('GRANT CONNECT ON DATABASE %I TO release_operator, release_auditor', current_database());
-    GRANT USAGE ON SCHEMA public TO release_operator, release_auditor;
-    GRANT SELECT ON ALL TABLES IN SCHEMA public TO release_auditor;
-    GRANT SELECT ON ALL TABLES IN SCHEMA public TO release_operator;
-    -- What the commands write; audit_events takes INSERT only (its triggers refuse the rest).
-    GRANT INSERT, UPDATE ON apps, environments, releases, checks, approvals, deployments,
-        deployment_transitions, occupancy, freezes TO release_operator;
-    GRANT INSERT ON audit_events TO release_operator;
-    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO release_operator;
-    -- Migrating stays with the owner: release_operator may not create tables or run migrate.
-END
-$$;
-"""#),
-        Migration(name: "0005_dashboard_indexes.sql", checksum: "ddc1c192a636f52891f3560e781efbe47b2475116ebe54dc12d44722de2398ef", sql: #"""
--- What `release serve` reads per page, indexed so that pages stay fast as history grows:
--- an environment's timeline (its latest occupancies), a release's deployments, approvals and audit events.
-CREATE INDEX occupancy_timeline ON occupancy (environment_id, lower(during) DESC);
-CREATE INDEX deployments_by_release ON deployments (release_id, id);
-CREATE INDEX audit_events_by_version ON audit_events (app_id, version, sequence);
-CREATE INDEX approvals_by_release ON approvals (release_id, id);
-"""#),
+                CREATE FUNCTION audit_events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    RAISE EXCEPTION 'the audit trail is append-only: % on audit_events is not allowed', TG_OP
+                        USING ERRCODE = 'insufficient_privilege';
+                END
+                $$;
+                CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
+                    FOR EACH ROW EXECUTE FUNCTION audit_events_refuse_change();
+                CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+                    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change();
+                """#),
+        Migration(
+            name: "0002_soak_health.sql", checksum: "b224da091fe59ca83b4f7aff20924cf5724db3fd446c1cb2d7f52209fd716467",
+            sql: #"""
+                -- Soak means live *and healthy* without a break: remember when an environment last came back
+                -- to healthy after an unhealthy verdict, so the soak gate counts from then.
+                ALTER TABLE environments ADD COLUMN recovered_at timestamptz;
+                """#),
+        Migration(
+            name: "0003_audit_chain_lock.sql", checksum: "8e833e31354af31c1b9aad8c662cc76ab98aed52f0428007664601b2f3532530",
+            sql: #"""
+                -- Appending to an app's audit chain locked the app's row FOR UPDATE, which conflicts with the
+                -- FOR KEY SHARE lock every insert referencing the app takes (deployments, releases, checks…).
+                -- Two operations on different environments of one app, each having inserted a deployment and
+                -- then appending its audit event, deadlocked. The chain only changes apps' non-key columns, so
+                -- FOR NO KEY UPDATE serializes the chain just the same without conflicting with those inserts.
+                CREATE OR REPLACE FUNCTION audit_events_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+                DECLARE
+                    app_name   text;
+                    head_seq   bigint;
+                    head_hash  text;
+                BEGIN
+                    SELECT name, audit_sequence, audit_head INTO app_name, head_seq, head_hash
+                        FROM apps WHERE id = NEW.app_id FOR NO KEY UPDATE;
+                    NEW.sequence := head_seq + 1;
+                    NEW.previous_hash := head_hash;
+                    NEW.at := clock_timestamp();
+                    NEW.hash := encode(sha256(convert_to(
+                        audit_field(app_name) || audit_field(NEW.sequence::text)
+                        || audit_field(to_char(NEW.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+                        || audit_field(NEW.actor) || audit_field(NEW.action) || audit_field(NEW.environment)
+                        || audit_field(NEW.version) || audit_field(NEW.details::text) || audit_field(NEW.previous_hash),
+                        'UTF8')), 'hex');
+                    UPDATE apps SET audit_sequence = NEW.sequence, audit_head = NEW.hash WHERE id = NEW.app_id;
+                    RETURN NEW;
+                END
+                $$;
+                """#),
+        Migration(
+            name: "0004_roles.sql", checksum: "eeaf26f79c05dbfbb39cd84011e7734a86a5c3f84fd94aa58d259a08559cc392",
+            sql: #"""
+                -- Two group roles to grant to people and CI, so nobody needs the owner's:
+                --   release_operator: may run every command (read everything, record releases, checks,
+                --                     approvals, freezes, deployments and audit events).
+                --   release_auditor:  may read everything (status, history, audit, audit verify) and change
+                --                     nothing.
+                -- Grant them to login roles: GRANT release_operator TO ci; GRANT release_auditor TO alice;
+                -- Roles belong to the whole PostgreSQL cluster; when the migrating user may not create roles
+                -- (a managed database, say), this creates nothing and says so: an administrator can create the
+                -- two roles and run `release migrate` again on a new database, or apply these grants by hand.
+                DO $$
+                DECLARE
+                    may_create boolean;
+                BEGIN
+                    SELECT rolsuper OR rolcreaterole INTO may_create FROM pg_roles WHERE rolname = current_user;
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_operator') THEN
+                        IF NOT may_create THEN
+                            RAISE NOTICE 'release: % may not create roles; release_operator and release_auditor were not created', current_user;
+                            RETURN;
+                        END IF;
+                        BEGIN
+                            CREATE ROLE release_operator NOLOGIN;
+                        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                            NULL; -- another database of this cluster created it at the same moment
+                        END;
+                    END IF;
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_auditor') THEN
+                        IF NOT may_create THEN
+                            RAISE NOTICE 'release: % may not create roles; release_auditor was not created', current_user;
+                            RETURN;
+                        END IF;
+                        BEGIN
+                            CREATE ROLE release_auditor NOLOGIN;
+                        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                            NULL;
+                        END;
+                    END IF;
+                    EXECUTE format('GRANT CONNECT ON DATABASE %I TO release_operator, release_auditor', current_database());
+                    GRANT USAGE ON SCHEMA public TO release_operator, release_auditor;
+                    GRANT SELECT ON ALL TABLES IN SCHEMA public TO release_auditor;
+                    GRANT SELECT ON ALL TABLES IN SCHEMA public TO release_operator;
+                    -- What the commands write; audit_events takes INSERT only (its triggers refuse the rest).
+                    GRANT INSERT, UPDATE ON apps, environments, releases, checks, approvals, deployments,
+                        deployment_transitions, occupancy, freezes TO release_operator;
+                    GRANT INSERT ON audit_events TO release_operator;
+                    GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO release_operator;
+                    -- Migrating stays with the owner: release_operator may not create tables or run migrate.
+                END
+                $$;
+                """#),
+        Migration(
+            name: "0005_dashboard_indexes.sql", checksum: "ddc1c192a636f52891f3560e781efbe47b2475116ebe54dc12d44722de2398ef",
+            sql: #"""
+                -- What `release serve` reads per page, indexed so that pages stay fast as history grows:
+                -- an environment's timeline (its latest occupancies), a release's deployments, approvals and audit events.
+                CREATE INDEX occupancy_timeline ON occupancy (environment_id, lower(during) DESC);
+                CREATE INDEX deployments_by_release ON deployments (release_id, id);
+                CREATE INDEX audit_events_by_version ON audit_events (app_id, version, sequence);
+                CREATE INDEX approvals_by_release ON approvals (release_id, id);
+                """#),
     ]
 }

@@ -24,21 +24,25 @@ public struct Migrator: Sendable {
             // needs CREATE on the schema, which an operator role does not have (PostgreSQL 15+), and
             // `release migrate` with nothing pending must work for it.
             let exists = try db.query("SELECT to_regclass('release_schema_migrations') IS NOT NULL AS present").first?.bool("present") ?? false
-            if !exists { try db.execute(script: """
-                CREATE TABLE IF NOT EXISTS release_schema_migrations (
-                    version     integer PRIMARY KEY,
-                    name        text NOT NULL,
-                    checksum    text NOT NULL,
-                    applied_at  timestamptz NOT NULL DEFAULT clock_timestamp()
-                )
-                """) }
+            if !exists {
+                try db.execute(
+                    script: """
+                        CREATE TABLE IF NOT EXISTS release_schema_migrations (
+                            version     integer PRIMARY KEY,
+                            name        text NOT NULL,
+                            checksum    text NOT NULL,
+                            applied_at  timestamptz NOT NULL DEFAULT clock_timestamp()
+                        )
+                        """)
+            }
             let applied = try Self.applied(db)
             try check(applied: applied)
             var names: [String] = []
             for migration in migrations where applied[migration.version] == nil {
                 try db.transaction { tx in
                     try tx.execute(script: migration.sql)
-                    try tx.query("""
+                    try tx.query(
+                        """
                         INSERT INTO release_schema_migrations (version, name, checksum)
                         VALUES (\(migration.version), \(migration.name), \(migration.checksum))
                         """)

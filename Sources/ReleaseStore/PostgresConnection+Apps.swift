@@ -9,7 +9,8 @@ extension PostgresConnection {
 
     /// The app's id, registering the app on first use.
     public func ensureApp(named name: String) throws -> Int64 {
-        let rows = try query("""
+        let rows = try query(
+            """
             WITH inserted AS (
                 INSERT INTO apps (name) VALUES (\(name)) ON CONFLICT (name) DO NOTHING RETURNING id
             )
@@ -26,7 +27,8 @@ extension PostgresConnection {
     /// Registers the app and one or two environments if need be, in one statement; returns their
     /// ids (the second nil when no second name is given).
     public func ensureApp(named app: String, environments first: String, _ second: String?) throws -> (app: Int64, first: Int64, second: Int64?) {
-        let rows = try query("""
+        let rows = try query(
+            """
             WITH new_app AS (
                 INSERT INTO apps (name) VALUES (\(app)) ON CONFLICT (name) DO NOTHING RETURNING id
             ), app AS (
@@ -60,7 +62,8 @@ extension PostgresConnection {
 
     /// The environment's id, registering it on first use.
     public func ensureEnvironment(app: Int64, named name: String) throws -> Int64 {
-        let rows = try query("""
+        let rows = try query(
+            """
             WITH inserted AS (
                 INSERT INTO environments (app_id, name) VALUES (\(app), \(name))
                 ON CONFLICT (app_id, name) DO NOTHING RETURNING id
@@ -77,7 +80,8 @@ extension PostgresConnection {
 
     /// Records the latest health verdict of an environment (its detail without secrets).
     public func recordHealth(environment: Int64, healthy: Bool, detail: String) throws {
-        try enqueue("""
+        try enqueue(
+            """
             UPDATE environments SET health = \(healthy ? "healthy" : "unhealthy"), health_detail = \(Secrets.redact(detail)),
                    health_at = clock_timestamp(),
                    recovered_at = CASE WHEN \(healthy) AND health = 'unhealthy' THEN clock_timestamp() ELSE recovered_at END

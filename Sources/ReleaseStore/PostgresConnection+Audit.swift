@@ -9,9 +9,12 @@ let auditSelect = """
 
 extension PostgresConnection {
     /// Appends an event; the database fills in the sequence, the time and the hash chain.
-    public func appendAudit(app: Int64, actor: String, action: String, environment: String?, version: String?,
-                            details: JSONValue = .object([])) throws {
-        try enqueue("""
+    public func appendAudit(
+        app: Int64, actor: String, action: String, environment: String?, version: String?,
+        details: JSONValue = .object([])
+    ) throws {
+        try enqueue(
+            """
             INSERT INTO audit_events (app_id, sequence, at, actor, action, environment, version, details, hash)
             VALUES (\(app), 0, clock_timestamp(), \(actor), \(action), \(environment), \(version), \(details)::jsonb, '')
             """)
@@ -30,7 +33,8 @@ extension PostgresConnection {
     /// The same batch undecoded (`auditEvent(_:)` decodes a row), so that a caller can ask for the
     /// next batch before decoding this one.
     public func auditChainRows(app: Int64, after sequence: Int64, limit: Int) throws -> [PostgresRow] {
-        try query("""
+        try query(
+            """
             \(unsafeSQL: auditSelect) WHERE a.app_id = \(app) AND a.sequence > \(sequence) ORDER BY a.sequence LIMIT \(limit)
             """)
     }

@@ -20,12 +20,15 @@ func sqlList(_ states: [DeploymentState]) -> String {
 extension PostgresConnection {
     /// Inserts a deployment in `pending`. Throws `ReleaseError.busy` when the environment already
     /// has one in flight: the database's partial unique index decides, not the client.
-    public func insertDeployment(app: Int64, environment: Int64, environmentName: String, release: Int64, kind: DeploymentKind,
-                                 by actor: String, reason: String?, sourceDeployment: Int64? = nil,
-                                 rollbackOf: Int64? = nil) throws -> Int64 {
+    public func insertDeployment(
+        app: Int64, environment: Int64, environmentName: String, release: Int64, kind: DeploymentKind,
+        by actor: String, reason: String?, sourceDeployment: Int64? = nil,
+        rollbackOf: Int64? = nil
+    ) throws -> Int64 {
         // ON CONFLICT against the partial unique index: a busy environment is an answer, not an
         // error that would abort the caller's transaction.
-        let rows = try query("""
+        let rows = try query(
+            """
             INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id, rollback_of)
             VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason.map(Secrets.redact)),
                     \(sourceDeployment), \(rollbackOf))
@@ -41,8 +44,9 @@ extension PostgresConnection {
     /// The error for a busy environment, naming what is in flight there.
     public func busyError(environment: Int64, name: String) throws -> ReleaseError {
         if let current = try inFlight(environment: environment) {
-            return .busy("Environment '\(name)' is busy: \(current.kind.rawValue) of \(current.version) by \(current.by) is "
-                + "\(current.state.rawValue) (deployment \(current.id)). Wait for it, or run `release recover \(name)` if that run died.")
+            return .busy(
+                "Environment '\(name)' is busy: \(current.kind.rawValue) of \(current.version) by \(current.by) is "
+                    + "\(current.state.rawValue) (deployment \(current.id)). Wait for it, or run `release recover \(name)` if that run died.")
         }
         return .busy("Environment '\(name)' is busy with another operation. Try again in a moment.")
     }
@@ -50,7 +54,8 @@ extension PostgresConnection {
     /// Moves a deployment to `state`, which the database checks against the transition table.
     /// The detail is stored without secrets: a failure's message may quote what a platform echoed.
     public func transition(deployment id: Int64, to state: DeploymentState, detail: String? = nil) throws {
-        try enqueue("""
+        try enqueue(
+            """
             UPDATE deployments SET state = \(state.rawValue), detail = coalesce(\(detail.map(Secrets.redact)), detail),
                    finished_at = CASE WHEN \(!state.isInFlight) THEN coalesce(finished_at, clock_timestamp()) ELSE finished_at END,
                    lease_owner = CASE WHEN \(state.isInFlight) THEN lease_owner END,
@@ -72,7 +77,8 @@ extension PostgresConnection {
 
     /// Takes the lease of an in-flight deployment for `owner` for `seconds`.
     public func takeLease(deployment id: Int64, owner: String, seconds: Int) throws {
-        try enqueue("""
+        try enqueue(
+            """
             UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
             WHERE id = \(id)
             """)
@@ -80,23 +86,27 @@ extension PostgresConnection {
 
     /// Extends our lease; false if it is no longer ours (another run took over).
     public func heartbeat(deployment id: Int64, owner: String, seconds: Int) throws -> Bool {
-        !(try query("""
+        !(try query(
+            """
             UPDATE deployments SET lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
             WHERE id = \(id) AND lease_owner = \(owner) AND state IN (\(unsafeSQL: inFlightStates))
             RETURNING id
-            """).isEmpty)
+            """
+        ).isEmpty)
     }
 
     /// Takes over an in-flight deployment whose lease has expired or whose owner is known dead.
     /// Returns false when another run holds a live lease.
     public func takeOverLease(deployment id: Int64, from previousOwner: String?, owner: String, seconds: Int, ownerIsDead: Bool) throws -> Bool {
-        !(try query("""
+        !(try query(
+            """
             UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
             WHERE id = \(id) AND state IN (\(unsafeSQL: inFlightStates))
               AND lease_owner IS NOT DISTINCT FROM \(previousOwner)
               AND (\(ownerIsDead) OR lease_expires_at IS NULL OR lease_expires_at < clock_timestamp())
             RETURNING id
-            """).isEmpty)
+            """
+        ).isEmpty)
     }
 
     /// Locks the deployment row and tells whether `owner` still holds its lease.
@@ -114,28 +124,34 @@ extension PostgresConnection {
     /// and moves this deployment to `verifying`. Returns the instant.
     @discardableResult
     public func cutover(deployment id: Int64, environment: Int64, release: Int64, liveReference: JSONValue) throws -> Timestamp {
-        guard let row = try query("""
-            WITH instant AS (SELECT clock_timestamp() AS t),
-            closed AS (
-                UPDATE occupancy SET during = tstzrange(lower(during), (SELECT t FROM instant), '[)')
-                WHERE environment_id = \(environment) AND upper_inf(during)
-                RETURNING deployment_id
-            ),
-            superseded AS (
-                UPDATE deployments SET state = 'superseded', finished_at = coalesce(finished_at, (SELECT t FROM instant))
-                WHERE id IN (SELECT deployment_id FROM closed) AND state = 'live'
-                RETURNING id
-            )
-            SELECT t, (SELECT count(*) FROM superseded) AS superseded FROM instant
-            """).first else {
+        guard
+            let row = try query(
+                """
+                WITH instant AS (SELECT clock_timestamp() AS t),
+                closed AS (
+                    UPDATE occupancy SET during = tstzrange(lower(during), (SELECT t FROM instant), '[)')
+                    WHERE environment_id = \(environment) AND upper_inf(during)
+                    RETURNING deployment_id
+                ),
+                superseded AS (
+                    UPDATE deployments SET state = 'superseded', finished_at = coalesce(finished_at, (SELECT t FROM instant))
+                    WHERE id IN (SELECT deployment_id FROM closed) AND state = 'live'
+                    RETURNING id
+                )
+                SELECT t, (SELECT count(*) FROM superseded) AS superseded FROM instant
+                """
+            ).first
+        else {
             throw PostgresError(kind: .decoding, message: "Cutover returned nothing.")
         }
         let instant = try row.timestamp("t")
-        try enqueue("""
+        try enqueue(
+            """
             INSERT INTO occupancy (environment_id, release_id, deployment_id, during)
             VALUES (\(environment), \(release), \(id), tstzrange(\(instant)::timestamptz, NULL, '[)'))
             """)
-        try enqueue("""
+        try enqueue(
+            """
             UPDATE deployments SET state = 'verifying', cutover_at = \(instant)::timestamptz, live_reference = \(liveReference)::jsonb
             WHERE id = \(id)
             """)
@@ -144,7 +160,8 @@ extension PostgresConnection {
 
     /// Verification passed: the deployment is live.
     public func markVerified(deployment id: Int64, detail: String) throws {
-        try enqueue("""
+        try enqueue(
+            """
             UPDATE deployments SET state = 'live', verified = true, detail = \(Secrets.redact(detail)), finished_at = clock_timestamp(),
                    lease_owner = NULL, lease_expires_at = NULL
             WHERE id = \(id)
@@ -163,12 +180,14 @@ extension PostgresConnection {
 
     /// In-flight deployments of an app (optionally one environment), oldest first.
     public func inFlightDeployments(app: Int64, environment: Int64?) throws -> [DeploymentRecord] {
-        try query("""
+        try query(
+            """
             \(unsafeSQL: deploymentSelect)
             WHERE d.app_id = \(app) AND d.state IN (\(unsafeSQL: inFlightStates))
               AND (\(environment)::bigint IS NULL OR d.environment_id = \(environment)::bigint)
             ORDER BY d.id
-            """).map { try $0.deploymentRecord() }
+            """
+        ).map { try $0.deploymentRecord() }
     }
 
     /// Deployments newest first, of one environment or the whole app.
@@ -189,20 +208,24 @@ extension PostgresConnection {
     /// The most recent deployment that verified a release in this environment, other than
     /// `excluding` and never a quarantined release: the rollback target.
     public func lastVerified(environment: Int64, excludingRelease excluding: Int64?) throws -> DeploymentRecord? {
-        try query("""
+        try query(
+            """
             \(unsafeSQL: deploymentSelect)
             WHERE d.environment_id = \(environment) AND d.verified AND r.quarantined_at IS NULL
               AND (\(excluding)::bigint IS NULL OR d.release_id <> \(excluding)::bigint)
             ORDER BY d.id DESC LIMIT 1
-            """).first?.deploymentRecord()
+            """
+        ).first?.deploymentRecord()
     }
 
     /// The most recent verified deployment of a given release in this environment.
     public func lastVerified(environment: Int64, release: Int64) throws -> DeploymentRecord? {
-        try query("""
+        try query(
+            """
             \(unsafeSQL: deploymentSelect)
             WHERE d.environment_id = \(environment) AND d.release_id = \(release) AND d.verified
             ORDER BY d.id DESC LIMIT 1
-            """).first?.deploymentRecord()
+            """
+        ).first?.deploymentRecord()
     }
 }

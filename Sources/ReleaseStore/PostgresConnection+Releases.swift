@@ -16,17 +16,24 @@ extension PostgresConnection {
 
     /// Registers a release. Its notes are stored without secrets; an artifact that holds one is
     /// refused, since the providers need it exactly as given and it must not be stored.
-    public func insertRelease(app: Int64, version: String, commit: String?, artifact: String?,
-        notes: String?, by actor: String) throws -> ReleaseRecord {
+    public func insertRelease(
+        app: Int64, version: String, commit: String?, artifact: String?,
+        notes: String?, by actor: String
+    ) throws -> ReleaseRecord {
         if let artifact, Secrets.redact(artifact) != artifact {
-            throw ReleaseError.usage("The artifact of \(version) holds a credential (\(Secrets.redact(artifact))), which must not be stored: "
-                + "give a location without it, such as a presigned URL.")
+            throw ReleaseError.usage(
+                "The artifact of \(version) holds a credential (\(Secrets.redact(artifact))), which must not be stored: "
+                    + "give a location without it, such as a presigned URL.")
         }
-        guard let row = try query("""
-            INSERT INTO releases (app_id, version, commit_sha, artifact, notes, created_by)
-            VALUES (\(app), \(version), \(commit), \(artifact), \(notes.map(Secrets.redact)), \(actor))
-            RETURNING \(unsafeSQL: releaseColumns)
-            """).first else {
+        guard
+            let row = try query(
+                """
+                INSERT INTO releases (app_id, version, commit_sha, artifact, notes, created_by)
+                VALUES (\(app), \(version), \(commit), \(artifact), \(notes.map(Secrets.redact)), \(actor))
+                RETURNING \(unsafeSQL: releaseColumns)
+                """
+            ).first
+        else {
             throw PostgresError(kind: .decoding, message: "The release was not returned.")
         }
         return try row.releaseRecord()
@@ -34,14 +41,17 @@ extension PostgresConnection {
 
     /// Releases, newest first.
     public func releases(app: Int64, limit: Int) throws -> [ReleaseRecord] {
-        try query("""
+        try query(
+            """
             SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE app_id = \(app) ORDER BY id DESC LIMIT \(limit)
-            """).map { try $0.releaseRecord() }
+            """
+        ).map { try $0.releaseRecord() }
     }
 
     /// Marks a release quarantined; it can never be deployed or promoted again.
     public func quarantine(release: Int64, reason: String) throws {
-        try query("""
+        try query(
+            """
             UPDATE releases SET quarantined_at = clock_timestamp(), quarantine_reason = \(Secrets.redact(reason))
             WHERE id = \(release) AND quarantined_at IS NULL
             """)
@@ -49,7 +59,8 @@ extension PostgresConnection {
 
     /// Records a CI check result (its URL without secrets: a CI link may carry a token).
     public func recordCheck(release: Int64, name: String, status: CheckStatus, url: String?, by actor: String) throws {
-        try query("""
+        try query(
+            """
             INSERT INTO checks (release_id, name, status, url, recorded_by)
             VALUES (\(release), \(name), \(status.rawValue), \(url.map(Secrets.redact)), \(actor))
             """)
@@ -57,7 +68,8 @@ extension PostgresConnection {
 
     /// Records an approval of a version for an environment.
     public func insertApproval(environment: Int64, release: Int64, approver: String) throws {
-        try query("""
+        try query(
+            """
             INSERT INTO approvals (environment_id, release_id, approver) VALUES (\(environment), \(release), \(approver))
             """)
     }

@@ -27,8 +27,10 @@ extension PostgresConnection {
     /// unknown health) at `now`: five statements in one round trip, whatever the number of
     /// environments (or apps: the dashboard's overview asks for all of them). `release status` and
     /// the dashboard share it.
-    public func statuses(environments: [(configuration: EnvironmentConfiguration, id: Int64?)],
-                                now: Timestamp) throws -> [EnvironmentStatus] {
+    public func statuses(
+        environments: [(configuration: EnvironmentConfiguration, id: Int64?)],
+        now: Timestamp
+    ) throws -> [EnvironmentStatus] {
         let ids = environments.compactMap(\.id)
         let (live, inFlight, freezes, health, last) = try fetch(
             Reads.currentLive(environments: ids), Reads.inFlight(environments: ids), Reads.openFreezes(environments: ids),
@@ -48,8 +50,9 @@ extension PostgresConnection {
             }
             let context = GateContext(kind: .deploy, environment: configuration, actor: "", now: now, release: nil, adHocFreezes: adHoc)
             let (reasons, end) = PromotionGate.activeFreezes(context)
-            return EnvironmentStatus(name: configuration.name, live: current, health: verdict, healthDetail: detail,
-                                     inFlight: of(inFlight), freezeReasons: reasons, frozenUntil: end)
+            return EnvironmentStatus(
+                name: configuration.name, live: current, health: verdict, healthDetail: detail,
+                inFlight: of(inFlight), freezeReasons: reasons, frozenUntil: end)
         }
     }
 }
@@ -92,8 +95,10 @@ public enum AuditVerification {
 /// What a database failure means to a user, in the contract's exit codes.
 public enum DatabaseFailure {
     /// Runs a step on `connection`, turning connection failures into the contract's exit 5.
-    public static func run<T: Sendable>(_ connection: PostgresConnection,
-                                        _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+    public static func run<T: Sendable>(
+        _ connection: PostgresConnection,
+        _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
         do {
             return try await connection.run(body)
         } catch let error as PostgresError {
@@ -108,19 +113,22 @@ public enum DatabaseFailure {
             .filter { !$0.isEmpty }.joined(separator: "; ")
         // libpq's last line is often a question ("Is the server running …?"): no full stop after it.
         let sentence = reason.last.map { ".?!".contains($0) } == true ? reason : reason + "."
-        return .unavailable("Cannot reach the database at \(shown): \(ConnectionString.redacted(sentence)) Check --database-url or "
-            + "RELEASE_DATABASE_URL and that PostgreSQL is running.")
+        return .unavailable(
+            "Cannot reach the database at \(shown): \(ConnectionString.redacted(sentence)) Check --database-url or "
+                + "RELEASE_DATABASE_URL and that PostgreSQL is running.")
     }
 
     /// The user-facing form of a database error.
     public static func translate(_ error: PostgresError) -> ReleaseError {
         if error.isConnectionFailure {
-            return .unavailable("Lost the database connection (\(error.message)). Check that PostgreSQL is up, then run `release recover` if an "
-                + "operation was in flight.")
+            return .unavailable(
+                "Lost the database connection (\(error.message)). Check that PostgreSQL is up, then run `release recover` if an "
+                    + "operation was in flight.")
         }
         if error.sqlState == "42501" {
-            return .usage("The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read "
-                + "(status, history, audit). See docs/database.md.")
+            return .usage(
+                "The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read "
+                    + "(status, history, audit). See docs/database.md.")
         }
         if error.sqlState == "55P03" {
             return .busy("The database is busy: another session holds a lock this command needs (\(error.message)). Try again in a moment.")

@@ -72,11 +72,13 @@ let spanSelect = """
 extension Reads {
     /// Every app in the database (or only the one named) with its environments, by app name.
     public static func knownApps(named name: String? = nil) -> Fetch<[KnownApp]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT a.id AS app_id, a.name AS app, e.id, e.name FROM apps a LEFT JOIN environments e ON e.app_id = a.id
             WHERE \(name)::text IS NULL OR a.name = \(name)::text
             ORDER BY a.name, e.id
-            """) { rows in
+            """
+        ) { rows in
             var apps: [KnownApp] = []
             for row in rows {
                 let id = try row.int64("app_id")
@@ -91,7 +93,8 @@ extension Reads {
 
     /// The latest `limit` occupancies of each environment of an app, newest first.
     public static func timeline(app: Int64, limit: Int) -> Fetch<[OccupancySpan]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT e.name AS environment, s.* FROM environments e CROSS JOIN LATERAL (
                 \(unsafeSQL: spanSelect)
                 WHERE o.environment_id = e.id ORDER BY lower(o.during) DESC LIMIT \(limit)
@@ -105,7 +108,8 @@ extension Reads {
     /// and up to `limit` after, newest first, so that a picked instant is drawn among what was
     /// live near it however long ago it was.
     public static func timeline(app: Int64, around instant: Timestamp, limit: Int) -> Fetch<[OccupancySpan]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT e.name AS environment, s.* FROM environments e CROSS JOIN LATERAL (
                 (\(unsafeSQL: spanSelect)
                  WHERE o.environment_id = e.id AND lower(o.during) <= \(instant)::timestamptz
@@ -123,11 +127,13 @@ extension Reads {
     /// The deployments of an app whose ids lie in a range (ids grow with time: the deployments
     /// between two shown on a timeline), newest first, at most `limit`.
     public static func deployments(app: Int64, ids: ClosedRange<Int64>, limit: Int) -> Fetch<[DeploymentRecord]> {
-        Fetch("""
+        Fetch(
+            """
             \(unsafeSQL: deploymentSelect)
             WHERE d.app_id = \(app) AND d.id BETWEEN \(ids.lowerBound) AND \(ids.upperBound)
             ORDER BY d.id DESC LIMIT \(limit)
-            """) { rows in try rows.map { try $0.deploymentRecord() } }
+            """
+        ) { rows in try rows.map { try $0.deploymentRecord() } }
     }
 
     static func occupancySpans(_ rows: [PostgresRow]) throws -> [OccupancySpan] {
@@ -143,13 +149,15 @@ extension Reads {
     /// The latest `limit` deployments of each environment of an app, newest first: the
     /// timeline's marks, failures before cutover among them.
     public static func recentDeployments(app: Int64, limit: Int) -> Fetch<[DeploymentRecord]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT s.* FROM environments lane CROSS JOIN LATERAL (
                 \(unsafeSQL: deploymentSelect) WHERE d.environment_id = lane.id ORDER BY d.id DESC LIMIT \(limit)
             ) s
             WHERE lane.app_id = \(app)
             ORDER BY s.id DESC
-            """) { rows in try rows.map { try $0.deploymentRecord() } }
+            """
+        ) { rows in try rows.map { try $0.deploymentRecord() } }
     }
 
     /// A release by version.
@@ -159,28 +167,33 @@ extension Reads {
 
     /// The release with this version in each of these apps that has one, by app id.
     public static func releases(apps: [Int64], version: String) -> Fetch<[Int64: ReleaseRecord]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT app_id, \(unsafeSQL: releaseColumns) FROM releases
             WHERE app_id = ANY(\(idArray(apps))::bigint[]) AND version = \(version)
-            """) { rows in try keyed(rows, by: "app_id") { try $0.releaseRecord() } }
+            """
+        ) { rows in try keyed(rows, by: "app_id") { try $0.releaseRecord() } }
     }
 
     /// Every check result recorded for a release, oldest first.
     public static func checks(release: Int64?) -> Fetch<[CheckRecord]> {
         Fetch("SELECT name, status, url, recorded_by, recorded_at FROM checks WHERE release_id = \(release) ORDER BY id") { rows in
             try rows.map { row in
-                CheckRecord(name: try row.string("name"), status: try row.string("status"), url: try row.optionalString("url"),
-                            by: try row.string("recorded_by"), at: try row.timestamp("recorded_at"))
+                CheckRecord(
+                    name: try row.string("name"), status: try row.string("status"), url: try row.optionalString("url"),
+                    by: try row.string("recorded_by"), at: try row.timestamp("recorded_at"))
             }
         }
     }
 
     /// Every approval of a release, oldest first.
     public static func approvals(release: Int64?) -> Fetch<[ApprovalRecord]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT e.name AS environment, a.approver, a.approved_at FROM approvals a JOIN environments e ON e.id = a.environment_id
             WHERE a.release_id = \(release) ORDER BY a.id
-            """) { rows in
+            """
+        ) { rows in
             try rows.map { row in
                 ApprovalRecord(environment: try row.string("environment"), by: try row.string("approver"), at: try row.timestamp("approved_at"))
             }
@@ -196,9 +209,11 @@ extension Reads {
 
     /// The first `limit` audit events about a version of an app, in order.
     public static func auditEvents(app: Int64, version: String, limit: Int) -> Fetch<[AuditEvent]> {
-        Fetch("""
+        Fetch(
+            """
             \(unsafeSQL: auditSelect) WHERE a.app_id = \(app) AND a.version = \(version) ORDER BY a.sequence LIMIT \(limit)
-            """) { rows in try rows.map(PostgresConnection.auditEvent) }
+            """
+        ) { rows in try rows.map(PostgresConnection.auditEvent) }
     }
 
     /// What was live in each environment of an app at an instant, by environment name.
@@ -212,7 +227,8 @@ extension Reads {
     /// here, keeps the planner from turning them into joins): over 400 environments it hashed the
     /// whole releases table, a scan that grows with history.
     public static func liveAt(apps: [Int64], at instant: Timestamp) -> Fetch<[Int64: [String: LiveRelease]]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT e.app_id, e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor,
                    d.id AS deployment_id, d.state, d.verified
             FROM environments e
@@ -223,7 +239,8 @@ extension Reads {
             CROSS JOIN LATERAL (SELECT id, actor, state, verified FROM deployments WHERE id = o.deployment_id LIMIT 1) d
             CROSS JOIN LATERAL (SELECT version FROM releases WHERE id = o.release_id LIMIT 1) r
             WHERE e.app_id = ANY(\(idArray(apps))::bigint[])
-            """) { rows in
+            """
+        ) { rows in
             var live: [Int64: [String: LiveRelease]] = [:]
             for row in rows { live[try row.int64("app_id"), default: [:]][try row.string("environment")] = try liveRelease(row) }
             return live
@@ -250,7 +267,8 @@ extension Reads {
     /// deployments_environment_history each), the newest `limit` of those, and only then their
     /// rows: however long the history, at most lanes x limit index entries.
     private static func history(lanes: [Int64], column: String, limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
-        Fetch("""
+        Fetch(
+            """
             \(unsafeSQL: deploymentSelect)
             JOIN (
                 SELECT s.id FROM unnest(\(idArray(lanes))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
@@ -259,16 +277,20 @@ extension Reads {
                 ORDER BY s.id DESC LIMIT \(limit)
             ) latest ON latest.id = d.id
             ORDER BY d.id DESC
-            """) { rows in try rows.map { (try $0.int64("environment_id"), try $0.deploymentRecord()) } }
+            """
+        ) { rows in try rows.map { (try $0.int64("environment_id"), try $0.deploymentRecord()) } }
     }
 
     /// The audit events that match, in order: the latest `limit` of them (oldest of those first),
     /// or all when `limit` is nil. `release audit` and the dashboard's `/api/audit`.
-    public static func latestAuditEvents(app: Int64, environment: String?, since: Timestamp?, until: Timestamp?,
-                                         limit: Int?) -> Fetch<[AuditEvent]> {
+    public static func latestAuditEvents(
+        app: Int64, environment: String?, since: Timestamp?, until: Timestamp?,
+        limit: Int?
+    ) -> Fetch<[AuditEvent]> {
         // With a limit: the latest events, newest first, then put back in order (an Int, so
         // spelled into the statement).
-        let (head, tail) = limit.map { ("SELECT * FROM (", "ORDER BY a.sequence DESC LIMIT \($0)) latest ORDER BY sequence") }
+        let (head, tail) =
+            limit.map { ("SELECT * FROM (", "ORDER BY a.sequence DESC LIMIT \($0)) latest ORDER BY sequence") }
             ?? ("", "ORDER BY a.sequence")
         let query: PostgresQuery = """
             \(unsafeSQL: head)\(unsafeSQL: auditSelect)
@@ -284,9 +306,12 @@ extension Reads {
     /// The latest `limit` matching audit events of these apps together, in time order: `/api/audit`
     /// without an app. Each app's latest `limit` ids come from its (app_id, sequence) index; only
     /// the latest `limit` of those are read whole.
-    public static func latestAuditEvents(apps: [Int64], environment: String?, since: Timestamp?, until: Timestamp?,
-                                         limit: Int) -> Fetch<[AuditEvent]> {
-        Fetch("""
+    public static func latestAuditEvents(
+        apps: [Int64], environment: String?, since: Timestamp?, until: Timestamp?,
+        limit: Int
+    ) -> Fetch<[AuditEvent]> {
+        Fetch(
+            """
             \(unsafeSQL: auditSelect)
             JOIN (
                 SELECT s.id FROM unnest(\(idArray(apps))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
@@ -300,7 +325,8 @@ extension Reads {
                 ORDER BY s.id DESC LIMIT \(limit)
             ) latest ON latest.id = a.id
             ORDER BY a.at, a.id
-            """) { rows in try rows.map(PostgresConnection.auditEvent) }
+            """
+        ) { rows in try rows.map(PostgresConnection.auditEvent) }
     }
 
     /// The app's recorded chain head: how many events and the last hash.

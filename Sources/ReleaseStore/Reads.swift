@@ -33,11 +33,13 @@ public enum Reads {
 
     /// What each of these environments serves now, by environment id (absent: nothing).
     public static func currentLive(environments: [Int64]) -> Fetch<[Int64: LiveRelease]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT o.environment_id, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified
             FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
             WHERE o.environment_id = ANY(\(idArray(environments))::bigint[]) AND upper_inf(o.during)
-            """) { rows in try byEnvironment(rows) { try liveRelease($0) } }
+            """
+        ) { rows in try byEnvironment(rows) { try liveRelease($0) } }
     }
 
     static func liveRelease(_ row: PostgresRow) throws -> LiveRelease {
@@ -54,10 +56,12 @@ public enum Reads {
 
     /// The deployment in flight on each of these environments, by environment id (at most one each).
     public static func inFlight(environments: [Int64]) -> Fetch<[Int64: DeploymentRecord]> {
-        Fetch("""
+        Fetch(
+            """
             \(unsafeSQL: deploymentSelect)
             WHERE d.environment_id = ANY(\(idArray(environments))::bigint[]) AND d.state IN (\(unsafeSQL: inFlightStates))
-            """) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
+            """
+        ) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
     }
 
     /// In flight, or ended before reaching the provider: never what an environment finished with.
@@ -66,13 +70,15 @@ public enum Reads {
     /// The last deployment of each of these environments that finished (not rejected or
     /// cancelled), by environment id.
     public static func lastFinished(environments: [Int64]) -> Fetch<[Int64: DeploymentRecord]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT s.* FROM unnest(\(idArray(environments))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
                 \(unsafeSQL: deploymentSelect)
                 WHERE d.environment_id = lane.id AND d.state NOT IN (\(unsafeSQL: unfinishedStates))
                 ORDER BY d.id DESC LIMIT 1
             ) s
-            """) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
+            """
+        ) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
     }
 
     /// A deployment by id.
@@ -92,10 +98,12 @@ public enum Reads {
 
     /// The last health verdict of each of these environments, by environment id.
     public static func health(environments: [Int64]) -> Fetch<[Int64: (health: String, detail: String?, recoveredAt: Timestamp?)]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT id AS environment_id, health, health_detail, recovered_at FROM environments
             WHERE id = ANY(\(idArray(environments))::bigint[])
-            """) { rows in
+            """
+        ) { rows in
             try byEnvironment(rows) { row in
                 (try row.string("health"), try row.optionalString("health_detail"), try row.optionalTimestamp("recovered_at"))
             }
@@ -110,17 +118,20 @@ public enum Reads {
 
     /// The open freezes of each of these environments, by environment id, oldest first.
     public static func openFreezes(environments: [Int64]) -> Fetch<[Int64: [AdHocFreeze]]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT environment_id, reason, until, frozen_by, frozen_at FROM freezes
             WHERE environment_id = ANY(\(idArray(environments))::bigint[]) AND lifted_at IS NULL
               AND (until IS NULL OR until > clock_timestamp() - interval '1 minute')
             ORDER BY id
-            """) { rows in
+            """
+        ) { rows in
             var freezes: [Int64: [AdHocFreeze]] = [:]
             for row in rows {
                 freezes[try row.int64("environment_id"), default: []].append(
-                    AdHocFreeze(reason: try row.string("reason"), until: try row.optionalTimestamp("until"),
-                                by: try row.string("frozen_by"), since: try row.timestamp("frozen_at")))
+                    AdHocFreeze(
+                        reason: try row.string("reason"), until: try row.optionalTimestamp("until"),
+                        by: try row.string("frozen_by"), since: try row.timestamp("frozen_at")))
             }
             return freezes
         }
@@ -149,9 +160,11 @@ public enum Reads {
 
     /// The latest status of each check of a release.
     public static func latestChecks(release: Int64?) -> Fetch<[String: CheckStatus]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT DISTINCT ON (name) name, status FROM checks WHERE release_id = \(release) ORDER BY name, id DESC
-            """) { rows in
+            """
+        ) { rows in
             var checks: [String: CheckStatus] = [:]
             for row in rows { checks[try row.string("name")] = CheckStatus(rawValue: try row.string("status")) }
             return checks
@@ -160,12 +173,14 @@ public enum Reads {
 
     /// Who approved a release for an environment, since an instant.
     public static func approvers(environment: Int64?, release: Int64?, since: Timestamp?) -> Fetch<[String]> {
-        Fetch("""
+        Fetch(
+            """
             SELECT DISTINCT approver FROM approvals
             WHERE environment_id = \(environment) AND release_id = \(release)
               AND (\(since)::timestamptz IS NULL OR approved_at >= \(since)::timestamptz)
             ORDER BY approver
-            """) { rows in try rows.map { try $0.string("approver") } }
+            """
+        ) { rows in try rows.map { try $0.string("approver") } }
     }
 
     /// Whether this run still holds a deployment's lease; locks the row until the transaction ends.

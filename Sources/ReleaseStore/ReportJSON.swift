@@ -26,36 +26,55 @@ public enum ReportJSON {
     public static func environment(_ status: EnvironmentStatus) -> JSONValue {
         .object([
             ("name", .string(status.name)),
-            ("live", status.live.map { live in
-                .object([("version", .string(live.version)), ("since", .string(live.since.rfc3339)), ("by", .string(live.by)),
-                         ("state", .string(live.state.rawValue))])
-            } ?? .null),
+            (
+                "live",
+                status.live.map { live in
+                    .object([
+                        ("version", .string(live.version)), ("since", .string(live.since.rfc3339)), ("by", .string(live.by)),
+                        ("state", .string(live.state.rawValue)),
+                    ])
+                } ?? .null
+            ),
             ("health", .string(status.health)),
             ("health_detail", .optional(status.healthDetail)),
-            ("in_flight", status.inFlight.map { deployment in
-                .object([("id", .int(deployment.id)), ("kind", .string(deployment.kind.rawValue)), ("version", .string(deployment.version)),
-                         ("state", .string(deployment.state.rawValue)), ("by", .string(deployment.by)),
-                         ("started_at", .string(deployment.startedAt.rfc3339)), ("detail", .optional(deployment.detail))])
-            } ?? .null),
+            (
+                "in_flight",
+                status.inFlight.map { deployment in
+                    .object([
+                        ("id", .int(deployment.id)), ("kind", .string(deployment.kind.rawValue)), ("version", .string(deployment.version)),
+                        ("state", .string(deployment.state.rawValue)), ("by", .string(deployment.by)),
+                        ("started_at", .string(deployment.startedAt.rfc3339)), ("detail", .optional(deployment.detail)),
+                    ])
+                } ?? .null
+            ),
             ("frozen", .bool(!status.freezeReasons.isEmpty)),
-            ("freeze", status.freezeReasons.isEmpty ? .null : .object([
-                ("reasons", .array(status.freezeReasons.map(JSONValue.string))), ("until", .optional(status.frozenUntil?.rfc3339)),
-            ])),
+            (
+                "freeze",
+                status.freezeReasons.isEmpty
+                    ? .null
+                    : .object([
+                        ("reasons", .array(status.freezeReasons.map(JSONValue.string))), ("until", .optional(status.frozenUntil?.rfc3339)),
+                    ])
+            ),
         ])
     }
 
     /// An audit event, as `audit --json` prints it.
     public static func auditEvent(_ event: AuditEvent) -> JSONValue {
-        .object([("id", .int(event.id)), ("sequence", .int(event.sequence)), ("at", .string(event.at.rfc3339)),
-                 ("actor", .string(event.actor)), ("action", .string(event.action)), ("environment", .optional(event.environment)),
-                 ("version", .optional(event.version)), ("details", JSONValue(parsing: event.details) ?? .string(event.details)),
-                 ("hash", .string(event.hash))])
+        .object([
+            ("id", .int(event.id)), ("sequence", .int(event.sequence)), ("at", .string(event.at.rfc3339)),
+            ("actor", .string(event.actor)), ("action", .string(event.action)), ("environment", .optional(event.environment)),
+            ("version", .optional(event.version)), ("details", JSONValue(parsing: event.details) ?? .string(event.details)),
+            ("hash", .string(event.hash)),
+        ])
     }
 
     /// One environment of `audit --at`.
     public static func liveAt(environment name: String, _ release: LiveRelease?) -> JSONValue {
-        .object([("name", .string(name)), ("version", .optional(release?.version)), ("since", .optional(release?.since.rfc3339)),
-                 ("by", .optional(release?.by))])
+        .object([
+            ("name", .string(name)), ("version", .optional(release?.version)), ("since", .optional(release?.since.rfc3339)),
+            ("by", .optional(release?.by)),
+        ])
     }
 
     /// An error, as the CLI prints it with `--json` and the dashboard's API answers it:

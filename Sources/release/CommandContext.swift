@@ -1,11 +1,11 @@
-import Foundation
 import AWSProvider
 import DigitalOceanProvider
+import Foundation
 import HerokuProvider
-import RailwayProvider
 import Logging
 import Postgres
 import ProviderKit
+import RailwayProvider
 import ReleaseCore
 import ReleaseEngine
 import ReleaseStore
@@ -35,24 +35,29 @@ struct CommandContext {
             output: { line in output.progress("  │ " + line) })
         var registry = ProviderRegistry()
         registry.register("heroku") { environment, context in
-            HerokuProvider(configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
-                           environment: context.environment, progress: context.output)
+            HerokuProvider(
+                configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
+                environment: context.environment, progress: context.output)
         }
         registry.register("digitalocean") { environment, context in
-            DigitalOceanProvider(configuration: try DigitalOceanProvider.Configuration(reader: environment.providerSettings),
-                                 environment: context.environment, progress: context.output)
+            DigitalOceanProvider(
+                configuration: try DigitalOceanProvider.Configuration(reader: environment.providerSettings),
+                environment: context.environment, progress: context.output)
         }
         registry.register("railway") { environment, context in
-            RailwayProvider(configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),
-                            environment: context.environment, progress: context.output)
+            RailwayProvider(
+                configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),
+                environment: context.environment, progress: context.output)
         }
         registry.register("aws-ecs") { environment, context in
-            ECSProvider(configuration: try ECSProvider.Configuration(reader: environment.providerSettings),
-                        environment: context.environment, progress: context.output)
+            ECSProvider(
+                configuration: try ECSProvider.Configuration(reader: environment.providerSettings),
+                environment: context.environment, progress: context.output)
         }
         registry.register("aws-lambda") { environment, context in
-            LambdaProvider(configuration: try LambdaProvider.Configuration(reader: environment.providerSettings),
-                           environment: context.environment, progress: context.output)
+            LambdaProvider(
+                configuration: try LambdaProvider.Configuration(reader: environment.providerSettings),
+                environment: context.environment, progress: context.output)
         }
         try registry.validate(configuration, context: context)
         let (connection, schema) = try await open(options)
@@ -100,8 +105,9 @@ struct CommandContext {
         let candidates = [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]]
         let chosen = candidates.compactMap { $0 }.first { !$0.isEmpty } ?? loginName()
         guard Identifier.isValidActor(chosen) else {
-            throw ReleaseError.usage("'\(Identifier.shown(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most "
-                + "100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
+            throw ReleaseError.usage(
+                "'\(Identifier.shown(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most "
+                    + "100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
         }
         return chosen
     }

@@ -41,9 +41,10 @@ final class EarlyConnection: Sendable {
 
     /// The subcommands that open their database connection through `CommandContext`: every one
     /// in the command tree but `serve`, which reads through a pool of its own.
-    static let databaseCommands: Set<String> = Set(ReleaseCommand.configuration.subcommands.compactMap { command in
-        ObjectIdentifier(command) == ObjectIdentifier(ServeCommand.self) ? nil : command.configuration.commandName
-    })
+    static let databaseCommands: Set<String> = Set(
+        ReleaseCommand.configuration.subcommands.compactMap { command in
+            ObjectIdentifier(command) == ObjectIdentifier(ServeCommand.self) ? nil : command.configuration.commandName
+        })
 
     nonisolated(unsafe) private static var started: EarlyConnection?
     private static let lock = NSLock()
@@ -65,7 +66,8 @@ final class EarlyConnection: Sendable {
             let argument = arguments[index]
             if argument == "--" { break }
             if ["-h", "--help", "--generate-completion-script"].contains(argument)
-                || argument.hasPrefix("--generate-completion-script=") || argument.hasPrefix("---") {
+                || argument.hasPrefix("--generate-completion-script=") || argument.hasPrefix("---")
+            {
                 return nil
             }
             if argument == "--database-url" {

@@ -2,8 +2,10 @@ import ArgumentParser
 import ReleaseCore
 
 struct FreezeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "freeze", abstract: "Stop deploys and promotions into an environment "
-        + "(rollbacks are never frozen).")
+    static let configuration = CommandConfiguration(
+        commandName: "freeze",
+        abstract: "Stop deploys and promotions into an environment "
+            + "(rollbacks are never frozen).")
 
     @Argument(help: "The environment.") var environment: String
     @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
@@ -18,11 +20,20 @@ struct FreezeCommand: AsyncParsableCommand {
         let target = try context.configuration.environment(named: environment)
         try await context.engine.freeze(environment: target, reason: why, until: end)
         if global.json {
-            context.output.document(.object([("freeze", .object([("environment", .string(target.name)), ("reason", .string(why)),
-                                                                  ("until", .optional(end?.rfc3339))]))]))
+            context.output.document(
+                .object([
+                    (
+                        "freeze",
+                        .object([
+                            ("environment", .string(target.name)), ("reason", .string(why)),
+                            ("until", .optional(end?.rfc3339)),
+                        ])
+                    )
+                ]))
         } else {
-            context.output.line("\(target.name) is frozen\(end.map { " until \($0)" } ?? ""): \(why). Run `release unfreeze \(target.name)` to "
-                + "lift it.")
+            context.output.line(
+                "\(target.name) is frozen\(end.map { " until \($0)" } ?? ""): \(why). Run `release unfreeze \(target.name)` to "
+                    + "lift it.")
         }
     }
 }

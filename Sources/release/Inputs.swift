@@ -4,15 +4,17 @@ import ReleaseCore
 enum Inputs {
     static func version(_ text: String) throws -> String {
         guard Identifier.isValidVersion(text) else {
-            throw ReleaseError.usage("'\(Identifier.shown(text))' is not a valid version: use letters, digits, '.', '+', '-' and '_' (at most "
-                + "128), such as 1.4.2.")
+            throw ReleaseError.usage(
+                "'\(Identifier.shown(text))' is not a valid version: use letters, digits, '.', '+', '-' and '_' (at most "
+                    + "128), such as 1.4.2.")
         }
         return text
     }
 
     static func commit(_ text: String) throws -> String {
         guard (4...64).contains(text.count),
-              text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) || ("A"..."F").contains($0) }) else {
+            text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || ("a"..."f").contains($0) || ("A"..."F").contains($0) })
+        else {
             throw ReleaseError.usage("--commit '\(Identifier.shown(text))' is not a commit id: give the hexadecimal SHA, such as 3f2a9c1.")
         }
         return text.lowercased()
@@ -20,8 +22,9 @@ enum Inputs {
 
     static func name(_ text: String, what: String) throws -> String {
         guard Identifier.isValid(text) else {
-            throw ReleaseError.usage("'\(Identifier.shown(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '/' or '@' (at "
-                + "most 100).")
+            throw ReleaseError.usage(
+                "'\(Identifier.shown(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '/' or '@' (at "
+                    + "most 100).")
         }
         return text
     }
@@ -31,8 +34,9 @@ enum Inputs {
     /// left out (`--reason --json`), which must not be recorded as the reason.
     static func text(_ text: String, what: String, maxLength: Int, required: Bool = true) throws -> String {
         if looksLikeAnOption(text) {
-            throw ReleaseError.usage("\(what) got '\(Identifier.shown(text))', which is an option, not text: put the text right after \(what), "
-                + "in quotes.")
+            throw ReleaseError.usage(
+                "\(what) got '\(Identifier.shown(text))', which is an option, not text: put the text right after \(what), "
+                    + "in quotes.")
         }
         let trimmed = text.trimmingWhitespace
         if required, trimmed.isEmpty { throw ReleaseError.usage("\(what) must not be empty; say why in a few words.") }

@@ -44,8 +44,9 @@ struct PromoteCommand: AsyncParsableCommand {
         let source = try context.configuration.environment(named: from)
         let target = try context.configuration.environment(named: to)
         if let expected = target.promoteFrom, expected != source.name {
-            throw ReleaseError.usage("'\(target.name)' receives promotions from \(expected), not \(source.name). Run `release promote "
-                + "\(expected) \(target.name)`.")
+            throw ReleaseError.usage(
+                "'\(target.name)' receives promotions from \(expected), not \(source.name). Run `release promote "
+                    + "\(expected) \(target.name)`.")
         }
         if source.name == target.name { throw ReleaseError.usage("Promote from one environment to another, such as `release promote develop main`.") }
         let plan = OperationPlan(kind: .promote, environment: target, version: version, source: source, reason: reason, force: force)
@@ -53,15 +54,23 @@ struct PromoteCommand: AsyncParsableCommand {
             let (release, gates) = try await context.engine.dryRun(plan)
             let passed = gates.allSatisfy(\.passed)
             if global.json {
-                context.output.document(.object([("version", .optional(release)), ("would_pass", .bool(passed)),
-                                                 ("gates", .array(gates.map(\.json)))]))
+                context.output.document(
+                    .object([
+                        ("version", .optional(release)), ("would_pass", .bool(passed)),
+                        ("gates", .array(gates.map(\.json))),
+                    ]))
             } else {
                 context.output.line("Promotion of \(release ?? "nothing") from \(source.name) to \(target.name) — dry run, nothing changed:")
-                context.output.table(["GATE", "RESULT", "DETAIL", "EARLIEST PASS"], gates.map { gate in
-                    [gate.name, gate.passed ? "pass" : "FAIL", gate.detail, gate.earliestPass?.rfc3339 ?? "-"]
-                })
-                context.output.line(passed ? "Every gate passes: `release promote \(source.name) \(target.name)` would proceed." : "The "
-                    + "promotion would be refused.")
+                context.output.table(
+                    ["GATE", "RESULT", "DETAIL", "EARLIEST PASS"],
+                    gates.map { gate in
+                        [gate.name, gate.passed ? "pass" : "FAIL", gate.detail, gate.earliestPass?.rfc3339 ?? "-"]
+                    })
+                context.output.line(
+                    passed
+                        ? "Every gate passes: `release promote \(source.name) \(target.name)` would proceed."
+                        : "The "
+                            + "promotion would be refused.")
             }
             if !passed { throw ExitCode(ReleaseError.Code.refused.rawValue) }
             return
@@ -71,8 +80,10 @@ struct PromoteCommand: AsyncParsableCommand {
 }
 
 struct RollbackCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rollback", abstract: "Put the previous good release (or --to VERSION) back. "
-        + "Never frozen.")
+    static let configuration = CommandConfiguration(
+        commandName: "rollback",
+        abstract: "Put the previous good release (or --to VERSION) back. "
+            + "Never frozen.")
 
     @Argument(help: "The environment.") var environment: String
     @Option(help: "The version to go back to (it must have been verified live there).") var to: String?
@@ -91,8 +102,10 @@ struct RollbackCommand: AsyncParsableCommand {
 }
 
 struct RecoverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "recover", abstract: "Settle operations that a crashed or killed run left in "
-        + "flight.")
+    static let configuration = CommandConfiguration(
+        commandName: "recover",
+        abstract: "Settle operations that a crashed or killed run left in "
+            + "flight.")
 
     @Argument(help: "Only this environment.") var environment: String?
     @OptionGroup var global: GlobalOptions
@@ -101,10 +114,19 @@ struct RecoverCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let reports = try await context.engine.recover(environment: environment)
         if global.json {
-            context.output.document(.object([("recovered", .array(reports.map { report in
-                .object([("id", .int(report.deploymentID)), ("environment", .string(report.environment)),
-                         ("version", .string(report.version)), ("settled", .bool(report.settled)), ("message", .string(report.message))])
-            }))]))
+            context.output.document(
+                .object([
+                    (
+                        "recovered",
+                        .array(
+                            reports.map { report in
+                                .object([
+                                    ("id", .int(report.deploymentID)), ("environment", .string(report.environment)),
+                                    ("version", .string(report.version)), ("settled", .bool(report.settled)), ("message", .string(report.message)),
+                                ])
+                            })
+                    )
+                ]))
         } else if reports.isEmpty {
             context.output.line("Nothing is in flight\(environment.map { " on \($0)" } ?? ""); nothing to recover.")
         } else {
@@ -130,14 +152,25 @@ struct ProbeCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let verdicts = try await context.engine.probe(environments: environments)
         if global.json {
-            context.output.document(.object([("probes", .array(verdicts.map { name, verdict in
-                .object([("environment", .string(name)), ("healthy", .bool(verdict.passed)), ("attempts", .int(Int64(verdict.attempts))),
-                         ("detail", .string(verdict.detail)), ("seconds", .double(verdict.elapsed.seconds))])
-            }))]))
+            context.output.document(
+                .object([
+                    (
+                        "probes",
+                        .array(
+                            verdicts.map { name, verdict in
+                                .object([
+                                    ("environment", .string(name)), ("healthy", .bool(verdict.passed)), ("attempts", .int(Int64(verdict.attempts))),
+                                    ("detail", .string(verdict.detail)), ("seconds", .double(verdict.elapsed.seconds)),
+                                ])
+                            })
+                    )
+                ]))
         } else {
-            context.output.table(["ENVIRONMENT", "HEALTH", "ATTEMPTS", "DETAIL"], verdicts.map { name, verdict in
-                [name, verdict.passed ? "healthy" : "UNHEALTHY", String(verdict.attempts), verdict.detail]
-            })
+            context.output.table(
+                ["ENVIRONMENT", "HEALTH", "ATTEMPTS", "DETAIL"],
+                verdicts.map { name, verdict in
+                    [name, verdict.passed ? "healthy" : "UNHEALTHY", String(verdict.attempts), verdict.detail]
+                })
         }
         if verdicts.contains(where: { !$0.1.passed }) { throw ExitCode(ReleaseError.Code.deploymentFailed.rawValue) }
     }
@@ -151,15 +184,19 @@ enum OperationOptions {
 
     static func report(_ report: OperationReport, _ context: CommandContext) async throws {
         if context.options.json {
-            context.output.document(.object([
-                ("deployment", .object([
-                    ("id", .int(report.deploymentID)), ("environment", .string(report.environment)), ("version", .string(report.version)),
-                    ("kind", .string(report.kind.rawValue)), ("state", .string("live")), ("since", .optional(report.since?.rfc3339)),
-                    ("previous", .optional(report.previousVersion)),
-                ])),
-                ("gates", .array(report.gates.map(\.json))),
-                ("message", .string(report.message)),
-            ]))
+            context.output.document(
+                .object([
+                    (
+                        "deployment",
+                        .object([
+                            ("id", .int(report.deploymentID)), ("environment", .string(report.environment)), ("version", .string(report.version)),
+                            ("kind", .string(report.kind.rawValue)), ("state", .string("live")), ("since", .optional(report.since?.rfc3339)),
+                            ("previous", .optional(report.previousVersion)),
+                        ])
+                    ),
+                    ("gates", .array(report.gates.map(\.json))),
+                    ("message", .string(report.message)),
+                ]))
         } else {
             context.output.line(report.message)
         }
@@ -171,7 +208,7 @@ struct WatchCommand: AsyncParsableCommand {
         commandName: "watch", abstract: "Keep probing an environment after a deploy; roll back on failure (exit 1).",
         discussion: "Probes the environment's health URL every `interval`; a failed probe is confirmed with a full verification (`successes` "
             + "within `within`), and a confirmed failure quarantines the release and rolls back, as a promotion's own verification does. A "
-                + "release put there by a rollback is never rolled back.")
+            + "release put there by a rollback is never rolled back.")
 
     @Argument(help: "The environment.") var environment: String
     @Option(name: .customLong("for"), parsing: .unconditional, help: "How long to watch.") var duration: String = "15m"
@@ -186,8 +223,16 @@ struct WatchCommand: AsyncParsableCommand {
         let target = try context.configuration.environment(named: environment)
         let message = try await context.engine.watch(target, for: span)
         if global.json {
-            context.output.document(.object([("watch", .object([("environment", .string(target.name)), ("healthy", .bool(true)),
-                                                                 ("for", .string("\(span)")), ("message", .string(message))]))]))
+            context.output.document(
+                .object([
+                    (
+                        "watch",
+                        .object([
+                            ("environment", .string(target.name)), ("healthy", .bool(true)),
+                            ("for", .string("\(span)")), ("message", .string(message)),
+                        ])
+                    )
+                ]))
         } else {
             context.output.line(message)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import ReleaseCore
 import ReleaseStore
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import ReleaseCore
 import ProviderKit
+import ReleaseCore
 import ReleaseEngine
 
 /// `release`: the root command.

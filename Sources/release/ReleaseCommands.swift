@@ -1,13 +1,15 @@
 import ArgumentParser
 import Foundation
+import Postgres
 import ReleaseCore
 import ReleaseEngine
-import Postgres
 import ReleaseStore
 
 struct MigrateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply pending database migrations (safe to run "
-        + "concurrently and repeatedly).")
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Apply pending database migrations (safe to run "
+            + "concurrently and repeatedly).")
 
     @OptionGroup var global: GlobalOptions
 
@@ -21,8 +23,11 @@ struct MigrateCommand: AsyncParsableCommand {
             throw DatabaseFailure.translate(error)
         }
         if global.json {
-            output.document(.object([("applied", .array(applied.map(JSONValue.string))),
-                                     ("schema_version", .int(Int64(Migration.latestVersion)))]))
+            output.document(
+                .object([
+                    ("applied", .array(applied.map(JSONValue.string))),
+                    ("schema_version", .int(Int64(Migration.latestVersion))),
+                ]))
         } else if applied.isEmpty {
             output.line("The schema is up to date (version \(Migration.latestVersion)).")
         } else {
@@ -72,11 +77,18 @@ struct ListCommand: AsyncParsableCommand {
             context.output.document(.object([("releases", .array(releases.map(ReportJSON.release)))]))
             return
         }
-        if releases.isEmpty { context.output.line("No releases yet. Register one with `release create VERSION`."); return }
-        context.output.table(["VERSION", "COMMIT", "CREATED", "BY", "QUARANTINED"], releases.map { release in
-            [release.version, release.commit.map { String($0.prefix(12)) } ?? "-", release.createdAt.rfc3339, release.createdBy,
-             release.quarantineReason.map { "yes: \($0)" } ?? "no"]
-        })
+        if releases.isEmpty {
+            context.output.line("No releases yet. Register one with `release create VERSION`.")
+            return
+        }
+        context.output.table(
+            ["VERSION", "COMMIT", "CREATED", "BY", "QUARANTINED"],
+            releases.map { release in
+                [
+                    release.version, release.commit.map { String($0.prefix(12)) } ?? "-", release.createdAt.rfc3339, release.createdBy,
+                    release.quarantineReason.map { "yes: \($0)" } ?? "no",
+                ]
+            })
     }
 }
 
@@ -99,8 +111,16 @@ struct CheckCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         try await context.engine.recordCheck(version: version, name: name, status: status, url: url)
         if global.json {
-            context.output.document(.object([("check", .object([("version", .string(version)), ("name", .string(name)),
-                ("status", .string(status.rawValue))]))]))
+            context.output.document(
+                .object([
+                    (
+                        "check",
+                        .object([
+                            ("version", .string(version)), ("name", .string(name)),
+                            ("status", .string(status.rawValue)),
+                        ])
+                    )
+                ]))
         } else {
             context.output.line("Recorded \(name) \(status.rawValue) for \(version).")
         }
@@ -120,8 +140,16 @@ struct ApproveCommand: AsyncParsableCommand {
         let target = try context.configuration.environment(named: environment)
         try await context.engine.approve(environment: target, version: version)
         if global.json {
-            context.output.document(.object([("approval", .object([("environment", .string(target.name)), ("version", .string(version)),
-                ("by", .string(context.engine.actor))]))]))
+            context.output.document(
+                .object([
+                    (
+                        "approval",
+                        .object([
+                            ("environment", .string(target.name)), ("version", .string(version)),
+                            ("by", .string(context.engine.actor)),
+                        ])
+                    )
+                ]))
         } else {
             context.output.line("\(context.engine.actor) approved \(version) for \(target.name).")
         }
@@ -129,8 +157,10 @@ struct ApproveCommand: AsyncParsableCommand {
 }
 
 struct RejectCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reject", abstract: "Quarantine a release: it can never be deployed or "
-        + "promoted again.")
+    static let configuration = CommandConfiguration(
+        commandName: "reject",
+        abstract: "Quarantine a release: it can never be deployed or "
+            + "promoted again.")
 
     @Argument(help: "The version.") var version: String
     @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
@@ -143,8 +173,16 @@ struct RejectCommand: AsyncParsableCommand {
         let context = try await CommandContext.make(global)
         let liveOn = try await context.engine.reject(version: version, reason: why)
         if global.json {
-            context.output.document(.object([("rejected", .object([("version", .string(version)), ("reason", .string(why)),
-                                                                    ("live_on", .array(liveOn.map(JSONValue.string)))]))]))
+            context.output.document(
+                .object([
+                    (
+                        "rejected",
+                        .object([
+                            ("version", .string(version)), ("reason", .string(why)),
+                            ("live_on", .array(liveOn.map(JSONValue.string))),
+                        ])
+                    )
+                ]))
             return
         }
         context.output.line("\(version) is quarantined: it can never be deployed or promoted again.")

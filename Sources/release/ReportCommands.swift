@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import ReleaseCore
-import ReleaseStore
 import ReleaseEngine
+import ReleaseStore
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "What is live where, since when, by whom, health, what is "
-        + "in flight.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "What is live where, since when, by whom, health, what is "
+            + "in flight.")
 
     @Argument(help: "Only this environment.") var environment: String?
     @OptionGroup var global: GlobalOptions
@@ -18,15 +20,22 @@ struct StatusCommand: AsyncParsableCommand {
             context.output.document(.object([("environments", .array(statuses.map(ReportJSON.environment)))]))
             return
         }
-        context.output.table(["ENVIRONMENT", "LIVE", "SINCE", "BY", "HEALTH", "IN FLIGHT", "FROZEN"], statuses.map { status in
-            [
-                status.name, status.live?.version ?? "-", status.live?.since.rfc3339 ?? "-", status.live?.by ?? "-", status.health,
-                status.inFlight.map { "\($0.kind.rawValue) \($0.version) (\($0.state.rawValue), \($0.by)\($0.detail.map { ": \($0)" } ?? ""))" }
-                    ?? "-",
-                status.freezeReasons.isEmpty ? "no" : "yes: " + status.freezeReasons.joined(separator: "; ") + (status.frozenUntil.map { " "
-                    + "until \($0)" } ?? ""),
-            ]
-        })
+        context.output.table(
+            ["ENVIRONMENT", "LIVE", "SINCE", "BY", "HEALTH", "IN FLIGHT", "FROZEN"],
+            statuses.map { status in
+                [
+                    status.name, status.live?.version ?? "-", status.live?.since.rfc3339 ?? "-", status.live?.by ?? "-", status.health,
+                    status.inFlight.map { "\($0.kind.rawValue) \($0.version) (\($0.state.rawValue), \($0.by)\($0.detail.map { ": \($0)" } ?? ""))" }
+                        ?? "-",
+                    status.freezeReasons.isEmpty
+                        ? "no"
+                        : "yes: " + status.freezeReasons.joined(separator: "; ")
+                            + (status.frozenUntil.map {
+                                " "
+                                    + "until \($0)"
+                            } ?? ""),
+                ]
+            })
     }
 }
 
@@ -45,12 +54,19 @@ struct HistoryCommand: AsyncParsableCommand {
             context.output.document(.object([("deployments", .array(deployments.map(ReportJSON.deployment)))]))
             return
         }
-        if deployments.isEmpty { context.output.line("No deployments yet."); return }
-        context.output.table(["ID", "ENVIRONMENT", "VERSION", "KIND", "STATE", "BY", "STARTED", "FINISHED", "DETAIL"], deployments.map { deployment in
-            [String(deployment.id), deployment.environment, deployment.version, deployment.kind.rawValue, deployment.state.rawValue,
-             deployment.by, deployment.startedAt.rfc3339, deployment.finishedAt?.rfc3339 ?? "-",
-             (deployment.reason ?? deployment.detail).map { $0.count > 80 ? String($0.prefix(80)) + "…" : $0 } ?? ""]
-        })
+        if deployments.isEmpty {
+            context.output.line("No deployments yet.")
+            return
+        }
+        context.output.table(
+            ["ID", "ENVIRONMENT", "VERSION", "KIND", "STATE", "BY", "STARTED", "FINISHED", "DETAIL"],
+            deployments.map { deployment in
+                [
+                    String(deployment.id), deployment.environment, deployment.version, deployment.kind.rawValue, deployment.state.rawValue,
+                    deployment.by, deployment.startedAt.rfc3339, deployment.finishedAt?.rfc3339 ?? "-",
+                    (deployment.reason ?? deployment.detail).map { $0.count > 80 ? String($0.prefix(80)) + "…" : $0 } ?? "",
+                ]
+            })
     }
 }
 
@@ -92,14 +108,17 @@ struct AuditListCommand: AsyncParsableCommand {
             } else if chosen == "csv" {
                 context.output.line("environment,version,since,by")
                 for (name, release) in live {
-                    context.output.line([name, release?.version ?? "", release?.since.rfc3339 ?? "", release?.by ?? ""]
-                        .map(CSV.field).joined(separator: ","))
+                    context.output.line(
+                        [name, release?.version ?? "", release?.since.rfc3339 ?? "", release?.by ?? ""]
+                            .map(CSV.field).joined(separator: ","))
                 }
             } else {
                 context.output.line("Live at \(at.rfc3339):")
-                context.output.table(["ENVIRONMENT", "VERSION", "SINCE", "BY"], live.map { name, release in
-                    [name, release?.version ?? "(nothing)", release?.since.rfc3339 ?? "-", release?.by ?? "-"]
-                })
+                context.output.table(
+                    ["ENVIRONMENT", "VERSION", "SINCE", "BY"],
+                    live.map { name, release in
+                        [name, release?.version ?? "(nothing)", release?.since.rfc3339 ?? "-", release?.by ?? "-"]
+                    })
             }
             return
         }
@@ -110,15 +129,25 @@ struct AuditListCommand: AsyncParsableCommand {
         case "csv":
             context.output.line("id,at,actor,action,environment,version,details")
             for event in events {
-                context.output.line([String(event.id), event.at.rfc3339, event.actor, event.action, event.environment ?? "",
-                                     event.version ?? "", event.details].map(CSV.field).joined(separator: ","))
+                context.output.line(
+                    [
+                        String(event.id), event.at.rfc3339, event.actor, event.action, event.environment ?? "",
+                        event.version ?? "", event.details,
+                    ].map(CSV.field).joined(separator: ","))
             }
         default:
-            if events.isEmpty { context.output.line("No audit events match."); return }
-            context.output.table(["#", "AT", "ACTOR", "ACTION", "ENV", "VERSION", "DETAILS"], events.map { event in
-                [String(event.sequence), event.at.rfc3339, event.actor, event.action, event.environment ?? "-", event.version ?? "-",
-                 event.details.count > 100 ? String(event.details.prefix(100)) + "…" : event.details]
-            })
+            if events.isEmpty {
+                context.output.line("No audit events match.")
+                return
+            }
+            context.output.table(
+                ["#", "AT", "ACTOR", "ACTION", "ENV", "VERSION", "DETAILS"],
+                events.map { event in
+                    [
+                        String(event.sequence), event.at.rfc3339, event.actor, event.action, event.environment ?? "-", event.version ?? "-",
+                        event.details.count > 100 ? String(event.details.prefix(100)) + "…" : event.details,
+                    ]
+                })
         }
     }
 }
@@ -134,8 +163,9 @@ struct AuditVerifyCommand: AsyncParsableCommand {
         if global.json {
             context.output.document(.object([("verified", .bool(true)), ("events", .int(checked)), ("app", .string(context.configuration.app))]))
         } else {
-            context.output.line("The audit trail of \(context.configuration.app) is intact: \(checked) event\(checked == 1 ? "" : "s"), every "
-                + "hash matches its contents and its predecessor.")
+            context.output.line(
+                "The audit trail of \(context.configuration.app) is intact: \(checked) event\(checked == 1 ? "" : "s"), every "
+                    + "hash matches its contents and its predecessor.")
         }
     }
 }

@@ -28,19 +28,22 @@ struct ServeCommand: AsyncParsableCommand {
         let token = environment.secret("RELEASE_DASHBOARD_TOKEN")
         if !Dashboard.isLoopback(host) {
             guard let token else {
-                throw ReleaseError.usage("Serving on \(host) would show every release to the network: set RELEASE_DASHBOARD_TOKEN to a long "
-                    + "random secret, or leave out --host to serve on 127.0.0.1 only.")
+                throw ReleaseError.usage(
+                    "Serving on \(host) would show every release to the network: set RELEASE_DASHBOARD_TOKEN to a long "
+                        + "random secret, or leave out --host to serve on 127.0.0.1 only.")
             }
             guard token.count >= 16 else {
-                throw ReleaseError.usage("RELEASE_DASHBOARD_TOKEN is too short to guard a dashboard on \(host): use at least 16 random "
-                    + "characters (`openssl rand -hex 24`).")
+                throw ReleaseError.usage(
+                    "RELEASE_DASHBOARD_TOKEN is too short to guard a dashboard on \(host): use at least 16 random "
+                        + "characters (`openssl rand -hex 24`).")
             }
         }
         let output = Output(global)
         // release.yml is optional here: the dashboard shows every app in the database; when one is
         // found, its app's environments keep their order and freeze windows.
         let configured = global.config ?? environment["RELEASE_CONFIG"]
-        let configuration = configured != nil || FileManager.default.fileExists(atPath: "release.yml")
+        let configuration =
+            configured != nil || FileManager.default.fileExists(atPath: "release.yml")
             ? try CommandContext.loadConfiguration(global) : nil
         // The schema check's connection stays in the pool for the first requests.
         let database = DashboardDatabase(url: CommandContext.databaseURL(global))
@@ -55,8 +58,9 @@ struct ServeCommand: AsyncParsableCommand {
                 if json {
                     output.document(.object([("url", .string(address)), ("token_required", .bool(token != nil))]))
                 } else {
-                    output.line("release: the dashboard is at \(address)\(token != nil ? " (open it once as \(address)?token=…)" : "") (Ctrl-C "
-                        + "stops it)")
+                    output.line(
+                        "release: the dashboard is at \(address)\(token != nil ? " (open it once as \(address)?token=…)" : "") (Ctrl-C "
+                            + "stops it)")
                 }
             }
         } catch let error as ReleaseError {

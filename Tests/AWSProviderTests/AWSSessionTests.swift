@@ -1,6 +1,7 @@
 import Foundation
 import ReleaseCore
 import Testing
+
 @testable import AWSProvider
 
 /// Where credentials and the region come from, as the AWS CLI finds them.
@@ -36,15 +37,19 @@ import Testing
         aws_access_key_id = AKIACONFIG
         aws_secret_access_key = config-secret
         region = ap-southeast-2
-        """)
+        """
+    )
 
     @Test("environment variables come first, with the session token")
     func environmentFirst() throws {
         let home = try Self.home(credentials: Self.files.credentials, config: Self.files.config)
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let session = AWSSession(environment: ["HOME": home, "AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
-                                               "AWS_SESSION_TOKEN": "env-token", "AWS_PROFILE": "ci", "AWS_REGION": "sa-east-1"],
-                                 configuredRegion: nil)
+        let session = AWSSession(
+            environment: [
+                "HOME": home, "AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
+                "AWS_SESSION_TOKEN": "env-token", "AWS_PROFILE": "ci", "AWS_REGION": "sa-east-1",
+            ],
+            configuredRegion: nil)
         #expect(session.credentials == AWSCredentials(accessKeyID: "AKIAENV", secretAccessKey: "env-secret", sessionToken: "env-token"))
         #expect(session.region == "sa-east-1")
         #expect(session.missingCredentials == nil)
@@ -92,7 +97,9 @@ import Testing
         #expect(unknownProfile.missingCredentials?.contains("'nope'") == true)
         #expect(throws: ReleaseError.self) { try ECSProvider(configuration: Fixtures.ecs(), environment: ["HOME": home]).preflight() }
         #expect(throws: ReleaseError.self) {
-            try LambdaProvider(configuration: Fixtures.lambda(), environment: ["HOME": home, "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"]).preflight()
+            try LambdaProvider(
+                configuration: Fixtures.lambda(), environment: ["HOME": home, "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cr3t"]
+            ).preflight()
         }
     }
 
@@ -100,8 +107,11 @@ import Testing
     func movedFiles() throws {
         let home = try Self.home(credentials: Self.files.credentials, config: Self.files.config)
         defer { try? FileManager.default.removeItem(atPath: home) }
-        let session = AWSSession(environment: ["HOME": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": home + "/.aws/credentials",
-                                               "AWS_CONFIG_FILE": home + "/.aws/config", "AWS_PROFILE": "ci"], configuredRegion: nil)
+        let session = AWSSession(
+            environment: [
+                "HOME": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": home + "/.aws/credentials",
+                "AWS_CONFIG_FILE": home + "/.aws/config", "AWS_PROFILE": "ci",
+            ], configuredRegion: nil)
         #expect(session.credentials?.accessKeyID == "AKIACI")
         #expect(session.region == "us-west-2")
     }

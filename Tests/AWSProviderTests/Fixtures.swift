@@ -13,21 +13,29 @@ enum Fixtures {
     }
 
     static func environment(_ provider: String, _ settings: String) throws -> EnvironmentConfiguration {
-        try ReleaseConfiguration.parse(yaml: """
-            app: crm-api
-            environments:
-              main:
-                provider: \(provider)
-                \(provider): {\(settings)}
-            """, file: "release.yml").environments[0]
+        try ReleaseConfiguration.parse(
+            yaml: """
+                app: crm-api
+                environments:
+                  main:
+                    provider: \(provider)
+                    \(provider): {\(settings)}
+                """, file: "release.yml"
+        ).environments[0]
     }
 
-    static func request(_ provider: String = "aws-ecs", _ version: String, artifact: String?, kind: DeploymentKind = .deploy,
-                        target: JSONValue? = nil) throws -> DeploymentRequest {
-        DeploymentRequest(app: "crm-api", environment: try environment(provider, provider == "aws-ecs" ? "cluster: crm, service: crm-api, container: web" : "function: crm-api, alias: live"),
-                          deploymentID: 1, kind: kind,
-                          release: ReleaseRecord(id: 1, version: version, commit: "abc1234", artifact: artifact, notes: nil,
-                                                 createdAt: Timestamp(seconds: 0), createdBy: "alice"),
-                          targetReference: target)
+    static func request(
+        _ provider: String = "aws-ecs", _ version: String, artifact: String?, kind: DeploymentKind = .deploy,
+        target: JSONValue? = nil
+    ) throws -> DeploymentRequest {
+        DeploymentRequest(
+            app: "crm-api",
+            environment: try environment(
+                provider, provider == "aws-ecs" ? "cluster: crm, service: crm-api, container: web" : "function: crm-api, alias: live"),
+            deploymentID: 1, kind: kind,
+            release: ReleaseRecord(
+                id: 1, version: version, commit: "abc1234", artifact: artifact, notes: nil,
+                createdAt: Timestamp(seconds: 0), createdBy: "alice"),
+            targetReference: target)
     }
 }

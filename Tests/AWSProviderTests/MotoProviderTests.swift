@@ -3,19 +3,24 @@ import ProviderKit
 import ReleaseCore
 import ReleaseTestSupport
 import Testing
+
 @testable import AWSProvider
 
 /// The ECS and Lambda providers against moto_server with signature checks on: every request here
 /// is signed by our SigV4 and would be refused if the signature were wrong.
 @Suite struct MotoProviderTests {
-    static func ecs(_ world: MotoWorld, service: String = "crm-api", timeout: String = "60s", environment: [String: String]? = nil) throws -> ECSProvider {
-        ECSProvider(configuration: try Fixtures.ecs("cluster: crm, service: \(service), container: web, poll_interval: 100ms, timeout: \(timeout)"),
-                    environment: environment ?? world.environment)
+    static func ecs(
+        _ world: MotoWorld, service: String = "crm-api", timeout: String = "60s", environment: [String: String]? = nil
+    ) throws -> ECSProvider {
+        ECSProvider(
+            configuration: try Fixtures.ecs("cluster: crm, service: \(service), container: web, poll_interval: 100ms, timeout: \(timeout)"),
+            environment: environment ?? world.environment)
     }
 
     static func lambda(_ world: MotoWorld, environment: [String: String]? = nil) throws -> LambdaProvider {
-        LambdaProvider(configuration: try Fixtures.lambda("function: crm-api, alias: live, poll_interval: 100ms, timeout: 60s"),
-                       environment: environment ?? world.environment)
+        LambdaProvider(
+            configuration: try Fixtures.lambda("function: crm-api, alias: live, poll_interval: 100ms, timeout: 60s"),
+            environment: environment ?? world.environment)
     }
 
     @Test func ecsDeployRegistersARevisionWithOnlyTheWebImageChangedAndRollsBackToTheRecordedOne() async throws {
@@ -37,8 +42,9 @@ import Testing
             #expect(recorded.values.first?["previous_task_definition"]?.stringValue == world.firstTaskDefinition)
 
             let back = try await provider.rollback(
-                Fixtures.request("aws-ecs", "1.0.0", artifact: "registry.example.com/crm-api:1.0.0", kind: .rollback,
-                                 target: .object([("task_definition", .string(world.firstTaskDefinition))])),
+                Fixtures.request(
+                    "aws-ecs", "1.0.0", artifact: "registry.example.com/crm-api:1.0.0", kind: .rollback,
+                    target: .object([("task_definition", .string(world.firstTaskDefinition))])),
                 record: recorded.recorder)
             #expect(back.liveReference["task_definition"]?.stringValue == world.firstTaskDefinition)
             let after = try await world.service()
@@ -52,8 +58,9 @@ import Testing
         try await MotoWorld.with { world in
             let failing = try Self.ecs(world)
             let failed = await #expect(throws: ProviderError.self, "a FAILED rollout must fail the deploy") {
-                try await failing.deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:crashloop"),
-                                         record: RecordedOperations().recorder)
+                try await failing.deploy(
+                    Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:crashloop"),
+                    record: RecordedOperations().recorder)
             }
             #expect(failed?.kind == .failed)
             #expect(failed?.serving == .failedRelease)
@@ -61,8 +68,9 @@ import Testing
 
             let stuck = try Self.ecs(world, service: "crm-stuck", timeout: "2s")
             let unsettled = await #expect(throws: ProviderError.self, "a rollout that never completes must hit the deadline") {
-                try await stuck.deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:1.1.0"),
-                                       record: RecordedOperations().recorder)
+                try await stuck.deploy(
+                    Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:1.1.0"),
+                    record: RecordedOperations().recorder)
             }
             #expect(unsettled?.kind == .failed)
             #expect(unsettled?.serving == .failedRelease)
@@ -85,14 +93,16 @@ import Testing
             #expect(recorded.values.contains { $0["version"]?.stringValue == "2" && $0["previous_version"]?.stringValue == "1" })
 
             _ = try await provider.rollback(
-                Fixtures.request("aws-lambda", "1.0.0", artifact: "s3://crm-artifacts/crm-api-1.0.0.zip", kind: .rollback,
-                                 target: .object([("version", .string("1"))])),
+                Fixtures.request(
+                    "aws-lambda", "1.0.0", artifact: "s3://crm-artifacts/crm-api-1.0.0.zip", kind: .rollback,
+                    target: .object([("version", .string("1"))])),
                 record: recorded.recorder)
             #expect(try await world.aliasVersion() == "1")
 
             let missing = await #expect(throws: ProviderError.self, "a missing S3 object must fail") {
-                try await provider.deploy(Fixtures.request("aws-lambda", "9.9.9", artifact: "s3://crm-artifacts/missing.zip"),
-                                          record: RecordedOperations().recorder)
+                try await provider.deploy(
+                    Fixtures.request("aws-lambda", "9.9.9", artifact: "s3://crm-artifacts/missing.zip"),
+                    record: RecordedOperations().recorder)
             }
             #expect(missing?.message.contains("NoSuchKey") == true, "the AWS message is shown as it is: \(missing?.message ?? "")")
             #expect(try await world.aliasVersion() == "1", "nothing moved")
@@ -108,11 +118,23 @@ import Testing
             var readonly = world.environment
             readonly["AWS_ACCESS_KEY_ID"] = world.description["readonly_access_key_id"]?.stringValue
             readonly["AWS_SECRET_ACCESS_KEY"] = world.description["readonly_secret_access_key"]?.stringValue
-            let cases: [([String: String], String)] = [(wrongSecret, "SignatureDoesNotMatch"), (unknownKey, "InvalidClientTokenId"),
-                                                        (readonly, "AccessDenied")]
+            let cases: [([String: String], String)] = [
+                (wrongSecret, "SignatureDoesNotMatch"), (unknownKey, "InvalidClientTokenId"),
+                (readonly, "AccessDenied"),
+            ]
             for (environment, code) in cases {
-                for deploy in [{ try await Self.ecs(world, environment: environment).deploy(Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:1.1.0"), record: RecordedOperations().recorder) },
-                               { try await Self.lambda(world, environment: environment).deploy(Fixtures.request("aws-lambda", "1.1.0", artifact: "s3://crm-artifacts/crm-api-1.1.0.zip"), record: RecordedOperations().recorder) }] {
+                for deploy in [
+                    {
+                        try await Self.ecs(world, environment: environment).deploy(
+                            Fixtures.request("aws-ecs", "1.1.0", artifact: "registry.example.com/crm-api:1.1.0"),
+                            record: RecordedOperations().recorder)
+                    },
+                    {
+                        try await Self.lambda(world, environment: environment).deploy(
+                            Fixtures.request("aws-lambda", "1.1.0", artifact: "s3://crm-artifacts/crm-api-1.1.0.zip"),
+                            record: RecordedOperations().recorder)
+                    },
+                ] {
                     let refused = await #expect(throws: ProviderError.self, "\(code) must be refused") { try await deploy() }
                     let message = refused?.message ?? ""
                     #expect(refused?.kind == .configuration, "\(code): \(message)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AWSProvider
 
 /// Our signer against every case of the official SigV4 test suite (SigV4Suite.swift), byte for byte.
@@ -16,8 +17,14 @@ import Testing
         var headers: [(String, String)] = []
         var bodyLines: [String]?
         for line in lines {
-            if bodyLines != nil { bodyLines!.append(line); continue }
-            if line.isEmpty { bodyLines = []; continue }
+            if bodyLines != nil {
+                bodyLines!.append(line)
+                continue
+            }
+            if line.isEmpty {
+                bodyLines = []
+                continue
+            }
             if line.first == " " || line.first == "\t", !headers.isEmpty {
                 headers[headers.count - 1].1 += "\n" + line
                 continue
@@ -38,7 +45,8 @@ import Testing
     func officialCase(_ name: String) throws {
         let suiteCase = try #require(sigV4Suite.first { $0.name == name })
         let signer = SigV4Signer(
-            credentials: AWSCredentials(accessKeyID: suiteCase.accessKeyID, secretAccessKey: suiteCase.secretAccessKey, sessionToken: suiteCase.token),
+            credentials: AWSCredentials(
+                accessKeyID: suiteCase.accessKeyID, secretAccessKey: suiteCase.secretAccessKey, sessionToken: suiteCase.token),
             region: suiteCase.region, service: suiteCase.service, normalizePath: suiteCase.normalize,
             signBody: suiteCase.signBody, omitSessionToken: suiteCase.omitSessionToken)
         let date = try #require(ISO8601DateFormatter().date(from: suiteCase.timestamp))
@@ -57,9 +65,13 @@ import Testing
     func sensitivity() throws {
         let date = Date(timeIntervalSince1970: 1_440_938_160)
         let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
-        let request = SigV4Signer.Request(method: "POST", path: "/", headers: [("Host", "ecs.us-east-1.amazonaws.com"),
-                                                                             ("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DescribeServices")],
-                                          body: Array(#"{"cluster":"crm"}"#.utf8))
+        let request = SigV4Signer.Request(
+            method: "POST", path: "/",
+            headers: [
+                ("Host", "ecs.us-east-1.amazonaws.com"),
+                ("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DescribeServices"),
+            ],
+            body: Array(#"{"cluster":"crm"}"#.utf8))
         let signer = SigV4Signer(credentials: credentials, region: "us-east-1", service: "ecs")
         let base = signer.sign(request, at: date).signature
         var other = signer
@@ -79,10 +91,12 @@ import Testing
 
     @Test("the body hash is signed as x-amz-content-sha256 and the secret appears in no header")
     func bodyHashAndSecrecy() {
-        let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "token-123456")
+        let credentials = AWSCredentials(
+            accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "token-123456")
         let signer = SigV4Signer(credentials: credentials, region: "us-east-1", service: "lambda")
-        let signed = signer.sign(.init(method: "GET", path: "/2015-03-31/functions/crm/aliases/live", headers: [("Host", "127.0.0.1:5000")]),
-                                 at: Date(timeIntervalSince1970: 0))
+        let signed = signer.sign(
+            .init(method: "GET", path: "/2015-03-31/functions/crm/aliases/live", headers: [("Host", "127.0.0.1:5000")]),
+            at: Date(timeIntervalSince1970: 0))
         #expect(signed.canonicalRequest.contains("x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
         #expect(signed.authorization.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"))
         #expect(signed.authorization.contains("Credential=AKIDEXAMPLE/19700101/us-east-1/lambda/aws4_request"))
@@ -93,14 +107,16 @@ import Testing
     func userAgentIsNotSigned() {
         let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
         let signer = SigV4Signer(credentials: credentials, region: "us-east-1", service: "ecs", unsignedHeaders: SigV4Signer.sdkUnsignedHeaders)
-        let request = SigV4Signer.Request(method: "POST", path: "/", headers: [("Host", "ecs.us-east-1.amazonaws.com"), ("User-Agent", "release/1.0")],
-                                          body: Array("{}".utf8))
+        let request = SigV4Signer.Request(
+            method: "POST", path: "/", headers: [("Host", "ecs.us-east-1.amazonaws.com"), ("User-Agent", "release/1.0")],
+            body: Array("{}".utf8))
         let signed = signer.sign(request, at: Date(timeIntervalSince1970: 0))
         #expect(signed.headers.contains { $0.0 == "User-Agent" && $0.1 == "release/1.0" })
         #expect(signed.authorization.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date,"))
         #expect(!signed.canonicalRequest.contains("user-agent"))
-        let withoutAgent = signer.sign(.init(method: "POST", path: "/", headers: [("Host", "ecs.us-east-1.amazonaws.com")], body: Array("{}".utf8)),
-                                       at: Date(timeIntervalSince1970: 0))
+        let withoutAgent = signer.sign(
+            .init(method: "POST", path: "/", headers: [("Host", "ecs.us-east-1.amazonaws.com")], body: Array("{}".utf8)),
+            at: Date(timeIntervalSince1970: 0))
         #expect(withoutAgent.signature == signed.signature, "a proxy that rewrites User-Agent cannot break the signature")
     }
 }

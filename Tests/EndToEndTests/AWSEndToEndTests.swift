@@ -91,8 +91,9 @@ import Testing
                 #expect(try await Self.live(harness, "develop") == "1.1.0")
                 let develop = try await world.service("crm-api-dev")
                 #expect(develop["images"]?["web"]?.stringValue == Self.image("1.1.0"))
-                #expect(try await world.state()["task_definitions"]?.arrayValue?.count == 2,
-                        "recover followed the recorded revision instead of registering another")
+                #expect(
+                    try await world.state()["task_definitions"]?.arrayValue?.count == 2,
+                    "recover followed the recorded revision instead of registering another")
             }
         }
     }
@@ -103,8 +104,9 @@ import Testing
                 try harness.writeConfig(Self.ecsConfig(world))
                 try await Self.mustSucceed(harness, "create", "1.1.0", "--artifact", Self.image("1.1.0"))
                 let before = try await harness.snapshot()
-                let missing = try await harness.run(["deploy", "1.1.0", "develop"],
-                                                    environment: ["AWS_REGION": world.region, "AWS_ENDPOINT_URL": world.endpoint])
+                let missing = try await harness.run(
+                    ["deploy", "1.1.0", "develop"],
+                    environment: ["AWS_REGION": world.region, "AWS_ENDPOINT_URL": world.endpoint])
                 #expect(missing.status == 2, "\(missing)")
                 #expect(missing.stderr.contains("AWS_ACCESS_KEY_ID"), "\(missing)")
                 #expect(try await harness.snapshot() == before, "nothing is recorded before credentials are known")
@@ -127,7 +129,8 @@ import Testing
     @Test func lambdaPromotionMovesMainsAliasToTheVersionDevelopServesAndUnhealthyCodeIsRolledBack() async throws {
         try await MotoWorld.with { world in
             try await Harness.with { harness in
-                try harness.writeConfig("""
+                try harness.writeConfig(
+                    """
                     app: crm-api
                     environments:
                       develop:
@@ -155,8 +158,9 @@ import Testing
                 guard case let .object(versions)? = try await world.state()["functions"]?["crm-api"]?["versions"] else {
                     throw TestSupportError("moto_world shows no versions")
                 }
-                #expect(versions.count == 3,
-                        "one version per release: 1 from the set-up, then 1.0.0 and 1.1.0; promotion publishes nothing")
+                #expect(
+                    versions.count == 3,
+                    "one version per release: 1 from the set-up, then 1.0.0 and 1.1.0; promotion publishes nothing")
 
                 try await Self.mustSucceed(harness, "deploy", "1.2.0", "develop")
                 let broken = try await harness.run("promote", "develop", "main")
@@ -186,8 +190,9 @@ import Testing
                     config: Self.ecsConfig(world), version: "1.1.0", environment: environment,
                     secrets: ["AWS_SESSION_TOKEN": token, "AWS_SECRET_ACCESS_KEY": world.secretAccessKey])
                 #expect(failed.status == 2, "\(failed)")
-                #expect(failed.stderr.contains("The security token included in the request is invalid: ***"),
-                        "AWS's answer is shown, hidden: \(failed)")
+                #expect(
+                    failed.stderr.contains("The security token included in the request is invalid: ***"),
+                    "AWS's answer is shown, hidden: \(failed)")
             }
         }
     }

@@ -30,26 +30,32 @@ import Testing
         try await Harness.with { harness in
             #expect(harness.databaseURL.contains("user=release"), "the harness connects as the owner")
             try await Self.withRole(harness, in: "release_operator") { operatorURL in
-                for arguments in [["migrate"], ["create", "1.0.0", "--commit", "abc1234", "--artifact", try harness.artifact("1.0.0")],
-                                  ["deploy", "1.0.0", "develop"], ["check", "1.0.0", "tests", "passed"],
-                                  ["promote", "develop", "main"], ["freeze", "main", "--reason", "audit week"], ["unfreeze", "main"],
-                                  ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1")], ["deploy", "1.0.1", "develop"],
-                                  ["check", "1.0.1", "tests", "passed"], ["promote", "develop", "main"],
-                                  ["rollback", "main", "--reason", "operator drill"], ["reject", "1.0.1", "--reason", "drill"]] {
+                for arguments in [
+                    ["migrate"], ["create", "1.0.0", "--commit", "abc1234", "--artifact", try harness.artifact("1.0.0")],
+                    ["deploy", "1.0.0", "develop"], ["check", "1.0.0", "tests", "passed"],
+                    ["promote", "develop", "main"], ["freeze", "main", "--reason", "audit week"], ["unfreeze", "main"],
+                    ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1")], ["deploy", "1.0.1", "develop"],
+                    ["check", "1.0.1", "tests", "passed"], ["promote", "develop", "main"],
+                    ["rollback", "main", "--reason", "operator drill"], ["reject", "1.0.1", "--reason", "drill"],
+                ] {
                     let result = try await harness.run(arguments + ["--database-url", operatorURL])
                     #expect(result.status == 0, "release_operator: \(arguments): \(result)")
                 }
             }
             try await Self.withRole(harness, in: "release_auditor") { auditorURL in
-                for arguments in [["status"], ["history"], ["list"], ["audit"], ["audit", "verify"], ["audit", "--format", "csv"],
-                                  ["audit", "--at", "2030-01-01T00:00:00Z"]] {
+                for arguments in [
+                    ["status"], ["history"], ["list"], ["audit"], ["audit", "verify"], ["audit", "--format", "csv"],
+                    ["audit", "--at", "2030-01-01T00:00:00Z"],
+                ] {
                     let result = try await harness.run(arguments + ["--database-url", auditorURL])
                     #expect(result.status == 0, "release_auditor: \(arguments): \(result)")
                 }
                 let before = try await harness.snapshot()
-                for arguments in [["create", "9.9.9"], ["freeze", "main", "--reason", "x"], ["approve", "main", "1.0.0"],
-                                  ["check", "1.0.0", "lint", "passed"], ["rollback", "main", "--reason", "x", "--to", "1.0.0"],
-                                  ["reject", "1.0.0", "--reason", "x"]] {
+                for arguments in [
+                    ["create", "9.9.9"], ["freeze", "main", "--reason", "x"], ["approve", "main", "1.0.0"],
+                    ["check", "1.0.0", "lint", "passed"], ["rollback", "main", "--reason", "x", "--to", "1.0.0"],
+                    ["reject", "1.0.0", "--reason", "x"],
+                ] {
                     let result = try await harness.run(arguments + ["--database-url", auditorURL])
                     #expect(result.status == 2, "release_auditor may not \(arguments): \(result)")
                     #expect(result.stderr.contains("may not do this"), "\(result)")
@@ -76,24 +82,29 @@ import Testing
     @Test func plantedSecretsAppearInNoOutputAndNoTable() async throws {
         try await Harness.with { harness in
             let planted = "PLANTED-\(UUID().uuidString)"
-            let secrets = ["HEROKU_API_KEY": planted + "-heroku", "RAILWAY_API_TOKEN": planted + "-railway",
-                           "DIGITALOCEAN_ACCESS_TOKEN": planted + "-do", "AWS_SECRET_ACCESS_KEY": planted + "-aws",
-                           "AWS_SESSION_TOKEN": planted + "-session", "GITHUB_TOKEN": planted + "-github",
-                           "RELEASE_LOG_LEVEL": "trace"]
+            let secrets = [
+                "HEROKU_API_KEY": planted + "-heroku", "RAILWAY_API_TOKEN": planted + "-railway",
+                "DIGITALOCEAN_ACCESS_TOKEN": planted + "-do", "AWS_SECRET_ACCESS_KEY": planted + "-aws",
+                "AWS_SESSION_TOKEN": planted + "-session", "GITHUB_TOKEN": planted + "-github",
+                "RELEASE_LOG_LEVEL": "trace",
+            ]
             harness.environment.merge(secrets) { $1 }
-            try harness.writeConfig(harness.defaultConfig(mainGates: "") + """
-                notify:
-                  webhooks: [{url: "http://127.0.0.1:9/hooks/\(planted)-webhook"}]
-                  github_issues: {repo: acme/crm-api}
+            try harness.writeConfig(
+                harness.defaultConfig(mainGates: "") + """
+                    notify:
+                      webhooks: [{url: "http://127.0.0.1:9/hooks/\(planted)-webhook"}]
+                      github_issues: {repo: acme/crm-api}
 
-                """)
+                    """)
             var outputs: [String] = []
             let withPassword = harness.databaseURL + "&password=\(planted)-pg"
-            for arguments in [["create", "1.0.0", "--artifact", try harness.artifact("1.0.0")], ["deploy", "1.0.0", "develop"],
-                              ["promote", "develop", "main"],
-                              ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1", health: "broken-on=main")],
-                              ["deploy", "1.0.1", "develop"], ["promote", "develop", "main"], ["freeze", "main", "--reason", "x"],
-                              ["status"], ["history", "--json"], ["audit", "--format", "json"], ["audit", "verify"], ["probe"]] {
+            for arguments in [
+                ["create", "1.0.0", "--artifact", try harness.artifact("1.0.0")], ["deploy", "1.0.0", "develop"],
+                ["promote", "develop", "main"],
+                ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1", health: "broken-on=main")],
+                ["deploy", "1.0.1", "develop"], ["promote", "develop", "main"], ["freeze", "main", "--reason", "x"],
+                ["status"], ["history", "--json"], ["audit", "--format", "json"], ["audit", "verify"], ["probe"],
+            ] {
                 let result = try await harness.run(arguments + ["--database-url", withPassword])
                 outputs.append(result.output)
             }
@@ -105,8 +116,10 @@ import Testing
                 #expect(!output.contains(planted), "command \(index) printed a planted secret:\n\(output)")
             }
             let connection = try await PostgresConnection.connect(url: harness.databaseURL)
-            for table in ["apps", "environments", "releases", "checks", "approvals", "deployments", "deployment_transitions",
-                          "occupancy", "freezes", "audit_events"] {
+            for table in [
+                "apps", "environments", "releases", "checks", "approvals", "deployments", "deployment_transitions",
+                "occupancy", "freezes", "audit_events",
+            ] {
                 let rows = try connection.query(PostgresQuery(sql: "SELECT count(*) AS n FROM \(table) t WHERE t::text LIKE '%PLANTED-%'"))
                 #expect(try rows.first?.int("n") == 0, "\(table) holds a planted secret")
             }
@@ -118,23 +131,24 @@ import Testing
         try await Harness.with { harness in
             let script = harness.directory + "/deploy-with-token.sh"
             try """
-                #!/bin/sh
-                echo "logging in with $DEPLOY_TOKEN"
-                echo "the registry refused $DEPLOY_TOKEN" >&2
-                exit 1
+            #!/bin/sh
+            echo "logging in with $DEPLOY_TOKEN"
+            echo "the registry refused $DEPLOY_TOKEN" >&2
+            exit 1
 
-                """.write(toFile: script, atomically: true, encoding: .utf8)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
             #expect(try await harness.run("create", "1.0.0").status == 0)
             let token = "dt-\(UUID().uuidString)"
-            let failed = try await harness.failingDeployLeavesNoSecret(config: """
-                app: crm-api
-                environments:
-                  develop:
-                    provider: command
-                    command: {deploy: \(script), timeout: 1m}
+            let failed = try await harness.failingDeployLeavesNoSecret(
+                config: """
+                    app: crm-api
+                    environments:
+                      develop:
+                        provider: command
+                        command: {deploy: \(script), timeout: 1m}
 
-                """, environment: ["DEPLOY_TOKEN": token], secrets: ["DEPLOY_TOKEN": token])
+                    """, environment: ["DEPLOY_TOKEN": token], secrets: ["DEPLOY_TOKEN": token])
             #expect(failed.status == 1, "\(failed)")
             #expect(failed.stderr.contains("the registry refused ***"), "the script's output is shown, hidden: \(failed)")
         }
@@ -144,8 +158,9 @@ import Testing
         try await Harness.with { harness in
             let token = "ghp_\(UUID().uuidString)"
             let before = try await harness.snapshot()
-            let refused = try await harness.run(["create", "1.0.0", "--artifact", "https://x-access-token:\(token)@example.com/a.tar.gz"],
-                                                environment: ["GITHUB_TOKEN": token])
+            let refused = try await harness.run(
+                ["create", "1.0.0", "--artifact", "https://x-access-token:\(token)@example.com/a.tar.gz"],
+                environment: ["GITHUB_TOKEN": token])
             #expect(refused.status == 2, "\(refused)")
             #expect(refused.stderr.contains("holds a credential (https://x-access-token:***@example.com/a.tar.gz)"), "\(refused)")
             #expect(!refused.output.contains(token))

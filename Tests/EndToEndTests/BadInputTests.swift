@@ -45,16 +45,23 @@ import Testing
         Case(arguments: ["deploy", "1.0.0", "develop", "--bogus"], status: 2, message: "Unknown option"),
         Case(arguments: ["frobnicate"], status: 2, message: "Unexpected argument"),
         Case(arguments: ["status", "--actor", "x y"], status: 2, message: "not a valid actor"),
-        Case(arguments: ["status"], status: 2, message: "release.yml:6: environments.develop.health.interval: expected a duration",
-             config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: ./deploy.sh}\n    health: {url: http://127.0.0.1:1/, interval: soon}\n"),
-        Case(arguments: ["status"], status: 2, message: "release.yml:5: environments.develop.gates.sok: unknown key 'sok'",
-             config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    gates: {sok: 5m}\n    command: {deploy: ./deploy.sh}\n"),
-        Case(arguments: ["status"], status: 2, message: "not valid YAML",
-             config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n   command: [unclosed\n"),
-        Case(arguments: ["status"], status: 2, message: "release.yml:4: environments.develop.command: missing key 'deploy'",
-             config: "app: crm-api\nenvironments:\n  develop:\n    command: {timeout: 5m}\n    provider: command\n"),
-        Case(arguments: ["status"], status: 2, message: "names 'staging', which is not an environment",
-             config: "app: crm-api\nenvironments:\n  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: staging\n"),
+        Case(
+            arguments: ["status"], status: 2, message: "release.yml:6: environments.develop.health.interval: expected a duration",
+            config:
+                "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: ./deploy.sh}\n    health: {url: http://127.0.0.1:1/, interval: soon}\n"
+        ),
+        Case(
+            arguments: ["status"], status: 2, message: "release.yml:5: environments.develop.gates.sok: unknown key 'sok'",
+            config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    gates: {sok: 5m}\n    command: {deploy: ./deploy.sh}\n"),
+        Case(
+            arguments: ["status"], status: 2, message: "not valid YAML",
+            config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n   command: [unclosed\n"),
+        Case(
+            arguments: ["status"], status: 2, message: "release.yml:4: environments.develop.command: missing key 'deploy'",
+            config: "app: crm-api\nenvironments:\n  develop:\n    command: {timeout: 5m}\n    provider: command\n"),
+        Case(
+            arguments: ["status"], status: 2, message: "names 'staging', which is not an environment",
+            config: "app: crm-api\nenvironments:\n  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: staging\n"),
     ]
 
     /// Every case runs against one scenario (1.0.0 live on develop), which none may change.
@@ -97,17 +104,21 @@ import Testing
         try await Harness.with { harness in
             try await harness.startWithVersionOneOnDevelop()
             let unreachable = ["RELEASE_DATABASE_URL": "postgresql://crm:hunter2secret@127.0.0.1:1/release"]
-            for arguments in [["status", "--database-url", harness.databaseURL], ["--database-url", harness.databaseURL, "status"],
-                              ["status", "--database-url=\(harness.databaseURL)"],
-                              ["status", "--database-url", "postgresql://127.0.0.1:1/x", "--database-url", harness.databaseURL]] {
+            for arguments in [
+                ["status", "--database-url", harness.databaseURL], ["--database-url", harness.databaseURL, "status"],
+                ["status", "--database-url=\(harness.databaseURL)"],
+                ["status", "--database-url", "postgresql://127.0.0.1:1/x", "--database-url", harness.databaseURL],
+            ] {
                 let result = try await harness.run(arguments + ["--json"], environment: unreachable)
                 #expect(result.status == 0, "\(arguments): \(result)")
                 let develop = result.json?["environments"]?.arrayValue?.first { $0["name"]?.stringValue == "develop" }
                 #expect(develop?["live"]?["version"]?.stringValue == "1.0.0", "\(arguments): \(result)")
             }
-            for (arguments, message) in [(["status", "--bogus"], "Unknown option"), (["history", "--limit", "0"], "--limit"),
-                                         (["status", "--config", "missing.yml"], "No configuration at missing.yml"),
-                                         (["status", "--actor", "x y"], "not a valid actor")] {
+            for (arguments, message) in [
+                (["status", "--bogus"], "Unknown option"), (["history", "--limit", "0"], "--limit"),
+                (["status", "--config", "missing.yml"], "No configuration at missing.yml"),
+                (["status", "--actor", "x y"], "not a valid actor"),
+            ] {
                 let result = try await harness.run(arguments, environment: unreachable)
                 #expect(result.status == 2 && result.stderr.contains(message), "\(arguments): \(result)")
             }
@@ -190,13 +201,16 @@ import Testing
                 let before = try await harness.snapshot()
                 let result = try await harness.run(arguments)
                 #expect(result.status == 2, "\(arguments.map { $0.prefix(20) }): \(result.status)")
-                #expect(result.stderr.count < 600 && result.stderr.split(separator: "\n").count == 1,
-                        "one short line, not the input echoed: \(result.stderr.prefix(300))")
+                #expect(
+                    result.stderr.count < 600 && result.stderr.split(separator: "\n").count == 1,
+                    "one short line, not the input echoed: \(result.stderr.prefix(300))")
                 #expect(try await harness.snapshot() == before)
             }
             // Bytes that are not UTF-8 reach the binary only through a shell.
-            for (option, command) in [("--notes", "create 4.1.0 --notes"), ("--reason", "freeze main --reason"),
-                                      ("--reason", "rollback develop --reason"), ("--artifact", "create 4.1.1 --artifact")] {
+            for (option, command) in [
+                ("--notes", "create 4.1.0 --notes"), ("--reason", "freeze main --reason"),
+                ("--reason", "rollback develop --reason"), ("--artifact", "create 4.1.1 --artifact"),
+            ] {
                 let before = try await harness.snapshot()
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -94,7 +94,8 @@ import Testing
             // Pretend the dead run was on another machine, whose process we cannot check.
             let connection = try await PostgresConnectionFactory.connect(harness.databaseURL)
             try await connection.run { db in
-                try db.execute(script: "UPDATE deployments SET lease_owner = 'ci-runner-7:4242:abc', lease_expires_at = clock_timestamp() + interval '1 hour'")
+                try db.execute(
+                    script: "UPDATE deployments SET lease_owner = 'ci-runner-7:4242:abc', lease_expires_at = clock_timestamp() + interval '1 hour'")
             }
             let early = try await harness.run("recover")
             #expect(early.status == 4, "\(early)")

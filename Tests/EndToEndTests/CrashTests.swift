@@ -12,7 +12,9 @@ import Testing
 @Suite struct CrashTests {
     /// The operations crashed, each on a fresh version so earlier rounds cannot make it a no-op.
     enum Scenario: String, CaseIterable {
-        case deploy, promote, promoteUnhealthy = "promote-unhealthy", rollback
+        case deploy, promote
+        case promoteUnhealthy = "promote-unhealthy"
+        case rollback
 
         /// How a run ends unhurt: a promotion whose verification fails exits 1, after rolling back.
         var status: Int32 { self == .promoteUnhealthy ? 1 : 0 }
@@ -35,7 +37,8 @@ import Testing
         }
     }
 
-    static let points: [String] = FaultPoint.allCases.map(\.rawValue)
+    static let points: [String] =
+        FaultPoint.allCases.map(\.rawValue)
         + FaultPoint.allCases.map { "\($0.rawValue)@2" }
 
     @Test(arguments: Scenario.allCases)
@@ -105,7 +108,8 @@ import Testing
             let deploy = ProjectPaths.root + "/ops/demo-app/deploy.sh"
             let health = "expect_body: ok, interval: 1s, successes: 2, within: 3s"
             let developHealth = "expect_body: ok, interval: 100ms, successes: 1, within: 2s"
-            try harness.writeConfig("""
+            try harness.writeConfig(
+                """
                 app: crm-api
                 environments:
                   develop:
@@ -136,7 +140,8 @@ import Testing
                 let seen = await Self.killInside(phase, running.pid, after: delay, watching: database)
                 let killed = await running.finish()
                 let left = try Self.inFlight(database, "main")
-                let inPhase = seen && running.process.terminationReason == .uncaughtSignal && killed.status == SIGKILL
+                let inPhase =
+                    seen && running.process.terminationReason == .uncaughtSignal && killed.status == SIGKILL
                     && left?.kind == phase.marker.kind && left?.state == phase.marker.state
                 #expect(inPhase, "round \(round): the kill was meant to land while \(phase) but left \(String(describing: left)): \(killed)")
                 if inPhase { landed += 1 }
@@ -148,8 +153,9 @@ import Testing
                 #expect(try await Self.live(harness, "main") == mainLive, "round \(round) (\(phase))")
                 #expect(try await Self.isQuarantined(harness, version) == phase.broken, "round \(round) (\(phase))")
                 let promotion = try await Self.promotion(harness, of: version)
-                #expect(promotion?["state"]?.stringValue == (phase.broken ? "rolled_back" : "live"),
-                        "round \(round) (\(phase)): \(String(describing: promotion))")
+                #expect(
+                    promotion?["state"]?.stringValue == (phase.broken ? "rolled_back" : "live"),
+                    "round \(round) (\(phase)): \(String(describing: promotion))")
             }
             print("random SIGKILLs during promotions: \(landed) of \(rounds) landed mid-operation")
             #expect(landed == rounds)
@@ -161,10 +167,12 @@ import Testing
             // The deploy command notes any second copy running beside it.
             let marks = harness.directory + "/marks"
             let gate = harness.directory + "/gate"
-            let deploy = "mkdir \(marks)/running 2>/dev/null || echo overlap >> \(marks)/violations; while [ -e \(gate) ]; do sleep 0.05; done; rmdir \(marks)/running; echo done >> \(marks)/runs"
+            let deploy =
+                "mkdir \(marks)/running 2>/dev/null || echo overlap >> \(marks)/violations; while [ -e \(gate) ]; do sleep 0.05; done; rmdir \(marks)/running; echo done >> \(marks)/runs"
             FileManager.default.createFile(atPath: gate, contents: Data())
             try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
-            try harness.writeConfig("""
+            try harness.writeConfig(
+                """
                 app: crm-api
                 environments:
                   develop:
@@ -233,8 +241,11 @@ import Testing
             let interrupted = await running.finish()
             harness.releaseDeploys(gate)
             #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == signal, "\(interrupted)")
-            #expect(interrupted.stderr.contains("interrupted during deployment \(id) (deploy of 1.0.0 to develop), which stays in flight. Run `release recover develop` to settle it."),
-                    "\(interrupted)")
+            #expect(
+                interrupted.stderr.contains(
+                    "interrupted during deployment \(id) (deploy of 1.0.0 to develop), which stays in flight. Run `release recover develop` to settle it."
+                ),
+                "\(interrupted)")
             let recover = try await harness.run("recover", "develop")
             #expect(recover.status == 0, "\(recover)")
             let develop = try await harness.run("status", "develop", "--json").json?["environments"]?.arrayValue?.first
@@ -246,8 +257,9 @@ import Testing
             try await Self.must(harness, ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1")])
             let held = harness.holdDeploys()
             let environment = harness.environment.merging(["DEMO_DEPLOY_GATE": held]) { $1 }
-            let immune = try RunningCommand.launch("/usr/bin/nohup", [ProjectPaths.binary, "deploy", "1.0.1", "develop"],
-                                                   environment: environment, directory: harness.directory)
+            let immune = try RunningCommand.launch(
+                "/usr/bin/nohup", [ProjectPaths.binary, "deploy", "1.0.1", "develop"],
+                environment: environment, directory: harness.directory)
             try await harness.waitUntilInFlight("develop")
             kill(immune.pid, SIGHUP)
             try await Task.sleep(for: .milliseconds(200))
@@ -276,8 +288,9 @@ import Testing
             #expect(interrupted.stderr.contains("which stays in flight. Run `release recover develop` to settle it."), "\(interrupted)")
             #expect(await held.isGone(group), "the deploy command's process group outlived release: \(held.members(group))")
             let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-            try await held.expectInterruption(signal: name, ended: "exited",
-                                              detail: "interrupted by \(name); its command stopped within its 10s grace period")
+            try await held.expectInterruption(
+                signal: name, ended: "exited",
+                detail: "interrupted by \(name); its command stopped within its 10s grace period")
             try await held.expectRecovered()
         }
     }
@@ -336,20 +349,21 @@ import Testing
             let script = directory + "/held-deploy.sh"
             let health = "expect_body: ok, interval: 100ms, successes: 2, within: 2s"
             try """
-                #!/bin/sh
-                cut -d' ' -f5 /proc/$$/stat > \(directory)/group
-                if [ -e \(directory)/hold ]; then
-                    \(traps)
-                    sleep 60 &
-                    echo $! > \(directory)/background.new && mv \(directory)/background.new \(directory)/background
-                    while [ -e \(directory)/hold ]; do sleep 0.1; done
-                fi
-                exec \(ProjectPaths.root)/ops/demo-app/deploy.sh
+            #!/bin/sh
+            cut -d' ' -f5 /proc/$$/stat > \(directory)/group
+            if [ -e \(directory)/hold ]; then
+                \(traps)
+                sleep 60 &
+                echo $! > \(directory)/background.new && mv \(directory)/background.new \(directory)/background
+                while [ -e \(directory)/hold ]; do sleep 0.1; done
+            fi
+            exec \(ProjectPaths.root)/ops/demo-app/deploy.sh
 
-                """.write(toFile: script, atomically: true, encoding: .utf8)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
             chmod(script, 0o755)
             _ = FileManager.default.createFile(atPath: hold, contents: Data())
-            try harness.writeConfig("""
+            try harness.writeConfig(
+                """
                 app: crm-api
                 environments:
                   develop:
@@ -364,8 +378,9 @@ import Testing
         /// Waits until the script runs its background job; returns the script's process group.
         func waitUntilRunning() async throws -> Int32 {
             guard try await waitForFile("background"),
-                  let text = try? String(contentsOfFile: harness.directory + "/group", encoding: .utf8),
-                  let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                let text = try? String(contentsOfFile: harness.directory + "/group", encoding: .utf8),
+                let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            else {
                 throw TestSupportError("the held deploy command did not start its background job")
             }
             return group
@@ -385,7 +400,8 @@ import Testing
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
             return entries.compactMap(Int32.init).filter { pid in
                 guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                      let close = stat.lastIndex(of: ")") else { return false }
+                    let close = stat.lastIndex(of: ")")
+                else { return false }
                 let fields = stat[stat.index(after: close)...].split(separator: " ")
                 return fields.count > 2 && fields[0] != "Z" && Int32(fields[2]) == group
             }
@@ -404,26 +420,32 @@ import Testing
         func killLeftovers() {
             try? FileManager.default.removeItem(atPath: hold)
             if let text = try? String(contentsOfFile: harness.directory + "/group", encoding: .utf8),
-               let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1, !members(group).isEmpty {
+                let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), group > 1, !members(group).isEmpty
+            {
                 kill(-group, SIGKILL)
             }
         }
 
         /// The deployment stays in flight, and its detail and the audit trail say how it was interrupted.
-        func expectInterruption(signal: String, ended: String, detail: String,
-                                sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        func expectInterruption(
+            signal: String, ended: String, detail: String,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws {
             let status = try await harness.run("status", "develop", "--json")
             let inFlight = status.json?["environments"]?.arrayValue?.first?["in_flight"]
-            #expect(inFlight?["state"]?.stringValue == "deploying" && inFlight?["detail"]?.stringValue == detail, "stays in flight: \(status)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                inFlight?["state"]?.stringValue == "deploying" && inFlight?["detail"]?.stringValue == detail, "stays in flight: \(status)",
+                sourceLocation: sourceLocation)
             let history = try await harness.run("history", "develop", "--json")
             let deployment = history.json?["deployments"]?.arrayValue?.first
-            #expect(deployment?["state"]?.stringValue == "deploying" && deployment?["detail"]?.stringValue == detail,
-                    "\(history)", sourceLocation: sourceLocation)
+            #expect(
+                deployment?["state"]?.stringValue == "deploying" && deployment?["detail"]?.stringValue == detail,
+                "\(history)", sourceLocation: sourceLocation)
             let audit = try await harness.run("audit", "--json")
             let event = audit.json?["events"]?.arrayValue?.last
             #expect(event?["action"]?.stringValue == "deploy.interrupted", "\(audit)", sourceLocation: sourceLocation)
-            #expect(event?["details"]?["signal"]?.stringValue == signal && event?["details"]?["ended"]?.stringValue == ended
+            #expect(
+                event?["details"]?["signal"]?.stringValue == signal && event?["details"]?["ended"]?.stringValue == ended
                     && event?["details"]?["stopped_within_grace"] == .bool(ended == "exited")
                     && event?["details"]?["deployment"] == deployment?["id"], "\(String(describing: event))", sourceLocation: sourceLocation)
         }
@@ -434,17 +456,22 @@ import Testing
             let recover = try await harness.run("recover", "develop")
             #expect(recover.status == 0, "\(recover)", sourceLocation: sourceLocation)
             #expect(recover.output.contains("left deploying (interrupted by"), "\(recover)", sourceLocation: sourceLocation)
-            #expect(!recover.stderr.contains("still running; waiting"), "the stopped command was still running: \(recover)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                !recover.stderr.contains("still running; waiting"), "the stopped command was still running: \(recover)",
+                sourceLocation: sourceLocation)
             let develop = try await harness.run("status", "develop", "--json").json?["environments"]?.arrayValue?.first
-            #expect(develop?["in_flight"] == .null && develop?["live"]?["version"]?.stringValue == "1.0.0", "\(String(describing: develop))",
-                    sourceLocation: sourceLocation)
+            #expect(
+                develop?["in_flight"] == .null && develop?["live"]?["version"]?.stringValue == "1.0.0", "\(String(describing: develop))",
+                sourceLocation: sourceLocation)
             #expect(try await harness.served("develop") == "1.0.0", sourceLocation: sourceLocation)
             #expect(try await harness.run("audit", "verify").status == 0, sourceLocation: sourceLocation)
         }
     }
 
-    enum Ending: Equatable { case exited(Int32), signalled(Int32) }
+    enum Ending: Equatable {
+        case exited(Int32)
+        case signalled(Int32)
+    }
 
     /// Runs `release ARGS…` with standard output and error on a pipe whose reader has already gone.
     static func runUnread(_ harness: Harness, _ arguments: [String]) async throws -> Ending {
@@ -496,8 +523,10 @@ import Testing
     /// What each scenario leaves, once settled: a deploy or a promotion makes `version` live; an
     /// unhealthy promotion is quarantined, rolled back, and main serves what it served before; a
     /// rollback puts back what main served before the round's promotion.
-    static func expectOutcome(_ scenario: Scenario, _ harness: Harness, version: String, mainBefore: String?, _ what: String,
-                              sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    static func expectOutcome(
+        _ scenario: Scenario, _ harness: Harness, version: String, mainBefore: String?, _ what: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
         switch scenario {
         case .deploy:
             #expect(try await live(harness, "develop") == version, "\(what)", sourceLocation: sourceLocation)
@@ -544,7 +573,8 @@ import Testing
                 for _ in 0..<4000 where !seen {
                     let now = try? inFlight(database, "main")
                     // A deploying phase starts once its command has (the provider has not finished).
-                    seen = now?.kind == phase.marker.kind && now?.state == phase.marker.state
+                    seen =
+                        now?.kind == phase.marker.kind && now?.state == phase.marker.state
                         && (now?.commandStarted == true || phase.marker.state == "verifying")
                     if !seen { usleep(5_000) }
                 }
@@ -558,7 +588,8 @@ import Testing
     /// The deployment in flight on `environment` as the database has it now: its kind, its state,
     /// and whether its deploy command has started (its pid is recorded write-ahead).
     static func inFlight(_ database: PostgresConnection, _ environment: String) throws -> (kind: String, state: String, commandStarted: Bool)? {
-        let rows = try database.query("""
+        let rows = try database.query(
+            """
             SELECT d.kind, d.state, d.operation->>'pid' AS pid FROM deployments d JOIN environments e ON e.id = d.environment_id
             WHERE e.name = \(environment) AND d.state IN ('pending', 'gating', 'deploying', 'verifying')
             """)
@@ -579,12 +610,14 @@ import Testing
         #expect(environments.count == 2, "\(what): \(status)", sourceLocation: sourceLocation)
         for environment in environments {
             let name = environment["name"]?.stringValue ?? "?"
-            #expect(environment["in_flight"] == .null, "\(what): \(name) still has \(String(describing: environment["in_flight"]))",
-                    sourceLocation: sourceLocation)
+            #expect(
+                environment["in_flight"] == .null, "\(what): \(name) still has \(String(describing: environment["in_flight"]))",
+                sourceLocation: sourceLocation)
             let live = environment["live"]?["version"]?.stringValue
             let served = try await harness.served(name)
-            #expect(live != nil && live == served, "\(what): \(name) records \(live ?? "nothing") live but serves \(served ?? "nothing")",
-                    sourceLocation: sourceLocation)
+            #expect(
+                live != nil && live == served, "\(what): \(name) records \(live ?? "nothing") live but serves \(served ?? "nothing")",
+                sourceLocation: sourceLocation)
         }
         let history = try await harness.run("history", "--json", "--limit", "1000")
         let stuck = (history.json?["deployments"]?.arrayValue ?? []).filter {

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import ReleaseCore
 import ReleaseTestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// `release serve` as a user runs it: the built binary over the database the CLI wrote, opened in
 /// headless Chromium (Tests/Browser/browser.py), what it shows checked against the CLI's answers.
@@ -15,8 +16,10 @@ import Testing
             try await harness.startWithVersionOneOnDevelop()
             #expect(try await harness.run("promote", "develop", "main").status == 0)
             let broken = try harness.artifact("1.0.1", health: "broken-on=main")
-            for arguments in [["create", "1.0.1", "--commit", "def5678", "--artifact", broken], ["deploy", "1.0.1", "develop"],
-                              ["check", "1.0.1", "tests", "passed"]] {
+            for arguments in [
+                ["create", "1.0.1", "--commit", "def5678", "--artifact", broken], ["deploy", "1.0.1", "develop"],
+                ["check", "1.0.1", "tests", "passed"],
+            ] {
                 #expect(try await harness.run(arguments).status == 0)
             }
             #expect(try await harness.run("promote", "develop", "main").status == 1)
@@ -28,44 +31,47 @@ import Testing
             let loaded = harness.directory + "/browser-loaded"
             let goOn = harness.directory + "/browser-go-on"
             let shots = harness.directory
-            let rows = "[...document.querySelectorAll('section.status tr[data-env]')].map(r => [r.dataset.env, "
+            let rows =
+                "[...document.querySelectorAll('section.status tr[data-env]')].map(r => [r.dataset.env, "
                 + "r.querySelector('[data-field=version]').textContent, r.querySelector('[data-field=by]').textContent, "
                 + "r.querySelector('[data-field=health]').textContent])"
-            let browser = try Browser.start(url: server.url + "apps/crm-api", steps: [
-                "wait:document.querySelector('svg.timeline g.bar')",
-                "print:" + rows,
-                "print:[...document.querySelectorAll('g.lane[data-env=main] g.bar')].map(b => b.getAttribute('class') + ' ' + b.dataset.version)",
-                "screenshot:\(shots)/dashboard-app.png",
-                // Live refresh: the page stays, its environments follow the database.
-                "eval:window.stillTheSamePage = true",
-                "signal:\(loaded)",
-                "await:\(goOn)",
-                // The deploy has finished when the browser goes on, but a refresh taken while it was
-                // verifying may still be on the page: wait for the one after it.
-                "wait:document.querySelector('tr[data-env=develop] [data-field=version]').textContent === '1.0.2' "
-                    + "&& document.querySelector('tr[data-env=develop] [data-field=health]').textContent !== 'verifying'",
-                "print:window.stillTheSamePage === true",
-                "print:" + rows,
-                // Pick the instant in the middle of main's red bar: 1.0.1 was live then.
-                """
-                eval:(() => { const bar = document.querySelector('g.lane[data-env=main] g.bar.failed rect').getBoundingClientRect(); \
-                document.querySelector('svg.timeline').dispatchEvent(new MouseEvent('click', {bubbles: true, \
-                clientX: bar.left + bar.width / 2, clientY: bar.top + bar.height / 2})); })()
-                """,
-                "wait:document.querySelector('table.live-at')",
-                "print:new URL(location.href).searchParams.get('at')",
-                "print:[...document.querySelectorAll('table.live-at tr[data-env]')].map(r => [r.dataset.env, r.querySelector('[data-field=version]').textContent])",
-                "goto:\(server.url)releases/1.0.1?app=crm-api",
-                "wait:document.querySelector('[data-field=trail]')",
-                "print:['commit', 'artifact', 'trail'].map(f => document.querySelector('[data-field=' + f + ']').textContent)",
-                "print:[...document.querySelectorAll('table.deployments tr[data-deployment]')].map(r => r.dataset.deployment + ' ' + r.children[1].textContent + ' ' + r.children[4].textContent)",
-                "screenshot:\(shots)/dashboard-release.png",
-                // The overview: every app's environments, with a link to each app's page.
-                "goto:\(server.url)",
-                "wait:document.querySelector('div.app[data-app=crm-api] tr[data-env=main]')",
-                "print:[...document.querySelectorAll('div.app')].map(a => [a.dataset.app, a.querySelector('h2 a').getAttribute('href'), "
-                    + "[...a.querySelectorAll('tr[data-env]')].map(r => r.dataset.env + ' ' + r.querySelector('[data-field=version]').textContent)])",
-            ])
+            let browser = try Browser.start(
+                url: server.url + "apps/crm-api",
+                steps: [
+                    "wait:document.querySelector('svg.timeline g.bar')",
+                    "print:" + rows,
+                    "print:[...document.querySelectorAll('g.lane[data-env=main] g.bar')].map(b => b.getAttribute('class') + ' ' + b.dataset.version)",
+                    "screenshot:\(shots)/dashboard-app.png",
+                    // Live refresh: the page stays, its environments follow the database.
+                    "eval:window.stillTheSamePage = true",
+                    "signal:\(loaded)",
+                    "await:\(goOn)",
+                    // The deploy has finished when the browser goes on, but a refresh taken while it was
+                    // verifying may still be on the page: wait for the one after it.
+                    "wait:document.querySelector('tr[data-env=develop] [data-field=version]').textContent === '1.0.2' "
+                        + "&& document.querySelector('tr[data-env=develop] [data-field=health]').textContent !== 'verifying'",
+                    "print:window.stillTheSamePage === true",
+                    "print:" + rows,
+                    // Pick the instant in the middle of main's red bar: 1.0.1 was live then.
+                    """
+                    eval:(() => { const bar = document.querySelector('g.lane[data-env=main] g.bar.failed rect').getBoundingClientRect(); \
+                    document.querySelector('svg.timeline').dispatchEvent(new MouseEvent('click', {bubbles: true, \
+                    clientX: bar.left + bar.width / 2, clientY: bar.top + bar.height / 2})); })()
+                    """,
+                    "wait:document.querySelector('table.live-at')",
+                    "print:new URL(location.href).searchParams.get('at')",
+                    "print:[...document.querySelectorAll('table.live-at tr[data-env]')].map(r => [r.dataset.env, r.querySelector('[data-field=version]').textContent])",
+                    "goto:\(server.url)releases/1.0.1?app=crm-api",
+                    "wait:document.querySelector('[data-field=trail]')",
+                    "print:['commit', 'artifact', 'trail'].map(f => document.querySelector('[data-field=' + f + ']').textContent)",
+                    "print:[...document.querySelectorAll('table.deployments tr[data-deployment]')].map(r => r.dataset.deployment + ' ' + r.children[1].textContent + ' ' + r.children[4].textContent)",
+                    "screenshot:\(shots)/dashboard-release.png",
+                    // The overview: every app's environments, with a link to each app's page.
+                    "goto:\(server.url)",
+                    "wait:document.querySelector('div.app[data-app=crm-api] tr[data-env=main]')",
+                    "print:[...document.querySelectorAll('div.app')].map(a => [a.dataset.app, a.querySelector('h2 a').getAttribute('href'), "
+                        + "[...a.querySelectorAll('tr[data-env]')].map(r => r.dataset.env + ' ' + r.querySelector('[data-field=version]').textContent)])",
+                ])
             defer { browser.stop() }
 
             try await waitForFile(loaded, while: browser)
@@ -83,8 +89,10 @@ import Testing
             #expect(printed[2] == .bool(true))
             let status = try #require(try await harness.run("status", "--json").json?["environments"]?.arrayValue)
             let expected = status.map { environment -> [String] in
-                [environment["name"]?.stringValue ?? "", environment["live"]?["version"]?.stringValue ?? "",
-                 environment["live"]?["by"]?.stringValue ?? "", environment["health"]?.stringValue ?? ""]
+                [
+                    environment["name"]?.stringValue ?? "", environment["live"]?["version"]?.stringValue ?? "",
+                    environment["live"]?["by"]?.stringValue ?? "", environment["health"]?.stringValue ?? "",
+                ]
             }
             #expect(printed[3] == rowsJSON(expected))
             #expect(expected.first?[1] == "1.0.2")
@@ -100,12 +108,19 @@ import Testing
             #expect(printed[6] == .array(["def5678", broken, "intact"].map(JSONValue.string)))
             let history = try #require(try await harness.run("history", "--json", "--limit", "100").json?["deployments"]?.arrayValue)
             let ofRelease = history.filter { $0["version"]?.stringValue == "1.0.1" }.reversed().map { deployment in
-                JSONValue.string("\(deployment["id"]?.intValue ?? 0) \(deployment["environment"]?.stringValue ?? "") \(deployment["state"]?.stringValue ?? "")")
+                JSONValue.string(
+                    "\(deployment["id"]?.intValue ?? 0) \(deployment["environment"]?.stringValue ?? "") \(deployment["state"]?.stringValue ?? "")")
             }
             #expect(printed[7] == .array(Array(ofRelease)))
             #expect(try await harness.run("audit", "verify").status == 0)
-            #expect(printed[8] == .array([.array([.string("crm-api"), .string("/apps/crm-api"),
-                                                  .array(expected.map { JSONValue.string("\($0[0]) \($0[1])") })])]))
+            #expect(
+                printed[8]
+                    == .array([
+                        .array([
+                            .string("crm-api"), .string("/apps/crm-api"),
+                            .array(expected.map { JSONValue.string("\($0[0]) \($0[1])") }),
+                        ])
+                    ]))
 
             // The screenshots the docs show come from this run (RELEASE_UPDATE_SCREENSHOTS=1 keeps them).
             for name in ["dashboard-app.png", "dashboard-release.png"] {
@@ -159,8 +174,9 @@ import Testing
             let token = "e2e-dashboard-token-\(UUID().uuidString)"
             // Served to every address, as the read-only release_auditor role: enough for every page.
             try await AccessTests.withRole(harness, in: "release_auditor") { auditorURL in
-                let server = try await Served.start(harness, arguments: ["--host", "0.0.0.0", "--database-url", auditorURL],
-                                                    environment: ["RELEASE_DASHBOARD_TOKEN": token])
+                let server = try await Served.start(
+                    harness, arguments: ["--host", "0.0.0.0", "--database-url", auditorURL],
+                    environment: ["RELEASE_DASHBOARD_TOKEN": token])
                 defer { server.stop() }
                 #expect(server.line.contains("open it once as"))
                 #expect(!server.line.contains(token), "the token is never printed")
@@ -245,8 +261,12 @@ struct Served: Sendable {
 /// Tests/Browser/browser.py driving headless Chromium through a list of steps.
 enum Browser {
     static func start(url: String, steps: [String]) throws -> RunningCommand {
-        try RunningCommand.launch(Python.executable, [ProjectPaths.root + "/Tests/Browser/browser.py", "--fail-on-page-error",
-                                                      "--timeout", "30", url] + steps)
+        try RunningCommand.launch(
+            Python.executable,
+            [
+                ProjectPaths.root + "/Tests/Browser/browser.py", "--fail-on-page-error",
+                "--timeout", "30", url,
+            ] + steps)
     }
 }
 

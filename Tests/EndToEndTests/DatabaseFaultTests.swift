@@ -16,7 +16,8 @@ import Testing
             let running = try harness.start(["promote", "develop", "main"], environment: ["DEMO_DEPLOY_GATE": gate])
             try await harness.waitUntilInFlight("main")
             let admin = try await PostgresConnection.connect(url: harness.databaseURL, applicationName: "fault-test")
-            let killed = try admin.query("""
+            let killed = try admin.query(
+                """
                 SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid()
                 """)
@@ -36,7 +37,8 @@ import Testing
             #expect(try await harness.served("main") == "1.0.0")
             let history = try await harness.run("history", "main", "--json")
             #expect(history.json?["deployments"]?.arrayValue?.count == 1, "one promotion, recorded once: \(history.stdout)")
-            let occupancy = try admin.query("SELECT count(*) AS n FROM occupancy o JOIN environments e ON e.id = o.environment_id WHERE e.name = 'main'")
+            let occupancy = try admin.query(
+                "SELECT count(*) AS n FROM occupancy o JOIN environments e ON e.id = o.environment_id WHERE e.name = 'main'")
             #expect(try occupancy.first?.int("n") == 1, "one cutover, not two")
             admin.close()
             #expect(try await harness.run("audit", "verify").status == 0)

@@ -16,28 +16,35 @@ extension Harness {
     /// and a webhook whose path is its key. `config` gets the `notify:` block. Returns the
     /// deploy's result.
     @discardableResult
-    func failingDeployLeavesNoSecret(config: String, version: String = "1.0.0", environment: [String: String],
-                                     secrets: [String: String]) async throws -> Result {
+    func failingDeployLeavesNoSecret(
+        config: String, version: String = "1.0.0", environment: [String: String],
+        secrets: [String: String]
+    ) async throws -> Result {
         let planted = "planted-\(UUID().uuidString.lowercased())"
-        let own = ["database password": planted + "-database-url", "PGPASSWORD": planted + "-pgpassword",
-                   "GITHUB_TOKEN": planted + "-github", "webhook path": "/hooks/\(planted)-webhook"]
+        let own = [
+            "database password": planted + "-database-url", "PGPASSWORD": planted + "-pgpassword",
+            "GITHUB_TOKEN": planted + "-github", "webhook path": "/hooks/\(planted)-webhook",
+        ]
         let variables = environment.merging([
             "RELEASE_DATABASE_URL": databaseURL + "&password=\(own["database password"] ?? "")",
             "PGPASSWORD": own["PGPASSWORD"] ?? "", "GITHUB_TOKEN": own["GITHUB_TOKEN"] ?? "", "RELEASE_LOG_LEVEL": "trace",
         ]) { $1 }
         return try await FakeAPI.receiver { receiver in
-            try writeConfig(config + """
-                notify:
-                  webhooks: [{url: "\(receiver.url)\(own["webhook path"] ?? "")"}]
+            try writeConfig(
+                config + """
+                    notify:
+                      webhooks: [{url: "\(receiver.url)\(own["webhook path"] ?? "")"}]
 
-                """)
+                    """)
             return try await failingDeploy(version, environment: variables, receiver: receiver, secrets: secrets.merging(own) { $1 })
         }
     }
 
     /// The deploy, and the search, of `failingDeployLeavesNoSecret`.
-    private func failingDeploy(_ version: String, environment: [String: String], receiver: FakeAPI,
-                               secrets: [String: String]) async throws -> Result {
+    private func failingDeploy(
+        _ version: String, environment: [String: String], receiver: FakeAPI,
+        secrets: [String: String]
+    ) async throws -> Result {
         let files = writtenFiles()
         let deploy = try await run(["deploy", version, "develop"], environment: environment)
         #expect(deploy.status != 0, "the deploy was meant to fail: \(deploy)")
@@ -79,7 +86,8 @@ extension Harness {
             var isDirectory: ObjCBool = false
             let full = directory + "/" + path
             guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  let contents = FileManager.default.contents(atPath: full) else { continue }
+                let contents = FileManager.default.contents(atPath: full)
+            else { continue }
             files[full] = contents
         }
         return files

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Postgres
 import ReleaseCore
 import ReleaseTestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// One end-to-end scenario: a throwaway database, two demo apps (develop and main) on loopback,
 /// a release.yml, and the built `release` binary run the way a user runs it.
@@ -70,8 +71,10 @@ final class Harness: @unchecked Sendable {
             let portFile = "\(directory)/\(name).port"
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Python.executable)
-            process.arguments = [ProjectPaths.root + "/ops/demo-app/app.py", "--port", "0", "--port-file", portFile,
-                                 "--root", "\(directory)/apps/\(name)", "--env", name, "--max-seconds", "300"]
+            process.arguments = [
+                ProjectPaths.root + "/ops/demo-app/app.py", "--port", "0", "--port-file", portFile,
+                "--root", "\(directory)/apps/\(name)", "--env", name, "--max-seconds", "300",
+            ]
             try process.run()
             apps.append(process)
             for _ in 0..<500 where ports[name] == nil {
@@ -95,7 +98,6 @@ final class Harness: @unchecked Sendable {
             }
         }
     }
-
 
     /// The default release.yml, with optional extra lines for main's gates.
     func defaultConfig(mainGates: String = "checks: [tests]", healthWithin: String = "2s") -> String {
@@ -196,7 +198,8 @@ final class Harness: @unchecked Sendable {
         let tables = ["apps", "environments", "releases", "checks", "approvals", "deployments", "occupancy", "freezes", "audit_events"]
         var parts: [String] = []
         for table in tables {
-            let rows = try connection.query(PostgresQuery(sql: "SELECT count(*) AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') AS h FROM \(table) t"))
+            let rows = try connection.query(
+                PostgresQuery(sql: "SELECT count(*) AS n, coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') AS h FROM \(table) t"))
             parts.append("\(table)=\(try rows.first?.string("n") ?? "?"):\(try rows.first?.string("h") ?? "")")
         }
         return parts.joined(separator: " ")
@@ -205,8 +208,10 @@ final class Harness: @unchecked Sendable {
     /// Creates 1.0.0, deploys it to develop and records its tests: the usual starting point.
     func startWithVersionOneOnDevelop() async throws {
         let path = try artifact("1.0.0")
-        for arguments in [["create", "1.0.0", "--commit", "abc1234", "--artifact", path], ["deploy", "1.0.0", "develop"],
-                          ["check", "1.0.0", "tests", "passed"]] {
+        for arguments in [
+            ["create", "1.0.0", "--commit", "abc1234", "--artifact", path], ["deploy", "1.0.0", "develop"],
+            ["check", "1.0.0", "tests", "passed"],
+        ] {
             let result = try await run(arguments)
             guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
         }
@@ -222,8 +227,10 @@ struct RunningCommand: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
 
     /// Starts a program with its output piped and no input.
-    static func launch(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                       directory: String? = nil) throws -> RunningCommand {
+    static func launch(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        directory: String? = nil
+    ) throws -> RunningCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -254,9 +261,10 @@ struct RunningCommand: @unchecked Sendable {
                 group.wait()
                 let stderrData = box.data
                 process.waitUntilExit()
-                continuation.resume(returning: Harness.Result(
-                    status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-                    stderr: String(decoding: stderrData, as: UTF8.self)))
+                continuation.resume(
+                    returning: Harness.Result(
+                        status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+                        stderr: String(decoding: stderrData, as: UTF8.self)))
             }
         }
     }

@@ -33,7 +33,8 @@ import Testing
             try await Harness.with { harness in
                 try harness.writeConfig(Self.config(fake))
                 harness.environment.merge(Self.credentials(fake)) { $1 }
-                #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234", "--artifact", "https://example.com/crm-1.0.0.tar.gz").status == 0)
+                #expect(
+                    try await harness.run("create", "1.0.0", "--commit", "abc1234", "--artifact", "https://example.com/crm-1.0.0.tar.gz").status == 0)
                 let deploy = try await harness.run("deploy", "1.0.0", "develop")
                 #expect(deploy.status == 0, "\(deploy)")
                 let promote = try await harness.run("promote", "develop", "main")
@@ -41,7 +42,8 @@ import Testing
                 let requests = try await fake.requests()
                 #expect(requests.filter { $0.method == "POST" && $0.path.hasSuffix("/builds") }.map(\.path) == ["/apps/crm-dev/builds"])
 
-                #expect(try await harness.run("create", "1.0.1", "--commit", "def5678", "--artifact", "https://example.com/crm-1.0.1.tar.gz").status == 0)
+                #expect(
+                    try await harness.run("create", "1.0.1", "--commit", "def5678", "--artifact", "https://example.com/crm-1.0.1.tar.gz").status == 0)
                 #expect(try await harness.run("deploy", "1.0.1", "develop").status == 0)
                 try await fake.control(.object([("break_slug_of_source_version", .string("def5678"))]))
                 let failed = try await harness.run("promote", "develop", "main")
@@ -111,7 +113,8 @@ import Testing
                 #expect(missing.stderr.contains("HEROKU_API_KEY is not set"))
                 #expect(try await harness.snapshot() == before, "nothing is recorded before the token is known")
                 let wrong = "hk-definitely-wrong-token-42"
-                let rejected = try await harness.run(["deploy", "1.0.0", "develop"], environment: ["HEROKU_API_URL": fake.url, "HEROKU_API_KEY": wrong])
+                let rejected = try await harness.run(
+                    ["deploy", "1.0.0", "develop"], environment: ["HEROKU_API_URL": fake.url, "HEROKU_API_KEY": wrong])
                 #expect(rejected.status == 2, "\(rejected)")
                 #expect(rejected.stderr.contains("Heroku rejected HEROKU_API_KEY"))
                 #expect(!rejected.output.contains(wrong))

@@ -181,11 +181,12 @@ import Testing
             try await harness.startWithVersionOneOnDevelop()
             let connection = try await PostgresConnectionFactory.connect(harness.databaseURL)
             try await connection.run { db in
-                try db.execute(script: """
-                    ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
-                    UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2;
-                    ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
-                    """)
+                try db.execute(
+                    script: """
+                        ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+                        UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2;
+                        ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
+                        """)
             }
             let verify = try await harness.run("audit", "verify")
             #expect(verify.status == 1)

@@ -65,7 +65,8 @@ import Testing
             }
             #expect(try await Self.deploymentCount(harness) == before + 4, "losers recorded nothing")
             let connection = try await PostgresConnection.connect(url: harness.databaseURL)
-            let overlaps = try connection.query("""
+            let overlaps = try connection.query(
+                """
                 SELECT count(*) AS n FROM occupancy a JOIN occupancy b
                   ON a.environment_id = b.environment_id AND a.id < b.id AND a.during && b.during
                 """)

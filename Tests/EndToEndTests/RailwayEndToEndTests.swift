@@ -81,12 +81,14 @@ import Testing
     @Test func aCrashBehindAHealthcheckFailsAndTheOldOneKeepsServing() async throws {
         try await Self.crashedDeploy(healthcheck: true) { _, harness, failed in
             #expect(failed.stderr.contains("CRASHED"))
-            #expect(failed.stderr.contains("Nothing went live, so nothing was rolled back: develop still serves 1.0.0 (Railway deployment "),
-                    "\(failed)")
+            #expect(
+                failed.stderr.contains("Nothing went live, so nothing was rolled back: develop still serves 1.0.0 (Railway deployment "),
+                "\(failed)")
             #expect(failed.stderr.contains("is still SUCCESS)"), "\(failed)")
             let release = try await harness.run("list", "--json")
-            #expect(release.json?["releases"]?.arrayValue?.first { $0["version"]?.stringValue == "1.0.1" }?["quarantined"] == .bool(false),
-                    "nothing went live, so nothing is quarantined: \(release)")
+            #expect(
+                release.json?["releases"]?.arrayValue?.first { $0["version"]?.stringValue == "1.0.1" }?["quarantined"] == .bool(false),
+                "nothing went live, so nothing is quarantined: \(release)")
         }
     }
 
@@ -132,8 +134,9 @@ import Testing
                 try harness.writeConfig(Self.config(fake))
                 #expect(try await harness.run("create", "1.0.0", "--commit", "abc1234").status == 0)
                 let wrong = "rw-definitely-wrong-token"
-                let rejected = try await harness.run(["deploy", "1.0.0", "develop"],
-                                                     environment: ["RAILWAY_API_URL": fake.url + "/graphql/v2", "RAILWAY_API_TOKEN": wrong])
+                let rejected = try await harness.run(
+                    ["deploy", "1.0.0", "develop"],
+                    environment: ["RAILWAY_API_URL": fake.url + "/graphql/v2", "RAILWAY_API_TOKEN": wrong])
                 #expect(rejected.status == 2, "\(rejected)")
                 #expect(rejected.stderr.contains("RAILWAY_API_TOKEN"))
                 #expect(!rejected.output.contains(wrong))

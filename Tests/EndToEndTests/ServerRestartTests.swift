@@ -10,7 +10,10 @@ import Testing
     /// Waits for a process off the cooperative pool, as the harness does.
     static func wait(_ process: Process) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async { process.waitUntilExit(); continuation.resume() }
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                continuation.resume()
+            }
         }
     }
 
@@ -66,18 +69,20 @@ import Testing
         let gate = directory + "/gate"
         let deploy = "while [ -e \(gate) ]; do sleep 0.05; done; echo \"$RELEASE_VERSION\" > \(directory)/apps/served"
         try """
-            app: crm-api
-            environments:
-              develop:
-                provider: command
-                command:
-                  deploy: '\(deploy)'
-                  timeout: 1m
+        app: crm-api
+        environments:
+          develop:
+            provider: command
+            command:
+              deploy: '\(deploy)'
+              timeout: 1m
 
-            """.write(toFile: directory + "/release.yml", atomically: true, encoding: .utf8)
-        let environment = ["RELEASE_DATABASE_URL": url, "RELEASE_CONFIG": directory + "/release.yml", "RELEASE_ACTOR": "alice",
-                           "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory,
-                           "RELEASE_LEASE_SECONDS": "5"]
+        """.write(toFile: directory + "/release.yml", atomically: true, encoding: .utf8)
+        let environment = [
+            "RELEASE_DATABASE_URL": url, "RELEASE_CONFIG": directory + "/release.yml", "RELEASE_ACTOR": "alice",
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": directory,
+            "RELEASE_LEASE_SECONDS": "5",
+        ]
         for arguments in [["migrate"], ["create", "1.0.0"], ["create", "1.0.1"], ["deploy", "1.0.0", "develop"]] {
             let result = try await run(arguments, environment, in: directory)
             #expect(result.status == 0, "\(arguments): \(result.output)")

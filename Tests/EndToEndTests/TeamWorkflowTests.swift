@@ -13,8 +13,10 @@ import Testing
     }
 
     /// 1.0.0 then 1.0.1 promoted to main, both healthy.
-    private static func twoReleasesOnMain(_ harness: Harness, commits: [String] = ["abc1234", "abc1235"],
-                                          environment: [String: String] = [:]) async throws {
+    private static func twoReleasesOnMain(
+        _ harness: Harness, commits: [String] = ["abc1234", "abc1235"],
+        environment: [String: String] = [:]
+    ) async throws {
         for (version, commit) in zip(["1.0.0", "1.0.1"], commits) {
             try await mustSucceed(harness, "create", version, "--commit", commit, "--artifact", try harness.artifact(version))
             try await mustSucceed(harness, "deploy", version, "develop", environment: environment)
@@ -57,8 +59,10 @@ import Testing
             let status = try await harness.run("status", "main", "--json")
             #expect(status.json?["environments"]?.arrayValue?.first?["health"]?.stringValue == "unhealthy", "\(status)")
 
-            for (arguments, message) in [(["watch", "main", "--for", "soon"], "--for takes a duration"),
-                                         (["watch", "staging"], "Unknown environment 'staging'")] {
+            for (arguments, message) in [
+                (["watch", "main", "--for", "soon"], "--for takes a duration"),
+                (["watch", "staging"], "Unknown environment 'staging'"),
+            ] {
                 let before = try await harness.snapshot()
                 let bad = try await harness.run(arguments)
                 #expect(bad.status == 2, "\(bad)")
@@ -79,8 +83,10 @@ import Testing
             let refused = try await harness.run(["watch", "main", "--for", "20s"], environment: ["RELEASE_ACTOR": "ci-bot"])
             #expect(refused.status == 1, "\(refused)")
             #expect(refused.stderr.contains("1.0.1 failed its health probe on main during the watch ("), "\(refused)")
-            #expect(refused.stderr.contains("1.0.1 is quarantined and still serving on main: the automatic rollback could not start: "
-                + "its gates refused it (allowed: ci-bot may not operate on main; allowed: alice)"), "\(refused)")
+            #expect(
+                refused.stderr.contains(
+                    "1.0.1 is quarantined and still serving on main: the automatic rollback could not start: "
+                        + "its gates refused it (allowed: ci-bot may not operate on main; allowed: alice)"), "\(refused)")
             #expect(try await harness.served("main") == "1.0.1")
 
             let watch = try await harness.run("watch", "main", "--for", "20s")
@@ -108,12 +114,18 @@ import Testing
             try await Self.mustSucceed(harness, "create", "1.0.0", "--artifact", try harness.artifact("1.0.0", health: "broken"))
             let deploy = try await harness.run("deploy", "1.0.0", "develop")
             #expect(deploy.status == 1, "\(deploy)")
-            #expect(deploy.stderr.contains("there is no earlier verified release to roll back to. Deploy a fixed release: `release create VERSION`, then `release deploy VERSION develop`."), "\(deploy)")
+            #expect(
+                deploy.stderr.contains(
+                    "there is no earlier verified release to roll back to. Deploy a fixed release: `release create VERSION`, then `release deploy VERSION develop`."
+                ), "\(deploy)")
             #expect(!deploy.stderr.contains("release rollback"), "\(deploy)")
 
             let watch = try await harness.run("watch", "develop", "--for", "5s")
             #expect(watch.status == 1, "a failed release is exit 1, not a usage error: \(watch)")
-            #expect(watch.stderr.contains("1.0.0 is quarantined and still serving on develop: there is no earlier verified release to roll back to. Deploy a fixed release"), "\(watch)")
+            #expect(
+                watch.stderr.contains(
+                    "1.0.0 is quarantined and still serving on develop: there is no earlier verified release to roll back to. Deploy a fixed release"),
+                "\(watch)")
             let rollback = try await harness.run("rollback", "develop", "--reason", "incident")
             #expect(rollback.status == 2 && rollback.stderr.contains("Deploy a fixed release"), "\(rollback)")
 
@@ -121,22 +133,26 @@ import Testing
             try await Self.mustSucceed(harness, "deploy", "1.1.0", "develop")
             let promote = try await harness.run("promote", "develop", "main")
             #expect(promote.status == 1, "\(promote)")
-            #expect(promote.stderr.contains("there is no earlier verified release to roll back to. Promote a fixed release from develop: `release promote develop main`."), "\(promote)")
+            #expect(
+                promote.stderr.contains(
+                    "there is no earlier verified release to roll back to. Promote a fixed release from develop: `release promote develop main`."),
+                "\(promote)")
         }
     }
 
     @Test func promotionsRollbacksFailuresAndFreezesAreAnnouncedAndADownReceiverNeverFailsThem() async throws {
         try await FakeAPI.receiver { receiver in
             try await Harness.with { harness in
-                try harness.writeConfig(harness.defaultConfig(mainGates: "") + """
-                    notify:
-                      webhooks:
-                        - {url: "\(receiver.url)/hooks/T000/B000/XXXXSECRETPATH"}
-                        - {url: "\(receiver.url)/slack/services/T111/B111/YYYYSECRETPATH", format: slack}
-                        - {url: "http://127.0.0.1:9/nobody-listens/ZZZZSECRETPATH"}
-                      github_issues: {repo: acme/crm-api, labels: [release, incident]}
+                try harness.writeConfig(
+                    harness.defaultConfig(mainGates: "") + """
+                        notify:
+                          webhooks:
+                            - {url: "\(receiver.url)/hooks/T000/B000/XXXXSECRETPATH"}
+                            - {url: "\(receiver.url)/slack/services/T111/B111/YYYYSECRETPATH", format: slack}
+                            - {url: "http://127.0.0.1:9/nobody-listens/ZZZZSECRETPATH"}
+                          github_issues: {repo: acme/crm-api, labels: [release, incident]}
 
-                    """)
+                        """)
                 let github = ["GITHUB_TOKEN": receiver.apiKey, "GITHUB_API_URL": receiver.url]
                 harness.environment.merge(github) { $1 }
                 try await Self.mustSucceed(harness, "create", "1.0.0", "--commit", "abc1234", "--artifact", try harness.artifact("1.0.0"))
@@ -204,9 +220,10 @@ import Testing
             try git.push(first, to: "main")
             let second = try git.commit("second")
             let sibling = try git.commit("sibling", parent: first)
-            try harness.writeConfig(harness.defaultConfig(mainGates: "").replacingOccurrences(
-                of: "    promote_from: develop\n",
-                with: "    promote_from: develop\n    git: {branch: main, remote: origin, repository: \"\(git.work)\"}\n"))
+            try harness.writeConfig(
+                harness.defaultConfig(mainGates: "").replacingOccurrences(
+                    of: "    promote_from: develop\n",
+                    with: "    promote_from: develop\n    git: {branch: main, remote: origin, repository: \"\(git.work)\"}\n"))
 
             try await Self.twoReleasesOnMain(harness, commits: [second, sibling])
             // 1.0.0 (second) fast-forwarded main from first; 1.0.1 (a sibling of second) is no fast-forward.

@@ -8,25 +8,29 @@ import Testing
 /// The Heroku provider against a fake Platform API that follows the official schema.
 @Suite struct HerokuProviderTests {
     private static func environments(_ fake: FakeAPI) throws -> ReleaseConfiguration {
-        try ReleaseConfiguration.parse(yaml: """
-            app: crm-api
-            environments:
-              develop:
-                provider: heroku
-                heroku: {app: crm-dev, poll_interval: 50ms, timeout: 60s}
-              main:
-                provider: heroku
-                heroku: {app: crm-prod, poll_interval: 50ms, timeout: 60s}
-                promote_from: develop
-            """, file: "release.yml")
+        try ReleaseConfiguration.parse(
+            yaml: """
+                app: crm-api
+                environments:
+                  develop:
+                    provider: heroku
+                    heroku: {app: crm-dev, poll_interval: 50ms, timeout: 60s}
+                  main:
+                    provider: heroku
+                    heroku: {app: crm-prod, poll_interval: 50ms, timeout: 60s}
+                    promote_from: develop
+                """, file: "release.yml")
     }
 
     private static func provider(_ environment: EnvironmentConfiguration, _ fake: FakeAPI, key: String? = nil) throws -> HerokuProvider {
-        HerokuProvider(configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
-                       environment: ["HEROKU_API_KEY": key ?? fake.apiKey, "HEROKU_API_URL": fake.url])
+        HerokuProvider(
+            configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
+            environment: ["HEROKU_API_KEY": key ?? fake.apiKey, "HEROKU_API_URL": fake.url])
     }
 
-    private static func release(_ version: String, artifact: String? = "https://example.com/crm-api.tar.gz", commit: String = "abc1234") -> ReleaseRecord {
+    private static func release(
+        _ version: String, artifact: String? = "https://example.com/crm-api.tar.gz", commit: String = "abc1234"
+    ) -> ReleaseRecord {
         ReleaseRecord(id: 1, version: version, commit: commit, artifact: artifact, notes: nil, createdAt: Timestamp(seconds: 0), createdBy: "alice")
     }
 
@@ -47,8 +51,9 @@ import Testing
             #expect(create.path == "/apps/crm-dev/builds")
             #expect(create.body?["source_blob"]?["url"]?.stringValue == "https://example.com/crm-api.tar.gz")
             #expect(create.body?["source_blob"]?["version"]?.stringValue == "abc1234")
-            #expect(create.headers?["Accept"]?.stringValue == "application/vnd.heroku+json; version=3" ||
-                    create.headers?["accept"]?.stringValue == "application/vnd.heroku+json; version=3")
+            #expect(
+                create.headers?["Accept"]?.stringValue == "application/vnd.heroku+json; version=3"
+                    || create.headers?["accept"]?.stringValue == "application/vnd.heroku+json; version=3")
             let agent = create.headers?["User-Agent"]?.stringValue ?? create.headers?["user-agent"]?.stringValue ?? ""
             #expect(agent.hasPrefix("release/"))
         }
@@ -63,8 +68,9 @@ import Testing
                 record: RecordedOperations().recorder)
             let slug = try #require(built.liveReference["slug"]?.stringValue)
             let promoted = try await Self.provider(main, fake).deploy(
-                DeploymentRequest(app: "crm-api", environment: main, deploymentID: 2, kind: .promote, release: Self.release("1.0.0"),
-                                  sourceReference: built.liveReference, sourceEnvironment: develop),
+                DeploymentRequest(
+                    app: "crm-api", environment: main, deploymentID: 2, kind: .promote, release: Self.release("1.0.0"),
+                    sourceReference: built.liveReference, sourceEnvironment: develop),
                 record: RecordedOperations().recorder)
             #expect(promoted.liveReference["slug"]?.stringValue == slug)
             let requests = try await fake.requests()
@@ -82,11 +88,13 @@ import Testing
                 DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("1.0.0")),
                 record: RecordedOperations().recorder)
             let second = try await provider.deploy(
-                DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 2, kind: .deploy, release: Self.release("1.0.1", commit: "def5678")),
+                DeploymentRequest(
+                    app: "crm-api", environment: develop, deploymentID: 2, kind: .deploy, release: Self.release("1.0.1", commit: "def5678")),
                 record: RecordedOperations().recorder)
             let back = try await provider.rollback(
-                DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 3, kind: .rollback, release: Self.release("1.0.0"),
-                                  targetReference: first.liveReference),
+                DeploymentRequest(
+                    app: "crm-api", environment: develop, deploymentID: 3, kind: .rollback, release: Self.release("1.0.0"),
+                    targetReference: first.liveReference),
                 record: RecordedOperations().recorder)
             #expect(back.liveReference["version"]?.intValue ?? 0 > second.liveReference["version"]?.intValue ?? 0)
             #expect(back.liveReference["slug"]?.stringValue == first.liveReference["slug"]?.stringValue)
@@ -127,7 +135,8 @@ import Testing
             let provider = try Self.provider(develop, fake)
             let recorded = RecordedOperations()
             let build = try await provider.deploy(
-                DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 2, kind: .deploy, release: Self.release("1.0.1", commit: "def5678")),
+                DeploymentRequest(
+                    app: "crm-api", environment: develop, deploymentID: 2, kind: .deploy, release: Self.release("1.0.1", commit: "def5678")),
                 record: recorded.recorder)
             #expect(build.liveReference["release"] != nil)
         }
@@ -175,8 +184,9 @@ import Testing
             } throws: { error in
                 (error as? ProviderError)?.kind == .configuration && "\(error)".contains("HEROKU_API_KEY") && !"\(error)".contains(wrong)
             }
-            let missing = HerokuProvider(configuration: try HerokuProvider.Configuration(reader: develop.providerSettings),
-                                         environment: ["HEROKU_API_URL": fake.url])
+            let missing = HerokuProvider(
+                configuration: try HerokuProvider.Configuration(reader: develop.providerSettings),
+                environment: ["HEROKU_API_URL": fake.url])
             #expect { try missing.preflight() } throws: { error in
                 (error as? ReleaseError)?.code == .usage && "\(error)".contains("HEROKU_API_KEY is not set")
             }
@@ -188,7 +198,8 @@ import Testing
             let develop = try Self.environments(fake).environments[0]
             let image = "sha256:" + String(repeating: "ab", count: 32)
             let outcome = try await Self.provider(develop, fake).deploy(
-                DeploymentRequest(app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("2.0.0", artifact: image)),
+                DeploymentRequest(
+                    app: "crm-api", environment: develop, deploymentID: 1, kind: .deploy, release: Self.release("2.0.0", artifact: image)),
                 record: RecordedOperations().recorder)
             #expect(outcome.liveReference["release"] != nil)
             let patch = try #require(try await fake.requests().first { $0.method == "PATCH" })

@@ -10,7 +10,11 @@ import Testing
     final class Waits: @unchecked Sendable {
         private let lock = NSLock()
         private var items: [Duration] = []
-        var values: [Duration] { lock.lock(); defer { lock.unlock() }; return items }
+        var values: [Duration] {
+            lock.lock()
+            defer { lock.unlock() }
+            return items
+        }
         func append(_ value: Duration) {
             lock.lock()
             items.append(value)
@@ -20,16 +24,19 @@ import Testing
 
     private static func client(_ server: LoopbackHTTPServer, waits: Waits, secret: String = "s3cr3t-token", attempts: Int = 4) -> APIClient {
         Secrets.register(secret)
-        return APIClient(configuration: .init(baseURL: "http://127.0.0.1:\(server.port)/", headers: [("Authorization", "Bearer \(secret)")],
-                                              platform: "Example", timeout: .seconds(5),
-                                              maxAttempts: attempts, initialBackoff: .milliseconds(100), maxBackoff: .seconds(30)),
-                         sleeper: { waits.append($0) })
+        return APIClient(
+            configuration: .init(
+                baseURL: "http://127.0.0.1:\(server.port)/", headers: [("Authorization", "Bearer \(secret)")],
+                platform: "Example", timeout: .seconds(5),
+                maxAttempts: attempts, initialBackoff: .milliseconds(100), maxBackoff: .seconds(30)),
+            sleeper: { waits.append($0) })
     }
 
     @Test func a429IsRetriedEvenForAPostAfterItsRetryAfter() async throws {
-        try await LoopbackHTTPServer.withServer({ request in
-            request.number == 1 ? .init(status: 429, body: "{\"id\":\"rate_limit\"}", headers: [("Retry-After", "7")]) : .init(status: 201, body: "{\"id\":\"b1\"}")
-        }) { server in
+        try await LoopbackHTTPServer.withServer { request in
+            request.number == 1
+                ? .init(status: 429, body: "{\"id\":\"rate_limit\"}", headers: [("Retry-After", "7")]) : .init(status: 201, body: "{\"id\":\"b1\"}")
+        } body: { server in
             let waits = Waits()
             let response = try await Self.client(server, waits: waits).send(.POST, "/builds", json: .object([]))
             #expect(response.status == 201)
@@ -40,16 +47,18 @@ import Testing
     }
 
     @Test func aServerErrorIsRetriedForAGetButNeverForAPost() async throws {
-        try await LoopbackHTTPServer.withServer({ request in
+        try await LoopbackHTTPServer.withServer { request in
             request.number <= 2 ? .init(status: 503, body: "busy") : .init(status: 200, body: "{}")
-        }) { server in
+        } body: { server in
             let waits = Waits()
             let response = try await Self.client(server, waits: waits).send(.GET, "/builds/1")
             #expect(response.status == 200)
             #expect(waits.values.count == 2)
             #expect(waits.values.allSatisfy { $0 <= .milliseconds(200) }, "jittered backoff within the exponential bound")
         }
-        try await LoopbackHTTPServer.withServer({ _ in .init(status: 500, body: "{\"id\":\"boom\",\"message\":\"s3cr3t-token broke\"}") }) { server in
+        try await LoopbackHTTPServer.withServer { _ in
+            .init(status: 500, body: "{\"id\":\"boom\",\"message\":\"s3cr3t-token broke\"}")
+        } body: { server in
             let waits = Waits()
             await #expect {
                 _ = try await Self.client(server, waits: waits).send(.POST, "/builds", json: .object([]))
@@ -62,7 +71,9 @@ import Testing
     }
 
     @Test func retriesAreBoundedAndWaitsCapped() async throws {
-        try await LoopbackHTTPServer.withServer({ _ in .init(status: 429, body: "slow down", headers: [("Retry-After", "3600")]) }) { server in
+        try await LoopbackHTTPServer.withServer { _ in
+            .init(status: 429, body: "slow down", headers: [("Retry-After", "3600")])
+        } body: { server in
             let waits = Waits()
             await #expect(throws: APIClient.StatusError.self) {
                 _ = try await Self.client(server, waits: waits, attempts: 3).send(.GET, "/x")
@@ -74,9 +85,9 @@ import Testing
 
     @Test func aRateLimitResetHeaderIsUsedWhenThereIsNoRetryAfter() async throws {
         let reset = String(Int(Date().timeIntervalSince1970) + 20)
-        try await LoopbackHTTPServer.withServer({ request in
+        try await LoopbackHTTPServer.withServer { request in
             request.number == 1 ? .init(status: 429, body: "{}", headers: [("ratelimit-reset", reset)]) : .init(status: 200, body: "{}")
-        }) { server in
+        } body: { server in
             let waits = Waits()
             _ = try await Self.client(server, waits: waits).send(.GET, "/x")
             let wait = try #require(waits.values.first)
@@ -88,9 +99,11 @@ import Testing
     @Test func anUnreachableAPIIsReportedWithoutTheSecret() async throws {
         let waits = Waits()
         Secrets.register("s3cr3t-token")
-        let client = APIClient(configuration: .init(baseURL: "http://127.0.0.1:9", headers: [], platform: "Example",
-                                                    timeout: .seconds(2), maxAttempts: 2),
-                               sleeper: { waits.append($0) })
+        let client = APIClient(
+            configuration: .init(
+                baseURL: "http://127.0.0.1:9", headers: [], platform: "Example",
+                timeout: .seconds(2), maxAttempts: 2),
+            sleeper: { waits.append($0) })
         await #expect {
             _ = try await client.send(.GET, "/x?token=s3cr3t-token")
         } throws: { error in

@@ -1,19 +1,21 @@
+import Foundation
+import ProviderKit
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import Testing
-import ProviderKit
 
 @Suite("ChildProcess")
 struct ChildProcessTests {
     private static let environment = ["PATH": "/usr/local/bin:/usr/bin:/bin"]
 
     private func shell(_ script: String, workingDirectory: String? = nil, timeout: Duration = .seconds(30)) -> ChildProcess {
-        ChildProcess(arguments: ["/bin/sh", "-c", script], environment: Self.environment,
-                     workingDirectory: workingDirectory, timeout: timeout)
+        ChildProcess(
+            arguments: ["/bin/sh", "-c", script], environment: Self.environment,
+            workingDirectory: workingDirectory, timeout: timeout)
     }
 
     @Test("captures stdout and stderr lines in order, and a zero exit status")
@@ -45,9 +47,10 @@ struct ChildProcessTests {
     @Test("passes exactly the given environment, nothing inherited")
     func exactEnvironment() async throws {
         let lines = Collected<String>()
-        let child = ChildProcess(arguments: ["/usr/bin/env"],
-                                 environment: ["GREETING": "hello world", "RELEASE_EMPTY": ""],
-                                 timeout: .seconds(30))
+        let child = ChildProcess(
+            arguments: ["/usr/bin/env"],
+            environment: ["GREETING": "hello world", "RELEASE_EMPTY": ""],
+            timeout: .seconds(30))
         let termination = try await child.run(onLine: { lines.append($0) })
         #expect(termination.status == 0)
         #expect(lines.values.sorted() == ["GREETING=hello world", "RELEASE_EMPTY="])
@@ -58,12 +61,14 @@ struct ChildProcessTests {
         try await TemporaryDirectory.with { directory in
             let started = Collected<Int32>()
             // The script only finishes once onStart has created `go`; a late onStart would hit the timeout.
-            let termination = try await shell("echo $$ > shell.pid; while [ ! -f go ]; do sleep 0.02; done; echo done",
-                                              workingDirectory: directory.path, timeout: .seconds(20))
-                .run(onStart: { pid in
-                    started.append(pid)
-                    _ = FileManager.default.createFile(atPath: directory.file("go"), contents: Data())
-                })
+            let termination = try await shell(
+                "echo $$ > shell.pid; while [ ! -f go ]; do sleep 0.02; done; echo done",
+                workingDirectory: directory.path, timeout: .seconds(20)
+            )
+            .run(onStart: { pid in
+                started.append(pid)
+                _ = FileManager.default.createFile(atPath: directory.file("go"), contents: Data())
+            })
             #expect(termination.timedOut == false)
             #expect(termination.tail == ["done"])
             let scriptPID = try #require(directory.pid(in: "shell.pid"))
@@ -97,8 +102,9 @@ struct ChildProcessTests {
         try await TemporaryDirectory.with { directory in
             let clock = ContinuousClock()
             let start = clock.now
-            var child = shell("trap '' TERM; sleep 60 & echo $! > background.pid; while :; do sleep 1; done",
-                              workingDirectory: directory.path, timeout: .seconds(1))
+            var child = shell(
+                "trap '' TERM; sleep 60 & echo $! > background.pid; while :; do sleep 1; done",
+                workingDirectory: directory.path, timeout: .seconds(1))
             child.stopTimeout = .seconds(2)
             let termination = try await child.run()
             let elapsed = clock.now - start

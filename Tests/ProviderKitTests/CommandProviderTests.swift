@@ -1,12 +1,13 @@
+import Foundation
+import ProviderKit
+import ReleaseCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import ProviderKit
-import ReleaseCore
-import Testing
 
 @Suite("CommandProvider")
 struct CommandProviderTests {
@@ -33,17 +34,24 @@ struct CommandProviderTests {
         return try #require(configuration.environments.first)
     }
 
-    static func provider(for environment: EnvironmentConfiguration, in directory: String,
-                         output: @escaping @Sendable (String) -> Void = { _ in }) throws -> CommandProvider {
-        CommandProvider(configuration: try CommandProvider.Configuration(reader: environment.providerSettings,
-                                                                          configurationDirectory: directory),
-                        output: output)
+    static func provider(
+        for environment: EnvironmentConfiguration, in directory: String,
+        output: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws -> CommandProvider {
+        CommandProvider(
+            configuration: try CommandProvider.Configuration(
+                reader: environment.providerSettings,
+                configurationDirectory: directory),
+            output: output)
     }
 
-    static func request(_ environment: EnvironmentConfiguration, kind: DeploymentKind = .deploy,
-                        release: ReleaseRecord = current, previous: ReleaseRecord? = older) -> DeploymentRequest {
-        DeploymentRequest(app: "crm-api", environment: environment, deploymentID: 1001, kind: kind,
-                          release: release, previous: previous)
+    static func request(
+        _ environment: EnvironmentConfiguration, kind: DeploymentKind = .deploy,
+        release: ReleaseRecord = current, previous: ReleaseRecord? = older
+    ) -> DeploymentRequest {
+        DeploymentRequest(
+            app: "crm-api", environment: environment, deploymentID: 1001, kind: kind,
+            release: release, previous: previous)
     }
 
     /// The RELEASE_* variables a script saved with `env > FILE`.
@@ -71,16 +79,18 @@ struct CommandProviderTests {
             let variables = try Self.releaseVariables(directory.read("deploy.env"))
             // Anything RELEASE_* the test run itself has (RELEASE_DATABASE_URL, say) is inherited.
             let inherited = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("RELEASE_") && !$0.value.contains("\n") }
-            #expect(variables == inherited.merging([
-                "RELEASE_APP": "crm-api",
-                "RELEASE_ENV": "develop",
-                "RELEASE_VERSION": "1.4.2",
-                "RELEASE_COMMIT": "9fceb02d0ae598e95dc970b74767f19372d61af8",
-                "RELEASE_ARTIFACT": "registry.example.com/crm-api@sha256:5f70bf18a086007016e948b04aed3b82103a36be",
-                "RELEASE_PREVIOUS_VERSION": "1.4.1",
-                "RELEASE_OPERATION": "deploy",
-                "RELEASE_DEPLOYMENT_ID": "1001",
-            ]) { _, provided in provided })
+            #expect(
+                variables
+                    == inherited.merging([
+                        "RELEASE_APP": "crm-api",
+                        "RELEASE_ENV": "develop",
+                        "RELEASE_VERSION": "1.4.2",
+                        "RELEASE_COMMIT": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                        "RELEASE_ARTIFACT": "registry.example.com/crm-api@sha256:5f70bf18a086007016e948b04aed3b82103a36be",
+                        "RELEASE_PREVIOUS_VERSION": "1.4.1",
+                        "RELEASE_OPERATION": "deploy",
+                        "RELEASE_DEPLOYMENT_ID": "1001",
+                    ]) { _, provided in provided })
             #expect(outcome.summary == "deploy command finished")
             #expect(outcome.liveReference["command"] == .string("deploy"))
         }
@@ -92,8 +102,9 @@ struct CommandProviderTests {
             try directory.write("deploy.sh", "env > deploy.env\n")
             let environment = try Self.environment(in: directory.path, "deploy: sh deploy.sh")
             let provider = try Self.provider(for: environment, in: directory.path)
-            let bare = ReleaseRecord(id: 1, version: "0.1.0", commit: nil, artifact: nil, notes: nil,
-                                     createdAt: Timestamp(seconds: 1_700_000_000), createdBy: "alice")
+            let bare = ReleaseRecord(
+                id: 1, version: "0.1.0", commit: nil, artifact: nil, notes: nil,
+                createdAt: Timestamp(seconds: 1_700_000_000), createdBy: "alice")
             _ = try await provider.deploy(Self.request(environment, release: bare, previous: nil), record: Self.noRecording)
             let variables = try Self.releaseVariables(directory.read("deploy.env"))
             #expect(variables["RELEASE_VERSION"] == "0.1.0")
@@ -216,8 +227,9 @@ struct CommandProviderTests {
             let crashed: JSONValue = .object([("command", .string("deploy")), ("pid", .int(999_999))])
 
             _ = try await provider.resume(Self.request(environment), operation: crashed, record: recorder)
-            _ = try await provider.resume(Self.request(environment, kind: .rollback, release: Self.older, previous: Self.current),
-                                          operation: crashed, record: recorder)
+            _ = try await provider.resume(
+                Self.request(environment, kind: .rollback, release: Self.older, previous: Self.current),
+                operation: crashed, record: recorder)
 
             #expect(directory.read("runs.txt") == "deploy deploy 1.4.2\nrollback rollback 1.4.1\n")
             #expect(recorded.values.map { $0["command"] } == [.string("deploy"), .string("rollback")])
@@ -229,7 +241,9 @@ struct CommandProviderTests {
     @Test("a failing command is a .failed error with its status and last output, kept short")
     func failingCommand() async throws {
         try await TemporaryDirectory.with { directory in
-            try directory.write("deploy.sh", """
+            try directory.write(
+                "deploy.sh",
+                """
                 i=0
                 while [ $i -lt 10000 ]; do echo "progress line $i of a very chatty deploy script"; i=$((i + 1)); done
                 echo "error: database migration 0042 failed" >&2
@@ -253,7 +267,9 @@ struct CommandProviderTests {
     @Test("a failing command that prints one enormous line still gives a short message")
     func failingCommandWithHugeLine() async throws {
         try await TemporaryDirectory.with { directory in
-            try directory.write("deploy.sh", """
+            try directory.write(
+                "deploy.sh",
+                """
                 i=0
                 while [ $i -lt 2000 ]; do printf 'stacktrace-frame;'; i=$((i + 1)); done
                 echo
@@ -335,8 +351,9 @@ struct CommandProviderTests {
 
     @Test("explicit settings, with a relative workdir resolved against release.yml's folder")
     func configurationExplicit() throws {
-        let environment = try Self.environment(in: "/srv/crm", "deploy: ops/deploy.sh --env develop",
-                                               "rollback: ops/rollback.sh", "timeout: 90s", "stop_timeout: 30s", "workdir: ops/scripts")
+        let environment = try Self.environment(
+            in: "/srv/crm", "deploy: ops/deploy.sh --env develop",
+            "rollback: ops/rollback.sh", "timeout: 90s", "stop_timeout: 30s", "workdir: ops/scripts")
         let configuration = try CommandProvider.Configuration(reader: environment.providerSettings, configurationDirectory: "/srv/crm")
         #expect(configuration.deploy == "ops/deploy.sh --env develop")
         #expect(configuration.rollback == "ops/rollback.sh")

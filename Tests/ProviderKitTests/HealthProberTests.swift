@@ -9,10 +9,13 @@ struct HealthProberTests {
     /// A check against `url` with short pauses, so the suite stays fast. The per-request timeout
     /// is generous because the loopback server answers at once unless told to wait: only tests
     /// about slow answers shorten it, so a busy machine does not turn answers into timeouts.
-    static func check(_ url: String, expectStatus: Int = 200, expectBody: String? = nil, timeout: TimeSpan = .seconds(5),
-                      interval: TimeSpan = .milliseconds(50), successes: Int = 3, within: TimeSpan = .seconds(10)) -> HealthCheckConfiguration {
-        HealthCheckConfiguration(url: url, expectStatus: expectStatus, expectBody: expectBody, timeout: timeout,
-                                 interval: interval, successes: successes, within: within)
+    static func check(
+        _ url: String, expectStatus: Int = 200, expectBody: String? = nil, timeout: TimeSpan = .seconds(5),
+        interval: TimeSpan = .milliseconds(50), successes: Int = 3, within: TimeSpan = .seconds(10)
+    ) -> HealthCheckConfiguration {
+        HealthCheckConfiguration(
+            url: url, expectStatus: expectStatus, expectBody: expectBody, timeout: timeout,
+            interval: interval, successes: successes, within: within)
     }
 
     struct Attempt: Sendable, Equatable {
@@ -23,10 +26,10 @@ struct HealthProberTests {
     @Test("passes after the required number of consecutive healthy answers, and stops probing then")
     func passesAfterConsecutiveSuccesses() async throws {
         let paths = Collected<String>()
-        try await LoopbackHTTPServer.withServer({ request in
+        try await LoopbackHTTPServer.withServer { request in
             paths.append(request.path)
             return .healthy
-        }) { server in
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url("/health/"), successes: 3))
             #expect(verdict.passed)
             #expect(verdict.attempts == 3)
@@ -38,9 +41,9 @@ struct HealthProberTests {
 
     @Test("keeps probing through failures until enough answers in a row are healthy, reporting each attempt")
     func failsTwiceThenPasses() async throws {
-        try await LoopbackHTTPServer.withServer({ request in
+        try await LoopbackHTTPServer.withServer { request in
             request.number <= 2 ? .init(status: 503, body: "starting") : .healthy
-        }) { server in
+        } body: { server in
             let attempts = Collected<Attempt>()
             let verdict = await HealthProber().verify(Self.check(server.url(), successes: 2)) { number, failure in
                 attempts.append(Attempt(number: number, failure: failure))
@@ -55,9 +58,9 @@ struct HealthProberTests {
 
     @Test("a failure between healthy answers starts the count again")
     func failureResetsStreak() async throws {
-        try await LoopbackHTTPServer.withServer({ request in
+        try await LoopbackHTTPServer.withServer { request in
             request.number == 3 ? .init(status: 500, body: "database unavailable") : .healthy
-        }) { server in
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url(), successes: 3))
             #expect(verdict.passed)
             #expect(verdict.attempts == 6, "ok, ok, 500, then three more ok answers are needed")
@@ -66,9 +69,9 @@ struct HealthProberTests {
 
     @Test("an unexpected status fails, and the detail names the status, the expected one and the body")
     func wrongStatusFails() async throws {
-        try await LoopbackHTTPServer.withServer({ _ in
+        try await LoopbackHTTPServer.withServer { _ in
             .init(status: 503, body: "down for maintenance\nsecond line")
-        }) { server in
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url(), within: .seconds(2)))
             #expect(!verdict.passed)
             #expect(verdict.attempts > 1)
@@ -78,12 +81,16 @@ struct HealthProberTests {
 
     @Test("expect_status other than 200 is what counts as healthy")
     func customExpectedStatus() async throws {
-        try await LoopbackHTTPServer.withServer({ _ in .init(status: 200, body: "ok") }) { server in
+        try await LoopbackHTTPServer.withServer { _ in
+            .init(status: 200, body: "ok")
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url(), expectStatus: 204, successes: 1, within: .seconds(2)))
             #expect(!verdict.passed)
             #expect(verdict.detail.contains("HTTP 200 (expected 204)"))
         }
-        try await LoopbackHTTPServer.withServer({ _ in .init(status: 204, body: "") }) { server in
+        try await LoopbackHTTPServer.withServer { _ in
+            .init(status: 204, body: "")
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url(), expectStatus: 204, successes: 2))
             #expect(verdict.passed)
             #expect(verdict.attempts == 2)
@@ -92,15 +99,15 @@ struct HealthProberTests {
 
     @Test("expect_body must appear in the body")
     func expectBodySubstring() async throws {
-        try await LoopbackHTTPServer.withServer({ _ in
+        try await LoopbackHTTPServer.withServer { _ in
             .init(status: 200, body: #"{"database": "up", "status": "healthy"}"#)
-        }) { server in
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url(), expectBody: #""status": "healthy""#, successes: 2))
             #expect(verdict.passed)
         }
-        try await LoopbackHTTPServer.withServer({ _ in
+        try await LoopbackHTTPServer.withServer { _ in
             .init(status: 200, body: #"{"database": "down", "status": "starting"}"#)
-        }) { server in
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url(), expectBody: "healthy", within: .seconds(2)))
             #expect(!verdict.passed)
             #expect(verdict.attempts > 1)
@@ -111,9 +118,9 @@ struct HealthProberTests {
 
     @Test("a request slower than timeout counts as a failure, and the detail says no answer came in time")
     func perRequestTimeoutFails() async throws {
-        try await LoopbackHTTPServer.withServer({ _ in
+        try await LoopbackHTTPServer.withServer { _ in
             .init(status: 200, body: "ok", delay: .seconds(30))
-        }) { server in
+        } body: { server in
             let verdict = await HealthProber().verify(Self.check(server.url(), timeout: .milliseconds(200), within: .seconds(2)))
             #expect(!verdict.passed)
             #expect(verdict.attempts > 1, "each request should give up after 200ms, leaving time for more")
@@ -123,11 +130,12 @@ struct HealthProberTests {
 
     @Test("one slow answer breaks the streak but the probe recovers")
     func slowAnswerResetsStreak() async throws {
-        try await LoopbackHTTPServer.withServer({ request in
+        try await LoopbackHTTPServer.withServer { request in
             request.number == 2 ? .init(status: 200, body: "ok", delay: .seconds(60)) : .healthy
-        }) { server in
+        } body: { server in
             let attempts = Collected<Attempt>()
-            let verdict = await HealthProber().verify(Self.check(server.url(), timeout: .seconds(2), successes: 2, within: .seconds(30))) { number, failure in
+            let verdict = await HealthProber().verify(Self.check(server.url(), timeout: .seconds(2), successes: 2, within: .seconds(30))) {
+                number, failure in
                 attempts.append(Attempt(number: number, failure: failure))
             }
             #expect(verdict.passed)
@@ -147,7 +155,9 @@ struct HealthProberTests {
 
     @Test("the verdict comes at the within deadline, after repeated attempts")
     func overallDeadline() async throws {
-        try await LoopbackHTTPServer.withServer({ _ in .init(status: 502, body: "bad gateway") }) { server in
+        try await LoopbackHTTPServer.withServer { _ in
+            .init(status: 502, body: "bad gateway")
+        } body: { server in
             let clock = ContinuousClock()
             let start = clock.now
             let verdict = await HealthProber().verify(Self.check(server.url(), interval: .milliseconds(50), within: .seconds(2)))
@@ -164,9 +174,9 @@ struct HealthProberTests {
 
     @Test("the within deadline cuts short a request whose own timeout is longer")
     func deadlineCutsSlowRequest() async throws {
-        try await LoopbackHTTPServer.withServer({ _ in
+        try await LoopbackHTTPServer.withServer { _ in
             .init(status: 200, body: "ok", delay: .seconds(60))
-        }) { server in
+        } body: { server in
             let clock = ContinuousClock()
             let start = clock.now
             let verdict = await HealthProber().verify(Self.check(server.url(), timeout: .seconds(20), within: .seconds(1)))
@@ -180,9 +190,9 @@ struct HealthProberTests {
 
     @Test("when the deadline cuts the last request short, the detail keeps the endpoint's real failure")
     func deadlineKeepsRealFailure() async throws {
-        try await LoopbackHTTPServer.withServer({ request in
+        try await LoopbackHTTPServer.withServer { request in
             request.number == 1 ? .init(status: 503, body: "warming up") : .init(status: 200, body: "ok", delay: .seconds(60))
-        }) { server in
+        } body: { server in
             // The first answer is a quick 503; the second request gets only what is left of the 2s
             // deadline (its own timeout is 5s), and times out because of the deadline, not the endpoint.
             let verdict = await HealthProber().verify(Self.check(server.url(), timeout: .seconds(5), within: .seconds(2)))

@@ -1,14 +1,16 @@
 import Foundation
 import ReleaseCore
 import Testing
+
 @testable import ProviderKit
 
 /// What the notifier sends where, without a network: the receivers' wire formats and secrecy.
 @Suite struct NotifierTests {
     static func event(_ action: String, rolledBackTo: String? = nil) -> OperationEvent {
-        OperationEvent(action: action, app: "crm-api", environment: "main", version: "1.2.0", previousVersion: "1.1.0",
-                       rolledBackTo: rolledBackTo, actor: "alice", at: Timestamp(seconds: 1_780_000_000), commit: "0123456789abcdef",
-                       reason: "a <b> & c", message: "1.2.0 is live on main.")
+        OperationEvent(
+            action: action, app: "crm-api", environment: "main", version: "1.2.0", previousVersion: "1.1.0",
+            rolledBackTo: rolledBackTo, actor: "alice", at: Timestamp(seconds: 1_780_000_000), commit: "0123456789abcdef",
+            reason: "a <b> & c", message: "1.2.0 is live on main.")
     }
 
     @Test func webhookPathsAndQueriesAreNeverShown() {
@@ -18,8 +20,10 @@ import Testing
     }
 
     @Test func everyPromotionRollbackFailureAndFreezeIsAnnouncedButNotEveryDeploy() {
-        for action in ["promote.live", "rollback.live", "promote.failed", "deploy.failed", "rollback.failed", "watch.failed",
-                       "freeze.started", "freeze.lifted"] {
+        for action in [
+            "promote.live", "rollback.live", "promote.failed", "deploy.failed", "rollback.failed", "watch.failed",
+            "freeze.started", "freeze.lifted",
+        ] {
             #expect(Notifier.announces(Self.event(action)), "\(action)")
         }
         #expect(!Notifier.announces(Self.event("deploy.live")))
@@ -47,13 +51,25 @@ import Testing
     }
 
     @Test func withoutAGitHubTokenNoIssueIsOpenedAndTheWarningSaysWhy() async {
-        final class Lines: @unchecked Sendable { var items: [String] = []; let lock = NSLock() }
+        final class Lines: @unchecked Sendable {
+            var items: [String] = []
+            let lock = NSLock()
+        }
         let lines = Lines()
-        let notifier = Notifier(configuration: NotifyConfiguration(githubIssues: .init(repo: "acme/crm-api")), environment: [:],
-                                log: { line in lines.lock.lock(); lines.items.append(line); lines.lock.unlock() })
+        let notifier = Notifier(
+            configuration: NotifyConfiguration(githubIssues: .init(repo: "acme/crm-api")), environment: [:],
+            log: { line in
+                lines.lock.lock()
+                lines.items.append(line)
+                lines.lock.unlock()
+            })
         let deliveries = await notifier.send(Self.event("promote.failed"))
-        #expect(deliveries == [Notifier.Delivery(receiver: "GitHub issue in acme/crm-api", delivered: false,
-                                                 failure: "GITHUB_TOKEN is not set, so no issue was opened in acme/crm-api")])
+        #expect(
+            deliveries == [
+                Notifier.Delivery(
+                    receiver: "GitHub issue in acme/crm-api", delivered: false,
+                    failure: "GITHUB_TOKEN is not set, so no issue was opened in acme/crm-api")
+            ])
         #expect(lines.items.first?.contains("GITHUB_TOKEN is not set") == true)
     }
 }

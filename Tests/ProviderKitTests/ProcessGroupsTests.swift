@@ -1,11 +1,12 @@
+import Foundation
+import ProviderKit
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import ProviderKit
-import Testing
 
 @Suite("ProcessGroups", .serialized)
 struct ProcessGroupsTests {
@@ -17,8 +18,9 @@ struct ProcessGroupsTests {
 
     /// Starts `script` and returns once it has written `ready` in `directory`.
     private func start(_ script: String, in directory: TemporaryDirectory, stopTimeout: Duration = .seconds(10)) async throws -> Started {
-        var child = ChildProcess(arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/local/bin:/usr/bin:/bin"],
-                                 workingDirectory: directory.path, timeout: .seconds(60))
+        var child = ChildProcess(
+            arguments: ["/bin/sh", "-c", script], environment: ["PATH": "/usr/local/bin:/usr/bin:/bin"],
+            workingDirectory: directory.path, timeout: .seconds(60))
         child.stopTimeout = stopTimeout
         let run = Task { try await child.run() }
         for _ in 0..<500 where directory.read("ready") == nil {
@@ -39,8 +41,9 @@ struct ProcessGroupsTests {
     @Test("a running command's group is listed with its grace period, and forgotten once it ends")
     func runningGroupsAreListed() async throws {
         try await TemporaryDirectory.with { directory in
-            let started = try await start("echo $$ > shell.pid; touch ready; while [ ! -f go ]; do sleep 0.02; done",
-                                          in: directory, stopTimeout: .seconds(7))
+            let started = try await start(
+                "echo $$ > shell.pid; touch ready; while [ ! -f go ]; do sleep 0.02; done",
+                in: directory, stopTimeout: .seconds(7))
             #expect(ProcessGroups.running()[started.group] == .seconds(7))
             _ = FileManager.default.createFile(atPath: directory.file("go"), contents: Data())
             #expect(try await started.run.value.status == 0)
@@ -96,12 +99,14 @@ struct ProcessGroupsTests {
             // The second signal's handler runs while stop is between two looks: its first question
             // comes too early, and the group is gone by the next.
             let asked = Calls()
-            let endings = await stop([group: .seconds(60)], hurry: {
-                guard asked.next() == 0 else { return true }
-                kill(-group, SIGKILL)
-                for _ in 0..<250 where !ProcessGroups.members(of: group).isEmpty { usleep(20_000) }
-                return false
-            })
+            let endings = await stop(
+                [group: .seconds(60)],
+                hurry: {
+                    guard asked.next() == 0 else { return true }
+                    kill(-group, SIGKILL)
+                    for _ in 0..<250 where !ProcessGroups.members(of: group).isEmpty { usleep(20_000) }
+                    return false
+                })
             #expect(endings == [group: .killedEarly])
         }
     }

@@ -9,7 +9,8 @@ struct ProviderRegistryTests {
         try ReleaseConfiguration.parse(yaml: yaml, file: file)
     }
 
-    static func context(_ directory: String = "/srv/crm", output: @escaping @Sendable (String) -> Void = { _ in }) -> ProviderRegistry.ProviderContext {
+    static func context(_ directory: String = "/srv/crm", output: @escaping @Sendable (String) -> Void = { _ in }) -> ProviderRegistry.ProviderContext
+    {
         ProviderRegistry.ProviderContext(configurationDirectory: directory, environment: [:], output: output)
     }
 
@@ -38,7 +39,8 @@ struct ProviderRegistryTests {
     func commandOutputReachesContext() async throws {
         try await TemporaryDirectory.with { directory in
             try directory.write("deploy.sh", "echo \"deploying $RELEASE_VERSION to $RELEASE_ENV\"\n")
-            let configuration = try Self.configuration("""
+            let configuration = try Self.configuration(
+                """
                 app: crm-api
                 environments:
                   develop:
@@ -48,10 +50,14 @@ struct ProviderRegistryTests {
             let lines = Collected<String>()
             let environment = try configuration.environment(named: "develop")
             let provider = try ProviderRegistry().provider(for: environment, context: Self.context(directory.path, output: { lines.append($0) }))
-            let release = ReleaseRecord(id: 7, version: "2.0.0", commit: "abc1234", artifact: nil, notes: nil,
-                                        createdAt: Timestamp(seconds: 1_780_000_000), createdBy: "alice")
-            _ = try await provider.deploy(DeploymentRequest(app: "crm-api", environment: environment, deploymentID: 1,
-                                                            kind: .deploy, release: release)) { _ in }
+            let release = ReleaseRecord(
+                id: 7, version: "2.0.0", commit: "abc1234", artifact: nil, notes: nil,
+                createdAt: Timestamp(seconds: 1_780_000_000), createdBy: "alice")
+            _ = try await provider.deploy(
+                DeploymentRequest(
+                    app: "crm-api", environment: environment, deploymentID: 1,
+                    kind: .deploy, release: release)
+            ) { _ in }
             #expect(lines.values == ["deploying 2.0.0 to develop"])
         }
     }
@@ -70,7 +76,8 @@ struct ProviderRegistryTests {
 
     @Test("validate reports a bad command block with its file, line and key before anything runs")
     func validateReportsBadCommandBlock() throws {
-        let configuration = try Self.configuration("""
+        let configuration = try Self.configuration(
+            """
             app: crm-api
             environments:
               develop:
@@ -91,7 +98,8 @@ struct ProviderRegistryTests {
 
     @Test("validate reports a command block without deploy")
     func validateReportsMissingDeploy() throws {
-        let configuration = try Self.configuration("""
+        let configuration = try Self.configuration(
+            """
             app: crm-api
             environments:
               develop:
@@ -120,9 +128,10 @@ struct ProviderRegistryTests {
         let seen = Collected<String>()
         registry.register("heroku") { environment, context in
             seen.append("\(environment.name) in \(context.configurationDirectory)")
-            return CommandProvider(configuration: try CommandProvider.Configuration(
-                reader: ConfigReader(file: "release.yml", path: "", value: try ConfigValue.parse(yaml: "deploy: 'true'", file: "release.yml")),
-                configurationDirectory: context.configurationDirectory))
+            return CommandProvider(
+                configuration: try CommandProvider.Configuration(
+                    reader: ConfigReader(file: "release.yml", path: "", value: try ConfigValue.parse(yaml: "deploy: 'true'", file: "release.yml")),
+                    configurationDirectory: context.configurationDirectory))
         }
         let configuration = try Self.configuration(Self.twoEnvironments)
         _ = try registry.provider(for: try configuration.environment(named: "main"), context: Self.context())

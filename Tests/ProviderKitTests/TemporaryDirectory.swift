@@ -1,9 +1,10 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
 
 /// A fresh folder for one test's scripts and output files, removed when the test ends.
 struct TemporaryDirectory: Sendable {
@@ -50,7 +51,8 @@ func isRunning(_ pid: pid_t) -> Bool {
     guard kill(pid, 0) == 0 else { return errno == EPERM }
     #if os(Linux)
     if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-       let nameEnd = stat.lastIndex(of: ")") {
+        let nameEnd = stat.lastIndex(of: ")")
+    {
         let state = stat[stat.index(after: nameEnd)...].trimmingCharacters(in: .whitespaces).first
         return state != "Z" && state != "X"
     }

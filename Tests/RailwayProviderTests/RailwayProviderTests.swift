@@ -9,28 +9,36 @@ import Testing
 /// variables against Railway's published schema.
 @Suite struct RailwayProviderTests {
     private static func environment(_ fake: FakeAPI, timeout: String = "60s") throws -> EnvironmentConfiguration {
-        try ReleaseConfiguration.parse(yaml: """
-            app: crm-api
-            environments:
-              develop:
-                provider: railway
-                railway: {project: proj-1, environment: env-dev, service: svc-api, poll_interval: 20ms, timeout: \(timeout)}
-            """, file: "release.yml").environments[0]
+        try ReleaseConfiguration.parse(
+            yaml: """
+                app: crm-api
+                environments:
+                  develop:
+                    provider: railway
+                    railway: {project: proj-1, environment: env-dev, service: svc-api, poll_interval: 20ms, timeout: \(timeout)}
+                """, file: "release.yml"
+        ).environments[0]
     }
 
-    private static func provider(_ environment: EnvironmentConfiguration, _ fake: FakeAPI, variables: [String: String]? = nil) throws -> RailwayProvider {
-        RailwayProvider(configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),
-                        environment: (variables ?? ["RAILWAY_API_TOKEN": fake.apiKey]).merging(["RAILWAY_API_URL": fake.url + "/graphql/v2"]) { $1 })
+    private static func provider(
+        _ environment: EnvironmentConfiguration, _ fake: FakeAPI, variables: [String: String]? = nil
+    ) throws -> RailwayProvider {
+        RailwayProvider(
+            configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),
+            environment: (variables ?? ["RAILWAY_API_TOKEN": fake.apiKey]).merging(["RAILWAY_API_URL": fake.url + "/graphql/v2"]) { $1 })
     }
 
-    private static func request(_ environment: EnvironmentConfiguration, _ version: String, commit: String? = "abc1234", artifact: String? = nil,
-                                kind: DeploymentKind = .deploy, target: JSONValue? = nil) -> DeploymentRequest {
-        DeploymentRequest(app: "crm-api", environment: environment, deploymentID: 1, kind: kind,
-                          release: ReleaseRecord(id: 1, version: version, commit: commit, artifact: artifact, notes: nil,
-                                                 createdAt: Timestamp(seconds: 0), createdBy: "alice"),
-                          targetReference: target)
+    private static func request(
+        _ environment: EnvironmentConfiguration, _ version: String, commit: String? = "abc1234", artifact: String? = nil,
+        kind: DeploymentKind = .deploy, target: JSONValue? = nil
+    ) -> DeploymentRequest {
+        DeploymentRequest(
+            app: "crm-api", environment: environment, deploymentID: 1, kind: kind,
+            release: ReleaseRecord(
+                id: 1, version: version, commit: commit, artifact: artifact, notes: nil,
+                createdAt: Timestamp(seconds: 0), createdBy: "alice"),
+            targetReference: target)
     }
-
 
     /// The GraphQL documents the fake received, in order.
     private static func documents(_ fake: FakeAPI) async throws -> [(query: String, variables: JSONValue?)] {
@@ -80,7 +88,8 @@ import Testing
             let first = try await provider.deploy(Self.request(develop, "1.0.0"), record: RecordedOperations().recorder)
             _ = try await provider.deploy(Self.request(develop, "1.0.1", commit: "def5678"), record: RecordedOperations().recorder)
             let recorded = RecordedOperations()
-            let back = try await provider.rollback(Self.request(develop, "1.0.0", kind: .rollback, target: first.liveReference), record: recorded.recorder)
+            let back = try await provider.rollback(
+                Self.request(develop, "1.0.0", kind: .rollback, target: first.liveReference), record: recorded.recorder)
             let target = try #require(first.liveReference["deployment"]?.stringValue)
             #expect(back.liveReference["deployment"]?.stringValue != target, "a rollback is a new deployment")
             #expect(recorded.values.first?["rollback_of"]?.stringValue == target)

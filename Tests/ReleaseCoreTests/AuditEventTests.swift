@@ -1,5 +1,5 @@
-import Testing
 import ReleaseCore
+import Testing
 
 /// Builds a valid chain of `count` events for an app, hashing each one the way the database does.
 private func chain(_ count: Int, app: String = "crm-api") throws -> [AuditEvent] {
@@ -7,11 +7,12 @@ private func chain(_ count: Int, app: String = "crm-api") throws -> [AuditEvent]
     var previous: String?
     let start = try instant("2026-03-01T14:00:00.123456Z")
     for index in 1...count {
-        var event = AuditEvent(id: Int64(100 + index), app: app, sequence: Int64(index),
-                               at: start.adding(.seconds(Int64(index) * 60)), actor: index % 2 == 0 ? "alice" : "ci",
-                               action: ["release.created", "deploy.started", "deploy.live", "promote.started"][index % 4],
-                               environment: index == 1 ? nil : "main", version: index % 3 == 0 ? nil : "1.4.\(index)",
-                               details: #"{"n":\#(index)}"#, previousHash: previous, hash: "")
+        var event = AuditEvent(
+            id: Int64(100 + index), app: app, sequence: Int64(index),
+            at: start.adding(.seconds(Int64(index) * 60)), actor: index % 2 == 0 ? "alice" : "ci",
+            action: ["release.created", "deploy.started", "deploy.live", "promote.started"][index % 4],
+            environment: index == 1 ? nil : "main", version: index % 3 == 0 ? nil : "1.4.\(index)",
+            details: #"{"n":\#(index)}"#, previousHash: previous, hash: "")
         event.hash = event.computedHash
         previous = event.hash
         events.append(event)
@@ -27,28 +28,33 @@ private func verify(_ events: [AuditEvent]) -> AuditChainVerifier {
 
 @Suite("AuditEvent")
 struct AuditEventTests {
-    private static func sample(environment: String? = "main", version: String? = "1.4.2", previousHash: String? = nil)
-        throws -> AuditEvent {
-        AuditEvent(id: 9, app: "crm-api", sequence: 3, at: try instant("2026-03-01T14:00:00.25Z"), actor: "alice",
-                   action: "promote.started", environment: environment, version: version,
-                   details: #"{"from":"develop"}"#, previousHash: previousHash, hash: "")
+    private static func sample(
+        environment: String? = "main", version: String? = "1.4.2", previousHash: String? = nil
+    )
+        throws -> AuditEvent
+    {
+        AuditEvent(
+            id: 9, app: "crm-api", sequence: 3, at: try instant("2026-03-01T14:00:00.25Z"), actor: "alice",
+            action: "promote.started", environment: environment, version: version,
+            details: #"{"from":"develop"}"#, previousHash: previousHash, hash: "")
     }
 
     @Test("canonicalText: every field length-prefixed on its own line, in a fixed order")
     func canonicalText() throws {
         let event = try Self.sample(previousHash: "ab12")
-        #expect(event.canonicalText == """
-        7:crm-api
-        1:3
-        27:2026-03-01T14:00:00.250000Z
-        5:alice
-        15:promote.started
-        4:main
-        5:1.4.2
-        18:{"from":"develop"}
-        4:ab12
+        #expect(
+            event.canonicalText == """
+                7:crm-api
+                1:3
+                27:2026-03-01T14:00:00.250000Z
+                5:alice
+                15:promote.started
+                4:main
+                5:1.4.2
+                18:{"from":"develop"}
+                4:ab12
 
-        """)
+                """)
     }
 
     @Test("canonicalText: the instant's length is counted, not assumed (a five-digit year, as PostgreSQL's to_char writes it)")
@@ -93,13 +99,17 @@ struct AuditEventTests {
         #expect(event.computedHash.allSatisfy { "0123456789abcdef".contains($0) })
     }
 
-    @Test("Digest.sha256Hex matches the known SHA-256 vectors", arguments: [
-        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
-        ("zoë", "2752b88686847fa5c86f47b94ce652b7b3f22a91c37617d451a4db9afa431450"),
-    ])
+    @Test(
+        "Digest.sha256Hex matches the known SHA-256 vectors",
+        arguments: [
+            ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            (
+                "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+            ),
+            ("zoë", "2752b88686847fa5c86f47b94ce652b7b3f22a91c37617d451a4db9afa431450"),
+        ])
     func digestVectors(text: String, hex: String) {
         #expect(Digest.sha256Hex(text) == hex)
     }
@@ -108,20 +118,40 @@ struct AuditEventTests {
     func everyFieldCovered() throws {
         let base = try Self.sample(previousHash: "ab12")
         var changes: [AuditEvent] = []
-        var e = base; e.app = "other"; changes.append(e)
-        e = base; e.sequence = 4; changes.append(e)
-        e = base; e.at = base.at.adding(TimeSpan(microseconds: 1)); changes.append(e)
-        e = base; e.actor = "bob"; changes.append(e)
-        e = base; e.action = "promote.live"; changes.append(e)
-        e = base; e.environment = nil; changes.append(e)
-        e = base; e.version = "1.4.3"; changes.append(e)
-        e = base; e.details = #"{"from":"staging"}"#; changes.append(e)
-        e = base; e.previousHash = "ab13"; changes.append(e)
+        var e = base
+        e.app = "other"
+        changes.append(e)
+        e = base
+        e.sequence = 4
+        changes.append(e)
+        e = base
+        e.at = base.at.adding(TimeSpan(microseconds: 1))
+        changes.append(e)
+        e = base
+        e.actor = "bob"
+        changes.append(e)
+        e = base
+        e.action = "promote.live"
+        changes.append(e)
+        e = base
+        e.environment = nil
+        changes.append(e)
+        e = base
+        e.version = "1.4.3"
+        changes.append(e)
+        e = base
+        e.details = #"{"from":"staging"}"#
+        changes.append(e)
+        e = base
+        e.previousHash = "ab13"
+        changes.append(e)
         for changed in changes {
             #expect(changed.computedHash != base.computedHash, "\(changed.canonicalText)")
         }
         // The database id and the stored hash are not part of what is hashed.
-        e = base; e.id = 99; e.hash = "x"
+        e = base
+        e.id = 99
+        e.hash = "x"
         #expect(e.computedHash == base.computedHash)
     }
 
@@ -145,9 +175,11 @@ struct AuditEventTests {
         #expect(verifier.checked == 0)
     }
 
-    @Test("an altered field is caught at that event", arguments: [
-        "actor", "action", "environment", "version", "details", "at", "app",
-    ])
+    @Test(
+        "an altered field is caught at that event",
+        arguments: [
+            "actor", "action", "environment", "version", "details", "at", "app",
+        ])
     func alteredField(field: String) throws {
         var events = try chain(6)
         switch field {

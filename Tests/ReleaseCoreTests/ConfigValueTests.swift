@@ -1,12 +1,15 @@
-import Testing
 import ReleaseCore
+import Testing
 
 private func parse(_ yaml: String) throws -> ConfigValue {
     try ConfigValue.parse(yaml: yaml, file: "release.yml")
 }
 
-private func pairs(_ value: ConfigValue, sourceLocation: SourceLocation = #_sourceLocation)
-    -> [(key: String, value: ConfigValue, line: Int)] {
+private func pairs(
+    _ value: ConfigValue, sourceLocation: SourceLocation = #_sourceLocation
+)
+    -> [(key: String, value: ConfigValue, line: Int)]
+{
     guard case let .mapping(pairs, _) = value else {
         Issue.record("expected a mapping, got \(value)", sourceLocation: sourceLocation)
         return []
@@ -23,17 +26,18 @@ private func scalar(_ value: ConfigValue?) -> String? {
 struct ConfigValueTests {
     @Test("nodes remember their 1-based lines")
     func lines() throws {
-        let root = try parse("""
-        # a comment first
-        app: crm-api
+        let root = try parse(
+            """
+            # a comment first
+            app: crm-api
 
-        environments:
-          develop:
-            provider: command
-            checks:
-              - tests
-              - lint
-        """)
+            environments:
+              develop:
+                provider: command
+                checks:
+                  - tests
+                  - lint
+            """)
         #expect(root.line == 2)
         let top = pairs(root)
         #expect(top.map(\.key) == ["app", "environments"])
@@ -57,10 +61,12 @@ struct ConfigValueTests {
         #expect(pairs(try parse("z: 1\na: 2\nm: 3\n")).map(\.key) == ["z", "a", "m"])
     }
 
-    @Test("empty values and null spellings are null; quoted ones are text", arguments: [
-        ("key:", true), ("key: ~", true), ("key: null", true), ("key: Null", true), ("key: NULL", true),
-        ("key: \"null\"", false), ("key: ''", false), ("key: 'null'", false), ("key: nil", false),
-    ])
+    @Test(
+        "empty values and null spellings are null; quoted ones are text",
+        arguments: [
+            ("key:", true), ("key: ~", true), ("key: null", true), ("key: Null", true), ("key: NULL", true),
+            ("key: \"null\"", false), ("key: ''", false), ("key: 'null'", false), ("key: nil", false),
+        ])
     func nulls(yaml: String, isNull: Bool) throws {
         let value = try #require(pairs(try parse(yaml)).first).value
         if case .null = value {
@@ -113,14 +119,22 @@ struct ConfigValueTests {
         }
     }
 
-    @Test("malformed YAML is refused with the file, the line and libyaml's problem", arguments: [
-        ("app: [unclosed\n", "release.yml:2: not valid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 1)."),
-        ("app: crm\n  bad: indent\n", "release.yml:2: not valid YAML: mapping values are not allowed in this context."),
-        ("a: 1\nb: \"unterminated\n", "release.yml:3: not valid YAML: found unexpected end of stream (while scanning a quoted scalar at line 2)."),
-        ("a:\n\t- tab\n", "release.yml:2: not valid YAML: found character that cannot start any token (while scanning for the next token at line 2)."),
-        ("a: 1\nb: x\u{1}y\n", "release.yml:2: not valid YAML: control characters are not allowed."),
-        ("a: 1\n---\nb: 2\n", "release.yml:2: not valid YAML: but found another document (expected a single document in the stream at line 1)."),
-    ])
+    @Test(
+        "malformed YAML is refused with the file, the line and libyaml's problem",
+        arguments: [
+            ("app: [unclosed\n", "release.yml:2: not valid YAML: did not find expected ',' or ']' (while parsing a flow sequence at line 1)."),
+            ("app: crm\n  bad: indent\n", "release.yml:2: not valid YAML: mapping values are not allowed in this context."),
+            (
+                "a: 1\nb: \"unterminated\n",
+                "release.yml:3: not valid YAML: found unexpected end of stream (while scanning a quoted scalar at line 2)."
+            ),
+            (
+                "a:\n\t- tab\n",
+                "release.yml:2: not valid YAML: found character that cannot start any token (while scanning for the next token at line 2)."
+            ),
+            ("a: 1\nb: x\u{1}y\n", "release.yml:2: not valid YAML: control characters are not allowed."),
+            ("a: 1\n---\nb: 2\n", "release.yml:2: not valid YAML: but found another document (expected a single document in the stream at line 1)."),
+        ])
     func malformed(yaml: String, expected: String) {
         do {
             _ = try parse(yaml)

@@ -1,5 +1,5 @@
-import Testing
 import ReleaseCore
+import Testing
 
 /// The transition table of docs/architecture.md, written out independently of the source.
 private let documentedTable: [DeploymentState: Set<DeploymentState>] = [
@@ -17,12 +17,14 @@ private let documentedTable: [DeploymentState: Set<DeploymentState>] = [
 
 @Suite("DeploymentState")
 struct DeploymentStateTests {
-    @Test("canMove(to:) matches the documented table for every pair",
-          arguments: DeploymentState.allCases, DeploymentState.allCases)
+    @Test(
+        "canMove(to:) matches the documented table for every pair",
+        arguments: DeploymentState.allCases, DeploymentState.allCases)
     func transitionTable(from: DeploymentState, to: DeploymentState) throws {
         let allowed = try #require(documentedTable[from], "\(from) is missing from the documented table")
-        #expect(from.canMove(to: to) == allowed.contains(to),
-                "\(from.rawValue) → \(to.rawValue) should be \(allowed.contains(to) ? "allowed" : "refused")")
+        #expect(
+            from.canMove(to: to) == allowed.contains(to),
+            "\(from.rawValue) → \(to.rawValue) should be \(allowed.contains(to) ? "allowed" : "refused")")
     }
 
     @Test("successors are exactly the documented ones", arguments: DeploymentState.allCases)
@@ -32,10 +34,11 @@ struct DeploymentStateTests {
 
     @Test("there are exactly the ten documented states, with the database's spellings")
     func rawValues() {
-        #expect(DeploymentState.allCases.map(\.rawValue) == [
-            "pending", "gating", "deploying", "verifying", "live", "superseded", "rejected", "cancelled", "failed",
-            "rolled_back",
-        ])
+        #expect(
+            DeploymentState.allCases.map(\.rawValue) == [
+                "pending", "gating", "deploying", "verifying", "live", "superseded", "rejected", "cancelled", "failed",
+                "rolled_back",
+            ])
         #expect(DeploymentState(rawValue: "rolled_back") == .rolledBack)
         #expect(DeploymentState(rawValue: "rolledBack") == nil)
     }

@@ -1,5 +1,5 @@
-import Testing
 import ReleaseCore
+import Testing
 
 private func singleEnvironment(_ body: String) -> String {
     """
@@ -12,13 +12,16 @@ private func singleEnvironment(_ body: String) -> String {
 
 @Suite("EnvironmentConfiguration")
 struct EnvironmentConfigurationTests {
-    @Test("each contract provider is accepted with its own block, kept for the provider to read",
-          arguments: ReleaseConfiguration.providerNames)
+    @Test(
+        "each contract provider is accepted with its own block, kept for the provider to read",
+        arguments: ReleaseConfiguration.providerNames)
     func providers(name: String) throws {
-        let config = try configuration(singleEnvironment("""
-            provider: \(name)
-            \(name): {api_url: "http://127.0.0.1:9999"}
-        """))
+        let config = try configuration(
+            singleEnvironment(
+                """
+                    provider: \(name)
+                    \(name): {api_url: "http://127.0.0.1:9999"}
+                """))
         let prod = try config.environment(named: "prod")
         #expect(prod.provider == name)
         #expect(prod.providerSettings.path == "environments.prod.\(name)")
@@ -35,14 +38,17 @@ struct EnvironmentConfigurationTests {
 
     @Test("the block of another provider is refused, even when this provider's block is there")
     func otherProviderBlock() {
-        let message = configError(singleEnvironment("""
-            provider: command
-            command: {deploy: ./deploy.sh}
-            aws-ecs: {region: eu-west-1, cluster: c, service: s, container: web}
-        """))
-        #expect(message.hasPrefix(
-            "release.yml:6: environments.prod.aws-ecs: this environment uses provider 'command'; remove the 'aws-ecs' block"),
-                "\(message)")
+        let message = configError(
+            singleEnvironment(
+                """
+                    provider: command
+                    command: {deploy: ./deploy.sh}
+                    aws-ecs: {region: eu-west-1, cluster: c, service: s, container: web}
+                """))
+        #expect(
+            message.hasPrefix(
+                "release.yml:6: environments.prod.aws-ecs: this environment uses provider 'command'; remove the 'aws-ecs' block"),
+            "\(message)")
     }
 
     @Test("provider names are exact", arguments: ["Heroku", "aws_ecs", "aws", "docker", "commands"])
@@ -58,15 +64,19 @@ struct EnvironmentConfigurationTests {
         #expect(try configuration(singleEnvironment(base + "\n    on_failure: stop")).environments[0].onFailure == .stop)
         #expect(try configuration(singleEnvironment(base + "\n    on_failure: rollback")).environments[0].onFailure == .rollback)
         let message = configError(singleEnvironment(base + "\n    on_failure: Stop"))
-        #expect(message.hasPrefix("release.yml:6: environments.prod.on_failure: expected rollback or stop, found 'Stop'."),
-                "\(message)")
+        #expect(
+            message.hasPrefix("release.yml:6: environments.prod.on_failure: expected rollback or stop, found 'Stop'."),
+            "\(message)")
     }
 
     @Test("an unknown environment key lists every key an environment takes")
     func unknownKey() {
         let message = configError(singleEnvironment("    provider: command\n    command: {deploy: x}\n    promote-from: dev"))
-        #expect(message.hasPrefix("release.yml:6: environments.prod.promote-from: unknown key 'promote-from'; expected one of provider, promote_from, gates, health, on_failure, git, command, heroku, railway, digitalocean, aws-ecs, aws-lambda."),
-                "\(message)")
+        #expect(
+            message.hasPrefix(
+                "release.yml:6: environments.prod.promote-from: unknown key 'promote-from'; expected one of provider, promote_from, gates, health, on_failure, git, command, heroku, railway, digitalocean, aws-ecs, aws-lambda."
+            ),
+            "\(message)")
     }
 
     @Test("the direct initializer has the contract's defaults")

@@ -1,5 +1,5 @@
-import Testing
 import ReleaseCore
+import Testing
 
 private func freezeConfig(_ freezeLines: String) -> String {
     """
@@ -29,21 +29,25 @@ struct FreezeWindowTests {
         #expect(night.endMinute == 65)
     }
 
-    @Test("weekly windows accept capitals, full day names and no spaces around the dash", arguments: [
-        "Fri 16:00 - Mon 08:00", "FRI 16:00 - MON 08:00", "friday 16:00 - monday 08:00", "fri 16:00-mon 08:00",
-        "fri 16:00 -mon 08:00",
-    ])
+    @Test(
+        "weekly windows accept capitals, full day names and no spaces around the dash",
+        arguments: [
+            "Fri 16:00 - Mon 08:00", "FRI 16:00 - MON 08:00", "friday 16:00 - monday 08:00", "fri 16:00-mon 08:00",
+            "fri 16:00 -mon 08:00",
+        ])
     func weeklyParsingVariants(text: String) throws {
         let window = try #require(WeeklyWindow(parsing: text, timeZone: "UTC"), "\(text)")
         #expect(window.startMinute == 4 * 1440 + 960)
         #expect(window.endMinute == 480)
     }
 
-    @Test("malformed weekly windows are rejected", arguments: [
-        "", "fri 16:00", "fri 16:00 - mon 08:00 - tue 09:00", "fri 16:00 - fri 16:00", "fri 24:00 - mon 08:00",
-        "fri 16:60 - mon 08:00", "fry 16:00 - mon 08:00", "fri 1600 - mon 0800", "fri - mon", "16:00 - 08:00",
-        "fri 16:00 - mon", "fri 16:0 - mon 08:00", "fri 16:00:00 - mon 08:00:00", "fri -1:00 - mon 08:00",
-    ])
+    @Test(
+        "malformed weekly windows are rejected",
+        arguments: [
+            "", "fri 16:00", "fri 16:00 - mon 08:00 - tue 09:00", "fri 16:00 - fri 16:00", "fri 24:00 - mon 08:00",
+            "fri 16:60 - mon 08:00", "fry 16:00 - mon 08:00", "fri 1600 - mon 0800", "fri - mon", "16:00 - 08:00",
+            "fri 16:00 - mon", "fri 16:0 - mon 08:00", "fri 16:00:00 - mon 08:00:00", "fri -1:00 - mon 08:00",
+        ])
     func weeklyParsingRejects(text: String) {
         #expect(WeeklyWindow(parsing: text, timeZone: "UTC") == nil, "\(text)")
     }
@@ -104,15 +108,20 @@ struct FreezeWindowTests {
 
     @Test("freezes parse from release.yml: one-off and weekly, with UTC as the default zone")
     func parsesFromConfiguration() throws {
-        let config = try configuration(freezeConfig("""
-                - {from: 2026-12-24T00:00:00Z, until: 2026-12-27T00:00:00Z, reason: holidays}
-                - {weekly: "fri 16:00 - mon 08:00", timezone: Europe/Berlin, reason: no weekend deploys}
-                - {weekly: "sat 00:00 - sun 00:00"}
-        """))
+        let config = try configuration(
+            freezeConfig(
+                """
+                        - {from: 2026-12-24T00:00:00Z, until: 2026-12-27T00:00:00Z, reason: holidays}
+                        - {weekly: "fri 16:00 - mon 08:00", timezone: Europe/Berlin, reason: no weekend deploys}
+                        - {weekly: "sat 00:00 - sun 00:00"}
+                """))
         let freezes = try #require(config.environments.first).gates.freezes
         #expect(freezes.count == 3)
-        #expect(freezes[0] == .once(from: try instant("2026-12-24T00:00:00Z"), until: try instant("2026-12-27T00:00:00Z"),
-                                    reason: "holidays"))
+        #expect(
+            freezes[0]
+                == .once(
+                    from: try instant("2026-12-24T00:00:00Z"), until: try instant("2026-12-27T00:00:00Z"),
+                    reason: "holidays"))
         let berlin = try #require(WeeklyWindow(parsing: "fri 16:00 - mon 08:00", timeZone: "Europe/Berlin"))
         #expect(freezes[1] == .weekly(berlin, reason: "no weekend deploys"))
         guard case let .weekly(window, reason) = freezes[2] else {
@@ -123,28 +132,50 @@ struct FreezeWindowTests {
         #expect(reason == "freeze")
     }
 
-    @Test("freeze configuration errors name the line and say what was expected", arguments: [
-        ("        - {weekly: \"fri 16:00 - mon 08:00\", timezone: Mars/Olympus}",
-         "release.yml:8: environments.main.gates.freeze[0].timezone: unknown time zone 'Mars/Olympus'"),
-        ("        - {weekly: \"fri 16:00 to mon 08:00\"}",
-         "release.yml:8: environments.main.gates.freeze[0].weekly: expected a weekly window"),
-        ("        - {from: 2026-12-27T00:00:00Z, until: 2026-12-24T00:00:00Z}",
-         "release.yml:8: environments.main.gates.freeze[0].until: must be later than `from`."),
-        ("        - {from: 2026-12-24T00:00:00Z, until: 2026-12-24T00:00:00Z}",
-         "release.yml:8: environments.main.gates.freeze[0].until: must be later than `from`."),
-        ("        - {from: 2026-12-24T00:00:00Z}",
-         "release.yml:8: environments.main.gates.freeze[0]: missing key 'until'"),
-        ("        - {from: 2026-12-24, until: 2026-12-32}",
-         "release.yml:8: environments.main.gates.freeze[0].until: expected an RFC 3339 time"),
-        ("        - {from: 2026-12-24T00:00:00Z, until: 2026-12-25T00:00:00Z, timezone: UTC}",
-         "release.yml:8: environments.main.gates.freeze[0].timezone: only weekly freezes take a time zone."),
-        ("        - {weekly: \"fri 16:00 - mon 08:00\", from: 2026-12-24T00:00:00Z}",
-         "release.yml:8: environments.main.gates.freeze[0]: a freeze is either weekly or from/until, not both."),
-        ("        - {weekly: \"fri 16:00 - mon 08:00\", every: week}",
-         "release.yml:8: environments.main.gates.freeze[0].every: unknown key 'every'"),
-        ("        - {reason: nothing}",
-         "release.yml:8: environments.main.gates.freeze[0]: missing key 'from'"),
-    ])
+    @Test(
+        "freeze configuration errors name the line and say what was expected",
+        arguments: [
+            (
+                "        - {weekly: \"fri 16:00 - mon 08:00\", timezone: Mars/Olympus}",
+                "release.yml:8: environments.main.gates.freeze[0].timezone: unknown time zone 'Mars/Olympus'"
+            ),
+            (
+                "        - {weekly: \"fri 16:00 to mon 08:00\"}",
+                "release.yml:8: environments.main.gates.freeze[0].weekly: expected a weekly window"
+            ),
+            (
+                "        - {from: 2026-12-27T00:00:00Z, until: 2026-12-24T00:00:00Z}",
+                "release.yml:8: environments.main.gates.freeze[0].until: must be later than `from`."
+            ),
+            (
+                "        - {from: 2026-12-24T00:00:00Z, until: 2026-12-24T00:00:00Z}",
+                "release.yml:8: environments.main.gates.freeze[0].until: must be later than `from`."
+            ),
+            (
+                "        - {from: 2026-12-24T00:00:00Z}",
+                "release.yml:8: environments.main.gates.freeze[0]: missing key 'until'"
+            ),
+            (
+                "        - {from: 2026-12-24, until: 2026-12-32}",
+                "release.yml:8: environments.main.gates.freeze[0].until: expected an RFC 3339 time"
+            ),
+            (
+                "        - {from: 2026-12-24T00:00:00Z, until: 2026-12-25T00:00:00Z, timezone: UTC}",
+                "release.yml:8: environments.main.gates.freeze[0].timezone: only weekly freezes take a time zone."
+            ),
+            (
+                "        - {weekly: \"fri 16:00 - mon 08:00\", from: 2026-12-24T00:00:00Z}",
+                "release.yml:8: environments.main.gates.freeze[0]: a freeze is either weekly or from/until, not both."
+            ),
+            (
+                "        - {weekly: \"fri 16:00 - mon 08:00\", every: week}",
+                "release.yml:8: environments.main.gates.freeze[0].every: unknown key 'every'"
+            ),
+            (
+                "        - {reason: nothing}",
+                "release.yml:8: environments.main.gates.freeze[0]: missing key 'from'"
+            ),
+        ])
     func configurationErrors(line: String, expected: String) {
         let message = configError(freezeConfig(line))
         #expect(message.hasPrefix(expected), "\(message)")
@@ -152,13 +183,16 @@ struct FreezeWindowTests {
 
     @Test("a bad freeze on a later line is reported on that line")
     func laterLine() {
-        let message = configError(freezeConfig("""
-                - {from: 2026-12-24T00:00:00Z, until: 2026-12-27T00:00:00Z, reason: holidays}
+        let message = configError(
+            freezeConfig(
+                """
+                        - {from: 2026-12-24T00:00:00Z, until: 2026-12-27T00:00:00Z, reason: holidays}
 
-                - weekly: "fri 16:00 - mon 08:00"
-                  timezone: Europe/Berln
-        """))
-        #expect(message.hasPrefix("release.yml:11: environments.main.gates.freeze[1].timezone: unknown time zone 'Europe/Berln'"),
-                "\(message)")
+                        - weekly: "fri 16:00 - mon 08:00"
+                          timezone: Europe/Berln
+                """))
+        #expect(
+            message.hasPrefix("release.yml:11: environments.main.gates.freeze[1].timezone: unknown time zone 'Europe/Berln'"),
+            "\(message)")
     }
 }

@@ -1,15 +1,17 @@
 import Foundation
-import Testing
 import ReleaseCore
+import Testing
 
 @Suite("JSONValue")
 struct JSONValueTests {
     @Test("parses every kind of value")
     func parsesKinds() throws {
-        let value = try #require(JSONValue(parsing: #"""
-         {"null": null, "yes": true, "no": false, "int": -42, "big": 9223372036854775807, "double": 1.5,
-          "exp": 2e3, "text": "hi", "list": [1, [], {}], "nested": {"a": {"b": [null]}}}
-        """#))
+        let value = try #require(
+            JSONValue(
+                parsing: #"""
+                     {"null": null, "yes": true, "no": false, "int": -42, "big": 9223372036854775807, "double": 1.5,
+                      "exp": 2e3, "text": "hi", "list": [1, [], {}], "nested": {"a": {"b": [null]}}}
+                    """#))
         #expect(value["null"] == .null)
         #expect(value["yes"] == .bool(true))
         #expect(value["no"] == .bool(false))
@@ -23,14 +25,16 @@ struct JSONValueTests {
         #expect(value["missing"] == nil)
     }
 
-    @Test("compact text round trips exactly", arguments: [
-        #"{"id":1,"at":"2026-03-01T14:00:00.000000Z","details":{"reason":"incident","tags":["a","b"]},"ok":true,"none":null}"#,
-        #"[1,-2,3.25,"x",[],{},[[]],false]"#,
-        #""just a string""#,
-        "0", "-0.5", "1e+20", "null", "true",
-        #"{"z":1,"a":2,"m":{"y":1,"b":2}}"#,
-        #"{"q":"\"quoted\" and \\ backslash","c":"\u0000\u001f\n\t\r","u":"zoë ☃ 𝄞"}"#,
-    ])
+    @Test(
+        "compact text round trips exactly",
+        arguments: [
+            #"{"id":1,"at":"2026-03-01T14:00:00.000000Z","details":{"reason":"incident","tags":["a","b"]},"ok":true,"none":null}"#,
+            #"[1,-2,3.25,"x",[],{},[[]],false]"#,
+            #""just a string""#,
+            "0", "-0.5", "1e+20", "null", "true",
+            #"{"z":1,"a":2,"m":{"y":1,"b":2}}"#,
+            #"{"q":"\"quoted\" and \\ backslash","c":"\u0000\u001f\n\t\r","u":"zoë ☃ 𝄞"}"#,
+        ])
     func roundTrip(text: String) throws {
         let value = try #require(JSONValue(parsing: text), "\(text)")
         #expect(value.text == text)
@@ -52,46 +56,52 @@ struct JSONValueTests {
         #expect(JSONValue.object([("a", .int(1)), ("b", .int(2))]) != .object([("b", .int(2)), ("a", .int(1))]))
     }
 
-    @Test("strings are escaped so any text survives", arguments: [
-        ("\"", #""\"""#),
-        ("\\", #""\\""#),
-        ("a\nb", #""a\nb""#),
-        ("\r\t", #""\r\t""#),
-        ("\u{0}", #""\u0000""#),
-        ("\u{1}\u{1f}", #""\u0001\u001f""#),
-        ("\u{7f}", #""\u007f""#),
-        ("\u{8}\u{c}", #""\u0008\u000c""#),
-        ("\u{2028}\u{2029}", #""\u2028\u2029""#),
-        ("/", #""/""#),
-        ("zoë ☃", "\"zoë ☃\""),
-        ("𝄞", "\"𝄞\""),
-        ("</script>", #""</script>""#),
-    ])
+    @Test(
+        "strings are escaped so any text survives",
+        arguments: [
+            ("\"", #""\"""#),
+            ("\\", #""\\""#),
+            ("a\nb", #""a\nb""#),
+            ("\r\t", #""\r\t""#),
+            ("\u{0}", #""\u0000""#),
+            ("\u{1}\u{1f}", #""\u0001\u001f""#),
+            ("\u{7f}", #""\u007f""#),
+            ("\u{8}\u{c}", #""\u0008\u000c""#),
+            ("\u{2028}\u{2029}", #""\u2028\u2029""#),
+            ("/", #""/""#),
+            ("zoë ☃", "\"zoë ☃\""),
+            ("𝄞", "\"𝄞\""),
+            ("</script>", #""</script>""#),
+        ])
     func escapes(raw: String, encoded: String) {
         #expect(JSONValue.string(raw).text == encoded)
         #expect(JSONValue(parsing: encoded) == .string(raw))
     }
 
-    @Test("escape sequences in input decode, including surrogate pairs", arguments: [
-        (#""\u0041\u00e9\u2603""#, "Aé☃"),
-        (#""\ud834\udd1e""#, "𝄞"),
-        (#""\uD834\uDD1E""#, "𝄞"),
-        (#""\/\b\f""#, "/\u{8}\u{c}"),
-        (#""a\"b\\c""#, "a\"b\\c"),
-        (#""\ud83d\ude00 ok""#, "😀 ok"),
-    ])
+    @Test(
+        "escape sequences in input decode, including surrogate pairs",
+        arguments: [
+            (#""\u0041\u00e9\u2603""#, "Aé☃"),
+            (#""\ud834\udd1e""#, "𝄞"),
+            (#""\uD834\uDD1E""#, "𝄞"),
+            (#""\/\b\f""#, "/\u{8}\u{c}"),
+            (#""a\"b\\c""#, "a\"b\\c"),
+            (#""\ud83d\ude00 ok""#, "😀 ok"),
+        ])
     func decodesEscapes(text: String, expected: String) {
         #expect(JSONValue(parsing: text)?.stringValue == expected, "\(text)")
     }
 
-    @Test("invalid JSON is rejected", arguments: [
-        "", " ", "[1,]", #"{"a":1,}"#, "[,1]", #"{"a" 1}"#, #"{a:1}"#, #"{'a':1}"#, "'x'",
-        #""unterminated"#, #"["unterminated]"#, #""bad \x escape""#, #""\u12""#, #""\u12G4""#,
-        #""\ud800""#, #""\ud800x""#, #""\ud800\u0041""#, #""\udc00""#, #""\udc00\ud800""#,
-        "\"raw\nnewline\"", "\"raw\ttab\"",
-        "tru", "nul", "True", "NaN", "Infinity", "-", "1.", ".5", "+1", "1e", "0x10", "--1",
-        "[1] [2]", "{} x", "[1", "{", "}", "]", #"{"a":}"#, "[1 2]", "//c\n1", "/* c */ 1",
-    ])
+    @Test(
+        "invalid JSON is rejected",
+        arguments: [
+            "", " ", "[1,]", #"{"a":1,}"#, "[,1]", #"{"a" 1}"#, #"{a:1}"#, #"{'a':1}"#, "'x'",
+            #""unterminated"#, #"["unterminated]"#, #""bad \x escape""#, #""\u12""#, #""\u12G4""#,
+            #""\ud800""#, #""\ud800x""#, #""\ud800\u0041""#, #""\udc00""#, #""\udc00\ud800""#,
+            "\"raw\nnewline\"", "\"raw\ttab\"",
+            "tru", "nul", "True", "NaN", "Infinity", "-", "1.", ".5", "+1", "1e", "0x10", "--1",
+            "[1] [2]", "{} x", "[1", "{", "}", "]", #"{"a":}"#, "[1 2]", "//c\n1", "/* c */ 1",
+        ])
     func rejects(text: String) {
         #expect(JSONValue(parsing: text) == nil, "'\(text)' must be rejected")
     }
@@ -134,20 +144,23 @@ struct JSONValueTests {
 
     @Test("prettyText indents by two spaces and keeps order")
     func pretty() {
-        let value = JSONValue.object([("gates", .array([.object([("name", .string("soak")), ("passed", .bool(false))])])),
-                                      ("empty", .object([])), ("none", .array([]))])
-        #expect(value.prettyText == """
-        {
-          "gates": [
-            {
-              "name": "soak",
-              "passed": false
-            }
-          ],
-          "empty": {},
-          "none": []
-        }
-        """)
+        let value = JSONValue.object([
+            ("gates", .array([.object([("name", .string("soak")), ("passed", .bool(false))])])),
+            ("empty", .object([])), ("none", .array([])),
+        ])
+        #expect(
+            value.prettyText == """
+                {
+                  "gates": [
+                    {
+                      "name": "soak",
+                      "passed": false
+                    }
+                  ],
+                  "empty": {},
+                  "none": []
+                }
+                """)
     }
 
     @Test("accessors return values of their own kind only")
@@ -170,9 +183,11 @@ struct JSONValueTests {
         #expect(value["a"] == .int(1))
     }
 
-    @Test("numbers JSON does not allow, or that no Double holds, are refused (found by fuzzing)", arguments: [
-        "02", "[1,02]", "-01", "1e999", "[20e900]", "-1e400",
-    ])
+    @Test(
+        "numbers JSON does not allow, or that no Double holds, are refused (found by fuzzing)",
+        arguments: [
+            "02", "[1,02]", "-01", "1e999", "[20e900]", "-1e400",
+        ])
     func refusedNumbers(text: String) {
         #expect(JSONValue(parsing: text) == nil, "\(text)")
     }

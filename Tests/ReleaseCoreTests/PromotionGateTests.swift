@@ -1,41 +1,52 @@
-import Testing
 import ReleaseCore
+import Testing
 
 /// A Wednesday, well away from any weekend or DST change.
 private let noonText = "2026-06-10T12:00:00Z"
 
 private func makeRelease(_ version: String = "1.4.2", quarantineReason: String? = nil) throws -> ReleaseRecord {
-    ReleaseRecord(id: 7, version: version, commit: "abc123", artifact: "registry.example.com/crm@sha256:00", notes: nil,
-                  createdAt: try instant("2026-06-01T00:00:00Z"), createdBy: "ci",
-                  quarantinedAt: quarantineReason == nil ? nil : try instant("2026-06-02T00:00:00Z"),
-                  quarantineReason: quarantineReason)
+    ReleaseRecord(
+        id: 7, version: version, commit: "abc123", artifact: "registry.example.com/crm@sha256:00", notes: nil,
+        createdAt: try instant("2026-06-01T00:00:00Z"), createdBy: "ci",
+        quarantinedAt: quarantineReason == nil ? nil : try instant("2026-06-02T00:00:00Z"),
+        quarantineReason: quarantineReason)
 }
 
-private func live(_ version: String = "1.4.2", since: Timestamp, state: DeploymentState = .live, verified: Bool = true)
-    -> LiveRelease {
+private func live(
+    _ version: String = "1.4.2", since: Timestamp, state: DeploymentState = .live, verified: Bool = true
+)
+    -> LiveRelease
+{
     LiveRelease(version: version, releaseID: 7, since: since, by: "ci", deploymentID: 40, state: state, verified: verified)
 }
 
 /// A promotion of 1.4.2 from develop to main by carol that every gate lets through unless told otherwise.
-private func context(kind: DeploymentKind = .promote, gates: GatePolicy = GatePolicy(), actor: String = "carol",
-                     now: Timestamp? = nil, release: ReleaseRecord? = nil, sourceLive: LiveRelease?? = nil,
-                     requestedVersion: String? = nil, checks: [String: CheckStatus] = [:], approvers: [String] = [],
-                     adHocFreezes: [AdHocFreeze] = [], forceReason: String? = nil) throws -> GateContext {
+private func context(
+    kind: DeploymentKind = .promote, gates: GatePolicy = GatePolicy(), actor: String = "carol",
+    now: Timestamp? = nil, release: ReleaseRecord? = nil, sourceLive: LiveRelease?? = nil,
+    requestedVersion: String? = nil, checks: [String: CheckStatus] = [:], approvers: [String] = [],
+    adHocFreezes: [AdHocFreeze] = [], forceReason: String? = nil
+) throws -> GateContext {
     let now = try now ?? instant(noonText)
     let defaultLive = live(since: now.adding(.seconds(-86_400)))
-    return GateContext(kind: kind, environment: environment(gates: gates), actor: actor, now: now,
-                       release: try release ?? makeRelease(),
-                       sourceEnvironment: kind == .promote ? "develop" : nil,
-                       sourceLive: kind == .promote ? (sourceLive ?? defaultLive) : nil,
-                       requestedVersion: requestedVersion, checks: checks, approvers: approvers,
-                       adHocFreezes: adHocFreezes, forceReason: forceReason)
+    return GateContext(
+        kind: kind, environment: environment(gates: gates), actor: actor, now: now,
+        release: try release ?? makeRelease(),
+        sourceEnvironment: kind == .promote ? "develop" : nil,
+        sourceLive: kind == .promote ? (sourceLive ?? defaultLive) : nil,
+        requestedVersion: requestedVersion, checks: checks, approvers: approvers,
+        adHocFreezes: adHocFreezes, forceReason: forceReason)
 }
 
-private func gate(_ name: String, _ context: GateContext, sourceLocation: SourceLocation = #_sourceLocation) throws
-    -> GateResult {
+private func gate(
+    _ name: String, _ context: GateContext, sourceLocation: SourceLocation = #_sourceLocation
+) throws
+    -> GateResult
+{
     let results = PromotionGate.evaluate(context)
-    return try #require(results.first { $0.name == name }, "no \(name) gate in \(results.map(\.name))",
-                        sourceLocation: sourceLocation)
+    return try #require(
+        results.first { $0.name == name }, "no \(name) gate in \(results.map(\.name))",
+        sourceLocation: sourceLocation)
 }
 
 @Suite("PromotionGate")
@@ -59,20 +70,31 @@ struct PromotionGateTests {
 
     @Test("a rollback skips checks, soak, approvals and freeze, even when all of them would fail")
     func rollbackSkipsGates() throws {
-        let gates = GatePolicy(checks: ["tests"], soak: .minutes(30), approvals: 2,
-                               freezes: [.once(from: try instant("2026-06-01T00:00:00Z"),
-                                               until: try instant("2026-07-01T00:00:00Z"), reason: "summer")])
-        let results = PromotionGate.evaluate(try context(kind: .rollback, gates: gates, checks: ["tests": .failed],
-                                                         adHocFreezes: [AdHocFreeze(reason: "incident", until: nil, by: "ops",
-                                                                                    since: try instant("2026-06-01T00:00:00Z"))]))
+        let gates = GatePolicy(
+            checks: ["tests"], soak: .minutes(30), approvals: 2,
+            freezes: [
+                .once(
+                    from: try instant("2026-06-01T00:00:00Z"),
+                    until: try instant("2026-07-01T00:00:00Z"), reason: "summer")
+            ])
+        let results = PromotionGate.evaluate(
+            try context(
+                kind: .rollback, gates: gates, checks: ["tests": .failed],
+                adHocFreezes: [
+                    AdHocFreeze(
+                        reason: "incident", until: nil, by: "ops",
+                        since: try instant("2026-06-01T00:00:00Z"))
+                ]))
         #expect(results.map(\.name) == ["allowed", "quarantine"])
         #expect(results.allSatisfy { $0.passed })
     }
 
     @Test("a rollback still needs an allowed actor")
     func rollbackNeedsPermission() throws {
-        let results = PromotionGate.evaluate(try context(kind: .rollback, gates: GatePolicy(allowed: ["alice", "bob"]),
-                                                         actor: "mallory"))
+        let results = PromotionGate.evaluate(
+            try context(
+                kind: .rollback, gates: GatePolicy(allowed: ["alice", "bob"]),
+                actor: "mallory"))
         #expect(results.first { $0.name == "allowed" }?.passed == false)
     }
 
@@ -90,8 +112,9 @@ struct PromotionGateTests {
         #expect(result.passed)
     }
 
-    @Test("every required check must have passed",
-          arguments: [CheckStatus?.some(.passed), .some(.failed), .some(.pending), .none])
+    @Test(
+        "every required check must have passed",
+        arguments: [CheckStatus?.some(.passed), .some(.failed), .some(.pending), .none])
     func requiredChecks(lint: CheckStatus?) throws {
         var checks: [String: CheckStatus] = ["tests": .passed]
         if let lint { checks["lint"] = lint }
@@ -184,20 +207,21 @@ struct PromotionGateTests {
 
     // MARK: approvals
 
-    @Test("approvals: the promoter's own approval never counts, duplicates count once",
-          arguments: [
-              (needed: 1, approvers: [String](), passes: false),
-              (needed: 1, approvers: ["carol"], passes: false),
-              (needed: 1, approvers: ["carol", "carol"], passes: false),
-              (needed: 1, approvers: ["dave"], passes: true),
-              (needed: 1, approvers: ["carol", "dave"], passes: true),
-              (needed: 2, approvers: ["dave", "dave"], passes: false),
-              (needed: 2, approvers: ["dave", "carol"], passes: false),
-              (needed: 2, approvers: ["dave", "erin"], passes: true),
-              (needed: 3, approvers: ["dave", "erin", "carol", "dave"], passes: false),
-              (needed: 3, approvers: ["dave", "erin", "frank"], passes: true),
-              (needed: 0, approvers: [String](), passes: true),
-          ])
+    @Test(
+        "approvals: the promoter's own approval never counts, duplicates count once",
+        arguments: [
+            (needed: 1, approvers: [String](), passes: false),
+            (needed: 1, approvers: ["carol"], passes: false),
+            (needed: 1, approvers: ["carol", "carol"], passes: false),
+            (needed: 1, approvers: ["dave"], passes: true),
+            (needed: 1, approvers: ["carol", "dave"], passes: true),
+            (needed: 2, approvers: ["dave", "dave"], passes: false),
+            (needed: 2, approvers: ["dave", "carol"], passes: false),
+            (needed: 2, approvers: ["dave", "erin"], passes: true),
+            (needed: 3, approvers: ["dave", "erin", "carol", "dave"], passes: false),
+            (needed: 3, approvers: ["dave", "erin", "frank"], passes: true),
+            (needed: 0, approvers: [String](), passes: true),
+        ])
     func approvals(needed: Int, approvers: [String], passes: Bool) throws {
         let result = try gate("approvals", context(gates: GatePolicy(approvals: needed), actor: "carol", approvers: approvers))
         #expect(result.passed == passes, "\(approvers) for \(needed): \(result.detail)")
@@ -205,8 +229,11 @@ struct PromotionGateTests {
 
     @Test("approvals detail counts distinct approvers and says the promoter's approval does not count")
     func approvalsDetail() throws {
-        let result = try gate("approvals", context(gates: GatePolicy(approvals: 2), actor: "carol",
-                                                   approvers: ["dave", "carol", "dave"]))
+        let result = try gate(
+            "approvals",
+            context(
+                gates: GatePolicy(approvals: 2), actor: "carol",
+                approvers: ["dave", "carol", "dave"]))
         #expect(!result.passed)
         #expect(result.detail.hasPrefix("1 of 2 approvals (dave)"), "\(result.detail)")
         #expect(result.detail.contains("carol's own approval does not count"))
@@ -219,9 +246,11 @@ struct PromotionGateTests {
         #expect(try gate("allowed", context(actor: "anybody")).passed)
     }
 
-    @Test("an allowed list lets exactly its members through", arguments: [
-        ("alice", true), ("bob", true), ("carol", false), ("Alice", false), ("alice2", false),
-    ])
+    @Test(
+        "an allowed list lets exactly its members through",
+        arguments: [
+            ("alice", true), ("bob", true), ("carol", false), ("Alice", false), ("alice2", false),
+        ])
     func allowedList(actor: String, passes: Bool) throws {
         let result = try gate("allowed", context(gates: GatePolicy(allowed: ["alice", "bob"]), actor: actor))
         #expect(result.passed == passes)
@@ -241,8 +270,10 @@ struct PromotionGateTests {
     @Test("no release at all is refused")
     func noRelease() throws {
         let env = environment()
-        let result = PromotionGate.evaluate(GateContext(kind: .deploy, environment: env, actor: "carol",
-                                                        now: try instant(noonText), release: nil))
+        let result = PromotionGate.evaluate(
+            GateContext(
+                kind: .deploy, environment: env, actor: "carol",
+                now: try instant(noonText), release: nil))
         #expect(result.first { $0.name == "quarantine" }?.passed == false)
     }
 
@@ -263,8 +294,9 @@ struct PromotionGateTests {
         #expect(try gate("source", context(requestedVersion: "1.4.2")).passed)
     }
 
-    @Test("source: live but not verified is refused",
-          arguments: [(DeploymentState.verifying, false), (.live, false), (.failed, true), (.verifying, true)])
+    @Test(
+        "source: live but not verified is refused",
+        arguments: [(DeploymentState.verifying, false), (.live, false), (.failed, true), (.verifying, true)])
     func sourceNotVerified(state: DeploymentState, verified: Bool) throws {
         let since = try instant("2026-06-09T00:00:00Z")
         let result = try gate("source", context(sourceLive: live(since: since, state: state, verified: verified)))
@@ -278,16 +310,21 @@ struct PromotionGateTests {
 
     // MARK: freeze: one-off windows
 
-    @Test("a one-off freeze covers [from, until)", arguments: [
-        ("2026-12-23T23:59:59.999999Z", false),
-        ("2026-12-24T00:00:00Z", true),
-        ("2026-12-25T12:00:00Z", true),
-        ("2026-12-26T23:59:59.999999Z", true),
-        ("2026-12-27T00:00:00Z", false),
-    ])
+    @Test(
+        "a one-off freeze covers [from, until)",
+        arguments: [
+            ("2026-12-23T23:59:59.999999Z", false),
+            ("2026-12-24T00:00:00Z", true),
+            ("2026-12-25T12:00:00Z", true),
+            ("2026-12-26T23:59:59.999999Z", true),
+            ("2026-12-27T00:00:00Z", false),
+        ])
     func oneOffWindow(now: String, frozen: Bool) throws {
-        let gates = GatePolicy(freezes: [.once(from: try instant("2026-12-24T00:00:00Z"),
-                                               until: try instant("2026-12-27T00:00:00Z"), reason: "holidays")])
+        let gates = GatePolicy(freezes: [
+            .once(
+                from: try instant("2026-12-24T00:00:00Z"),
+                until: try instant("2026-12-27T00:00:00Z"), reason: "holidays")
+        ])
         let result = try gate("freeze", context(gates: gates, now: instant(now)))
         #expect(result.passed == !frozen)
         if frozen {
@@ -303,17 +340,19 @@ struct PromotionGateTests {
 
     private static let weekend = "fri 16:00 - mon 08:00"
 
-    @Test("a weekly window that wraps across the week end", arguments: [
-        // now (UTC), frozen, earliest pass
-        ("2026-06-12T15:59:59.999999Z", false, nil),                       // Friday just before
-        ("2026-06-12T16:00:00Z", true, "2026-06-15T08:00:00Z"),          // Friday at the start
-        ("2026-06-13T10:00:00Z", true, "2026-06-15T08:00:00Z"),          // Saturday
-        ("2026-06-14T23:59:59Z", true, "2026-06-15T08:00:00Z"),          // Sunday, last second of the week
-        ("2026-06-15T00:00:00Z", true, "2026-06-15T08:00:00Z"),          // Monday, first instant of the week
-        ("2026-06-15T07:59:59.999999Z", true, "2026-06-15T08:00:00Z"),   // Monday, just before the end
-        ("2026-06-15T08:00:00Z", false, nil),                              // Monday at the end
-        ("2026-06-17T12:00:00Z", false, nil),                              // Wednesday
-    ] as [(String, Bool, String?)])
+    @Test(
+        "a weekly window that wraps across the week end",
+        arguments: [
+            // now (UTC), frozen, earliest pass
+            ("2026-06-12T15:59:59.999999Z", false, nil),  // Friday just before
+            ("2026-06-12T16:00:00Z", true, "2026-06-15T08:00:00Z"),  // Friday at the start
+            ("2026-06-13T10:00:00Z", true, "2026-06-15T08:00:00Z"),  // Saturday
+            ("2026-06-14T23:59:59Z", true, "2026-06-15T08:00:00Z"),  // Sunday, last second of the week
+            ("2026-06-15T00:00:00Z", true, "2026-06-15T08:00:00Z"),  // Monday, first instant of the week
+            ("2026-06-15T07:59:59.999999Z", true, "2026-06-15T08:00:00Z"),  // Monday, just before the end
+            ("2026-06-15T08:00:00Z", false, nil),  // Monday at the end
+            ("2026-06-17T12:00:00Z", false, nil),  // Wednesday
+        ] as [(String, Bool, String?)])
     func weeklyWrapping(now: String, frozen: Bool, end: String?) throws {
         let window = try #require(WeeklyWindow(parsing: Self.weekend, timeZone: "UTC"))
         let gates = GatePolicy(freezes: [.weekly(window, reason: "no weekend deploys")])
@@ -322,15 +361,17 @@ struct PromotionGateTests {
         #expect(result.earliestPass == (try end.map { try instant($0) }))
     }
 
-    @Test("a weekly window across midnight", arguments: [
-        ("2026-06-09T21:59:59Z", false, nil),                         // Tuesday
-        ("2026-06-09T22:00:00Z", true, "2026-06-10T06:00:00Z"),
-        ("2026-06-09T23:59:59.999999Z", true, "2026-06-10T06:00:00Z"),
-        ("2026-06-10T00:00:00Z", true, "2026-06-10T06:00:00Z"),     // Wednesday
-        ("2026-06-10T05:59:59.999999Z", true, "2026-06-10T06:00:00Z"),
-        ("2026-06-10T06:00:00Z", false, nil),
-        ("2026-06-10T22:30:00Z", false, nil),                         // Wednesday night is not Tuesday night
-    ] as [(String, Bool, String?)])
+    @Test(
+        "a weekly window across midnight",
+        arguments: [
+            ("2026-06-09T21:59:59Z", false, nil),  // Tuesday
+            ("2026-06-09T22:00:00Z", true, "2026-06-10T06:00:00Z"),
+            ("2026-06-09T23:59:59.999999Z", true, "2026-06-10T06:00:00Z"),
+            ("2026-06-10T00:00:00Z", true, "2026-06-10T06:00:00Z"),  // Wednesday
+            ("2026-06-10T05:59:59.999999Z", true, "2026-06-10T06:00:00Z"),
+            ("2026-06-10T06:00:00Z", false, nil),
+            ("2026-06-10T22:30:00Z", false, nil),  // Wednesday night is not Tuesday night
+        ] as [(String, Bool, String?)])
     func weeklyAcrossMidnight(now: String, frozen: Bool, end: String?) throws {
         let window = try #require(WeeklyWindow(parsing: "tue 22:00 - wed 06:00", timeZone: "UTC"))
         let gates = GatePolicy(freezes: [.weekly(window, reason: "nightly batch")])
@@ -341,23 +382,25 @@ struct PromotionGateTests {
 
     /// Europe/Berlin moves from CET (+01:00) to CEST (+02:00) on Sunday 2026-03-29 at 01:00Z,
     /// and back on Sunday 2026-10-25 at 01:00Z.
-    @Test("a weekly window in Europe/Berlin across the spring and autumn DST changes", arguments: [
-        // March: opens Friday 16:00 CET = 15:00Z, closes Monday 08:00 CEST = 06:00Z.
-        ("2026-03-27T14:59:59.999999Z", false, nil),
-        ("2026-03-27T15:00:00Z", true, "2026-03-30T06:00:00Z"),
-        ("2026-03-29T00:59:59Z", true, "2026-03-30T06:00:00Z"),     // Sunday, still CET
-        ("2026-03-29T01:30:00Z", true, "2026-03-30T06:00:00Z"),     // Sunday, already CEST
-        ("2026-03-30T05:59:59.999999Z", true, "2026-03-30T06:00:00Z"),
-        ("2026-03-30T06:00:00Z", false, nil),
-        // October: opens Friday 16:00 CEST = 14:00Z, closes Monday 08:00 CET = 07:00Z.
-        ("2026-10-23T13:59:59.999999Z", false, nil),
-        ("2026-10-23T14:00:00Z", true, "2026-10-26T07:00:00Z"),
-        ("2026-10-25T00:30:00Z", true, "2026-10-26T07:00:00Z"),     // 02:30 CEST, before the change
-        ("2026-10-25T01:30:00Z", true, "2026-10-26T07:00:00Z"),     // 02:30 CET, after it
-        ("2026-10-26T06:00:00Z", true, "2026-10-26T07:00:00Z"),     // 07:00 CET
-        ("2026-10-26T06:59:59.999999Z", true, "2026-10-26T07:00:00Z"),
-        ("2026-10-26T07:00:00Z", false, nil),
-    ] as [(String, Bool, String?)])
+    @Test(
+        "a weekly window in Europe/Berlin across the spring and autumn DST changes",
+        arguments: [
+            // March: opens Friday 16:00 CET = 15:00Z, closes Monday 08:00 CEST = 06:00Z.
+            ("2026-03-27T14:59:59.999999Z", false, nil),
+            ("2026-03-27T15:00:00Z", true, "2026-03-30T06:00:00Z"),
+            ("2026-03-29T00:59:59Z", true, "2026-03-30T06:00:00Z"),  // Sunday, still CET
+            ("2026-03-29T01:30:00Z", true, "2026-03-30T06:00:00Z"),  // Sunday, already CEST
+            ("2026-03-30T05:59:59.999999Z", true, "2026-03-30T06:00:00Z"),
+            ("2026-03-30T06:00:00Z", false, nil),
+            // October: opens Friday 16:00 CEST = 14:00Z, closes Monday 08:00 CET = 07:00Z.
+            ("2026-10-23T13:59:59.999999Z", false, nil),
+            ("2026-10-23T14:00:00Z", true, "2026-10-26T07:00:00Z"),
+            ("2026-10-25T00:30:00Z", true, "2026-10-26T07:00:00Z"),  // 02:30 CEST, before the change
+            ("2026-10-25T01:30:00Z", true, "2026-10-26T07:00:00Z"),  // 02:30 CET, after it
+            ("2026-10-26T06:00:00Z", true, "2026-10-26T07:00:00Z"),  // 07:00 CET
+            ("2026-10-26T06:59:59.999999Z", true, "2026-10-26T07:00:00Z"),
+            ("2026-10-26T07:00:00Z", false, nil),
+        ] as [(String, Bool, String?)])
     func weeklyInBerlinAcrossDST(now: String, frozen: Bool, end: String?) throws {
         let window = try #require(WeeklyWindow(parsing: Self.weekend, timeZone: "Europe/Berlin"))
         let gates = GatePolicy(freezes: [.weekly(window, reason: "no weekend deploys")])
@@ -378,15 +421,18 @@ struct PromotionGateTests {
         #expect(result.detail.contains("release unfreeze main"), "\(result.detail)")
     }
 
-    @Test("an ad-hoc freeze with an end holds until exactly that instant", arguments: [
-        ("2026-06-10T10:59:59.999999Z", false),  // before it started
-        ("2026-06-10T11:00:00Z", true),
-        ("2026-06-10T13:59:59.999999Z", true),
-        ("2026-06-10T14:00:00Z", false),
-    ])
+    @Test(
+        "an ad-hoc freeze with an end holds until exactly that instant",
+        arguments: [
+            ("2026-06-10T10:59:59.999999Z", false),  // before it started
+            ("2026-06-10T11:00:00Z", true),
+            ("2026-06-10T13:59:59.999999Z", true),
+            ("2026-06-10T14:00:00Z", false),
+        ])
     func adHocWithEnd(now: String, frozen: Bool) throws {
-        let freeze = AdHocFreeze(reason: "db upgrade", until: try instant("2026-06-10T14:00:00Z"), by: "ops",
-                                 since: try instant("2026-06-10T11:00:00Z"))
+        let freeze = AdHocFreeze(
+            reason: "db upgrade", until: try instant("2026-06-10T14:00:00Z"), by: "ops",
+            since: try instant("2026-06-10T11:00:00Z"))
         let result = try gate("freeze", context(now: instant(now), adHocFreezes: [freeze]))
         #expect(result.passed == !frozen)
         #expect(result.earliestPass == (frozen ? try instant("2026-06-10T14:00:00Z") : nil))
@@ -397,8 +443,11 @@ struct PromotionGateTests {
     @Test("--force by an allowed actor overrides a freeze, and says so")
     func forceByAllowedActor() throws {
         let freeze = AdHocFreeze(reason: "incident", until: nil, by: "ops", since: try instant("2026-06-10T11:00:00Z"))
-        let result = try gate("freeze", context(gates: GatePolicy(allowed: ["alice", "bob"]), actor: "alice",
-                                                adHocFreezes: [freeze], forceReason: "security fix"))
+        let result = try gate(
+            "freeze",
+            context(
+                gates: GatePolicy(allowed: ["alice", "bob"]), actor: "alice",
+                adHocFreezes: [freeze], forceReason: "security fix"))
         #expect(result.passed)
         #expect(result.detail.contains("overridden by alice: security fix"), "\(result.detail)")
     }
@@ -406,8 +455,10 @@ struct PromotionGateTests {
     @Test("--force by an actor who is not allowed does not override the freeze")
     func forceByOtherActor() throws {
         let freeze = AdHocFreeze(reason: "incident", until: nil, by: "ops", since: try instant("2026-06-10T11:00:00Z"))
-        let results = PromotionGate.evaluate(try context(gates: GatePolicy(allowed: ["alice", "bob"]), actor: "mallory",
-                                                         adHocFreezes: [freeze], forceReason: "trust me"))
+        let results = PromotionGate.evaluate(
+            try context(
+                gates: GatePolicy(allowed: ["alice", "bob"]), actor: "mallory",
+                adHocFreezes: [freeze], forceReason: "trust me"))
         #expect(results.first { $0.name == "freeze" }?.passed == false)
         #expect(results.first { $0.name == "allowed" }?.passed == false)
     }
@@ -415,8 +466,10 @@ struct PromotionGateTests {
     @Test("--force overrides only the freeze, not the other gates")
     func forceOnlyFreeze() throws {
         let freeze = AdHocFreeze(reason: "incident", until: nil, by: "ops", since: try instant("2026-06-10T11:00:00Z"))
-        let results = PromotionGate.evaluate(try context(gates: GatePolicy(checks: ["tests"], approvals: 1),
-                                                         adHocFreezes: [freeze], forceReason: "hotfix"))
+        let results = PromotionGate.evaluate(
+            try context(
+                gates: GatePolicy(checks: ["tests"], approvals: 1),
+                adHocFreezes: [freeze], forceReason: "hotfix"))
         #expect(results.first { $0.name == "freeze" }?.passed == true)
         #expect(results.first { $0.name == "checks" }?.passed == false)
         #expect(results.first { $0.name == "approvals" }?.passed == false)
@@ -431,8 +484,9 @@ struct PromotionGateTests {
             .once(from: try instant("2026-06-10T20:00:00Z"), until: try instant("2026-06-12T00:00:00Z"), reason: "b"),
             .once(from: try instant("2026-06-12T00:00:00Z"), until: try instant("2026-06-12T06:00:00Z"), reason: "c"),
         ])
-        let adHoc = AdHocFreeze(reason: "d", until: try instant("2026-06-13T00:00:00Z"), by: "ops",
-                                since: try instant("2026-06-12T05:00:00Z"))
+        let adHoc = AdHocFreeze(
+            reason: "d", until: try instant("2026-06-13T00:00:00Z"), by: "ops",
+            since: try instant("2026-06-12T05:00:00Z"))
         let result = try gate("freeze", context(gates: gates, adHocFreezes: [adHoc]))
         #expect(!result.passed)
         #expect(result.earliestPass == (try instant("2026-06-13T00:00:00Z")))
@@ -465,7 +519,7 @@ struct PromotionGateTests {
     @Test("a chain that reaches an ad-hoc freeze without an end has no earliest pass")
     func chainIntoEndlessFreeze() throws {
         let gates = GatePolicy(freezes: [
-            .once(from: try instant("2026-06-10T00:00:00Z"), until: try instant("2026-06-11T00:00:00Z"), reason: "a"),
+            .once(from: try instant("2026-06-10T00:00:00Z"), until: try instant("2026-06-11T00:00:00Z"), reason: "a")
         ])
         // Starts after now, so it is not active yet, but it is by the time "a" ends.
         let endless = AdHocFreeze(reason: "incident", until: nil, by: "ops", since: try instant("2026-06-10T18:00:00Z"))
@@ -481,8 +535,9 @@ struct PromotionGateTests {
             .once(from: try instant("2026-06-10T00:00:00Z"), until: try instant("2026-06-11T00:00:00Z"), reason: "release week"),
             .once(from: try instant("2026-07-10T00:00:00Z"), until: try instant("2026-07-11T00:00:00Z"), reason: "later"),
         ])
-        let adHoc = AdHocFreeze(reason: "incident", until: try instant("2026-06-10T13:00:00Z"), by: "ops",
-                                since: try instant("2026-06-10T11:00:00Z"))
+        let adHoc = AdHocFreeze(
+            reason: "incident", until: try instant("2026-06-10T13:00:00Z"), by: "ops",
+            since: try instant("2026-06-10T11:00:00Z"))
         let (reasons, end) = PromotionGate.activeFreezes(try context(gates: gates, adHocFreezes: [adHoc]))
         #expect(reasons == ["release week", "incident, by ops"])
         #expect(end == (try instant("2026-06-11T00:00:00Z")))

@@ -1,5 +1,5 @@
-import Testing
 import ReleaseCore
+import Testing
 
 @Suite("Records")
 struct RecordsTests {
@@ -26,8 +26,9 @@ struct RecordsTests {
 
     @Test("a deployment record starts with empty operation references and unverified")
     func deploymentDefaults() throws {
-        let record = DeploymentRecord(id: 1, environment: "main", version: "1.4.2", releaseID: 7, kind: .promote,
-                                      state: .pending, by: "alice", startedAt: try instant("2026-03-01T14:00:00Z"))
+        let record = DeploymentRecord(
+            id: 1, environment: "main", version: "1.4.2", releaseID: 7, kind: .promote,
+            state: .pending, by: "alice", startedAt: try instant("2026-03-01T14:00:00Z"))
         #expect(record.operation == .object([]))
         #expect(record.liveReference == .object([]))
         #expect(!record.verified)

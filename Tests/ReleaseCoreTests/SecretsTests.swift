@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ReleaseCore
 
 /// What the one redactor hides: each secret as written, inside a URL and inside JSON text, and

@@ -1,5 +1,5 @@
-import Testing
 import ReleaseCore
+import Testing
 
 /// Shared helpers for the ReleaseCore tests (not a test file of its own).
 
@@ -14,8 +14,10 @@ func configuration(_ yaml: String, file: String = "release.yml") throws -> Relea
 }
 
 /// The message of the configuration error `yaml` produces, or a recorded failure when it parses.
-func configError(_ yaml: String, file: String = "release.yml",
-                 sourceLocation: SourceLocation = #_sourceLocation) -> String {
+func configError(
+    _ yaml: String, file: String = "release.yml",
+    sourceLocation: SourceLocation = #_sourceLocation
+) -> String {
     do {
         _ = try ReleaseConfiguration.parse(yaml: yaml, file: file)
         Issue.record("expected a configuration error, but the file parsed", sourceLocation: sourceLocation)
@@ -33,8 +35,12 @@ func configError(_ yaml: String, file: String = "release.yml",
 let emptySettings = ConfigReader(file: "release.yml", path: "", value: .null(line: 1))
 
 /// An environment with the given gates.
-func environment(_ name: String = "main", gates: GatePolicy = GatePolicy(), promoteFrom: String? = "develop")
-    -> EnvironmentConfiguration {
-    EnvironmentConfiguration(name: name, provider: "command", providerSettings: emptySettings,
-                             promoteFrom: promoteFrom, gates: gates)
+func environment(
+    _ name: String = "main", gates: GatePolicy = GatePolicy(), promoteFrom: String? = "develop"
+)
+    -> EnvironmentConfiguration
+{
+    EnvironmentConfiguration(
+        name: name, provider: "command", providerSettings: emptySettings,
+        promoteFrom: promoteFrom, gates: gates)
 }

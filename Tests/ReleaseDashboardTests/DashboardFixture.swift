@@ -39,8 +39,9 @@ struct DashboardFixture: Sendable {
         let develop = try db.ensureEnvironment(app: app, named: "develop")
         let main = try db.ensureEnvironment(app: app, named: "main")
         let first = try db.insertRelease(app: app, version: "1.0.0", commit: "3f2a9c1", artifact: "registry/crm:1.0.0", notes: nil, by: "alice")
-        let second = try db.insertRelease(app: app, version: "1.0.1", commit: "9b7e2d4", artifact: "registry/crm:1.0.1",
-                                          notes: hostileNotes, by: "alice")
+        let second = try db.insertRelease(
+            app: app, version: "1.0.1", commit: "9b7e2d4", artifact: "registry/crm:1.0.1",
+            notes: hostileNotes, by: "alice")
         try db.transaction { tx in
             try tx.appendAudit(app: app, actor: "alice", action: "release.created", environment: nil, version: "1.0.0")
             try tx.appendAudit(app: app, actor: "alice", action: "release.created", environment: nil, version: "1.0.1")
@@ -67,16 +68,20 @@ struct DashboardFixture: Sendable {
         let production = try db.ensureEnvironment(app: billing, named: "production")
         let invoice = try db.insertRelease(app: billing, version: "2.0.0", commit: nil, artifact: nil, notes: nil, by: "dave")
         _ = try live(db, app: billing, environment: production, release: invoice, kind: .deploy, by: "dave")
-        return DashboardFixture(url: url, connection: connection, app: app, develop: develop, main: main,
-                                failedCutover: failedCutover, rollbackCutover: rollbackCutover)
+        return DashboardFixture(
+            url: url, connection: connection, app: app, develop: develop, main: main,
+            failedCutover: failedCutover, rollbackCutover: rollbackCutover)
     }
 
     /// A deployment walked to its cutover (verifying), with its audit events.
-    static func went(_ db: PostgresConnection, app: Int64, environment: Int64, release: ReleaseRecord, kind: DeploymentKind,
-                     by actor: String) throws -> (Int64, Timestamp) {
+    static func went(
+        _ db: PostgresConnection, app: Int64, environment: Int64, release: ReleaseRecord, kind: DeploymentKind,
+        by actor: String
+    ) throws -> (Int64, Timestamp) {
         try db.transaction { tx in
-            let id = try tx.insertDeployment(app: app, environment: environment, environmentName: "", release: release.id,
-                                             kind: kind, by: actor, reason: kind == .rollback ? "automatic rollback" : nil)
+            let id = try tx.insertDeployment(
+                app: app, environment: environment, environmentName: "", release: release.id,
+                kind: kind, by: actor, reason: kind == .rollback ? "automatic rollback" : nil)
             try tx.transition(deployment: id, to: .gating)
             try tx.transition(deployment: id, to: .deploying)
             let since = try tx.cutover(deployment: id, environment: environment, release: release.id, liveReference: .object([]))
@@ -86,8 +91,10 @@ struct DashboardFixture: Sendable {
     }
 
     /// A deployment walked to live and verified.
-    static func live(_ db: PostgresConnection, app: Int64, environment: Int64, release: ReleaseRecord, kind: DeploymentKind,
-                     by actor: String) throws -> Int64 {
+    static func live(
+        _ db: PostgresConnection, app: Int64, environment: Int64, release: ReleaseRecord, kind: DeploymentKind,
+        by actor: String
+    ) throws -> Int64 {
         let (id, _) = try went(db, app: app, environment: environment, release: release, kind: kind, by: actor)
         try db.transaction { tx in try tx.markVerified(deployment: id, detail: "3 consecutive healthy answers") }
         return id

@@ -18,7 +18,8 @@ import Testing
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/json")
                 let environments = try #require(try response.json()["environments"]?.arrayValue)
-                #expect(environments.map { "\($0["app"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? "")" }
+                #expect(
+                    environments.map { "\($0["app"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? "")" }
                         == ["billing/production", "crm-api/develop", "crm-api/main"])
                 let main = try #require(environments.first { $0["name"]?.stringValue == "main" })
                 for key in ["name", "live", "health", "in_flight", "frozen"] { #expect(main[key] != nil, "missing \(key)") }
@@ -66,7 +67,8 @@ import Testing
 
                 // Every app's deployments merged newest first, each under its own app, the limit over all.
                 let everyApp = try await client.execute(uri: "/api/history?limit=2", method: .get).json()
-                #expect(everyApp["deployments"]?.arrayValue?.map { "\($0["app"]?.stringValue ?? "")/\($0["environment"]?.stringValue ?? "")" }
+                #expect(
+                    everyApp["deployments"]?.arrayValue?.map { "\($0["app"]?.stringValue ?? "")/\($0["environment"]?.stringValue ?? "")" }
                         == ["billing/production", "crm-api/main"])
                 #expect(everyApp["deployments"]?.arrayValue?.map { $0["kind"]?.stringValue } == ["deploy", "rollback"])
 
@@ -97,7 +99,10 @@ import Testing
                 // Before anything shipped: every environment listed, with nothing live.
                 // Every app at once, each environment under its own app.
                 let now = try await client.execute(uri: "/api/audit?at=\(Timestamp.now.rfc3339)", method: .get).json()
-                #expect(now["environments"]?.arrayValue?.map { "\($0["app"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? ""):\($0["version"]?.stringValue ?? "-")" }
+                #expect(
+                    now["environments"]?.arrayValue?.map {
+                        "\($0["app"]?.stringValue ?? "")/\($0["name"]?.stringValue ?? ""):\($0["version"]?.stringValue ?? "-")"
+                    }
                         == ["billing/production:2.0.0", "crm-api/develop:1.0.1", "crm-api/main:1.0.0"])
                 let early = try await client.execute(uri: "/api/audit?at=2000-01-01T00:00:00Z", method: .get).json()
                 let environments = try #require(early["environments"]?.arrayValue)
@@ -106,7 +111,8 @@ import Testing
 
                 let bad = try await client.execute(uri: "/api/audit?at=yesterday", method: .get)
                 #expect(bad.status == .badRequest)
-                #expect(try bad.json()["error"]?["message"]?.stringValue
+                #expect(
+                    try bad.json()["error"]?["message"]?.stringValue
                         == "at must be an RFC 3339 time such as 2026-03-01T14:00:00Z, not 'yesterday'.")
                 let mixed = try await client.execute(uri: "/api/audit?at=2026-01-01T00:00:00Z&env=main", method: .get)
                 #expect(mixed.status == .badRequest)
@@ -148,7 +154,10 @@ import Testing
                 #expect(page.status == .ok)
                 #expect(page.headers[.contentType] == "text/html; charset=utf-8")
                 #expect(page.text.contains("data-refresh=\"/partials/status\""))
-                #expect(page.text.contains("<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/1.0.0?app=crm-api\">1.0.0</a>"))
+                #expect(
+                    page.text.contains(
+                        "<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/1.0.0?app=crm-api\">1.0.0</a>"
+                    ))
                 #expect(page.text.contains("<span class=\"badge frozen\">frozen</span> incident 42, by carol"))
                 #expect(page.text.contains("href=\"/apps/billing\""))
 
@@ -188,7 +197,10 @@ import Testing
                 let at = fixture.failedCutover.rfc3339
                 let picked = try await client.execute(uri: "/apps/crm-api?at=\(at)", method: .get).text
                 #expect(picked.contains("<caption>Live at \(at)</caption>"))
-                #expect(picked.contains("<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/1.0.1?app=crm-api\">1.0.1</a>"))
+                #expect(
+                    picked.contains(
+                        "<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/1.0.1?app=crm-api\">1.0.1</a>"
+                    ))
                 #expect(picked.contains("<line class=\"instant\""))
 
                 let bad = try await client.execute(uri: "/apps/crm-api?at=noon", method: .get)
@@ -206,8 +218,10 @@ import Testing
             // Forty more releases on develop: the instant of the fifth is far behind the latest thirty.
             let cutovers = try await fixture.connection.run { db in
                 try (1...40).map { number in
-                    let release = try db.insertRelease(app: fixture.app, version: "2.0.\(number)", commit: nil, artifact: nil, notes: nil, by: "alice")
-                    let id = try DashboardFixture.live(db, app: fixture.app, environment: fixture.develop, release: release, kind: .deploy, by: "alice")
+                    let release = try db.insertRelease(
+                        app: fixture.app, version: "2.0.\(number)", commit: nil, artifact: nil, notes: nil, by: "alice")
+                    let id = try DashboardFixture.live(
+                        db, app: fixture.app, environment: fixture.develop, release: release, kind: .deploy, by: "alice")
                     return try #require(try db.deployment(id: id)?.cutoverAt)
                 }
             }
@@ -218,9 +232,13 @@ import Testing
 
                 let at = cutovers[4].rfc3339
                 let then = try await client.execute(uri: "/apps/crm-api?at=\(at)", method: .get).text
-                #expect(then.contains("<g class=\"bar ok\" data-version=\"2.0.5\">") || then.contains("<g class=\"bar ok alt\" data-version=\"2.0.5\">"))
+                #expect(
+                    then.contains("<g class=\"bar ok\" data-version=\"2.0.5\">") || then.contains("<g class=\"bar ok alt\" data-version=\"2.0.5\">"))
                 #expect(!then.contains("data-version=\"2.0.40\""), "drawn around the instant, not up to now")
-                #expect(then.contains("<tr data-env=\"develop\"><th scope=\"row\">develop</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/2.0.5?app=crm-api\">2.0.5</a>"))
+                #expect(
+                    then.contains(
+                        "<tr data-env=\"develop\"><th scope=\"row\">develop</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/2.0.5?app=crm-api\">2.0.5</a>"
+                    ))
                 #expect(then.contains("<line class=\"instant\""))
                 #expect(then.contains("<g class=\"mark deploy\""))
             }
@@ -260,11 +278,12 @@ import Testing
     @Test func aReleasePageSaysWhenTheTrailWasTamperedWith() async throws {
         try await DashboardFixture.with { fixture in
             try await fixture.connection.run { db in
-                try db.execute(script: """
-                    ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
-                    UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2;
-                    ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
-                    """)
+                try db.execute(
+                    script: """
+                        ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+                        UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2;
+                        ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
+                        """)
             }
             try await fixture.application().test(.router) { client in
                 let page = try await client.execute(uri: "/releases/1.0.1?app=crm-api", method: .get).text
@@ -340,8 +359,10 @@ import Testing
                 #expect(try await client.execute(uri: "/api/status", method: .get).status == .ok)
                 // An administrator ends the dashboard's sessions (or the server restarts).
                 let ended = try await fixture.connection.run { db in
-                    try db.query("SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'release serve' AND datname = current_database()")
-                        .first?.int64("n")
+                    try db.query(
+                        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'release serve' AND datname = current_database()"
+                    )
+                    .first?.int64("n")
                 }
                 #expect(ended == 1)
                 let after = try await client.execute(uri: "/api/status", method: .get)
@@ -363,7 +384,8 @@ import Testing
 
                 let bearer = try await client.execute(uri: "/api/status", method: .get, headers: [.authorization: "Bearer \(token)"])
                 #expect(bearer.status == .ok)
-                #expect(try await client.execute(uri: "/api/status", method: .get, headers: [.authorization: "Bearer nope"]).status
+                #expect(
+                    try await client.execute(uri: "/api/status", method: .get, headers: [.authorization: "Bearer nope"]).status
                         == .unauthorized)
 
                 let exchange = try await client.execute(uri: "/apps/crm-api?token=\(token)&at=2026-01-01T00:00:00Z", method: .get)
@@ -400,8 +422,9 @@ import Testing
 
     @Test func anUnreachableDatabaseIsA503WithTheCLIsErrorShape() async throws {
         // A port nothing listens on (PostgreSQL's socket directory of a cluster that does not exist).
-        let dashboard = Dashboard(database: DashboardDatabase(url: "postgresql:///release?host=/nonexistent&port=1"),
-                                  configuration: nil, token: nil)
+        let dashboard = Dashboard(
+            database: DashboardDatabase(url: "postgresql:///release?host=/nonexistent&port=1"),
+            configuration: nil, token: nil)
         try await Application(router: dashboard.router()).test(.router) { client in
             let api = try await client.execute(uri: "/api/status", method: .get)
             #expect(api.status == .serviceUnavailable)

@@ -48,12 +48,15 @@ final class EngineFixture: @unchecked Sendable {
 
     /// `main` as release.yml would describe it: the scripted provider, a health check against the
     /// loopback endpoint unless `health` is false, its `on_failure` and its `gates`.
-    func main(health: Bool = true, onFailure: EnvironmentConfiguration.FailurePolicy = .rollback,
-              gates: GatePolicy = GatePolicy()) -> EnvironmentConfiguration {
+    func main(
+        health: Bool = true, onFailure: EnvironmentConfiguration.FailurePolicy = .rollback,
+        gates: GatePolicy = GatePolicy()
+    ) -> EnvironmentConfiguration {
         // Quick verdicts: two healthy answers in a row at once, or a failure after two seconds
         // (long enough for a loaded machine to answer a healthy release in time).
-        let check = HealthCheckConfiguration(url: server.url(), timeout: .seconds(1), interval: .milliseconds(20), successes: 2,
-                                             within: .seconds(2))
+        let check = HealthCheckConfiguration(
+            url: server.url(), timeout: .seconds(1), interval: .milliseconds(20), successes: 2,
+            within: .seconds(2))
         return EnvironmentConfiguration(
             name: "main", provider: "scripted",
             providerSettings: ConfigReader(file: "release.yml", path: "environments.main.scripted", value: .null(line: 1)),
@@ -74,8 +77,9 @@ final class EngineFixture: @unchecked Sendable {
         let provider = self.provider
         registry.register("scripted") { _, _ in provider }
         let context = ProviderRegistry.ProviderContext(configurationDirectory: "/", environment: [:], output: { _ in })
-        return Engine(configuration: configuration, connection: connection, providers: registry, providerContext: context, actor: actor,
-                      progress: { _ in })
+        return Engine(
+            configuration: configuration, connection: connection, providers: registry, providerContext: context, actor: actor,
+            progress: { _ in })
     }
 
     // MARK: Set-up in the user's words

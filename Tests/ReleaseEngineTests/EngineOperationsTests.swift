@@ -46,7 +46,8 @@ import Testing
             let id = try #require(try await fixture.history().first?.id)
             let error = try await fixture.failure { try await fixture.deploy("1.1.0", actor: "bob") }
             #expect(error.code == .busy)
-            #expect(error.message == "Environment 'main' is busy: deploy of 1.0.0 by alice is deploying (deployment \(id)). "
+            #expect(
+                error.message == "Environment 'main' is busy: deploy of 1.0.0 by alice is deploying (deployment \(id)). "
                     + "Wait for it, or run `release recover main` if that run died.")
             fixture.provider.proceed()
             _ = try await first.value
@@ -73,22 +74,31 @@ import Testing
             #expect(try await fixture.history().map(\.state) == [.live, .superseded])
             #expect(try await fixture.auditActions().suffix(3) == ["deploy.started", "deploy.cutover", "deploy.live"])
             #expect(fixture.provider.asked == ["deploy 1.0.0", "deploy 1.1.0"])
-            #expect(fixture.provider.calls.last == ScriptedProvider.Call(method: .settle, version: "1.1.0", deploymentID: report.deploymentID,
-                                                                         healthy: true))
+            #expect(
+                fixture.provider.calls.last
+                    == ScriptedProvider.Call(
+                        method: .settle, version: "1.1.0", deploymentID: report.deploymentID,
+                        healthy: true))
         }
     }
 
     /// A provider failure that took nothing live: the deployment fails, nothing is quarantined or
     /// rolled back, and the message says what serves as far as the platform showed.
     @Test(arguments: [
-        (ScriptedProvider.Step.fail("The build failed.", serving: .unchanged(observed: "release v7 is still current")),
-         "Nothing went live, so nothing was rolled back: main still serves 1.0.0 (release v7 is still current)."),
+        (
+            ScriptedProvider.Step.fail("The build failed.", serving: .unchanged(observed: "release v7 is still current")),
+            "Nothing went live, so nothing was rolled back: main still serves 1.0.0 (release v7 is still current)."
+        ),
         // Nothing recorded means the platform never started: unchanged, whatever the provider said.
-        (.fail("The API answered 500.", serving: .unknown),
-         "Nothing went live, so nothing was rolled back: main still serves 1.0.0 (the platform had not started an operation)."),
-        (.partlyRollOut("Two of four instances run it."),
-         "Nothing was rolled back: release cannot tell what main serves now (it served 1.0.0 before): "
-            + "check it with `release probe main` and on the platform."),
+        (
+            .fail("The API answered 500.", serving: .unknown),
+            "Nothing went live, so nothing was rolled back: main still serves 1.0.0 (the platform had not started an operation)."
+        ),
+        (
+            .partlyRollOut("Two of four instances run it."),
+            "Nothing was rolled back: release cannot tell what main serves now (it served 1.0.0 before): "
+                + "check it with `release probe main` and on the platform."
+        ),
     ])
     func aProviderFailureFailsTheDeploymentWithoutQuarantine(step: ScriptedProvider.Step, ending: String) async throws {
         try await EngineFixture.with { fixture in
@@ -114,7 +124,8 @@ import Testing
             fixture.provider.on(.deploy, "1.1.0", .unreachableAfterRecording("The platform stopped answering."))
             let error = try await fixture.failingDeploy("1.1.0")
             #expect(error.code == .unavailable)
-            #expect(error.message == "The platform stopped answering. The operation may still be running on the platform; "
+            #expect(
+                error.message == "The platform stopped answering. The operation may still be running on the platform; "
                     + "run `release recover main` once it can be reached.")
             let left = try #require(try await fixture.status().inFlight)
             #expect(left.state == .deploying)
@@ -126,8 +137,11 @@ import Testing
             let reports = try await fixture.engine(actor: "bob").recover(environment: "main")
             #expect(reports.map(\.outcome) == [.settled])
             #expect(reports.first?.message.hasPrefix("1.1.0 is live on main") == true)
-            #expect(fixture.provider.calls.contains(ScriptedProvider.Call(method: .resume, version: "1.1.0", deploymentID: left.id,
-                                                                          operation: left.operation)))
+            #expect(
+                fixture.provider.calls.contains(
+                    ScriptedProvider.Call(
+                        method: .resume, version: "1.1.0", deploymentID: left.id,
+                        operation: left.operation)))
             #expect(try await fixture.status().live?.version == "1.1.0")
             #expect(try await fixture.auditActions().suffix(4) == ["deploy.started", "recover.took_over", "deploy.cutover", "deploy.live"])
         }
@@ -154,7 +168,8 @@ import Testing
             fixture.provider.proceed()
             let error = try await run.value
             #expect(error.code == .busy)
-            #expect(error.message == "Another run took over deployment \(id) on main (this run's lease expired); "
+            #expect(
+                error.message == "Another run took over deployment \(id) on main (this run's lease expired); "
                     + "stopping without recording anything more. See `release status main`.")
             let left = try #require(try await fixture.status().inFlight)
             #expect(left.state == .deploying)

@@ -39,8 +39,9 @@ import Testing
                 let app = try db.ensureApp(named: "crm-api")
                 let main = try db.ensureEnvironment(app: app, named: "main")
                 guard let release = try db.release(app: app, version: "1.0.0") else { throw ScriptError("no 1.0.0") }
-                let id = try db.insertDeployment(app: app, environment: main, environmentName: "main", release: release.id, kind: .deploy,
-                                                 by: "alice", reason: nil)
+                let id = try db.insertDeployment(
+                    app: app, environment: main, environmentName: "main", release: release.id, kind: .deploy,
+                    by: "alice", reason: nil)
                 if state == .gating { try db.transition(deployment: id, to: .gating) }
             }
             let reports = try await fixture.engine(actor: "bob").recover(environment: "main")

@@ -25,9 +25,11 @@ import Testing
             let refused = try await fixture.failure { try await alice.watch(main, for: .seconds(30)) }
             #expect(refused.code == .deploymentFailed)
             #expect(refused.message.hasPrefix("1.1.0 failed its health probe on main during the watch (not healthy within "))
-            #expect(refused.message.hasSuffix("1.1.0 is quarantined and still serving on main: the automatic rollback could not start: "
-                + "its gates refused it (allowed: alice may not operate on main; allowed: bob); someone they allow can run "
-                + "`release rollback main --reason …`."), "\(refused.message)")
+            #expect(
+                refused.message.hasSuffix(
+                    "1.1.0 is quarantined and still serving on main: the automatic rollback could not start: "
+                        + "its gates refused it (allowed: alice may not operate on main; allowed: bob); someone they allow can run "
+                        + "`release rollback main --reason …`."), "\(refused.message)")
             let bad = try await fixture.release("1.1.0")
             #expect(bad.quarantineReason?.hasPrefix("failed its health probe on main during a watch: ") == true)
             #expect(try await fixture.status().live?.version == "1.1.0")
@@ -42,7 +44,10 @@ import Testing
             #expect(status.live?.verified == true)
             #expect(try await fixture.history().map(\.state) == [.live, .superseded, .superseded])
             #expect(fixture.provider.asked == ["deploy 1.0.0", "deploy 1.1.0", "rollback 1.0.0"])
-            #expect(try await fixture.auditActions().suffix(5) == ["watch.failed", "watch.failed", "rollback.started", "rollback.cutover", "rollback.live"])
+            #expect(
+                try await fixture.auditActions().suffix(5) == [
+                    "watch.failed", "watch.failed", "rollback.started", "rollback.cutover", "rollback.live",
+                ])
         }
     }
 

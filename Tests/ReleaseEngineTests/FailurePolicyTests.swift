@@ -30,7 +30,8 @@ import Testing
             fixture.provider.on(.deploy, "1.1.0", .fail("The rollout ended FAILED.", serving: .failedRelease))
             let error = try await fixture.failingDeploy("1.1.0")
             #expect(error.code == .deploymentFailed)
-            #expect(error.message == "1.1.0 failed on main after the platform put it live (The rollout ended FAILED.). "
+            #expect(
+                error.message == "1.1.0 failed on main after the platform put it live (The rollout ended FAILED.). "
                     + "1.1.0 is quarantined; main was rolled back to 1.0.0 and is healthy.")
             try await expectRolledBack(fixture, from: "1.1.0", finding: "deploy.verification_failed")
         }
@@ -45,9 +46,11 @@ import Testing
             let error = try await fixture.failingDeploy("1.1.0", main)
             #expect(error.code == .deploymentFailed)
             #expect(error.message.hasPrefix("Verification of 1.1.0 on main failed ("))
-            #expect(error.message.hasSuffix("1.1.0 is quarantined and still serving on main: on_failure is stop. "
-                + "Run `release rollback main --reason …`, or deploy a fixed release: "
-                + "`release create VERSION`, then `release deploy VERSION main`."))
+            #expect(
+                error.message.hasSuffix(
+                    "1.1.0 is quarantined and still serving on main: on_failure is stop. "
+                        + "Run `release rollback main --reason …`, or deploy a fixed release: "
+                        + "`release create VERSION`, then `release deploy VERSION main`."))
             #expect(try await fixture.release("1.1.0").isQuarantined)
             let status = try await fixture.status()
             #expect(status.live?.version == "1.1.0")
@@ -63,8 +66,10 @@ import Testing
             fixture.provider.breaks("1.0.0")
             let error = try await fixture.failingDeploy("1.0.0")
             #expect(error.code == .deploymentFailed)
-            #expect(error.message.hasSuffix("1.0.0 is quarantined and still serving on main: there is no earlier verified release to roll back to. "
-                + "Deploy a fixed release: `release create VERSION`, then `release deploy VERSION main`."))
+            #expect(
+                error.message.hasSuffix(
+                    "1.0.0 is quarantined and still serving on main: there is no earlier verified release to roll back to. "
+                        + "Deploy a fixed release: `release create VERSION`, then `release deploy VERSION main`."))
             #expect(try await fixture.release("1.0.0").isQuarantined)
             #expect(try await fixture.history().map(\.state) == [.failed])
             #expect(fixture.provider.asked == ["deploy 1.0.0"])
@@ -80,8 +85,10 @@ import Testing
             let error = try await fixture.failingDeploy("1.1.0")
             #expect(error.code == .deploymentFailed)
             #expect(error.message.hasPrefix("Verification of 1.1.0 on main failed ("))
-            #expect(error.message.hasSuffix("), and the automatic rollback to 1.0.0 failed too: Rollback of main to 1.0.0 failed: "
-                + "The platform refused the rollback. Main still serves 1.1.0 (1.1.0 is current). main is degraded and needs a human."))
+            #expect(
+                error.message.hasSuffix(
+                    "), and the automatic rollback to 1.0.0 failed too: Rollback of main to 1.0.0 failed: "
+                        + "The platform refused the rollback. Main still serves 1.1.0 (1.1.0 is current). main is degraded and needs a human."))
             #expect(try await fixture.release("1.1.0").isQuarantined)
             let status = try await fixture.status()
             #expect(status.health == "degraded")
@@ -103,8 +110,9 @@ import Testing
             }
             #expect(error.code == .deploymentFailed)
             #expect(error.message.hasPrefix("Rollback of main to 1.0.0 failed verification ("))
-            #expect(error.message.hasSuffix(
-                "A rollback is never rolled back: main is degraded and needs a human: check the platform, then deploy a known-good release."))
+            #expect(
+                error.message.hasSuffix(
+                    "A rollback is never rolled back: main is degraded and needs a human: check the platform, then deploy a known-good release."))
             #expect(try await fixture.release("1.0.0").isQuarantined == false, "a rollback's target is not what was found bad")
             #expect(try await fixture.status().health == "degraded")
             #expect(fixture.provider.asked == ["deploy 1.0.0", "deploy 1.1.0", "rollback 1.0.0"])

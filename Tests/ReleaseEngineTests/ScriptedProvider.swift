@@ -111,11 +111,15 @@ final class ScriptedProvider: DeploymentProvider, @unchecked Sendable {
         lock.withLock { made.append(call) }
     }
 
-    private func perform(_ method: Method, _ request: DeploymentRequest, operation: JSONValue? = nil, targetReference: JSONValue? = nil,
-                         record: OperationRecorder) async throws -> DeploymentOutcome {
+    private func perform(
+        _ method: Method, _ request: DeploymentRequest, operation: JSONValue? = nil, targetReference: JSONValue? = nil,
+        record: OperationRecorder
+    ) async throws -> DeploymentOutcome {
         let version = request.release.version
-        append(Call(method: method, version: version, deploymentID: request.deploymentID, operation: operation,
-                    targetReference: targetReference))
+        append(
+            Call(
+                method: method, version: version, deploymentID: request.deploymentID, operation: operation,
+                targetReference: targetReference))
         let step: Step? = lock.withLock {
             let key = "\(method.rawValue) \(version)"
             return steps[key]?.isEmpty == false ? steps[key]?.removeFirst() : nil

@@ -8,8 +8,9 @@ import Testing
         let app = fixture.app
         return try await fixture.connection.run { db in
             for index in 0..<count {
-                try db.appendAudit(app: app, actor: "alice", action: "test.event", environment: index % 2 == 0 ? "main" : nil,
-                                   version: "1.0.\(index)", details: .object([("n", .int(Int64(index))), ("text", .string("ü \"quoted\""))]))
+                try db.appendAudit(
+                    app: app, actor: "alice", action: "test.event", environment: index % 2 == 0 ? "main" : nil,
+                    version: "1.0.\(index)", details: .object([("n", .int(Int64(index))), ("text", .string("ü \"quoted\""))]))
             }
             return try db.auditChain(app: app, after: 0, limit: 100)
         }
@@ -53,11 +54,12 @@ import Testing
             _ = try await appendSome(fixture)
             // Only the owner can do this, by switching off the guard: exactly what verify must catch.
             try await fixture.connection.run { db in
-                try db.execute(script: """
-                    ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
-                    UPDATE audit_events SET actor = 'mallory' WHERE sequence = 3;
-                    ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
-                    """)
+                try db.execute(
+                    script: """
+                        ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+                        UPDATE audit_events SET actor = 'mallory' WHERE sequence = 3;
+                        ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
+                        """)
             }
             let app = fixture.app
             let events = try await fixture.connection.run { db in try db.auditChain(app: app, after: 0, limit: 100) }
@@ -72,11 +74,12 @@ import Testing
         try await StoreFixture.with { fixture in
             _ = try await appendSome(fixture)
             try await fixture.connection.run { db in
-                try db.execute(script: """
-                    ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
-                    DELETE FROM audit_events WHERE sequence = 5;
-                    ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
-                    """)
+                try db.execute(
+                    script: """
+                        ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+                        DELETE FROM audit_events WHERE sequence = 5;
+                        ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
+                        """)
             }
             let app = fixture.app
             let (events, head) = try await fixture.connection.run { db in

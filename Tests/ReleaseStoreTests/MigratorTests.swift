@@ -91,8 +91,9 @@ import Testing
         #expect(files == Migration.embedded.map(\.name), "run ops/embed-migrations")
         for migration in Migration.embedded {
             let text = try String(contentsOfFile: folder + "/" + migration.name, encoding: .utf8)
-            #expect(text.trimmingCharacters(in: .newlines) == migration.sql.trimmingCharacters(in: .newlines),
-                    "\(migration.name) differs from the embedded copy: run ops/embed-migrations")
+            #expect(
+                text.trimmingCharacters(in: .newlines) == migration.sql.trimmingCharacters(in: .newlines),
+                "\(migration.name) differs from the embedded copy: run ops/embed-migrations")
             // Databases hold the SHA-256 of the SQL itself: a written-in checksum must be that one,
             // or every database migrated before would look edited.
             #expect(migration.checksum == Digest.sha256Hex(migration.sql), "\(migration.name): run ops/embed-migrations")

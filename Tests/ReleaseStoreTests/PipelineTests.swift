@@ -59,8 +59,9 @@ import Testing
                 try db.transaction { tx in
                     try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.added", environment: nil, version: nil)
                     // pending → live is not a transition the database allows: refused when it reaches the server.
-                    let id = try tx.insertDeployment(app: fixture.app, environment: fixture.main, environmentName: "main",
-                                                     release: fixture.first.id, kind: .deploy, by: "alice", reason: nil)
+                    let id = try tx.insertDeployment(
+                        app: fixture.app, environment: fixture.main, environmentName: "main",
+                        release: fixture.first.id, kind: .deploy, by: "alice", reason: nil)
                     try tx.transition(deployment: id, to: .live)
                     try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.after", environment: nil, version: nil)
                 }

@@ -22,8 +22,10 @@ import Testing
     @Test func theInFlightIndexesNameTheInFlightStates() async throws {
         try await StoreFixture.with { fixture in
             for index in ["deployments_one_in_flight", "deployments_in_flight_leases"] {
-                let definition = try #require(try fixture.connection.query(
-                    "SELECT pg_get_indexdef(\(index)::regclass) AS definition").first?.string("definition"))
+                let definition = try #require(
+                    try fixture.connection.query(
+                        "SELECT pg_get_indexdef(\(index)::regclass) AS definition"
+                    ).first?.string("definition"))
                 let named = Set(DeploymentState.allCases.filter { definition.contains("'\($0.rawValue)'") })
                 #expect(named == DeploymentState.inFlight, "\(index): \(definition)")
             }
@@ -35,8 +37,9 @@ import Testing
         try await StoreFixture.with { fixture in
             let (app, environment, release) = (fixture.app, fixture.main, fixture.first.id)
             let id = try await fixture.connection.run { db in
-                try db.insertDeployment(app: app, environment: environment, environmentName: "main", release: release,
-                                        kind: .deploy, by: "alice", reason: nil)
+                try db.insertDeployment(
+                    app: app, environment: environment, environmentName: "main", release: release,
+                    kind: .deploy, by: "alice", reason: nil)
             }
             let attempt: () async throws -> Void = {
                 try await fixture.connection.run { db in try db.transition(deployment: id, to: target) }
@@ -53,7 +56,8 @@ import Testing
         try await StoreFixture.with { fixture in
             let (app, environment, release) = (fixture.app, fixture.main, fixture.first.id)
             #expect(throws: PostgresError.self) {
-                try fixture.connection.query("""
+                try fixture.connection.query(
+                    """
                     INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor)
                     VALUES (\(app), \(environment), \(release), 'deploy', 'live', 'mallory')
                     """)
@@ -65,24 +69,28 @@ import Testing
         try await StoreFixture.with { fixture in
             let (app, main, develop, release) = (fixture.app, fixture.main, fixture.develop, fixture.first.id)
             let first = try await fixture.connection.run { db in
-                try db.insertDeployment(app: app, environment: main, environmentName: "main", release: release, kind: .deploy, by: "alice", reason: nil)
+                try db.insertDeployment(
+                    app: app, environment: main, environmentName: "main", release: release, kind: .deploy, by: "alice", reason: nil)
             }
             await #expect {
                 try await fixture.connection.run { db in
-                    _ = try db.insertDeployment(app: app, environment: main, environmentName: "main", release: release, kind: .deploy, by: "bob", reason: nil)
+                    _ = try db.insertDeployment(
+                        app: app, environment: main, environmentName: "main", release: release, kind: .deploy, by: "bob", reason: nil)
                 }
             } throws: { error in
                 (error as? ReleaseError)?.code == .busy && "\(error)".contains("deployment \(first)")
             }
             // Another environment is independent.
             _ = try await fixture.connection.run { db in
-                try db.insertDeployment(app: app, environment: develop, environmentName: "develop", release: release, kind: .deploy, by: "bob", reason: nil)
+                try db.insertDeployment(
+                    app: app, environment: develop, environmentName: "develop", release: release, kind: .deploy, by: "bob", reason: nil)
             }
             // Once the first one is no longer in flight, the slot is free again.
             try await fixture.connection.run { db in
                 try db.transition(deployment: first, to: .gating)
                 try db.transition(deployment: first, to: .rejected)
-                _ = try db.insertDeployment(app: app, environment: main, environmentName: "main", release: release, kind: .deploy, by: "bob", reason: nil)
+                _ = try db.insertDeployment(
+                    app: app, environment: main, environmentName: "main", release: release, kind: .deploy, by: "bob", reason: nil)
             }
         }
     }
@@ -92,7 +100,8 @@ import Testing
             let (id, since) = try await fixture.cutover(fixture.first, in: fixture.main)
             let (environment, release) = (fixture.main, fixture.second.id)
             #expect(throws: PostgresError.self) {
-                try fixture.connection.query("""
+                try fixture.connection.query(
+                    """
                     INSERT INTO occupancy (environment_id, release_id, deployment_id, during)
                     VALUES (\(environment), \(release), \(id), tstzrange(\(since.adding(.seconds(-10)))::timestamptz, \(since.adding(.seconds(1)))::timestamptz))
                     """)

@@ -35,8 +35,9 @@ struct StoreFixture: Sendable {
     func cutover(_ release: ReleaseRecord, in environment: Int64, kind: DeploymentKind = .deploy) async throws -> (id: Int64, since: Timestamp) {
         let app = self.app
         return try connection.transaction { db in
-            let id = try db.insertDeployment(app: app, environment: environment, environmentName: "env", release: release.id,
-                                             kind: kind, by: "alice", reason: nil)
+            let id = try db.insertDeployment(
+                app: app, environment: environment, environmentName: "env", release: release.id,
+                kind: kind, by: "alice", reason: nil)
             try db.transition(deployment: id, to: .gating)
             try db.transition(deployment: id, to: .deploying)
             let since = try db.cutover(deployment: id, environment: environment, release: release.id, liveReference: .object([]))

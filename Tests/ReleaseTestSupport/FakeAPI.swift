@@ -1,8 +1,9 @@
 import Foundation
+import ReleaseCore
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import ReleaseCore
 
 /// A fake platform API from Tests/Fakes (Heroku, Railway), started on loopback for one test. Each
 /// loads the platform's official description from ../shared/specs, accepts only what it allows,
@@ -44,8 +45,10 @@ public final class FakeAPI: @unchecked Sendable {
         try await with(script: "notify/fake_receiver.py", schema: nil, body)
     }
 
-    private static func with<T: Sendable>(script: String, schema: String?, schemaFlag: String = "--schema", projectTokenArgument: Bool = false,
-                                          _ body: (FakeAPI) async throws -> T) async throws -> T {
+    private static func with<T: Sendable>(
+        script: String, schema: String?, schemaFlag: String = "--schema", projectTokenArgument: Bool = false,
+        _ body: (FakeAPI) async throws -> T
+    ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-api-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -54,7 +57,8 @@ public final class FakeAPI: @unchecked Sendable {
         let projectToken = "ptok-test-\(UUID().uuidString.prefix(12))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Python.executable)
-        process.arguments = [ProjectPaths.root + "/Tests/Fakes/" + script]
+        process.arguments =
+            [ProjectPaths.root + "/Tests/Fakes/" + script]
             + (schema.map { [schemaFlag, ProjectPaths.root + "/../shared/specs/" + $0] } ?? [])
             + ["--port", "0", "--port-file", portFile, "--token", apiKey, "--max-seconds", "300"]
             + (projectTokenArgument ? ["--project-token", projectToken] : [])
@@ -65,7 +69,8 @@ public final class FakeAPI: @unchecked Sendable {
         let deadline = ContinuousClock.now.advanced(by: .seconds(90))
         while port == nil, ContinuousClock.now < deadline, process.isRunning {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
-               let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 port = value
             } else {
                 try await Task.sleep(for: .milliseconds(20))

@@ -1,12 +1,13 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 whose answers a test scripts request by request, so health
 /// probes can be tested against flaky, wrong, slow and absent endpoints without the network.
@@ -63,7 +64,7 @@ public struct LoopbackHTTPServer: Sendable {
     /// Runs `body` with a server answering through `handler`, and shuts the server down afterwards.
     public static func withServer<Result: Sendable>(
         _ handler: @escaping Handler,
-        _ body: (LoopbackHTTPServer) async throws -> Result
+        body: (LoopbackHTTPServer) async throws -> Result
     ) async throws -> Result {
         let counter = RequestCounter()
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -123,8 +124,10 @@ public struct LoopbackHTTPServer: Sendable {
         return try await body(Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    private static func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
-                              handler: Handler, counter: RequestCounter) async throws {
+    private static func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>,
+        handler: Handler, counter: RequestCounter
+    ) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var path = "/"
             for try await part in inbound {

@@ -1,8 +1,9 @@
 import Foundation
+import ReleaseCore
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import ReleaseCore
 
 /// moto_server on loopback with signature checks on, holding an ECS service and a Lambda alias
 /// (Tests/Fakes/aws/moto_world.py), started for one test and stopped after it.
@@ -29,8 +30,10 @@ public final class MotoWorld: @unchecked Sendable {
 
     /// The environment a `release` process or a provider needs to reach this world.
     public var environment: [String: String] {
-        ["AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secretAccessKey, "AWS_REGION": region,
-         "AWS_ENDPOINT_URL": endpoint]
+        [
+            "AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secretAccessKey, "AWS_REGION": region,
+            "AWS_ENDPOINT_URL": endpoint,
+        ]
     }
 
     /// Starts a world, runs `body`, and stops the world whatever happens.
@@ -41,8 +44,10 @@ public final class MotoWorld: @unchecked Sendable {
         let stateFile = directory + "/world.json"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Python.executable)
-        process.arguments = [ProjectPaths.root + "/Tests/Fakes/aws/moto_world.py", "--state-file", stateFile,
-                             "--rollout-seconds", String(rolloutSeconds), "--max-seconds", "600"]
+        process.arguments = [
+            ProjectPaths.root + "/Tests/Fakes/aws/moto_world.py", "--state-file", stateFile,
+            "--rollout-seconds", String(rolloutSeconds), "--max-seconds", "600",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()

@@ -42,7 +42,8 @@ public enum TestDatabase {
     /// directory that the URL's `host` names); nil for a cluster run some other way.
     public static func serverLog() throws -> String? {
         guard let query = URLComponents(string: try adminURL())?.queryItems,
-              let socket = query.first(where: { $0.name == "host" })?.value, socket.hasPrefix("/") else { return nil }
+            let socket = query.first(where: { $0.name == "host" })?.value, socket.hasPrefix("/")
+        else { return nil }
         let log = URL(fileURLWithPath: socket).deletingLastPathComponent().appendingPathComponent("server.log").path
         return FileManager.default.isReadableFile(atPath: log) ? log : nil
     }
@@ -122,7 +123,10 @@ public enum Python {
     /// initializer, and every test thread waiting on it, forever.
     public static let executable: String = {
         if let path = ProcessInfo.processInfo.environment["RELEASE_TEST_PYTHON"], !path.isEmpty,
-           FileManager.default.isExecutableFile(atPath: path) { return path }
+            FileManager.default.isExecutableFile(atPath: path)
+        {
+            return path
+        }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("python-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: file) }
         guard FileManager.default.createFile(atPath: file, contents: nil), let output = FileHandle(forWritingAtPath: file) else {

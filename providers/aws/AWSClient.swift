@@ -46,7 +46,8 @@ struct AWSErrorAnswer: Sendable {
 
     static func element(_ name: String, in xml: String) -> String? {
         guard let open = xml.range(of: "<\(name)>"),
-            let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex) else { return nil }
+            let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex)
+        else { return nil }
         return String(xml[open.upperBound..<close.lowerBound])
     }
 
@@ -81,26 +82,31 @@ struct AWSClient: Sendable {
         self.service = service
         self.region = region
         self.hint = hint
-        endpoint = environment.nonEmpty(service.endpointVariable) ?? environment.nonEmpty("AWS_ENDPOINT_URL") ?? apiURL
+        endpoint =
+            environment.nonEmpty(service.endpointVariable) ?? environment.nonEmpty("AWS_ENDPOINT_URL") ?? apiURL
             ?? "https://\(service.signingName).\(region).amazonaws.com"
-        let signer = SigV4Signer(credentials: credentials, region: region, service: service.signingName,
-                                 unsignedHeaders: SigV4Signer.sdkUnsignedHeaders)
-        api = APIClient(configuration: .init(
-            baseURL: endpoint,
-            headers: [("Accept", "application/json"), ("User-Agent", "release/\(ReleaseInfo.version)")],
-            platform: service.title,
-            authorize: { method, url, headers, body in
-                guard let parts = URLComponents(string: url), let host = parts.host else { return headers }
-                let authority = parts.port.map { "\(host):\($0)" } ?? host
-                var all = headers.filter { $0.0.lowercased() != "host" }
-                all.insert(("Host", authority), at: 0)
-                let signed = signer.sign(.init(method: method, path: parts.percentEncodedPath, query: parts.percentEncodedQuery ?? "",
-                                               headers: all, body: body), at: Date())
-                return signed.headers
-            },
-            refusedWithoutActing: { response in
-                AWSErrorAnswer(status: response.status, headers: response.headers, body: response.body).isThrottling
-            }))
+        let signer = SigV4Signer(
+            credentials: credentials, region: region, service: service.signingName,
+            unsignedHeaders: SigV4Signer.sdkUnsignedHeaders)
+        api = APIClient(
+            configuration: .init(
+                baseURL: endpoint,
+                headers: [("Accept", "application/json"), ("User-Agent", "release/\(ReleaseInfo.version)")],
+                platform: service.title,
+                authorize: { method, url, headers, body in
+                    guard let parts = URLComponents(string: url), let host = parts.host else { return headers }
+                    let authority = parts.port.map { "\(host):\($0)" } ?? host
+                    var all = headers.filter { $0.0.lowercased() != "host" }
+                    all.insert(("Host", authority), at: 0)
+                    let signed = signer.sign(
+                        .init(
+                            method: method, path: parts.percentEncodedPath, query: parts.percentEncodedQuery ?? "",
+                            headers: all, body: body), at: Date())
+                    return signed.headers
+                },
+                refusedWithoutActing: { response in
+                    AWSErrorAnswer(status: response.status, headers: response.headers, body: response.body).isThrottling
+                }))
     }
 
     /// A client from resolved credentials and region; usage errors, with advice, when either is missing.
@@ -109,30 +115,36 @@ struct AWSClient: Sendable {
             throw ReleaseError.usage(session.missingCredentials ?? "No AWS credentials.")
         }
         guard let region = session.region else {
-            throw ReleaseError.usage("No AWS region: set `region` in the environment's "
-                + "\(service.signingName == "ecs" ? "aws-ecs" : "aws-lambda") block of release.yml, or AWS_REGION.")
+            throw ReleaseError.usage(
+                "No AWS region: set `region` in the environment's "
+                    + "\(service.signingName == "ecs" ? "aws-ecs" : "aws-lambda") block of release.yml, or AWS_REGION.")
         }
         self.init(service: service, credentials: credentials, region: region, apiURL: apiURL, environment: environment, hint: hint)
     }
 
     /// A JSON 1.1 call (ECS): `POST /` with `X-Amz-Target: <prefix>.<operation>`.
     func json11(_ target: String, _ operation: String, _ input: JSONValue, retryable: Bool) async throws -> JSONValue {
-        try await call(.POST, "/", body: input, contentType: "application/x-amz-json-1.1",
-                       headers: [("X-Amz-Target", "\(target).\(operation)")], retryable: retryable, label: operation)
+        try await call(
+            .POST, "/", body: input, contentType: "application/x-amz-json-1.1",
+            headers: [("X-Amz-Target", "\(target).\(operation)")], retryable: retryable, label: operation)
     }
 
     /// A REST-JSON call (Lambda).
     func rest(_ method: HTTPMethod, _ path: String, _ input: JSONValue? = nil, operation: String) async throws -> JSONValue {
-        try await call(method, path, body: input, contentType: input == nil ? nil : "application/json", headers: [],
-                       retryable: nil, label: operation)
+        try await call(
+            method, path, body: input, contentType: input == nil ? nil : "application/json", headers: [],
+            retryable: nil, label: operation)
     }
 
-    private func call(_ method: HTTPMethod, _ path: String, body: JSONValue?, contentType: String?, headers: [(String, String)],
-                      retryable: Bool?, label: String) async throws -> JSONValue {
+    private func call(
+        _ method: HTTPMethod, _ path: String, body: JSONValue?, contentType: String?, headers: [(String, String)],
+        retryable: Bool?, label: String
+    ) async throws -> JSONValue {
         let response: APIClient.Response
         do {
-            response = try await api.send(method, path, body: body.map { Array($0.text.utf8) }, contentType: contentType,
-                                          headers: headers, retryable: retryable, label: label)
+            response = try await api.send(
+                method, path, body: body.map { Array($0.text.utf8) }, contentType: contentType,
+                headers: headers, retryable: retryable, label: label)
         } catch let error as APIClient.StatusError {
             throw failure(label, AWSErrorAnswer(status: error.status, headers: error.headers, json: error.body, text: error.text))
         }
@@ -147,12 +159,16 @@ struct AWSClient: Sendable {
     func failure(_ operation: String, _ answer: AWSErrorAnswer) -> ProviderError {
         let says = answer.summary
         if AWSErrorAnswer.credentials.contains(answer.code) || answer.status == 401 {
-            return ProviderError(.configuration, "\(service.title) rejected the AWS credentials (\(operation): \(says)). Check "
-                + "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.")
+            return ProviderError(
+                .configuration,
+                "\(service.title) rejected the AWS credentials (\(operation): \(says)). Check "
+                    + "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.")
         }
         if AWSErrorAnswer.denied.contains(answer.code) || answer.status == 403 {
-            return ProviderError(.configuration, "The AWS credentials may not call \(operation) (\(says)). Allow "
-                + "\(service.signingName):\(operation) in the IAM policy of the user or role.")
+            return ProviderError(
+                .configuration,
+                "The AWS credentials may not call \(operation) (\(says)). Allow "
+                    + "\(service.signingName):\(operation) in the IAM policy of the user or role.")
         }
         if answer.code.hasSuffix("NotFoundException") || answer.code == "NotFound" || answer.status == 404 {
             return ProviderError(.configuration, "\(service.title) in \(region) refused \(operation): \(says). Check \(hint) in release.yml.")

@@ -32,17 +32,21 @@ public struct AWSSession: Sendable {
         if credentials == nil {
             let partial = environment.nonEmpty("AWS_ACCESS_KEY_ID") != nil || environment.nonEmpty("AWS_SECRET_ACCESS_KEY") != nil
             if partial {
-                missingCredentials = "Only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set. Set both (and AWS_SESSION_TOKEN for "
+                missingCredentials =
+                    "Only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set. Set both (and AWS_SESSION_TOKEN for "
                     + "temporary credentials)."
             } else if environment.nonEmpty("AWS_PROFILE") != nil {
-                missingCredentials = "AWS_PROFILE names '\(profile)', but neither \(credentialsFile) nor \(configFile) has aws_access_key_id "
+                missingCredentials =
+                    "AWS_PROFILE names '\(profile)', but neither \(credentialsFile) nor \(configFile) has aws_access_key_id "
                     + "and aws_secret_access_key for it. Add them, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
             } else {
-                missingCredentials = "No AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
+                missingCredentials =
+                    "No AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary "
                     + "credentials), or AWS_PROFILE naming a profile in ~/.aws/credentials."
             }
         }
-        region = configuredRegion ?? environment.nonEmpty("AWS_REGION") ?? environment.nonEmpty("AWS_DEFAULT_REGION")
+        region =
+            configuredRegion ?? environment.nonEmpty("AWS_REGION") ?? environment.nonEmpty("AWS_DEFAULT_REGION")
             ?? fromConfig["region"].flatMap { $0.isEmpty ? nil : $0 }
     }
 

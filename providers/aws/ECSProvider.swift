@@ -39,9 +39,11 @@ public struct ECSProvider: DeploymentProvider {
 
     static let target = "AmazonEC2ContainerServiceV20141113"
     /// The fields of a task definition that RegisterTaskDefinition takes back.
-    static let registrable = ["family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
-                              "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
-                              "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", "enableFaultInjection"]
+    static let registrable = [
+        "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
+        "placementConstraints", "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode",
+        "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", "enableFaultInjection",
+    ]
 
     let configuration: Configuration
     let session: AWSSession
@@ -62,8 +64,9 @@ public struct ECSProvider: DeploymentProvider {
     }
 
     func client() throws -> AWSClient {
-        try AWSClient(session: session, service: .ecs, apiURL: configuration.apiURL, environment: environment,
-                      hint: "`aws-ecs.cluster`, `aws-ecs.service` and `aws-ecs.region`")
+        try AWSClient(
+            session: session, service: .ecs, apiURL: configuration.apiURL, environment: environment,
+            hint: "`aws-ecs.cluster`, `aws-ecs.service` and `aws-ecs.region`")
     }
 
     private var name: String { "service \(configuration.service) in cluster \(configuration.cluster)" }
@@ -72,19 +75,23 @@ public struct ECSProvider: DeploymentProvider {
         let ecs = try client()
         let service = try await describeService(ecs)
         if let controller = service["deploymentController"]?["type"]?.stringValue, controller != "ECS" {
-            throw ProviderError(.configuration, "ECS \(name) uses the \(controller) deployment controller; release can only update services "
-                + "that use the ECS (rolling) controller.")
+            throw ProviderError(
+                .configuration,
+                "ECS \(name) uses the \(controller) deployment controller; release can only update services "
+                    + "that use the ECS (rolling) controller.")
         }
         guard let current = service["taskDefinition"]?.stringValue else {
             throw ProviderError(.unreachable, "ECS described \(name) without a task definition.")
         }
-        let described = try await ecs.json11(Self.target, "DescribeTaskDefinition",
-                                             .object([("taskDefinition", .string(current)), ("include", .array([.string("TAGS")]))]), retryable: true)
+        let described = try await ecs.json11(
+            Self.target, "DescribeTaskDefinition",
+            .object([("taskDefinition", .string(current)), ("include", .array([.string("TAGS")]))]), retryable: true)
         guard case let .object(definition)? = described["taskDefinition"] else {
             throw ProviderError(.unreachable, "ECS returned no task definition for \(current).")
         }
-        let (input, image, unchanged) = try Self.registration(from: definition, tags: described["tags"], container: configuration.container,
-                                                               artifact: request.release.artifact, version: request.release.version)
+        let (input, image, unchanged) = try Self.registration(
+            from: definition, tags: described["tags"], container: configuration.container,
+            artifact: request.release.artifact, version: request.release.version)
         let taskDefinition: String
         if unchanged {
             taskDefinition = current
@@ -124,29 +131,37 @@ public struct ECSProvider: DeploymentProvider {
     private func update(_ ecs: AWSClient, to taskDefinition: String, rollback: Bool) async throws -> DeploymentOutcome {
         let service = try await describeService(ecs)
         if service["taskDefinition"]?.stringValue != taskDefinition {
-            _ = try await ecs.json11(Self.target, "UpdateService", .object([
-                ("cluster", .string(configuration.cluster)), ("service", .string(configuration.service)),
-                ("taskDefinition", .string(taskDefinition)),
-            ]), retryable: true)
+            _ = try await ecs.json11(
+                Self.target, "UpdateService",
+                .object([
+                    ("cluster", .string(configuration.cluster)), ("service", .string(configuration.service)),
+                    ("taskDefinition", .string(taskDefinition)),
+                ]), retryable: true)
             progress("Updated ECS \(name) to \(Self.shortName(taskDefinition)); waiting for the rollout…")
         }
         try await waitUntilStable(ecs, taskDefinition: taskDefinition)
         return DeploymentOutcome(
-            liveReference: .object([("task_definition", .string(taskDefinition)), ("cluster", .string(configuration.cluster)),
-                                    ("service", .string(configuration.service))]),
+            liveReference: .object([
+                ("task_definition", .string(taskDefinition)), ("cluster", .string(configuration.cluster)),
+                ("service", .string(configuration.service)),
+            ]),
             summary: "ECS \(Self.shortName(taskDefinition))")
     }
 
     private func describeService(_ ecs: AWSClient) async throws -> JSONValue {
-        let answer = try await ecs.json11(Self.target, "DescribeServices", .object([
-            ("cluster", .string(configuration.cluster)), ("services", .array([.string(configuration.service)])),
-        ]), retryable: true)
+        let answer = try await ecs.json11(
+            Self.target, "DescribeServices",
+            .object([
+                ("cluster", .string(configuration.cluster)), ("services", .array([.string(configuration.service)])),
+            ]), retryable: true)
         if let service = answer["services"]?.arrayValue?.first, service["status"]?.stringValue != "INACTIVE" {
             return service
         }
         let reason = answer["failures"]?.arrayValue?.first?["reason"]?.stringValue ?? "INACTIVE"
-        throw ProviderError(.configuration, "ECS has no active \(name) in \(ecs.region) (\(reason)). Check `aws-ecs.cluster`, `aws-ecs.service` "
-            + "and `aws-ecs.region` in release.yml.")
+        throw ProviderError(
+            .configuration,
+            "ECS has no active \(name) in \(ecs.region) (\(reason)). Check `aws-ecs.cluster`, `aws-ecs.service` "
+                + "and `aws-ecs.region` in release.yml.")
     }
 
     /// Stable: the service uses our task definition, has one deployment, PRIMARY, its rollout
@@ -167,17 +182,23 @@ public struct ECSProvider: DeploymentProvider {
             case .stable:
                 return
             case let .failed(reason):
-                throw ProviderError(.failed, "The ECS rollout of \(Self.shortName(taskDefinition)) on \(name) failed: "
-                    + "\(reason).", serving: .failedRelease)
+                throw ProviderError(
+                    .failed,
+                    "The ECS rollout of \(Self.shortName(taskDefinition)) on \(name) failed: "
+                        + "\(reason).", serving: .failedRelease)
             case let .replaced(other):
-                throw ProviderError(.failed, "ECS \(name) now uses \(Self.shortName(other)) instead of \(Self.shortName(taskDefinition)) (its "
-                    + "deployment circuit breaker may have rolled back, or someone else deployed).", serving: .failedRelease)
+                throw ProviderError(
+                    .failed,
+                    "ECS \(name) now uses \(Self.shortName(other)) instead of \(Self.shortName(taskDefinition)) (its "
+                        + "deployment circuit breaker may have rolled back, or someone else deployed).", serving: .failedRelease)
             case .inProgress:
                 break
             }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "ECS \(name) did not become stable on \(Self.shortName(taskDefinition)) within "
-                    + "\(configuration.timeout) (last: \(last)).", serving: .failedRelease)
+                throw ProviderError(
+                    .failed,
+                    "ECS \(name) did not become stable on \(Self.shortName(taskDefinition)) within "
+                        + "\(configuration.timeout) (last: \(last)).", serving: .failedRelease)
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }
@@ -211,7 +232,8 @@ public struct ECSProvider: DeploymentProvider {
         let desired = primary?["desiredCount"]?.intValue ?? service["desiredCount"]?.intValue ?? 0
         let running = primary?["runningCount"]?.intValue ?? service["runningCount"]?.intValue ?? 0
         let rollout = primary?["rolloutState"]?.stringValue
-        let detail = "\(deployments.count) deployment\(deployments.count == 1 ? "" : "s"), rollout \(rollout ?? "unknown"), \(running) of "
+        let detail =
+            "\(deployments.count) deployment\(deployments.count == 1 ? "" : "s"), rollout \(rollout ?? "unknown"), \(running) of "
             + "\(desired) tasks running"
         guard primary != nil, deployments.count == 1, rollout == nil || rollout == "COMPLETED", running == desired else {
             return .inProgress(detail)
@@ -221,17 +243,22 @@ public struct ECSProvider: DeploymentProvider {
 
     /// The RegisterTaskDefinition input for a new revision with the container's image set; `unchanged`
     /// when the container already has that image.
-    static func registration(from definition: [(String, JSONValue)], tags: JSONValue?, container: String, artifact: String?,
-                             version: String) throws -> (input: [(String, JSONValue)], image: String, unchanged: Bool) {
+    static func registration(
+        from definition: [(String, JSONValue)], tags: JSONValue?, container: String, artifact: String?,
+        version: String
+    ) throws -> (input: [(String, JSONValue)], image: String, unchanged: Bool) {
         var input = definition.filter { registrable.contains($0.0) }
         guard let index = input.firstIndex(where: { $0.0 == "containerDefinitions" }), case var .array(containers) = input[index].1 else {
             throw ProviderError(.unreachable, "ECS returned a task definition without container definitions.")
         }
         let names = containers.compactMap { $0["name"]?.stringValue }
         guard let position = containers.firstIndex(where: { $0["name"]?.stringValue == container }),
-              case var .object(fields) = containers[position] else {
-            throw ProviderError(.configuration, "The task definition has no container named '\(container)' (it has "
-                + "\(names.joined(separator: ", "))). Fix `aws-ecs.container` in release.yml.")
+            case var .object(fields) = containers[position]
+        else {
+            throw ProviderError(
+                .configuration,
+                "The task definition has no container named '\(container)' (it has "
+                    + "\(names.joined(separator: ", "))). Fix `aws-ecs.container` in release.yml.")
         }
         let existing = containers[position]["image"]?.stringValue
         let image = try Self.image(artifact: artifact, existing: existing, version: version)
@@ -248,13 +275,17 @@ public struct ECSProvider: DeploymentProvider {
     static func image(artifact: String?, existing: String?, version: String) throws -> String {
         guard let artifact, !artifact.isEmpty, !artifact.contains("://") else {
             let what = artifact.map { "'\($0)', which is not a container image" } ?? "no artifact"
-            throw ProviderError(.configuration, "Release \(version) has \(what); aws-ecs deploys container images. Create the release with "
-                + "--artifact REGISTRY/REPOSITORY:TAG or REPOSITORY@sha256:DIGEST.")
+            throw ProviderError(
+                .configuration,
+                "Release \(version) has \(what); aws-ecs deploys container images. Create the release with "
+                    + "--artifact REGISTRY/REPOSITORY:TAG or REPOSITORY@sha256:DIGEST.")
         }
         guard artifact.hasPrefix("sha256:") else { return artifact }
         guard let existing, !existing.isEmpty else {
-            throw ProviderError(.configuration, "Release \(version) names only a digest (\(artifact)), and the container has no image to take "
-                + "the repository from. Use REPOSITORY@\(artifact) as the artifact.")
+            throw ProviderError(
+                .configuration,
+                "Release \(version) names only a digest (\(artifact)), and the container has no image to take "
+                    + "the repository from. Use REPOSITORY@\(artifact) as the artifact.")
         }
         var repository = existing
         if let at = repository.firstIndex(of: "@") {

@@ -42,8 +42,10 @@ public struct LambdaProvider: DeploymentProvider {
         /// `s3://bucket/key[?versionId=…]` or a container image URI.
         init(artifact: String?, release: String) throws {
             guard let artifact, !artifact.isEmpty else {
-                throw ProviderError(.configuration, "Release \(release) has no artifact; aws-lambda deploys a zip in S3 or a container image. "
-                    + "Create the release with --artifact s3://BUCKET/KEY or --artifact ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG.")
+                throw ProviderError(
+                    .configuration,
+                    "Release \(release) has no artifact; aws-lambda deploys a zip in S3 or a container image. "
+                        + "Create the release with --artifact s3://BUCKET/KEY or --artifact ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPOSITORY:TAG.")
             }
             if artifact.hasPrefix("s3://") {
                 var rest = artifact.dropFirst("s3://".count)
@@ -60,8 +62,10 @@ public struct LambdaProvider: DeploymentProvider {
                 }
                 self = .s3(bucket: String(rest[..<slash]), key: String(rest[rest.index(after: slash)...]), version: version)
             } else if artifact.contains("://") {
-                throw ProviderError(.configuration, "Release \(release)'s artifact \(artifact) is neither s3://BUCKET/KEY nor a container image "
-                    + "URI; aws-lambda can deploy only those.")
+                throw ProviderError(
+                    .configuration,
+                    "Release \(release)'s artifact \(artifact) is neither s3://BUCKET/KEY nor a container image "
+                        + "URI; aws-lambda can deploy only those.")
             } else {
                 self = .image(artifact)
             }
@@ -111,8 +115,9 @@ public struct LambdaProvider: DeploymentProvider {
     }
 
     func client() throws -> AWSClient {
-        try AWSClient(session: session, service: .lambda, apiURL: configuration.apiURL, environment: environment,
-                      hint: "`aws-lambda.function`, `aws-lambda.alias` and `aws-lambda.region`")
+        try AWSClient(
+            session: session, service: .lambda, apiURL: configuration.apiURL, environment: environment,
+            hint: "`aws-lambda.function`, `aws-lambda.alias` and `aws-lambda.region`")
     }
 
     private var functionPath: String { "/2015-03-31/functions/\(SigV4Signer.uriEncode(configuration.function))" }
@@ -135,8 +140,10 @@ public struct LambdaProvider: DeploymentProvider {
         }
         let before = try await lambda.rest(.GET, "\(functionPath)/configuration", operation: "GetFunctionConfiguration")
         if let type = before["PackageType"]?.stringValue, type != code.packageType {
-            throw ProviderError(.configuration, "Lambda \(name) is a \(type) function, but release \(request.release.version)'s artifact "
-                + "\(code.description) is \(code.packageType == "Image" ? "a container image" : "a zip in S3"). Deploy the matching kind of "
+            throw ProviderError(
+                .configuration,
+                "Lambda \(name) is a \(type) function, but release \(request.release.version)'s artifact "
+                    + "\(code.description) is \(code.packageType == "Image" ? "a container image" : "a zip in S3"). Deploy the matching kind of "
                     + "artifact.")
         }
         progress("Updating the code of Lambda \(name) to \(code.description)…")
@@ -145,9 +152,11 @@ public struct LambdaProvider: DeploymentProvider {
             throw ProviderError(.unreachable, "Lambda accepted the code of \(name) but did not say its CodeSha256.")
         }
         try await waitForUpdate(lambda)
-        let published = try await lambda.rest(.POST, "\(functionPath)/versions", .object([
-            ("CodeSha256", .string(sha)), ("Description", .string("release \(request.release.version)")),
-        ]), operation: "PublishVersion")
+        let published = try await lambda.rest(
+            .POST, "\(functionPath)/versions",
+            .object([
+                ("CodeSha256", .string(sha)), ("Description", .string("release \(request.release.version)")),
+            ]), operation: "PublishVersion")
         guard let version = published["Version"]?.stringValue else {
             throw ProviderError(.unreachable, "Lambda published a version of \(name) but did not say its number.")
         }
@@ -162,12 +171,13 @@ public struct LambdaProvider: DeploymentProvider {
     /// source serves (a published version never changes), else nil.
     func sameFunctionVersion(_ request: DeploymentRequest) -> String? {
         guard request.kind == .promote, let source = request.sourceEnvironment, source.provider == "aws-lambda",
-              let settings = try? Configuration(reader: source.providerSettings),
-              settings.function == configuration.function,
-              AWSSession(environment: environment, configuredRegion: settings.region).region == session.region,
-              settings.apiURL == configuration.apiURL,
-              request.sourceReference?["function"]?.stringValue == configuration.function,
-              let version = request.sourceReference?["version"]?.stringValue else { return nil }
+            let settings = try? Configuration(reader: source.providerSettings),
+            settings.function == configuration.function,
+            AWSSession(environment: environment, configuredRegion: settings.region).region == session.region,
+            settings.apiURL == configuration.apiURL,
+            request.sourceReference?["function"]?.stringValue == configuration.function,
+            let version = request.sourceReference?["version"]?.stringValue
+        else { return nil }
         return version
     }
 
@@ -192,18 +202,24 @@ public struct LambdaProvider: DeploymentProvider {
 
     /// Moves the alias, all of its traffic, to `version`.
     private func point(_ lambda: AWSClient, at version: String) async throws -> DeploymentOutcome {
-        let answer = try await lambda.rest(.PUT, aliasPath, .object([
-            ("FunctionVersion", .string(version)),
-            ("RoutingConfig", .object([("AdditionalVersionWeights", .object([]))])),
-        ]), operation: "UpdateAlias")
+        let answer = try await lambda.rest(
+            .PUT, aliasPath,
+            .object([
+                ("FunctionVersion", .string(version)),
+                ("RoutingConfig", .object([("AdditionalVersionWeights", .object([]))])),
+            ]), operation: "UpdateAlias")
         guard answer["FunctionVersion"]?.stringValue == version else {
-            throw ProviderError(.failed, "Lambda did not move alias \(configuration.alias) of \(name) to version \(version) (it points at "
-                + "\(answer["FunctionVersion"]?.stringValue ?? "nothing")).")
+            throw ProviderError(
+                .failed,
+                "Lambda did not move alias \(configuration.alias) of \(name) to version \(version) (it points at "
+                    + "\(answer["FunctionVersion"]?.stringValue ?? "nothing")).")
         }
         progress("Alias \(configuration.alias) of Lambda \(name) now serves version \(version).")
         return DeploymentOutcome(
-            liveReference: .object([("version", .string(version)), ("function", .string(configuration.function)),
-                                    ("alias", .string(configuration.alias))]),
+            liveReference: .object([
+                ("version", .string(version)), ("function", .string(configuration.function)),
+                ("alias", .string(configuration.alias)),
+            ]),
             summary: "Lambda \(configuration.function):\(configuration.alias) → version \(version)")
     }
 
@@ -228,8 +244,10 @@ public struct LambdaProvider: DeploymentProvider {
             }
             if status == "Successful" && state != "Pending" { return }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "The code update of Lambda \(name) did not finish within \(configuration.timeout) (last: update "
-                    + "\(status), state \(state)).")
+                throw ProviderError(
+                    .failed,
+                    "The code update of Lambda \(name) did not finish within \(configuration.timeout) (last: update "
+                        + "\(status), state \(state)).")
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }

@@ -71,8 +71,10 @@ public struct SigV4Signer: Sendable {
     public static let sdkUnsignedHeaders: Set<String> = ["user-agent", "expect", "x-amzn-trace-id"]
 
     /// Creates a signer.
-    public init(credentials: AWSCredentials, region: String, service: String, normalizePath: Bool = true,
-                signBody: Bool = true, omitSessionToken: Bool = false, unsignedHeaders: Set<String> = []) {
+    public init(
+        credentials: AWSCredentials, region: String, service: String, normalizePath: Bool = true,
+        signBody: Bool = true, omitSessionToken: Bool = false, unsignedHeaders: Set<String> = []
+    ) {
         self.credentials = credentials
         self.region = region
         self.service = service
@@ -129,8 +131,9 @@ public struct SigV4Signer: Sendable {
         let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         if let token = credentials.sessionToken, omitSessionToken { headers.append(("X-Amz-Security-Token", token)) }
         headers.append(("Authorization", authorization))
-        return Signature(headers: headers, canonicalRequest: canonicalRequest, stringToSign: stringToSign,
-                         signature: signature, authorization: authorization)
+        return Signature(
+            headers: headers, canonicalRequest: canonicalRequest, stringToSign: stringToSign,
+            signature: signature, authorization: authorization)
     }
 
     /// `20150830T123600Z`.
@@ -163,7 +166,10 @@ public struct SigV4Signer: Sendable {
             var segments: [Substring] = []
             for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
                 if segment == "." { continue }
-                if segment == ".." { if !segments.isEmpty { segments.removeLast() }; continue }
+                if segment == ".." {
+                    if !segments.isEmpty { segments.removeLast() }
+                    continue
+                }
                 segments.append(segment)
             }
             let trailing = path.hasSuffix("/") && !segments.isEmpty
@@ -190,7 +196,7 @@ public struct SigV4Signer: Sendable {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.append(Character(UnicodeScalar(byte)))
             default:
                 let hex = String(byte, radix: 16, uppercase: true)

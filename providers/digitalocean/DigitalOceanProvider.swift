@@ -49,17 +49,21 @@ public struct DigitalOceanProvider: DeploymentProvider {
     /// A missing token is a configuration error before any work starts.
     public func preflight() throws {
         guard token != nil else {
-            throw ReleaseError.usage("DIGITALOCEAN_ACCESS_TOKEN is not set. Export a DigitalOcean API token with write access to the app and "
-                + "try again.")
+            throw ReleaseError.usage(
+                "DIGITALOCEAN_ACCESS_TOKEN is not set. Export a DigitalOcean API token with write access to the app and "
+                    + "try again.")
         }
     }
 
     var api: APIClient {
-        APIClient(configuration: .init(
-            baseURL: baseURL,
-            headers: [("Authorization", "Bearer \(token ?? "")"), ("Accept", "application/json"),
-                      ("User-Agent", "release/\(ReleaseInfo.version)")],
-            platform: "DigitalOcean"))
+        APIClient(
+            configuration: .init(
+                baseURL: baseURL,
+                headers: [
+                    ("Authorization", "Bearer \(token ?? "")"), ("Accept", "application/json"),
+                    ("User-Agent", "release/\(ReleaseInfo.version)"),
+                ],
+                platform: "DigitalOcean"))
     }
 
     private var appPath: String { "/v2/apps/\(configuration.app)" }
@@ -69,8 +73,12 @@ public struct DigitalOceanProvider: DeploymentProvider {
         let deployment: String
         if let image = ImageReference(artifact: request.release.artifact) {
             let app = try await call(.GET, appPath)
-            guard case var .object(spec)? = app["app"]?["spec"] else { throw ProviderError(.unreachable, "DigitalOcean returned an app without "
-                + "a spec.") }
+            guard case var .object(spec)? = app["app"]?["spec"] else {
+                throw ProviderError(
+                    .unreachable,
+                    "DigitalOcean returned an app without "
+                        + "a spec.")
+            }
             spec = try Self.setting(image, on: configuration.component, in: spec, app: configuration.app)
             progress("Setting \(configuration.component)'s image to \(image.description) in app \(configuration.app)…")
             let updated = try await call(.PUT, appPath, json: .object([("spec", .object(spec))]))
@@ -182,8 +190,10 @@ public struct DigitalOceanProvider: DeploymentProvider {
                 if malformed >= 5 { throw ProviderError(.unreachable, "DigitalOcean kept answering with malformed JSON.") }
             }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "DigitalOcean deployment \(deployment) did not finish within \(configuration.timeout) (last phase "
-                    + "\(last.isEmpty ? "unknown" : last)).")
+                throw ProviderError(
+                    .failed,
+                    "DigitalOcean deployment \(deployment) did not finish within \(configuration.timeout) (last phase "
+                        + "\(last.isEmpty ? "unknown" : last)).")
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }
@@ -212,8 +222,10 @@ public struct DigitalOceanProvider: DeploymentProvider {
             if response.body.isEmpty { return .object([]) }
             guard let body = response.json else {
                 if method == .GET { throw MalformedAnswer() }
-                throw ProviderError(.unreachable, "DigitalOcean answered \(method.rawValue) \(path) with malformed JSON; it may have acted, so "
-                    + "check the app before retrying.")
+                throw ProviderError(
+                    .unreachable,
+                    "DigitalOcean answered \(method.rawValue) \(path) with malformed JSON; it may have acted, so "
+                        + "check the app before retrying.")
             }
             return body
         } catch let error as APIClient.StatusError {
@@ -224,11 +236,15 @@ public struct DigitalOceanProvider: DeploymentProvider {
             case 401:
                 throw ProviderError(.configuration, "DigitalOcean rejected DIGITALOCEAN_ACCESS_TOKEN (HTTP 401, \(says)). Set it to a valid token.")
             case 403:
-                throw ProviderError(.configuration, "DIGITALOCEAN_ACCESS_TOKEN may not change app \(configuration.app) (HTTP 403, \(says)). Use "
-                    + "a token with write scope.")
+                throw ProviderError(
+                    .configuration,
+                    "DIGITALOCEAN_ACCESS_TOKEN may not change app \(configuration.app) (HTTP 403, \(says)). Use "
+                        + "a token with write scope.")
             case 404:
-                throw ProviderError(.configuration, "DigitalOcean does not know \(error.request) (HTTP 404, \(says)). Check `digitalocean.app` "
-                    + "in release.yml.")
+                throw ProviderError(
+                    .configuration,
+                    "DigitalOcean does not know \(error.request) (HTTP 404, \(says)). Check `digitalocean.app` "
+                        + "in release.yml.")
             case 429, 500...599:
                 throw ProviderError(.unreachable, "DigitalOcean kept failing \(error.request) (HTTP \(error.status), \(says)).")
             default:
@@ -256,15 +272,20 @@ public struct DigitalOceanProvider: DeploymentProvider {
                 }
                 if let digest = image.digest { source.append(("digest", .string(digest))) }
                 if let tag = image.tag { source.append(("tag", .string(tag))) }
-                if let at = fields.firstIndex(where: { $0.0 == "image" }) { fields[at].1 = .object(source) }
-                    else { fields.append(("image", .object(source))) }
+                if let at = fields.firstIndex(where: { $0.0 == "image" }) {
+                    fields[at].1 = .object(source)
+                } else {
+                    fields.append(("image", .object(source)))
+                }
                 components[position] = .object(fields)
                 spec[index].1 = .array(components)
                 return spec
             }
         }
-        throw ProviderError(.configuration, "App \(app) has no service, worker or job named '\(component)' (it has "
-            + "\(names.isEmpty ? "none" : names.joined(separator: ", "))). Fix `digitalocean.component` in release.yml.")
+        throw ProviderError(
+            .configuration,
+            "App \(app) has no service, worker or job named '\(component)' (it has "
+                + "\(names.isEmpty ? "none" : names.joined(separator: ", "))). Fix `digitalocean.component` in release.yml.")
     }
 }
 

@@ -73,9 +73,10 @@ struct HerokuClient: Sendable {
     }
 
     func updateFormation(image: String) async throws {
-        _ = try await call(.PATCH, "\(appPath)/formation",
-                           json: .object([("updates", .array([.object([("type", .string("web")), ("docker_image", .string(image))])]))]),
-                           headers: [("Accept", HerokuProvider.dockerAccept)])
+        _ = try await call(
+            .PATCH, "\(appPath)/formation",
+            json: .object([("updates", .array([.object([("type", .string("web")), ("docker_image", .string(image))])]))]),
+            headers: [("Accept", HerokuProvider.dockerAccept)])
     }
 
     private func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = []) async throws -> JSONValue? {
@@ -83,8 +84,10 @@ struct HerokuClient: Sendable {
             let response = try await api.send(method, path, json: json, headers: headers)
             guard let body = response.json else {
                 if method == .GET { throw MalformedAnswer(request: "\(method.rawValue) \(path)") }
-                throw ProviderError(.unreachable, "Heroku answered \(method.rawValue) \(path) with malformed JSON; the operation may have "
-                    + "started, so check the app on Heroku before retrying.")
+                throw ProviderError(
+                    .unreachable,
+                    "Heroku answered \(method.rawValue) \(path) with malformed JSON; the operation may have "
+                        + "started, so check the app on Heroku before retrying.")
             }
             return body
         } catch let error as APIClient.StatusError {
@@ -98,14 +101,20 @@ struct HerokuClient: Sendable {
         let herokuSays = "\(id.map { "\($0): " } ?? "")\(message)"
         switch error.status {
         case 401:
-            return ProviderError(.configuration, "Heroku rejected HEROKU_API_KEY (HTTP 401, \(herokuSays)). Set HEROKU_API_KEY to a valid token "
-                + "(`heroku authorizations:create`).")
+            return ProviderError(
+                .configuration,
+                "Heroku rejected HEROKU_API_KEY (HTTP 401, \(herokuSays)). Set HEROKU_API_KEY to a valid token "
+                    + "(`heroku authorizations:create`).")
         case 403:
-            return ProviderError(.configuration, "HEROKU_API_KEY may not do this on \(app) (HTTP 403, \(herokuSays)). Use a token of an account "
-                + "with deploy access to the app.")
+            return ProviderError(
+                .configuration,
+                "HEROKU_API_KEY may not do this on \(app) (HTTP 403, \(herokuSays)). Use a token of an account "
+                    + "with deploy access to the app.")
         case 404:
-            return ProviderError(.configuration, "Heroku does not know \(error.request) (HTTP 404, \(herokuSays)). Check `heroku.app` in "
-                + "release.yml.")
+            return ProviderError(
+                .configuration,
+                "Heroku does not know \(error.request) (HTTP 404, \(herokuSays)). Check `heroku.app` in "
+                    + "release.yml.")
         case 429, 500...599:
             return ProviderError(.unreachable, "Heroku kept failing \(error.request) (HTTP \(error.status), \(herokuSays)).")
         default:
@@ -122,7 +131,8 @@ struct HerokuClient: Sendable {
 
     private func release(from json: JSONValue?, _ request: String) throws -> Release {
         guard let json, let id = json["id"]?.stringValue, let version = json["version"]?.intValue,
-              let status = json["status"]?.stringValue else {
+            let status = json["status"]?.stringValue
+        else {
             throw MalformedAnswer(request: request)
         }
         return Release(id: id, version: Int(version), status: status, slugID: json["slug"]?["id"]?.stringValue)

@@ -54,27 +54,36 @@ public struct HerokuProvider: DeploymentProvider {
     }
 
     var client: HerokuClient {
-        HerokuClient(api: APIClient(configuration: .init(
-            baseURL: baseURL,
-            headers: [("Accept", Self.accept), ("Authorization", "Bearer \(token ?? "")"),
-                      ("User-Agent", "release/\(ReleaseInfo.version) (+https://github.com/release-manager/release)")],
-            platform: "Heroku")), app: configuration.app)
+        HerokuClient(
+            api: APIClient(
+                configuration: .init(
+                    baseURL: baseURL,
+                    headers: [
+                        ("Accept", Self.accept), ("Authorization", "Bearer \(token ?? "")"),
+                        ("User-Agent", "release/\(ReleaseInfo.version) (+https://github.com/release-manager/release)"),
+                    ],
+                    platform: "Heroku")), app: configuration.app)
     }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
         try preflight()
         let heroku = client
         if request.kind == .promote, let slug = request.sourceReference?["slug"]?.stringValue,
-           request.sourceEnvironment?.provider == "heroku" {
+            request.sourceEnvironment?.provider == "heroku"
+        {
             progress("Releasing slug \(slug) from \(request.sourceEnvironment?.name ?? "the source") on \(configuration.app) (no rebuild)…")
-            let release = try await heroku.createRelease(slug: slug, description: "Promote \(request.release.version) from "
-                + "\(request.sourceEnvironment?.name ?? "source") by release")
+            let release = try await heroku.createRelease(
+                slug: slug,
+                description: "Promote \(request.release.version) from "
+                    + "\(request.sourceEnvironment?.name ?? "source") by release")
             try await record(.object([("release", .string(release.id)), ("version", .int(Int64(release.version))), ("slug", .string(slug))]))
             return try await follow(release: release.id, heroku)
         }
         guard let artifact = request.release.artifact, !artifact.isEmpty else {
-            throw ProviderError(.configuration, "Release \(request.release.version) has no artifact: Heroku needs an https:// source tarball or "
-                + "a sha256: image id (`release create --artifact …`).")
+            throw ProviderError(
+                .configuration,
+                "Release \(request.release.version) has no artifact: Heroku needs an https:// source tarball or "
+                    + "a sha256: image id (`release create --artifact …`).")
         }
         if artifact.hasPrefix("sha256:") {
             progress("Releasing image \(artifact) on \(configuration.app) through the formation…")
@@ -85,8 +94,10 @@ public struct HerokuProvider: DeploymentProvider {
             return try await follow(release: release.id, heroku)
         }
         guard artifact.hasPrefix("https://") || artifact.hasPrefix("http://") else {
-            throw ProviderError(.configuration, "Heroku cannot deploy artifact '\(artifact)': give an https:// source tarball URL or a sha256: "
-                + "Docker image id.")
+            throw ProviderError(
+                .configuration,
+                "Heroku cannot deploy artifact '\(artifact)': give an https:// source tarball URL or a sha256: "
+                    + "Docker image id.")
         }
         progress("Building \(request.release.version) on \(configuration.app) from \(artifact)…")
         let build = try await heroku.createBuild(url: artifact, version: request.release.commit)
@@ -122,28 +133,42 @@ public struct HerokuProvider: DeploymentProvider {
     }
 
     private func follow(build id: String, _ heroku: HerokuClient, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        let build = try await poll("build \(id)") { try await heroku.build(id) } done: { $0.status != "pending" }
+        let build = try await poll("build \(id)") {
+            try await heroku.build(id)
+        } done: {
+            $0.status != "pending"
+        }
         guard build.status == "succeeded", let release = build.releaseID else {
-            throw ProviderError(.failed, "The Heroku build \(id) \(build.status == "failed" ? "failed" : "ended \(build.status)"); see `heroku "
-                + "builds:output \(id) -a \(configuration.app)`.",
-                                serving: .unchanged(observed: "Heroku makes no release from a build that did not succeed"))
+            throw ProviderError(
+                .failed,
+                "The Heroku build \(id) \(build.status == "failed" ? "failed" : "ended \(build.status)"); see `heroku "
+                    + "builds:output \(id) -a \(configuration.app)`.",
+                serving: .unchanged(observed: "Heroku makes no release from a build that did not succeed"))
         }
         try await record(.object([("release", .string(release)), ("slug", .optional(build.slugID))]))
         return try await follow(release: release, heroku)
     }
 
     private func follow(release id: String, _ heroku: HerokuClient) async throws -> DeploymentOutcome {
-        let release = try await poll("release \(id)") { try await heroku.release(id) } done: { $0.status != "pending" }
+        let release = try await poll("release \(id)") {
+            try await heroku.release(id)
+        } done: {
+            $0.status != "pending"
+        }
         guard release.status == "succeeded" else {
             // Heroku makes a release current only once its release phase succeeded.
-            throw ProviderError(.failed, "Heroku release v\(release.version) "
-                + "\(release.status == "failed" ? "failed in its release phase and never went live" : "ended \(release.status)"); see `heroku "
+            throw ProviderError(
+                .failed,
+                "Heroku release v\(release.version) "
+                    + "\(release.status == "failed" ? "failed in its release phase and never went live" : "ended \(release.status)"); see `heroku "
                     + "releases:output \(release.version) -a \(configuration.app)`.",
-                                serving: .unchanged(observed: "Heroku release v\(release.version) is \(release.status), never current"))
+                serving: .unchanged(observed: "Heroku release v\(release.version) is \(release.status), never current"))
         }
         return DeploymentOutcome(
-            liveReference: .object([("release", .string(release.id)), ("version", .int(Int64(release.version))),
-                                    ("slug", .optional(release.slugID)), ("app", .string(configuration.app))]),
+            liveReference: .object([
+                ("release", .string(release.id)), ("version", .int(Int64(release.version))),
+                ("slug", .optional(release.slugID)), ("app", .string(configuration.app)),
+            ]),
             summary: "Heroku release v\(release.version) of \(configuration.app)")
     }
 

@@ -18,8 +18,9 @@ struct GraphQLClient: Sendable {
     func run(_ document: String, variables: JSONValue, idempotent: Bool = false) async throws -> JSONValue {
         let response: APIClient.Response
         do {
-            response = try await api.send(.POST, "", json: .object([("query", .string(document)), ("variables", variables)]),
-                                          retryable: idempotent)
+            response = try await api.send(
+                .POST, "", json: .object([("query", .string(document)), ("variables", variables)]),
+                retryable: idempotent)
         } catch let error as APIClient.StatusError {
             let message = error.body?["errors"]?.arrayValue?.first?["message"]?.stringValue ?? error.text
             switch error.status {
@@ -33,15 +34,22 @@ struct GraphQLClient: Sendable {
         }
         guard let json = response.json, case .object = json else {
             if idempotent { throw MalformedAnswer() }
-            throw ProviderError(.unreachable, "Railway answered a mutation with a body that is not JSON; it may have acted, so check the "
-                + "service on Railway before retrying.")
+            throw ProviderError(
+                .unreachable,
+                "Railway answered a mutation with a body that is not JSON; it may have acted, so check the "
+                    + "service on Railway before retrying.")
         }
         if let errors = json["errors"]?.arrayValue, !errors.isEmpty {
             let messages = errors.compactMap { $0["message"]?.stringValue }
             let text = messages.joined(separator: "; ")
             let codes = errors.compactMap { $0["extensions"]?["code"]?.stringValue }
-            if codes.contains("UNAUTHORIZED") || codes.contains("UNAUTHENTICATED") || messages.contains(where: { $0.lowercased().contains("not "
-                + "authorized") }) {
+            if codes.contains("UNAUTHORIZED") || codes.contains("UNAUTHENTICATED")
+                || messages.contains(where: {
+                    $0.lowercased().contains(
+                        "not "
+                            + "authorized")
+                })
+            {
                 throw ProviderError(.configuration, "Railway rejected \(tokenVariable) (\(text)). Set it to a token with access to this project.")
             }
             throw ProviderError(.failed, "Railway answered with errors: \(text).")

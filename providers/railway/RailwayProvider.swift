@@ -47,7 +47,8 @@ public struct RailwayProvider: DeploymentProvider {
         self.configuration = configuration
         accountToken = environment.secret("RAILWAY_API_TOKEN")
         projectToken = environment.secret("RAILWAY_TOKEN")
-        endpoint = environment.nonEmpty("RAILWAY_API_URL") ?? configuration.apiURL
+        endpoint =
+            environment.nonEmpty("RAILWAY_API_URL") ?? configuration.apiURL
             ?? "https://backboard.railway.com/graphql/v2"
         self.progress = progress
     }
@@ -55,8 +56,9 @@ public struct RailwayProvider: DeploymentProvider {
     /// A missing token is a configuration error before any work starts.
     public func preflight() throws {
         guard accountToken != nil || projectToken != nil else {
-            throw ReleaseError.usage("Neither RAILWAY_API_TOKEN nor RAILWAY_TOKEN is set. Export an account or workspace token as "
-                + "RAILWAY_API_TOKEN, or a project token as RAILWAY_TOKEN.")
+            throw ReleaseError.usage(
+                "Neither RAILWAY_API_TOKEN nor RAILWAY_TOKEN is set. Export an account or workspace token as "
+                    + "RAILWAY_API_TOKEN, or a project token as RAILWAY_TOKEN.")
         }
     }
 
@@ -70,8 +72,10 @@ public struct RailwayProvider: DeploymentProvider {
             headers.append(("Project-Access-Token", projectToken ?? ""))
             variable = "RAILWAY_TOKEN"
         }
-        return GraphQLClient(api: APIClient(configuration: .init(
-            baseURL: endpoint, headers: headers, platform: "Railway")), tokenVariable: variable)
+        return GraphQLClient(
+            api: APIClient(
+                configuration: .init(
+                    baseURL: endpoint, headers: headers, platform: "Railway")), tokenVariable: variable)
     }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
@@ -81,20 +85,27 @@ public struct RailwayProvider: DeploymentProvider {
         var variables: [(String, JSONValue)] = [("environmentId", .string(ids.environment)), ("serviceId", .string(ids.service))]
         if let image = Self.image(of: request.release) {
             progress("Setting the Railway service's source image to \(image)…")
-            _ = try await railway.run("""
+            _ = try await railway.run(
+                """
                 mutation SetImage($serviceId: String!, $environmentId: String, $input: ServiceInstanceUpdateInput!) {
                   serviceInstanceUpdate(serviceId: $serviceId, environmentId: $environmentId, input: $input)
                 }
-                """, variables: .object([("serviceId", .string(ids.service)), ("environmentId", .string(ids.environment)),
-                                          ("input", .object([("source", .object([("image", .string(image))]))]))]))
+                """,
+                variables: .object([
+                    ("serviceId", .string(ids.service)), ("environmentId", .string(ids.environment)),
+                    ("input", .object([("source", .object([("image", .string(image))]))])),
+                ]))
         } else if let commit = request.release.commit {
             variables.append(("commitSha", .string(commit)))
         } else {
-            throw ProviderError(.configuration, "Release \(request.release.version) has neither an image artifact nor a commit: Railway needs "
-                + "one of them (`release create --commit SHA` or `--artifact registry/image:tag`).")
+            throw ProviderError(
+                .configuration,
+                "Release \(request.release.version) has neither an image artifact nor a commit: Railway needs "
+                    + "one of them (`release create --commit SHA` or `--artifact registry/image:tag`).")
         }
         progress("Deploying \(request.release.version) to Railway service \(ids.service)…")
-        let data = try await railway.run("""
+        let data = try await railway.run(
+            """
             mutation Deploy($environmentId: String!, $serviceId: String!, $commitSha: String) {
               serviceInstanceDeployV2(environmentId: $environmentId, serviceId: $serviceId, commitSha: $commitSha)
             }
@@ -114,7 +125,8 @@ public struct RailwayProvider: DeploymentProvider {
         let railway = client
         let before = try await newestDeployment(railway)
         progress("Rolling Railway service \(configuration.service) back to deployment \(target)…")
-        _ = try await railway.run("""
+        _ = try await railway.run(
+            """
             mutation Rollback($id: String!) { deploymentRollback(id: $id) }
             """, variables: .object([("id", .string(target))]))
         // The rollback creates a new deployment: find it, record it, follow it.
@@ -146,14 +158,21 @@ public struct RailwayProvider: DeploymentProvider {
     }
 
     private func newestDeployment(_ railway: GraphQLClient) async throws -> String? {
-        let data = try await railway.run("""
+        let data = try await railway.run(
+            """
             query Newest($input: DeploymentListInput!) {
               deployments(input: $input, first: 1) { edges { node { id status createdAt } } }
             }
-            """, variables: .object([("input", .object([
-                ("projectId", .string(configuration.project)), ("environmentId", .string(configuration.environment)),
-                ("serviceId", .string(configuration.service)),
-            ]))]), idempotent: true)
+            """,
+            variables: .object([
+                (
+                    "input",
+                    .object([
+                        ("projectId", .string(configuration.project)), ("environmentId", .string(configuration.environment)),
+                        ("serviceId", .string(configuration.service)),
+                    ])
+                )
+            ]), idempotent: true)
         return data["deployments"]?["edges"]?.arrayValue?.first?["node"]?["id"]?.stringValue
     }
 
@@ -163,17 +182,25 @@ public struct RailwayProvider: DeploymentProvider {
     /// failed (quarantine and the automatic rollback follow); if one still is, nothing changed.
     private func failed(_ deployment: String, status: String, _ railway: GraphQLClient) async throws -> ProviderError {
         let ended = "Railway deployment \(deployment) ended \(status); see its logs with `railway logs --deployment \(deployment)`."
-        let data = try await railway.run("""
+        let data = try await railway.run(
+            """
             query Serving($input: DeploymentListInput!) {
               deployments(input: $input, first: 1) { edges { node { id status } } }
             }
-            """, variables: .object([("input", .object([
-                ("projectId", .string(configuration.project)), ("environmentId", .string(configuration.environment)),
-                ("serviceId", .string(configuration.service)), ("status", .object([("in", .array([.string("SUCCESS")]))])),
-            ]))]), idempotent: true)
+            """,
+            variables: .object([
+                (
+                    "input",
+                    .object([
+                        ("projectId", .string(configuration.project)), ("environmentId", .string(configuration.environment)),
+                        ("serviceId", .string(configuration.service)), ("status", .object([("in", .array([.string("SUCCESS")]))])),
+                    ])
+                )
+            ]), idempotent: true)
         guard let serving = data["deployments"]?["edges"]?.arrayValue?.first?["node"]?["id"]?.stringValue, serving != deployment else {
-            return ProviderError(.failed, "\(ended) No deployment of the service is SUCCESS any more: it took the traffic, then failed.",
-                                 serving: .failedRelease)
+            return ProviderError(
+                .failed, "\(ended) No deployment of the service is SUCCESS any more: it took the traffic, then failed.",
+                serving: .failedRelease)
         }
         return ProviderError(.failed, ended, serving: .unchanged(observed: "Railway deployment \(serving) is still SUCCESS"))
     }
@@ -185,7 +212,8 @@ public struct RailwayProvider: DeploymentProvider {
         var last = ""
         while true {
             do {
-                let data = try await railway.run("""
+                let data = try await railway.run(
+                    """
                     query Follow($id: String!) { deployment(id: $id) { id status staticUrl } }
                     """, variables: .object([("id", .string(deployment))]), idempotent: true)
                 malformed = 0
@@ -196,8 +224,10 @@ public struct RailwayProvider: DeploymentProvider {
                 }
                 if status == "SUCCESS" {
                     return DeploymentOutcome(
-                        liveReference: .object([("deployment", .string(deployment)), ("service", .string(configuration.service)),
-                                                ("environment", .string(configuration.environment))]),
+                        liveReference: .object([
+                            ("deployment", .string(deployment)), ("service", .string(configuration.service)),
+                            ("environment", .string(configuration.environment)),
+                        ]),
                         summary: "Railway deployment \(deployment)")
                 }
                 if Self.failures.contains(status) {
@@ -208,8 +238,10 @@ public struct RailwayProvider: DeploymentProvider {
                 if malformed >= 5 { throw ProviderError(.unreachable, error.description) }
             }
             if clock.now >= deadline {
-                throw ProviderError(.failed, "Railway deployment \(deployment) did not finish within \(configuration.timeout) (last status "
-                    + "\(last.isEmpty ? "unknown" : last)).")
+                throw ProviderError(
+                    .failed,
+                    "Railway deployment \(deployment) did not finish within \(configuration.timeout) (last status "
+                        + "\(last.isEmpty ? "unknown" : last)).")
             }
             try await Task.sleep(for: configuration.pollInterval.duration)
         }
