@@ -96,3 +96,30 @@ extension Substring {
         return text
     }
 }
+
+extension ConfigValue {
+    /// The node as JSON, every scalar as the text release.yml holds, so that reading it back with
+    /// `init(json:)` gives the same settings.
+    public var json: JSONValue {
+        switch self {
+        case let .scalar(text, _): .string(text)
+        case let .mapping(pairs, _): .object(pairs.map { ($0.key, $0.value.json) })
+        case let .sequence(items, _): .array(items.map(\.json))
+        case .null: .null
+        }
+    }
+
+    /// A node from JSON stored by `json` (or written by hand: numbers and booleans read as their
+    /// text); it has no line in any file.
+    public init(json: JSONValue) {
+        switch json {
+        case .null: self = .null(line: 0)
+        case let .bool(value): self = .scalar(String(value), line: 0)
+        case let .int(value): self = .scalar(String(value), line: 0)
+        case let .double(value): self = .scalar(String(value), line: 0)
+        case let .string(text): self = .scalar(text, line: 0)
+        case let .array(items): self = .sequence(items.map(ConfigValue.init(json:)), line: 0)
+        case let .object(pairs): self = .mapping(pairs.map { (key: $0.0, value: ConfigValue(json: $0.1), line: 0) }, line: 0)
+        }
+    }
+}

@@ -125,6 +125,13 @@ public enum DatabaseFailure {
                 "Lost the database connection (\(error.message)). Check that PostgreSQL is up, then run `release recover` if an "
                     + "operation was in flight.")
         }
+        // Refused by the access rules the database enforces; the message says what to do.
+        if error.sqlState == "RA001" {
+            return .refused(error.message)
+        }
+        if error.sqlState == "22023" {
+            return .usage(error.message)
+        }
         if error.sqlState == "42501" {
             return .usage(
                 "The database role may not do this (\(error.message)). Operators need release_operator; release_auditor may only read "

@@ -29,6 +29,15 @@ enum Inputs {
         return text
     }
 
+    /// A login or a person's name: what an actor may be called.
+    static func actorName(_ text: String, what: String) throws -> String {
+        guard Identifier.isValidActor(text) else {
+            throw ReleaseError.usage(
+                "'\(Identifier.shown(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '@' (at most 100).")
+        }
+        return text
+    }
+
     /// Free text (a reason, release notes) may start with a dash ("- fixes the login"), so its
     /// option takes the next word whatever it is; an option's own name there means the text was
     /// left out (`--reason --json`), which must not be recorded as the reason.

@@ -1,0 +1,53 @@
+import Postgres
+import ReleaseCore
+import ReleaseStore
+
+/// Identity and access: who the database says this connection is, the login map and the stored
+/// policy. The database checks who may change them; these only ask.
+extension Engine {
+    /// `release whoami`.
+    public func whoami() async throws -> Identity {
+        try await database { db in try db.whoami() }
+    }
+
+    /// `release access grant`: maps `login` to `person`.
+    public func grantAccess(login: String, person: String, automation: Bool, onBehalf: Bool) async throws {
+        let app = self.app
+        try await transaction { db in
+            try db.grantAccess(app: app, login: login, person: person, automation: automation, onBehalf: onBehalf)
+        }
+    }
+
+    /// `release access revoke`: false when the login had no mapping.
+    public func revokeAccess(login: String) async throws -> Bool {
+        let app = self.app
+        return try await transaction { db in try db.revokeAccess(app: app, login: login) }
+    }
+
+    /// `release access list`.
+    public func loginMappings() async throws -> [LoginMapping] {
+        try await database { db in try db.loginMappings() }
+    }
+
+    /// `release policy apply`: stores every environment's gates from release.yml; returns the
+    /// environments whose stored gates changed.
+    public func applyPolicy() async throws -> [String] {
+        let app = self.app
+        let gates = JSONValue.object(configuration.environments.map { ($0.name, $0.gates.declared) })
+        return try await transaction { db in try db.applyPolicy(app: app, gates: gates) }
+    }
+
+    /// `release policy show`: what is stored, and for each environment of release.yml the gates
+    /// whose settings there differ from it (every gate when nothing is stored for it).
+    public func storedPolicy() async throws -> [(environment: String, stored: StoredPolicy?, differences: [String])] {
+        let app = self.app
+        let stored = try await database { db in try db.storedPolicies(app: app) }
+        return try configuration.environments.map { environment in
+            guard let policy = stored.first(where: { $0.environment == environment.name }) else {
+                return (environment.name, nil, GatePolicy().differences(from: environment.gates))
+            }
+            let kept = try GatePolicy(stored: policy.gates, environment: environment.name)
+            return (environment.name, policy, kept.differences(from: environment.gates))
+        }
+    }
+}

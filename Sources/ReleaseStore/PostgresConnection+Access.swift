@@ -1,0 +1,115 @@
+import Postgres
+import ReleaseCore
+
+/// Who a connection is, as the database sees it (`release_whoami()`).
+public struct Identity: Sendable, Equatable {
+    /// PostgreSQL's session_user: the login the connection authenticated as.
+    public var login: String
+    /// The person the login maps to (the login itself when unmapped).
+    public var person: String
+    /// An automation login (CI), never a person who approves.
+    public var automation: Bool
+    /// Whether this automation login may name the person it acts for.
+    public var onBehalf: Bool
+    /// May change the login map and the policy.
+    public var admin: Bool
+    /// Whether `release access enforce` has switched enforcement on for this database.
+    public var enforced: Bool
+
+    /// "human" or "automation", as the JSON says.
+    public var kind: String { automation ? "automation" : "human" }
+
+    /// Creates an identity.
+    public init(login: String, person: String, automation: Bool, onBehalf: Bool, admin: Bool, enforced: Bool) {
+        self.login = login
+        self.person = person
+        self.automation = automation
+        self.onBehalf = onBehalf
+        self.admin = admin
+        self.enforced = enforced
+    }
+}
+
+/// One row of the login map.
+public struct LoginMapping: Sendable, Equatable {
+    /// The PostgreSQL login.
+    public var login: String
+    /// The person it is.
+    public var person: String
+    /// An automation login (CI).
+    public var automation: Bool
+    /// May name the person it acts for.
+    public var onBehalf: Bool
+    /// The admin who granted it, and when.
+    public var grantedBy: String
+    /// When it was granted.
+    public var grantedAt: Timestamp
+}
+
+/// The gates `release policy apply` stored for one environment.
+public struct StoredPolicy: Sendable, Equatable {
+    /// The environment's name.
+    public var environment: String
+    /// Its gates block as JSON.
+    public var gates: JSONValue
+    /// Who applied it, and when.
+    public var appliedBy: String
+    /// When it was applied.
+    public var appliedAt: Timestamp
+}
+
+extension PostgresConnection {
+    /// Who this connection is. Every field comes from the database; nothing the client says counts.
+    public func whoami() throws -> Identity {
+        guard let row = try query("SELECT * FROM release_whoami()").first else {
+            throw PostgresError(kind: .decoding, message: "release_whoami() returned nothing")
+        }
+        return Identity(
+            login: try row.string("login"), person: try row.string("person"), automation: try row.bool("automation"),
+            onBehalf: try row.bool("on_behalf"), admin: try row.bool("admin"), enforced: try row.bool("enforced"))
+    }
+
+    /// Maps `login` to `person` (admin only: the database refuses anyone else), audited in `app`'s chain.
+    public func grantAccess(app: String, login: String, person: String, automation: Bool, onBehalf: Bool) throws {
+        try query("SELECT release_access_grant(\(app), \(login), \(person), \(automation), \(onBehalf))")
+    }
+
+    /// Removes `login`'s mapping (admin only); false when it had none.
+    public func revokeAccess(app: String, login: String) throws -> Bool {
+        try query("SELECT release_access_revoke(\(app), \(login)) AS revoked").first?.bool("revoked") ?? false
+    }
+
+    /// The login map, by login.
+    public func loginMappings() throws -> [LoginMapping] {
+        try query("SELECT login, person, automation, on_behalf, granted_by, granted_at FROM access_logins ORDER BY login").map { row in
+            LoginMapping(
+                login: try row.string("login"), person: try row.string("person"), automation: try row.bool("automation"),
+                onBehalf: try row.bool("on_behalf"), grantedBy: try row.string("granted_by"),
+                grantedAt: try row.timestamp("granted_at"))
+        }
+    }
+
+    /// Stores the gates of `app`'s environments (admin only); returns the environments whose
+    /// stored gates changed.
+    public func applyPolicy(app: String, gates: JSONValue) throws -> [String] {
+        guard let row = try query("SELECT release_policy_apply(\(app), \(gates)::jsonb) AS changed").first,
+            case .array(let names) = try row.json("changed")
+        else { return [] }
+        return names.compactMap(\.stringValue)
+    }
+
+    /// The stored gates of `app`'s environments, by environment name.
+    public func storedPolicies(app: String) throws -> [StoredPolicy] {
+        try query(
+            """
+            SELECT e.name, p.gates, p.applied_by, p.applied_at
+            FROM policies p JOIN environments e ON e.id = p.environment_id JOIN apps a ON a.id = e.app_id
+            WHERE a.name = \(app) ORDER BY e.name
+            """
+        ).map { row in
+            StoredPolicy(
+                environment: try row.string("name"), gates: try row.json("gates"),
+                appliedBy: try row.string("applied_by"), appliedAt: try row.timestamp("applied_at"))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Postgres
+import ReleaseCore
+import ReleaseStore
+import ReleaseTestSupport
+import Testing
+
+/// Who a connection is comes from PostgreSQL's session_user, and only an admin changes the login
+/// map and the stored policy: the database refuses anyone else, whatever they send it.
+@Suite struct IdentityTests {
+    /// A fresh login in `group` (cluster-wide, so uniquely named), connected to the fixture's
+    /// database, and dropped afterwards.
+    static func withLogin<T: Sendable>(
+        in group: String, _ fixture: StoreFixture, _ body: (String, PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let name = "\(group.dropFirst("release_".count))_\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try fixture.connection.query(PostgresQuery(sql: "CREATE ROLE \(name) LOGIN IN ROLE \(group)"))
+        defer { _ = try? fixture.connection.query(PostgresQuery(sql: "DROP ROLE \(name)")) }
+        let login = try await PostgresConnection.connect(url: fixture.url.replacingOccurrences(of: "user=release", with: "user=\(name)"))
+        defer { login.close() }
+        return try await body(name, login)
+    }
+
+    /// Every row the access tables hold, and the audit trail's length, as text.
+    static func accessState(_ db: PostgresConnection) throws -> [String] {
+        try [
+            "SELECT login || ':' || person || ':' || automation || ':' || on_behalf AS row FROM access_logins ORDER BY login",
+            "SELECT e.name || ':' || p.gates::text AS row FROM policies p JOIN environments e ON e.id = p.environment_id ORDER BY 1",
+            "SELECT enforced_by AS row FROM access_enforcement",
+            "SELECT count(*)::text AS row FROM audit_events",
+        ].flatMap { sql in try db.query(PostgresQuery(sql: sql)).map { try $0.string("row") } }
+    }
+
+    @Test func theOwnerIsAnAdminAndEachLoginIsItsOwnPersonUntilMapped() async throws {
+        try await StoreFixture.with { fixture in
+            let owner = try fixture.connection.whoami()
+            #expect(owner == Identity(login: "release", person: "release", automation: false, onBehalf: false, admin: true, enforced: false))
+            try await Self.withLogin(in: "release_operator", fixture) { name, login in
+                #expect(try login.whoami().person == name)
+                #expect(try login.whoami().admin == false)
+                try fixture.connection.grantAccess(app: "crm-api", login: name, person: "alice", automation: false, onBehalf: false)
+                #expect(try login.whoami().person == "alice")
+                #expect(try fixture.connection.revokeAccess(app: "crm-api", login: name))
+                #expect(try login.whoami().person == name)
+                #expect(try fixture.connection.revokeAccess(app: "crm-api", login: name) == false, "nothing left to revoke")
+            }
+            let actions = try fixture.connection.query("SELECT action, actor FROM audit_events ORDER BY sequence").map {
+                "\(try $0.string("actor")) \(try $0.string("action"))"
+            }
+            #expect(actions == ["release access.granted", "release access.revoked"])
+        }
+    }
+
+    @Test func anOperatorCannotChangeTheLoginMapOrThePolicyByAnyRoute() async throws {
+        try await StoreFixture.with { fixture in
+            _ = try fixture.connection.applyPolicy(app: "crm-api", gates: .object([("main", .object([("approvals", .string("1"))]))]))
+            let before = try Self.accessState(fixture.connection)
+            try await Self.withLogin(in: "release_operator", fixture) { name, login in
+                let attempts = [
+                    "SELECT release_access_grant('crm-api', '\(name)', 'alice', false, false)",
+                    "SELECT release_access_revoke('crm-api', 'release')",
+                    "SELECT release_policy_apply('crm-api', '{\"main\": {}}')",
+                    "INSERT INTO access_logins (login, person, granted_by) VALUES ('\(name)', 'alice', 'alice')",
+                    "UPDATE policies SET gates = '{}'",
+                    "DELETE FROM policies",
+                    "TRUNCATE access_logins",
+                    "INSERT INTO access_enforcement (enforced_by) VALUES ('\(name)')",
+                    "SET ROLE release_owner",
+                    "SET SESSION AUTHORIZATION release",
+                    "CREATE TABLE public.access_logins_shadow (login text)",
+                ]
+                for sql in attempts {
+                    #expect(throws: PostgresError.self, "\(sql)") { _ = try login.query(PostgresQuery(sql: sql)) }
+                }
+                // A temporary table named like a real one does not fool the functions: pg_temp is last.
+                _ = try login.query("CREATE TEMPORARY TABLE access_logins (login text, person text, automation boolean, on_behalf boolean)")
+                _ = try login.query(PostgresQuery(sql: "INSERT INTO pg_temp.access_logins VALUES ('\(name)', 'release', false, false)"))
+                #expect(try login.whoami().admin == false)
+                #expect(try login.whoami().person == name)
+                let refusal = #expect(throws: PostgresError.self) {
+                    try login.grantAccess(app: "crm-api", login: name, person: "alice", automation: false, onBehalf: false)
+                }
+                #expect(refusal?.sqlState == "RA001")
+                #expect(refusal.map { DatabaseFailure.translate($0).code } == .refused)
+            }
+            try await Self.withLogin(in: "release_auditor", fixture) { _, login in
+                #expect(throws: PostgresError.self) { _ = try login.query("SELECT release_policy_apply('crm-api', '{}')") }
+                #expect(throws: PostgresError.self) { _ = try login.query("DELETE FROM access_logins") }
+                let auditor = try login.whoami()
+                #expect(auditor.enforced == false && auditor.admin == false, "an auditor may still ask who it is")
+            }
+            #expect(try Self.accessState(fixture.connection) == before, "nothing changed")
+        }
+    }
+
+    @Test func anAdminGroupMemberMayChangeThePolicyAndOnlyChangesAreRecorded() async throws {
+        try await StoreFixture.with { fixture in
+            try await Self.withLogin(in: "release_operator", fixture) { name, login in
+                _ = try fixture.connection.query(PostgresQuery(sql: "GRANT release_admin TO \(name)"))
+                try fixture.connection.grantAccess(app: "crm-api", login: name, person: "carol", automation: false, onBehalf: false)
+                let gates = JSONValue.object([
+                    ("develop", .object([])), ("main", .object([("approvals", .string("2")), ("allowed", .array([.string("carol")]))])),
+                ])
+                #expect(try login.applyPolicy(app: "crm-api", gates: gates) == ["develop", "main"])
+                #expect(try login.applyPolicy(app: "crm-api", gates: gates) == [], "the same policy again changes nothing")
+                let stored = try login.storedPolicies(app: "crm-api")
+                #expect(stored.map(\.environment) == ["develop", "main"])
+                #expect(stored.allSatisfy { $0.appliedBy == "carol" }, "recorded under the verified person")
+                let main = try GatePolicy(stored: stored[1].gates, environment: "main")
+                #expect(main.approvals == 2 && main.allowed == ["carol"])
+                let audit = try fixture.connection.query("SELECT actor, action FROM audit_events WHERE action = 'policy.applied'")
+                #expect(audit.count == 1)
+                #expect(try audit.first?.string("actor") == "carol")
+            }
+        }
+    }
+
+    @Test func onlyAnAutomationLoginMayActOnBehalfOfOthers() async throws {
+        try await StoreFixture.with { fixture in
+            let refusal = #expect(throws: PostgresError.self) {
+                try fixture.connection.grantAccess(app: "crm-api", login: "someone", person: "someone", automation: false, onBehalf: true)
+            }
+            #expect(refusal.map { DatabaseFailure.translate($0).code } == .usage)
+            let mappings = try fixture.connection.loginMappings()
+            #expect(mappings.isEmpty)
+        }
+    }
+}
