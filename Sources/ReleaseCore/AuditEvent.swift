@@ -24,11 +24,16 @@ public struct AuditEvent: Sendable, Equatable {
     public var previousHash: String?
     /// This event's hash.
     public var hash: String
+    /// The login the database verified, for events recorded under enforced identity; nil for
+    /// older events, whose actor is what the client claimed.
+    public var login: String?
+    /// The person a CI run acted for, beside the verified actor.
+    public var onBehalfOf: String?
 
     /// Creates an event.
     public init(
         id: Int64, app: String, sequence: Int64, at: Timestamp, actor: String, action: String, environment: String?,
-        version: String?, details: String, previousHash: String?, hash: String
+        version: String?, details: String, previousHash: String?, hash: String, login: String? = nil, onBehalfOf: String? = nil
     ) {
         self.id = id
         self.app = app
@@ -41,6 +46,8 @@ public struct AuditEvent: Sendable, Equatable {
         self.details = details
         self.previousHash = previousHash
         self.hash = hash
+        self.login = login
+        self.onBehalfOf = onBehalfOf
     }
 
     /// The exact bytes the hash covers: every field, length-prefixed so no two events can collide
@@ -72,6 +79,11 @@ public struct AuditEvent: Sendable, Equatable {
         bytes.insert(contentsOf: "\(bytes.count - start):".utf8, at: start)
         bytes.append(UInt8(ascii: "\n"))
         for value in [actor, action, environment, version, details, previousHash] { field(value) }
+        // Verified identity is covered too; an event without a login hashes as events always did.
+        if let login {
+            field(login)
+            field(onBehalfOf)
+        }
         return bytes
     }
 

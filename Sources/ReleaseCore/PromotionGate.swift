@@ -54,6 +54,8 @@ public struct GateContext: Sendable {
     public var checks: [String: CheckStatus]
     /// Approvers of (environment, version) since the version went live on the source.
     public var approvers: [String]
+    /// The person a CI run acts for: their own approval does not count either.
+    public var onBehalfOf: String?
     /// Freezes started with `release freeze` that are active now.
     public var adHocFreezes: [AdHocFreeze]
     /// `--force --reason`: the reason, when a freeze override was asked for.
@@ -77,6 +79,7 @@ public struct GateContext: Sendable {
         self.requestedVersion = requestedVersion
         self.checks = checks
         self.approvers = approvers
+        self.onBehalfOf = nil
         self.adHocFreezes = adHocFreezes
         self.forceReason = forceReason
         self.sourceHealth = sourceHealth
@@ -196,10 +199,11 @@ public enum PromotionGate {
         let needed = context.environment.gates.approvals
         guard needed > 0 else { return GateResult(name: "approvals", passed: true, detail: "no approvals required") }
         let distinct = Array(Set(context.approvers)).sorted()
-        let counted = distinct.filter { $0 != context.actor }
+        let own = [context.actor, context.onBehalfOf].compactMap { $0 }
+        let counted = distinct.filter { !own.contains($0) }
         var detail = "\(counted.count) of \(needed) approvals"
         if !counted.isEmpty { detail += " (\(counted.joined(separator: ", ")))" }
-        if distinct.contains(context.actor) { detail += "; \(context.actor)'s own approval does not count" }
+        for person in own where distinct.contains(person) { detail += "; \(person)'s own approval does not count" }
         return GateResult(name: "approvals", passed: counted.count >= needed, detail: detail)
     }
 

@@ -100,6 +100,10 @@ public struct DeploymentRecord: Sendable, Equatable {
     public var reason: String?
     /// When the provider reported cutover.
     public var cutoverAt: Timestamp?
+    /// The login the database verified (nil when identity was claimed, not checked).
+    public var login: String?
+    /// The person a CI run acted for.
+    public var onBehalfOf: String?
 
     /// Creates a record.
     public init(
@@ -107,7 +111,7 @@ public struct DeploymentRecord: Sendable, Equatable {
         by: String, startedAt: Timestamp, finishedAt: Timestamp? = nil, operation: JSONValue = .object([]),
         liveReference: JSONValue = .object([]), verified: Bool = false, rollbackOf: Int64? = nil, detail: String? = nil,
         leaseOwner: String? = nil, leaseExpiresAt: Timestamp? = nil, sourceDeploymentID: Int64? = nil, reason: String? = nil,
-        cutoverAt: Timestamp? = nil
+        cutoverAt: Timestamp? = nil, login: String? = nil, onBehalfOf: String? = nil
     ) {
         self.id = id
         self.environment = environment
@@ -128,6 +132,8 @@ public struct DeploymentRecord: Sendable, Equatable {
         self.sourceDeploymentID = sourceDeploymentID
         self.reason = reason
         self.cutoverAt = cutoverAt
+        self.login = login
+        self.onBehalfOf = onBehalfOf
     }
 }
 

@@ -10,6 +10,29 @@ extension Engine {
         try await database { db in try db.whoami() }
     }
 
+    /// `release access enforce`: switches enforcement on for this database, once; this login is
+    /// mapped to the name it acted under so far, and release.yml's gates are stored for the
+    /// environments with no stored policy. False when it was on already.
+    public func enforceAccess() async throws -> Bool {
+        let (app, person) = (self.app, actor)
+        let gates = JSONValue.object(configuration.environments.map { ($0.name, $0.gates.declared) })
+        return try await transaction { db in try db.enforceAccess(app: app, ownerPerson: person, gates: gates) }
+    }
+
+    /// `release unquarantine`: lifts a release's quarantine (release_admin only, as the database
+    /// decides), audited with the reason. False when it was not quarantined.
+    public func unquarantine(version: String, reason: String) async throws -> Bool {
+        let engine = self
+        return try await transaction { db in
+            let (appID, release) = try engine.requireRelease(version, in: db)
+            guard try db.unquarantine(release: release.id) else { return false }
+            try db.appendAudit(
+                app: appID, actor: engine.claimedActor, action: "release.unquarantined", environment: nil, version: version,
+                details: .object([("reason", .string(reason)), ("was", .optional(release.quarantineReason))]))
+            return true
+        }
+    }
+
     /// `release access grant`: maps `login` to `person`.
     public func grantAccess(login: String, person: String, automation: Bool, onBehalf: Bool) async throws {
         let app = self.app

@@ -39,7 +39,7 @@ extension Engine {
         do {
             try await database { db in
                 try db.appendAudit(
-                    app: started.appID, actor: engine.actor, action: action, environment: started.environment.name,
+                    app: started.appID, actor: engine.claimedActor, action: action, environment: started.environment.name,
                     version: started.release.version, details: .object(recorded))
             }
         } catch {

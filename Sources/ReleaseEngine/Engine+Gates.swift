@@ -67,13 +67,14 @@ extension Engine {
         if plan.kind == .rollback, let current, current.releaseID == release?.id {
             throw ReleaseError.usage("\(current.version) is already live on \(plan.environment.name); nothing to roll back.")
         }
-        let context = GateContext(
+        var context = GateContext(
             kind: plan.kind, environment: plan.environment, actor: actor, now: now, release: release,
             sourceEnvironment: plan.source?.name, sourceLive: sourceLive, requestedVersion: plan.version,
             checks: checks, approvers: approvers, adHocFreezes: openFreezes.filter { $0.isActive(at: now) },
             forceReason: plan.force ? plan.reason : nil,
             sourceHealth: plan.kind == .promote ? sourceHealth.health : nil,
             sourceRecoveredAt: plan.kind == .promote ? sourceHealth.recoveredAt : nil)
+        context.onBehalfOf = onBehalfOf
         return Resolution(
             appID: appID, environmentID: environmentID, release: release, current: current, previous: previous,
             sourceLive: sourceLive, sourceDeployment: sourceDeployment, rollbackTarget: rollbackTarget,

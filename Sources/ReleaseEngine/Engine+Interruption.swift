@@ -24,7 +24,7 @@ extension Engine {
                     ]
                 }
                 try db.appendAudit(
-                    app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).interrupted",
+                    app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).interrupted",
                     environment: started.environment.name, version: started.release.version, details: .object(details))
             }
         } catch {

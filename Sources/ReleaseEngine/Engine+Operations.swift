@@ -52,7 +52,7 @@ extension Engine {
             }
             let id = try db.insertDeployment(
                 app: resolution.appID, environment: resolution.environmentID, environmentName: plan.environment.name,
-                release: release.id, kind: plan.kind, by: engine.actor, reason: plan.reason,
+                release: release.id, kind: plan.kind, by: engine.claimedActor, reason: plan.reason,
                 sourceDeployment: resolution.sourceDeployment?.id)
             try db.transition(deployment: id, to: .gating)
             let refused = resolution.refused
@@ -60,7 +60,7 @@ extension Engine {
                 let summary = refused.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
                 try db.transition(deployment: id, to: .rejected, detail: summary)
                 try db.appendAudit(
-                    app: resolution.appID, actor: engine.actor, action: "\(plan.kind.rawValue).rejected",
+                    app: resolution.appID, actor: engine.claimedActor, action: "\(plan.kind.rawValue).rejected",
                     environment: plan.environment.name, version: release.version,
                     details: .object([("deployment", .int(id)), ("gates", .array(refused.map(\.json)))]))
                 return .rejected(version: release.version, resolution.gates)
@@ -77,12 +77,12 @@ extension Engine {
             if plan.force, frozen {
                 details.append(("freeze_overridden", .bool(true)))
                 try db.appendAudit(
-                    app: resolution.appID, actor: engine.actor, action: "freeze.overridden",
+                    app: resolution.appID, actor: engine.claimedActor, action: "freeze.overridden",
                     environment: plan.environment.name, version: release.version,
                     details: .object([("deployment", .int(id)), ("reason", .optional(plan.reason))]))
             }
             try db.appendAudit(
-                app: resolution.appID, actor: engine.actor, action: "\(plan.kind.rawValue).started",
+                app: resolution.appID, actor: engine.claimedActor, action: "\(plan.kind.rawValue).started",
                 environment: plan.environment.name, version: release.version, details: .object(details))
             let sourceReference = resolution.sourceDeployment?.liveReference
             return .started(
@@ -164,7 +164,7 @@ extension Engine {
                 deployment: started.id, environment: started.environmentID, release: started.release.id,
                 liveReference: outcome.liveReference)
             try db.appendAudit(
-                app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).cutover",
+                app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).cutover",
                 environment: started.environment.name, version: started.release.version,
                 details: .object([
                     ("deployment", .int(started.id)), ("provider", .string(outcome.summary)),
@@ -212,7 +212,7 @@ extension Engine {
                     try db.markRolledBack(deployment: failed)
                 }
                 try db.appendAudit(
-                    app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).live",
+                    app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).live",
                     environment: started.environment.name, version: started.release.version,
                     details: .object([("deployment", .int(started.id)), ("verification", .string(detail))]))
             }
@@ -275,7 +275,7 @@ extension Engine {
             try engine.requireLease(started, in: db)
             try db.transition(deployment: started.id, to: .failed, detail: error.message)
             try db.appendAudit(
-                app: started.appID, actor: engine.actor, action: "\(started.kind.rawValue).failed",
+                app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).failed",
                 environment: name, version: started.release.version,
                 details: .object([("deployment", .int(started.id)), ("error", .string(error.message))]))
         }

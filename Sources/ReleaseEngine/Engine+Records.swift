@@ -26,12 +26,12 @@ extension Engine {
                 }
                 return (existing, false)
             }
-            let release = try db.insertRelease(app: appID, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.actor)
+            let release = try db.insertRelease(app: appID, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.claimedActor)
             var details: [(String, JSONValue)] = []
             if let commit { details.append(("commit", .string(commit))) }
             if let artifact { details.append(("artifact", .string(artifact))) }
             try db.appendAudit(
-                app: appID, actor: engine.actor, action: "release.created", environment: nil, version: version,
+                app: appID, actor: engine.claimedActor, action: "release.created", environment: nil, version: version,
                 details: .object(details))
             return (release, true)
         }
@@ -51,11 +51,11 @@ extension Engine {
         let engine = self
         try await transaction { db in
             let (appID, release) = try engine.requireRelease(version, in: db)
-            try db.recordCheck(release: release.id, name: name, status: status, url: url, by: engine.actor)
+            try db.recordCheck(release: release.id, name: name, status: status, url: url, by: engine.claimedActor)
             var details: [(String, JSONValue)] = [("check", .string(name)), ("status", .string(status.rawValue))]
             if let url { details.append(("url", .string(url))) }
             try db.appendAudit(
-                app: appID, actor: engine.actor, action: "check.recorded", environment: nil, version: version,
+                app: appID, actor: engine.claimedActor, action: "check.recorded", environment: nil, version: version,
                 details: .object(details))
         }
     }
@@ -71,9 +71,9 @@ extension Engine {
                         + "change nothing.")
             }
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
-            try db.insertApproval(environment: environmentID, release: release.id, approver: engine.actor)
+            try db.insertApproval(environment: environmentID, release: release.id, approver: engine.claimedActor)
             try db.appendAudit(
-                app: appID, actor: engine.actor, action: "approval.recorded", environment: environment.name,
+                app: appID, actor: engine.claimedActor, action: "approval.recorded", environment: environment.name,
                 version: version, details: .object([]))
         }
     }
@@ -89,7 +89,7 @@ extension Engine {
             }
             try db.quarantine(release: release.id, reason: reason)
             try db.appendAudit(
-                app: appID, actor: engine.actor, action: "release.quarantined", environment: nil, version: version,
+                app: appID, actor: engine.claimedActor, action: "release.quarantined", environment: nil, version: version,
                 details: .object([("reason", .string(reason))]))
             var liveOn: [String] = []
             for name in names {
@@ -111,9 +111,9 @@ extension Engine {
             }
             let appID = try db.ensureApp(named: app)
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
-            try db.insertFreeze(environment: environmentID, reason: reason, until: until, by: engine.actor)
+            try db.insertFreeze(environment: environmentID, reason: reason, until: until, by: engine.claimedActor)
             try db.appendAudit(
-                app: appID, actor: engine.actor, action: "freeze.started", environment: environment.name, version: nil,
+                app: appID, actor: engine.claimedActor, action: "freeze.started", environment: environment.name, version: nil,
                 details: .object([("reason", .string(reason)), ("until", .optional(until?.rfc3339))]))
         }
         await announceFreeze(
@@ -138,10 +138,10 @@ extension Engine {
         let lifted = try await transaction { db in
             let appID = try db.ensureApp(named: app)
             let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
-            let lifted = try db.liftFreezes(environment: environmentID, by: engine.actor)
+            let lifted = try db.liftFreezes(environment: environmentID, by: engine.claimedActor)
             if lifted > 0 {
                 try db.appendAudit(
-                    app: appID, actor: engine.actor, action: "freeze.lifted", environment: environment.name,
+                    app: appID, actor: engine.claimedActor, action: "freeze.lifted", environment: environment.name,
                     version: nil, details: .object([("lifted", .int(Int64(lifted)))]))
             }
             return lifted

@@ -86,7 +86,7 @@ extension Engine {
                 let release = try db.release(id: deployment.releaseID)
             else { throw ReleaseError.usage("Deployment \(deployment.id) refers to records that no longer exist.") }
             try db.appendAudit(
-                app: appID, actor: engine.actor, action: "recover.took_over", environment: deployment.environment,
+                app: appID, actor: engine.claimedActor, action: "recover.took_over", environment: deployment.environment,
                 version: deployment.version,
                 details: .object([
                     ("deployment", .int(deployment.id)), ("state", .string(deployment.state.rawValue)),
@@ -118,7 +118,7 @@ extension Engine {
                 try await transaction { db in
                     try db.transition(deployment: deployment.id, to: .cancelled, detail: "cancelled by release recover: the run died while gating")
                     try db.appendAudit(
-                        app: started.appID, actor: engine.actor, action: "\(deployment.kind.rawValue).cancelled",
+                        app: started.appID, actor: engine.claimedActor, action: "\(deployment.kind.rawValue).cancelled",
                         environment: deployment.environment, version: deployment.version,
                         details: .object([("deployment", .int(deployment.id))]))
                 }

@@ -63,7 +63,7 @@ extension Engine {
         try await database { db in
             try db.recordHealth(environment: watchedDeployment.environmentID, healthy: true, detail: "healthy throughout a \(duration) watch")
             try db.appendAudit(
-                app: watchedDeployment.appID, actor: engine.actor, action: "watch.passed", environment: environment.name,
+                app: watchedDeployment.appID, actor: engine.claimedActor, action: "watch.passed", environment: environment.name,
                 version: live.version,
                 details: .object([
                     ("deployment", .int(live.deploymentID)),

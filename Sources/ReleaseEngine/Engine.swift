@@ -21,8 +21,11 @@ public struct Engine: Sendable {
     public let providerContext: ProviderRegistry.ProviderContext
     /// Runs health probes.
     public let prober: HealthProber
-    /// Who is acting.
+    /// Who is acting: under enforced identity, the person the database says the login is.
     public let actor: String
+    /// The person a CI run acts for (an automation login granted on-behalf), recorded beside the
+    /// actor; never the one `allowed:` judges.
+    public var onBehalfOf: String?
     /// This run's identity on leases: host, pid and a random part.
     public let leaseOwner: String
     /// How long a lease lasts without a heartbeat.
@@ -55,6 +58,10 @@ public struct Engine: Sendable {
     }
 
     var app: String { configuration.app }
+
+    /// The name sent with every write: the database records the verified person itself under
+    /// enforced identity, and this as on_behalf_of when it differs; before that, it is the actor.
+    var claimedActor: String { onBehalfOf ?? actor }
 
     /// Runs a database step, turning connection failures into the contract's exit 5.
     func database<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {

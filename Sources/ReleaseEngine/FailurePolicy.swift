@@ -92,7 +92,7 @@ extension Engine {
                 try db.quarantine(release: bad.release.id, reason: finding.quarantineReason(bad, detail))
             }
             try db.appendAudit(
-                app: bad.appID, actor: engine.actor, action: finding.actions(bad.kind).audit,
+                app: bad.appID, actor: engine.claimedActor, action: finding.actions(bad.kind).audit,
                 environment: environment.name, version: bad.release.version,
                 details: .object([
                     ("deployment", .int(bad.id)), ("detail", .string(detail)),
@@ -176,13 +176,13 @@ extension Engine {
     ) throws -> StartedDeployment {
         let id = try db.insertDeployment(
             app: bad.appID, environment: bad.environmentID, environmentName: bad.environment.name, release: release.id,
-            kind: .rollback, by: actor, reason: "automatic rollback: \(bad.release.version) failed on \(bad.environment.name)",
+            kind: .rollback, by: claimedActor, reason: "automatic rollback: \(bad.release.version) failed on \(bad.environment.name)",
             rollbackOf: bad.id)
         try db.transition(deployment: id, to: .gating)
         try db.transition(deployment: id, to: .deploying)
         try db.takeLease(deployment: id, owner: leaseOwner, seconds: leaseSeconds)
         try db.appendAudit(
-            app: bad.appID, actor: actor, action: "rollback.started", environment: bad.environment.name,
+            app: bad.appID, actor: claimedActor, action: "rollback.started", environment: bad.environment.name,
             version: release.version,
             details: .object([
                 ("deployment", .int(id)), ("automatic", .bool(true)),

@@ -69,6 +69,21 @@ extension PostgresConnection {
             onBehalf: try row.bool("on_behalf"), admin: try row.bool("admin"), enforced: try row.bool("enforced"))
     }
 
+    /// Who acts when the client claims `claimed`: the actor to record (the verified person under
+    /// enforced identity) and the person a CI run acts for. The database refuses (RA001) a claim
+    /// it does not accept.
+    public func act(claimed: String?) throws -> (actor: String, onBehalfOf: String?) {
+        guard let row = try query("SELECT actor, on_behalf_of FROM release_act(\(claimed))").first else {
+            throw PostgresError(kind: .decoding, message: "release_act() returned nothing")
+        }
+        return (try row.string("actor"), try row.optionalString("on_behalf_of"))
+    }
+
+    /// Switches enforcement on (admin only); false when it was on already.
+    public func enforceAccess(app: String, ownerPerson: String, gates: JSONValue) throws -> Bool {
+        try query("SELECT release_access_enforce(\(app), \(ownerPerson), \(gates)::jsonb) AS switched").first?.bool("switched") ?? false
+    }
+
     /// Maps `login` to `person` (admin only: the database refuses anyone else), audited in `app`'s chain.
     public func grantAccess(app: String, login: String, person: String, automation: Bool, onBehalf: Bool) throws {
         try query("SELECT release_access_grant(\(app), \(login), \(person), \(automation), \(onBehalf))")

@@ -3,7 +3,7 @@ import ReleaseCore
 
 let auditSelect = """
     SELECT a.id, p.name AS app, a.sequence, a.at, a.actor, a.action, a.environment, a.version, a.details::text AS details,
-           a.previous_hash, a.hash
+           a.previous_hash, a.hash, a.login, a.on_behalf_of
     FROM audit_events a JOIN apps p ON p.id = a.app_id
     """
 
@@ -13,11 +13,7 @@ extension PostgresConnection {
         app: Int64, actor: String, action: String, environment: String?, version: String?,
         details: JSONValue = .object([])
     ) throws {
-        try enqueue(
-            """
-            INSERT INTO audit_events (app_id, sequence, at, actor, action, environment, version, details, hash)
-            VALUES (\(app), 0, clock_timestamp(), \(actor), \(action), \(environment), \(version), \(details)::jsonb, '')
-            """)
+        try enqueue("SELECT release_append_audit(\(app), \(actor), \(action), \(environment), \(version), \(details)::jsonb)")
     }
 
     /// Events in time order, filtered: the latest `limit` of them, or all.
@@ -50,6 +46,7 @@ extension PostgresConnection {
             id: try row.int64("id"), app: try row.string("app"), sequence: try row.int64("sequence"), at: try row.timestamp("at"),
             actor: try row.string("actor"), action: try row.string("action"), environment: try row.optionalString("environment"),
             version: try row.optionalString("version"), details: try row.string("details"),
-            previousHash: try row.optionalString("previous_hash"), hash: try row.string("hash"))
+            previousHash: try row.optionalString("previous_hash"), hash: try row.string("hash"), login: try row.optionalString("login"),
+            onBehalfOf: try row.optionalString("on_behalf_of"))
     }
 }

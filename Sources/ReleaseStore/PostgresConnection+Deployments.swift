@@ -4,7 +4,7 @@ import ReleaseCore
 let deploymentSelect = """
     SELECT d.id, d.environment_id, e.name AS environment, r.version, d.release_id, d.kind, d.state, d.actor, d.started_at, d.finished_at,
            d.operation, d.live_reference, d.verified, d.rollback_of, d.detail, d.lease_owner, d.lease_expires_at,
-           d.source_deployment_id, d.reason, d.cutover_at
+           d.source_deployment_id, d.reason, d.cutover_at, d.login, d.on_behalf_of
     FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id
     """
 
@@ -27,18 +27,16 @@ extension PostgresConnection {
     ) throws -> Int64 {
         // ON CONFLICT against the partial unique index: a busy environment is an answer, not an
         // error that would abort the caller's transaction.
+        // NULL when the environment is busy: an answer, not an error that would abort the caller's transaction.
         let rows = try query(
             """
-            INSERT INTO deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id, rollback_of)
-            VALUES (\(app), \(environment), \(release), \(kind.rawValue), 'pending', \(actor), \(reason.map(Secrets.redact)),
-                    \(sourceDeployment), \(rollbackOf))
-            ON CONFLICT (environment_id) WHERE state IN (\(unsafeSQL: inFlightStates)) DO NOTHING
-            RETURNING id
+            SELECT release_insert_deployment(\(app), \(environment), \(release), \(kind.rawValue), \(actor), \(reason.map(Secrets.redact)),
+                                             \(sourceDeployment), \(rollbackOf)) AS id
             """)
-        guard let row = rows.first else {
+        guard let id = try rows.first?.optionalInt64("id") else {
             throw try busyError(environment: environment, name: environmentName)
         }
-        return try row.int64("id")
+        return id
     }
 
     /// The error for a busy environment, naming what is in flight there.
@@ -54,59 +52,36 @@ extension PostgresConnection {
     /// Moves a deployment to `state`, which the database checks against the transition table.
     /// The detail is stored without secrets: a failure's message may quote what a platform echoed.
     public func transition(deployment id: Int64, to state: DeploymentState, detail: String? = nil) throws {
-        try enqueue(
-            """
-            UPDATE deployments SET state = \(state.rawValue), detail = coalesce(\(detail.map(Secrets.redact)), detail),
-                   finished_at = CASE WHEN \(!state.isInFlight) THEN coalesce(finished_at, clock_timestamp()) ELSE finished_at END,
-                   lease_owner = CASE WHEN \(state.isInFlight) THEN lease_owner END,
-                   lease_expires_at = CASE WHEN \(state.isInFlight) THEN lease_expires_at END
-            WHERE id = \(id)
-            """)
+        try enqueue("SELECT release_transition(\(id), \(state.rawValue), \(detail.map(Secrets.redact)))")
     }
 
     /// Marks a failed deployment rolled back once its automatic rollback is verified. One that the
     /// watch found bad while live stays as it is: the rollback's cutover superseded it.
     public func markRolledBack(deployment id: Int64) throws {
-        try enqueue("UPDATE deployments SET state = 'rolled_back' WHERE id = \(id) AND state = 'failed'")
+        try enqueue("SELECT release_mark_rolled_back(\(id))")
     }
 
     /// Sets a deployment's detail without moving it: an in-flight one says why it waits for `release recover`.
     public func annotate(deployment id: Int64, detail: String) throws {
-        try enqueue("UPDATE deployments SET detail = \(Secrets.redact(detail)) WHERE id = \(id)")
+        try enqueue("SELECT release_annotate(\(id), \(Secrets.redact(detail)))")
     }
 
     /// Takes the lease of an in-flight deployment for `owner` for `seconds`.
     public func takeLease(deployment id: Int64, owner: String, seconds: Int) throws {
-        try enqueue(
-            """
-            UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
-            WHERE id = \(id)
-            """)
+        try enqueue("SELECT release_take_lease(\(id), \(owner), \(seconds))")
     }
 
     /// Extends our lease; false if it is no longer ours (another run took over).
     public func heartbeat(deployment id: Int64, owner: String, seconds: Int) throws -> Bool {
-        !(try query(
-            """
-            UPDATE deployments SET lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
-            WHERE id = \(id) AND lease_owner = \(owner) AND state IN (\(unsafeSQL: inFlightStates))
-            RETURNING id
-            """
-        ).isEmpty)
+        try query("SELECT release_heartbeat(\(id), \(owner), \(seconds)) AS held").first?.bool("held") ?? false
     }
 
     /// Takes over an in-flight deployment whose lease has expired or whose owner is known dead.
     /// Returns false when another run holds a live lease.
     public func takeOverLease(deployment id: Int64, from previousOwner: String?, owner: String, seconds: Int, ownerIsDead: Bool) throws -> Bool {
-        !(try query(
-            """
-            UPDATE deployments SET lease_owner = \(owner), lease_expires_at = clock_timestamp() + make_interval(secs => \(seconds))
-            WHERE id = \(id) AND state IN (\(unsafeSQL: inFlightStates))
-              AND lease_owner IS NOT DISTINCT FROM \(previousOwner)
-              AND (\(ownerIsDead) OR lease_expires_at IS NULL OR lease_expires_at < clock_timestamp())
-            RETURNING id
-            """
-        ).isEmpty)
+        try query(
+            "SELECT release_take_over_lease(\(id), \(previousOwner), \(owner), \(seconds), \(ownerIsDead)) AS taken"
+        ).first?.bool("taken") ?? false
     }
 
     /// Locks the deployment row and tells whether `owner` still holds its lease.
@@ -116,7 +91,7 @@ extension PostgresConnection {
 
     /// Merges provider operation references into the deployment (write-ahead).
     public func recordOperation(deployment id: Int64, _ reference: JSONValue) throws {
-        try query("UPDATE deployments SET operation = operation || \(reference)::jsonb WHERE id = \(id)")
+        try query("SELECT release_record_operation(\(id), \(reference)::jsonb)")
     }
 
     /// Cutover: the provider reports the release is being served. Closes the previous release's
@@ -126,46 +101,17 @@ extension PostgresConnection {
     public func cutover(deployment id: Int64, environment: Int64, release: Int64, liveReference: JSONValue) throws -> Timestamp {
         guard
             let row = try query(
-                """
-                WITH instant AS (SELECT clock_timestamp() AS t),
-                closed AS (
-                    UPDATE occupancy SET during = tstzrange(lower(during), (SELECT t FROM instant), '[)')
-                    WHERE environment_id = \(environment) AND upper_inf(during)
-                    RETURNING deployment_id
-                ),
-                superseded AS (
-                    UPDATE deployments SET state = 'superseded', finished_at = coalesce(finished_at, (SELECT t FROM instant))
-                    WHERE id IN (SELECT deployment_id FROM closed) AND state = 'live'
-                    RETURNING id
-                )
-                SELECT t, (SELECT count(*) FROM superseded) AS superseded FROM instant
-                """
+                "SELECT release_cutover(\(id), \(environment), \(release), \(liveReference)::jsonb) AS t"
             ).first
         else {
             throw PostgresError(kind: .decoding, message: "Cutover returned nothing.")
         }
-        let instant = try row.timestamp("t")
-        try enqueue(
-            """
-            INSERT INTO occupancy (environment_id, release_id, deployment_id, during)
-            VALUES (\(environment), \(release), \(id), tstzrange(\(instant)::timestamptz, NULL, '[)'))
-            """)
-        try enqueue(
-            """
-            UPDATE deployments SET state = 'verifying', cutover_at = \(instant)::timestamptz, live_reference = \(liveReference)::jsonb
-            WHERE id = \(id)
-            """)
-        return instant
+        return try row.timestamp("t")
     }
 
     /// Verification passed: the deployment is live.
     public func markVerified(deployment id: Int64, detail: String) throws {
-        try enqueue(
-            """
-            UPDATE deployments SET state = 'live', verified = true, detail = \(Secrets.redact(detail)), finished_at = clock_timestamp(),
-                   lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = \(id)
-            """)
+        try enqueue("SELECT release_mark_verified(\(id), \(Secrets.redact(detail)))")
     }
 
     /// One deployment.

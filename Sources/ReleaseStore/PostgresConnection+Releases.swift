@@ -28,9 +28,8 @@ extension PostgresConnection {
         guard
             let row = try query(
                 """
-                INSERT INTO releases (app_id, version, commit_sha, artifact, notes, created_by)
-                VALUES (\(app), \(version), \(commit), \(artifact), \(notes.map(Secrets.redact)), \(actor))
-                RETURNING \(unsafeSQL: releaseColumns)
+                SELECT \(unsafeSQL: releaseColumns)
+                FROM release_insert_release(\(app), \(version), \(commit), \(artifact), \(notes.map(Secrets.redact)), \(actor))
                 """
             ).first
         else {
@@ -50,27 +49,22 @@ extension PostgresConnection {
 
     /// Marks a release quarantined; it can never be deployed or promoted again.
     public func quarantine(release: Int64, reason: String) throws {
-        try query(
-            """
-            UPDATE releases SET quarantined_at = clock_timestamp(), quarantine_reason = \(Secrets.redact(reason))
-            WHERE id = \(release) AND quarantined_at IS NULL
-            """)
+        try query("SELECT release_quarantine(\(release), \(Secrets.redact(reason)))")
+    }
+
+    /// Lifts a release's quarantine (the database allows it to release_admin only); false when
+    /// it was not quarantined.
+    public func unquarantine(release: Int64) throws -> Bool {
+        try query("SELECT release_unquarantine(\(release)) AS lifted").first?.bool("lifted") ?? false
     }
 
     /// Records a CI check result (its URL without secrets: a CI link may carry a token).
     public func recordCheck(release: Int64, name: String, status: CheckStatus, url: String?, by actor: String) throws {
-        try query(
-            """
-            INSERT INTO checks (release_id, name, status, url, recorded_by)
-            VALUES (\(release), \(name), \(status.rawValue), \(url.map(Secrets.redact)), \(actor))
-            """)
+        try query("SELECT release_insert_check(\(release), \(name), \(status.rawValue), \(url.map(Secrets.redact)), \(actor))")
     }
 
     /// Records an approval of a version for an environment.
     public func insertApproval(environment: Int64, release: Int64, approver: String) throws {
-        try query(
-            """
-            INSERT INTO approvals (environment_id, release_id, approver) VALUES (\(environment), \(release), \(approver))
-            """)
+        try query("SELECT release_insert_approval(\(environment), \(release), \(approver))")
     }
 }

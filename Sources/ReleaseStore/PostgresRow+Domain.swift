@@ -52,7 +52,8 @@ extension PostgresRow {
             rollbackOf: try optionalInt64("rollback_of"), detail: try optionalString("detail"),
             leaseOwner: try optionalString("lease_owner"), leaseExpiresAt: try optionalTimestamp("lease_expires_at"),
             sourceDeploymentID: try optionalInt64("source_deployment_id"), reason: try optionalString("reason"),
-            cutoverAt: try optionalTimestamp("cutover_at"))
+            cutoverAt: try optionalTimestamp("cutover_at"), login: try optionalString("login"),
+            onBehalfOf: try optionalString("on_behalf_of"))
     }
 }
 

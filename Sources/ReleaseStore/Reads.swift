@@ -178,6 +178,8 @@ public enum Reads {
             SELECT DISTINCT approver FROM approvals
             WHERE environment_id = \(environment) AND release_id = \(release)
               AND (\(since)::timestamptz IS NULL OR approved_at >= \(since)::timestamptz)
+              -- Under enforced identity, only verified persons' approvals count (as the database checks).
+              AND NOT automation AND (login IS NOT NULL OR NOT EXISTS (SELECT 1 FROM access_enforcement))
             ORDER BY approver
             """
         ) { rows in try rows.map { try $0.string("approver") } }
@@ -185,6 +187,6 @@ public enum Reads {
 
     /// Whether this run still holds a deployment's lease; locks the row until the transaction ends.
     public static func holdsLease(deployment: Int64, owner: String) -> Fetch<Bool> {
-        Fetch("SELECT 1 FROM deployments WHERE id = \(deployment) AND lease_owner = \(owner) FOR UPDATE") { !$0.isEmpty }
+        Fetch("SELECT release_holds_lease(\(deployment), \(owner)) AS held") { try $0.first?.bool("held") ?? false }
     }
 }

@@ -17,6 +17,7 @@ public enum ReportJSON {
         .object([
             ("id", .int(deployment.id)), ("environment", .string(deployment.environment)), ("version", .string(deployment.version)),
             ("kind", .string(deployment.kind.rawValue)), ("state", .string(deployment.state.rawValue)), ("by", .string(deployment.by)),
+            ("login", .optional(deployment.login)), ("on_behalf_of", .optional(deployment.onBehalfOf)),
             ("started_at", .string(deployment.startedAt.rfc3339)), ("finished_at", .optional(deployment.finishedAt?.rfc3339)),
             ("reason", .optional(deployment.reason)), ("detail", .optional(deployment.detail)),
         ])
@@ -63,7 +64,8 @@ public enum ReportJSON {
     public static func auditEvent(_ event: AuditEvent) -> JSONValue {
         .object([
             ("id", .int(event.id)), ("sequence", .int(event.sequence)), ("at", .string(event.at.rfc3339)),
-            ("actor", .string(event.actor)), ("action", .string(event.action)), ("environment", .optional(event.environment)),
+            ("actor", .string(event.actor)), ("login", .optional(event.login)), ("on_behalf_of", .optional(event.onBehalfOf)),
+            ("action", .string(event.action)), ("environment", .optional(event.environment)),
             ("version", .optional(event.version)), ("details", JSONValue(parsing: event.details) ?? .string(event.details)),
             ("hash", .string(event.hash)),
         ])

@@ -32,7 +32,31 @@ struct AccessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "access",
         abstract: "Which database login is which person, and whether the database enforces it.",
-        subcommands: [StatusCommand.self, GrantCommand.self, RevokeCommand.self, ListCommand.self])
+        subcommands: [StatusCommand.self, EnforceCommand.self, GrantCommand.self, RevokeCommand.self, ListCommand.self])
+
+    struct EnforceCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "enforce",
+            abstract: "Switch enforced identity on for this database, once (admin only): the database records who logged in, "
+                + "and checks allowed, approvals and quarantine itself.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let context = try await CommandContext.make(global)
+            let switched = try await context.engine.enforceAccess()
+            if global.json {
+                context.output.document(.object([("enforced", .bool(true)), ("changed", .bool(switched))]))
+            } else if switched {
+                context.output.line(
+                    "Identity is enforced from now on: release_operator changes nothing but through release's functions, "
+                        + "your login is \(context.engine.actor), and release.yml's gates are the stored policy. "
+                        + "Map the other logins with `release access grant`.")
+            } else {
+                context.output.line("Identity was enforced already; nothing changed.")
+            }
+        }
+    }
 
     struct StatusCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "status", abstract: "Whether identity is enforced by the database.")

@@ -28,8 +28,9 @@ struct CommandContext {
             }
         }
         let output = Output(options)
-        let configuration = try loadConfiguration(options)
-        let actor = try resolveActor(options)
+        var configuration = try loadConfiguration(options)
+        var actor = try resolveActor(options)
+        var onBehalfOf: String?
         let context = ProviderRegistry.ProviderContext(
             configurationDirectory: configuration.directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
@@ -64,7 +65,12 @@ struct CommandContext {
         if requireSchema {
             do {
                 let outcome = if let schema { schema } else { await EarlyConnection.checkSchema(connection) }
-                try outcome.get()
+                let identity = try outcome.get()
+                if identity.enforced {
+                    let enforced = try await EnforcedIdentity.resolve(
+                        claim: claimedActor(options), configuration: configuration, connection: connection, output: output)
+                    (actor, onBehalfOf, configuration) = (enforced.actor, enforced.onBehalfOf, enforced.configuration)
+                }
             } catch let error as PostgresError {
                 throw DatabaseFailure.translate(error)
             }
@@ -75,6 +81,7 @@ struct CommandContext {
         var engine = Engine(
             configuration: configuration, connection: connection, providers: registry, providerContext: context,
             actor: actor, leaseSeconds: leaseSeconds, progress: { output.progress($0) }, logger: logger)
+        engine.onBehalfOf = onBehalfOf
         let notifier = Notifier(configuration: configuration.notify, environment: environment, log: { output.warning($0) })
         if !notifier.isEmpty {
             engine.observer = { event in await notifier.send(event) }
@@ -100,10 +107,14 @@ struct CommandContext {
         return configuration
     }
 
-    static func resolveActor(_ options: GlobalOptions) throws -> String {
+    /// The name the command was told to act as (--actor, RELEASE_ACTOR, GITHUB_ACTOR), if any.
+    static func claimedActor(_ options: GlobalOptions) -> String? {
         let environment = ProcessEnvironment.current
-        let candidates = [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]]
-        let chosen = candidates.compactMap { $0 }.first { !$0.isEmpty } ?? loginName()
+        return [options.actor, environment["RELEASE_ACTOR"], environment["GITHUB_ACTOR"]].compactMap { $0 }.first { !$0.isEmpty }
+    }
+
+    static func resolveActor(_ options: GlobalOptions) throws -> String {
+        let chosen = claimedActor(options) ?? loginName()
         guard Identifier.isValidActor(chosen) else {
             throw ReleaseError.usage(
                 "'\(Identifier.shown(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most "

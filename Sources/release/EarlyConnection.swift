@@ -16,7 +16,7 @@ import ReleaseStore
 /// failure, or the schema check's, comes out of `take` where the command would have met it, after
 /// any usage or configuration error. A command that never takes it exits without waiting for it.
 final class EarlyConnection: Sendable {
-    typealias Opened = (connection: PostgresConnection, schema: Result<Void, any Error>?)
+    typealias Opened = (connection: PostgresConnection, schema: Result<Identity, any Error>?)
 
     let url: String
     private let task: Task<Opened, any Error>
@@ -29,11 +29,15 @@ final class EarlyConnection: Sendable {
         }
     }
 
-    /// The schema check every command but `migrate` runs first, early here or in CommandContext.
-    static func checkSchema(_ connection: PostgresConnection) async -> Result<Void, any Error> {
+    /// The schema check every command but `migrate` runs first, early here or in CommandContext,
+    /// and who the database says this connection is.
+    static func checkSchema(_ connection: PostgresConnection) async -> Result<Identity, any Error> {
         do {
-            try await connection.run { db in try Migrator().requireCurrent(db) }
-            return .success(())
+            return .success(
+                try await connection.run { db in
+                    try Migrator().requireCurrent(db)
+                    return try db.whoami()
+                })
         } catch {
             return .failure(error)
         }

@@ -13,7 +13,7 @@ struct ReleaseCommand: AsyncParsableCommand {
         discussion: "`release --version` prints the version.",
         subcommands: [
             MigrateCommand.self, CreateCommand.self, ListCommand.self, CheckCommand.self, DeployCommand.self,
-            PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, FreezeCommand.self,
+            PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, UnquarantineCommand.self, FreezeCommand.self,
             UnfreezeCommand.self, StatusCommand.self, HistoryCommand.self, AuditCommand.self, ProbeCommand.self,
             RecoverCommand.self, WatchCommand.self, ServeCommand.self, WhoamiCommand.self, AccessCommand.self, PolicyCommand.self,
         ])
@@ -32,7 +32,7 @@ struct ReleaseCommand: AsyncParsableCommand {
 let commandsThatChangeState: [any ParsableCommand.Type] = [
     MigrateCommand.self, CreateCommand.self, CheckCommand.self, DeployCommand.self, PromoteCommand.self, ApproveCommand.self,
     RollbackCommand.self, RejectCommand.self, FreezeCommand.self, UnfreezeCommand.self, ProbeCommand.self,
-    RecoverCommand.self, WatchCommand.self, AccessCommand.GrantCommand.self, AccessCommand.RevokeCommand.self,
+    RecoverCommand.self, WatchCommand.self, UnquarantineCommand.self, AccessCommand.EnforceCommand.self, AccessCommand.GrantCommand.self, AccessCommand.RevokeCommand.self,
     PolicyCommand.ApplyCommand.self,
 ]
 

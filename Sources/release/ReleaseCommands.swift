@@ -156,6 +156,28 @@ struct ApproveCommand: AsyncParsableCommand {
     }
 }
 
+struct UnquarantineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unquarantine", abstract: "Lift a release's quarantine (release_admin only once identity is enforced).")
+
+    @Argument(help: "The version.") var version: String
+    @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let version = try Inputs.version(version)
+        guard let reason else { throw ReleaseError.usage("`release unquarantine` needs --reason: say why \(version) may ship again.") }
+        let why = try Inputs.text(reason, what: "--reason", maxLength: 1000)
+        let context = try await CommandContext.make(global)
+        let lifted = try await context.engine.unquarantine(version: version, reason: why)
+        if global.json {
+            context.output.document(.object([("unquarantined", .object([("version", .string(version)), ("changed", .bool(lifted))]))]))
+        } else {
+            context.output.line(lifted ? "\(version) may be deployed again." : "\(version) was not quarantined; nothing changed.")
+        }
+    }
+}
+
 struct RejectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reject",

@@ -8,17 +8,34 @@ import Testing
 /// Who a connection is comes from PostgreSQL's session_user, and only an admin changes the login
 /// map and the stored policy: the database refuses anyone else, whatever they send it.
 @Suite struct IdentityTests {
-    /// A fresh login in `group` (cluster-wide, so uniquely named), connected to the fixture's
-    /// database, and dropped afterwards.
-    static func withLogin<T: Sendable>(
-        in group: String, _ fixture: StoreFixture, _ body: (String, PostgresConnection) async throws -> T
-    ) async throws -> T {
+    /// A login under test: its name, a connection, and the URL (password included) for more.
+    struct Login: Sendable {
+        let name: String
+        let connection: PostgresConnection
+        let url: String
+    }
+
+    /// A fresh login in `group` (cluster-wide, so uniquely named) that proves who it is with a
+    /// password (scram-sha-256, as ops/pg sets up for release_verified, never trust), connected to
+    /// the fixture's database, and dropped afterwards.
+    static func withLogin<T: Sendable>(in group: String, _ fixture: StoreFixture, _ body: (Login) async throws -> T) async throws -> T {
         let name = "\(group.dropFirst("release_".count))_\(UUID().uuidString.prefix(8).lowercased())"
-        _ = try fixture.connection.query(PostgresQuery(sql: "CREATE ROLE \(name) LOGIN IN ROLE \(group)"))
-        defer { _ = try? fixture.connection.query(PostgresQuery(sql: "DROP ROLE \(name)")) }
-        let login = try await PostgresConnection.connect(url: fixture.url.replacingOccurrences(of: "user=release", with: "user=\(name)"))
+        let password = UUID().uuidString
+        _ = try fixture.connection.query(
+            """
+            DO $$ BEGIN CREATE ROLE release_verified NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+            """)
+        _ = try fixture.connection.query(
+            PostgresQuery(sql: "CREATE ROLE \(name) LOGIN PASSWORD '\(password)' IN ROLE \(group), release_verified"))
+        defer { try? fixture.connection.execute(script: "DROP OWNED BY \(name); DROP ROLE \(name)") }
+        let url = fixture.url.replacingOccurrences(of: "user=release", with: "user=\(name)")
+        let refused = await #expect(throws: PostgresError.self, "a person under test never logs in without a password") {
+            try await PostgresConnection.connect(url: url).close()
+        }
+        #expect(refused?.message.contains("password") == true)
+        let login = try await PostgresConnection.connect(url: url + "&password=\(password)")
         defer { login.close() }
-        return try await body(name, login)
+        return try await body(Login(name: name, connection: login, url: url + "&password=\(password)"))
     }
 
     /// Every row the access tables hold, and the audit trail's length, as text.
@@ -35,7 +52,8 @@ import Testing
         try await StoreFixture.with { fixture in
             let owner = try fixture.connection.whoami()
             #expect(owner == Identity(login: "release", person: "release", automation: false, onBehalf: false, admin: true, enforced: false))
-            try await Self.withLogin(in: "release_operator", fixture) { name, login in
+            try await Self.withLogin(in: "release_operator", fixture) { person in
+                let (name, login) = (person.name, person.connection)
                 #expect(try login.whoami().person == name)
                 #expect(try login.whoami().admin == false)
                 try fixture.connection.grantAccess(app: "crm-api", login: name, person: "alice", automation: false, onBehalf: false)
@@ -55,7 +73,8 @@ import Testing
         try await StoreFixture.with { fixture in
             _ = try fixture.connection.applyPolicy(app: "crm-api", gates: .object([("main", .object([("approvals", .string("1"))]))]))
             let before = try Self.accessState(fixture.connection)
-            try await Self.withLogin(in: "release_operator", fixture) { name, login in
+            try await Self.withLogin(in: "release_operator", fixture) { person in
+                let (name, login) = (person.name, person.connection)
                 let attempts = [
                     "SELECT release_access_grant('crm-api', '\(name)', 'alice', false, false)",
                     "SELECT release_access_revoke('crm-api', 'release')",
@@ -83,7 +102,8 @@ import Testing
                 #expect(refusal?.sqlState == "RA001")
                 #expect(refusal.map { DatabaseFailure.translate($0).code } == .refused)
             }
-            try await Self.withLogin(in: "release_auditor", fixture) { _, login in
+            try await Self.withLogin(in: "release_auditor", fixture) { person in
+                let login = person.connection
                 #expect(throws: PostgresError.self) { _ = try login.query("SELECT release_policy_apply('crm-api', '{}')") }
                 #expect(throws: PostgresError.self) { _ = try login.query("DELETE FROM access_logins") }
                 let auditor = try login.whoami()
@@ -95,7 +115,8 @@ import Testing
 
     @Test func anAdminGroupMemberMayChangeThePolicyAndOnlyChangesAreRecorded() async throws {
         try await StoreFixture.with { fixture in
-            try await Self.withLogin(in: "release_operator", fixture) { name, login in
+            try await Self.withLogin(in: "release_operator", fixture) { person in
+                let (name, login) = (person.name, person.connection)
                 _ = try fixture.connection.query(PostgresQuery(sql: "GRANT release_admin TO \(name)"))
                 try fixture.connection.grantAccess(app: "crm-api", login: name, person: "carol", automation: false, onBehalf: false)
                 let gates = JSONValue.object([
