@@ -376,7 +376,8 @@ BEGIN
     WHERE rolname IN ('release_operator', 'release_auditor');
     FOR table_name IN
         SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+          AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
     LOOP
         IF roles IS NOT NULL THEN
             EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.%I FROM %s', table_name, roles);

@@ -26,7 +26,8 @@ extension Engine {
                 }
                 return (existing, false)
             }
-            let release = try db.insertRelease(app: appID, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.claimedActor)
+            let release = try db.insertRelease(
+                app: appID, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.claimedActor)
             var details: [(String, JSONValue)] = []
             if let commit { details.append(("commit", .string(commit))) }
             if let artifact { details.append(("artifact", .string(artifact))) }

@@ -579,7 +579,7 @@ extension Migration {
                 $$;
                 """#),
         Migration(
-            name: "0007_write_functions.sql", checksum: "7dbeedf58ec3e786fc46532d179b635f1f81904b8028971c449e95220b6325f3",
+            name: "0007_write_functions.sql", checksum: "11771a43392994a5d6c45b64ec4dc757ee3a492c6d6f05958b1429b32165f21d",
             sql: #"""
                 -- Identity and access, second part: every change a command makes goes through a function owned by
                 -- release_owner (SECURITY DEFINER, pinned search_path), so that once `release access enforce` has
@@ -959,7 +959,8 @@ extension Migration {
                     WHERE rolname IN ('release_operator', 'release_auditor');
                     FOR table_name IN
                         SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+                        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                          AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
                     LOOP
                         IF roles IS NOT NULL THEN
                             EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON public.%I FROM %s', table_name, roles);

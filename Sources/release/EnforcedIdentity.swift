@@ -15,7 +15,8 @@ enum EnforcedIdentity {
         var configuration = configuration
         for index in configuration.environments.indices {
             let environment = configuration.environments[index]
-            let policy = try stored.first { $0.environment == environment.name }
+            let policy =
+                try stored.first { $0.environment == environment.name }
                 .map { try GatePolicy(stored: $0.gates, environment: environment.name) } ?? GatePolicy()
             let differences = policy.differences(from: environment.gates)
             if !differences.isEmpty {

@@ -32,7 +32,8 @@ struct ReleaseCommand: AsyncParsableCommand {
 let commandsThatChangeState: [any ParsableCommand.Type] = [
     MigrateCommand.self, CreateCommand.self, CheckCommand.self, DeployCommand.self, PromoteCommand.self, ApproveCommand.self,
     RollbackCommand.self, RejectCommand.self, FreezeCommand.self, UnfreezeCommand.self, ProbeCommand.self,
-    RecoverCommand.self, WatchCommand.self, UnquarantineCommand.self, AccessCommand.EnforceCommand.self, AccessCommand.GrantCommand.self, AccessCommand.RevokeCommand.self,
+    RecoverCommand.self, WatchCommand.self, UnquarantineCommand.self, AccessCommand.EnforceCommand.self, AccessCommand.GrantCommand.self,
+    AccessCommand.RevokeCommand.self,
     PolicyCommand.ApplyCommand.self,
 ]
 
