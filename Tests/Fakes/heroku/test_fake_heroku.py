@@ -186,7 +186,7 @@ def test_unknown_builds_and_releases_are_not_found(heroku):
 
 def test_a_new_release_becomes_current_and_the_old_one_not(heroku):
     heroku.control(pending_polls=0)
-    _, first = heroku.deploy("app-one", "abc1234")
+    heroku.deploy("app-one", "abc1234")
     _, second = heroku.deploy("app-one", "def5678")
     assert second["version"] == 2 and second["current"] and not heroku.get("/apps/app-one/releases/1").json["current"]
 
