@@ -67,10 +67,13 @@ ensure_swift() {
 
 ensure_python_packages() {
     # The fake platform APIs in Tests/Fakes validate requests against the official descriptions:
-    # Railway's GraphQL schema with graphql-core, DigitalOcean's OpenAPI with PyYAML and
-    # openapi-schema-validator (which brings jsonschema). The AWS world is moto_server (moto[server],
-    # which brings boto3) run in-process by Tests/Fakes/aws/moto_world.py.
+    # Heroku's hyper-schema with jsonschema (4.18 or later, which brings referencing), Railway's
+    # GraphQL schema with graphql-core, DigitalOcean's OpenAPI with PyYAML and
+    # openapi-schema-validator. The AWS world is moto_server (moto[server], which brings boto3) run
+    # in-process by Tests/Fakes/aws/moto_world.py. The fakes' own tests run under pytest.
     local missing=()
+    python3 -c "import jsonschema, referencing" 2>/dev/null || missing+=("jsonschema>=4.18")
+    python3 -c "import pytest" 2>/dev/null || missing+=(pytest)
     python3 -c "import graphql" 2>/dev/null || missing+=(graphql-core)
     python3 -c "import yaml" 2>/dev/null || missing+=(PyYAML)
     python3 -c "import openapi_schema_validator" 2>/dev/null || missing+=(openapi-schema-validator)

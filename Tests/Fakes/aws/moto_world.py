@@ -16,7 +16,7 @@ world, closes two gaps that matter for a release manager, and adds a health endp
 - A second HTTP server (health_port) answers /__health/ecs/<cluster>/<service> and
   /__health/lambda/<function>/<alias> with 200, or 500 when what is being served (the service's
   container images, the alias's code) contains "broken"; /__state shows the world as JSON.
-- POST /__control {"echo_credentials": true} on that server makes moto's InvalidClientTokenId
+- POST /__control {"echo_credentials": true} on that server (Tests/Fakes/fakeserver.py's test routes) makes moto's InvalidClientTokenId
   quote the session token it refused ("The security token included in the request is invalid:
   <X-Amz-Security-Token>"), as a careless platform might; the client must never show it. (The
   secret key itself never travels: SigV4 sends only a signature made with it.)
@@ -33,10 +33,9 @@ import sys
 import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import fakeserver  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import fakeserver  # noqa: E402  (Tests/Fakes/fakeserver.py, shared by every fake)
 
 # Set before moto creates any service: a service with desired count <= this completes its rollout.
 os.environ.setdefault("MOTO_ECS_SERVICE_RUNNING", "1")
@@ -61,12 +60,11 @@ BUCKET = "crm-artifacts"
 ARTIFACT_KEYS = ["crm-api-1.0.0.zip", "crm-api-1.1.0.zip", "crm-api-1.2.0.zip", "crm-api-broken.zip"]
 
 ROLLOUT_SECONDS = 1.0
-CONTROLS = {"echo_credentials": False}
 
 
-def patch_moto() -> None:
+def patch_moto(world: "WorldServer") -> None:
     """Makes moto's ECS deployments and Lambda versions behave as the AWS API reference describes,
-    and lets its InvalidClientTokenId quote the session token (CONTROLS["echo_credentials"])."""
+    and lets its InvalidClientTokenId quote the session token (`world.echo_credentials`)."""
     from moto.awslambda import models as lambda_models
     from moto.core.exceptions import InvalidClientTokenIdError
     from moto.core.utils import utcnow
@@ -83,7 +81,7 @@ def patch_moto() -> None:
 
     def raise_invalid_access_key(self, reason):
         token = self._headers.get("X-Amz-Security-Token")
-        if CONTROLS["echo_credentials"] and token and self._service != "ec2":
+        if world.echo_credentials and token and self._service != "ec2":
             raise EchoingInvalidClientTokenId(token)
         original_raise_invalid(self, reason)
 
@@ -300,62 +298,48 @@ def code_of(function) -> str:
     return f"s3://{code.get('S3Bucket', '')}/{code.get('S3Key', '')}"
 
 
-def health(path: str) -> tuple[int, str]:
-    parts = [p for p in path.split("/") if p][1:]
-    state = world_state()
-    if len(parts) == 3 and parts[0] == "ecs":
-        service = state["services"].get(f"{parts[1]}:{parts[2]}")
+class WorldServer(fakeserver.Fake):
+    """The server beside moto: the world's state, health URLs, and the echo_credentials control."""
+
+    name = "moto_world"
+
+    def reset(self) -> None:
+        with self.lock:
+            super().reset()
+            self.echo_credentials = False
+
+    def control_keys(self) -> set[str]:
+        return {"echo_credentials"}
+
+    def apply_controls(self, settings: dict) -> None:
+        if "echo_credentials" in settings:
+            self.echo_credentials = fakeserver.flag("echo_credentials", settings["echo_credentials"])
+
+    def control_view(self) -> dict:
+        return {"echo_credentials": self.echo_credentials}
+
+    def state(self) -> dict:
+        return world_state()
+
+    def test_routes(self) -> list:
+        return [("GET", r"/__health/ecs/([^/]+)/([^/]+)", self.ecs_health),
+                ("GET", r"/__health/lambda/([^/]+)/([^/]+)", self.lambda_health)]
+
+    def ecs_health(self, request, cluster: str, name: str) -> fakeserver.Answer:
+        """500 while any container of the service runs an image whose name says "broken"."""
+        service = world_state()["services"].get(f"{cluster}:{name}")
         if service is None:
-            return 404, "no such service\n"
+            return fakeserver.text_answer(404, "no such service\n")
         broken = any("broken" in (image or "") for image in service["images"].values())
-        return (500, "broken\n") if broken else (200, "ok\n")
-    if len(parts) == 3 and parts[0] == "lambda":
-        function = state["functions"].get(parts[1])
-        if function is None or parts[2] not in function["aliases"]:
-            return 404, "no such alias\n"
-        code = function["versions"].get(str(function["aliases"][parts[2]]), "")
-        return (500, "broken\n") if "broken" in code else (200, "ok\n")
-    return 404, "unknown\n"
+        return fakeserver.text_answer(500, "broken\n") if broken else fakeserver.text_answer(200, "ok\n")
 
-
-class HealthHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        if self.path == "/__state":
-            body = json.dumps(world_state(), default=str, indent=1).encode()
-            fakeserver.write_response(self, 200, body, "application/json")
-            return
-        if self.path.startswith("/__health/"):
-            status, text = health(self.path)
-            fakeserver.write_response(self, status, text.encode(), "text/plain")
-            return
-        fakeserver.write_response(self, 404, b"unknown\n", "text/plain")
-
-    def do_POST(self):
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        if self.path != "/__control" or not isinstance(body, dict) or set(body) - set(CONTROLS) \
-                or not all(isinstance(value, bool) for value in body.values()):
-            fakeserver.write_response(self, 400, f"POST /__control takes {sorted(CONTROLS)} as booleans\n".encode(), "text/plain")
-            return
-        CONTROLS.update(body)
-        fakeserver.write_response(self, 200, json.dumps(CONTROLS).encode(), "application/json")
-
-
-def write_json_atomically(path: str, value: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    def lambda_health(self, request, name: str, alias: str) -> fakeserver.Answer:
+        """500 while the code of the version the alias points at says "broken"."""
+        function = world_state()["functions"].get(name)
+        if function is None or alias not in function["aliases"]:
+            return fakeserver.text_answer(404, "no such alias\n")
+        code = function["versions"].get(str(function["aliases"][alias]), "")
+        return fakeserver.text_answer(500, "broken\n") if "broken" in code else fakeserver.text_answer(200, "ok\n")
 
 
 def start(port: int = 0):
@@ -365,7 +349,8 @@ def start(port: int = 0):
 
     import logging
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    patch_moto()
+    server = WorldServer()
+    patch_moto(server)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     moto_port = moto._server.server_port
@@ -373,128 +358,24 @@ def start(port: int = 0):
     world = build_world(endpoint)
     answer = requests.post(endpoint + "/moto-api/reset-auth", data=b"0", timeout=10)
     answer.raise_for_status()
-    health_server = ThreadingHTTPServer(("127.0.0.1", 0), HealthHandler)
+    health_server = fakeserver.make_server(server)
     threading.Thread(target=health_server.serve_forever, daemon=True).start()
     world.update(port=moto_port, endpoint=endpoint, health_port=health_server.server_address[1],
                  health_url=f"http://127.0.0.1:{health_server.server_address[1]}")
     return moto, health_server, world
 
 
-def sign_payload_hash(request, **_):
-    """Makes botocore sign x-amz-content-sha256, as `release` does, which moto needs on bodiless GETs."""
-    import hashlib
-    body = request.body or b""
-    if isinstance(body, str):
-        body = body.encode()
-    request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
-
-
-def self_test() -> int:
-    """Checks that the world refuses what AWS refuses and behaves as the fake's docstring says."""
-    import boto3
-    import botocore.exceptions
-
-    _, _, world = start()
-
-    def client(service, key=None, secret=None):
-        made = boto3.client(service, region_name=REGION, endpoint_url=world["endpoint"],
-                            aws_access_key_id=key or world["access_key_id"],
-                            aws_secret_access_key=secret or world["secret_access_key"])
-        made.meta.events.register("before-sign", sign_payload_hash)  # moto checks it on GETs without a body
-        return made
-
-    def refused(call, code) -> None:
-        try:
-            call()
-        except botocore.exceptions.ClientError as error:
-            got = error.response["Error"]["Code"]
-            message = error.response["Error"].get("Message", "")
-            if "<Code>" in message:  # moto answers auth failures in XML even for JSON services
-                got = message.split("<Code>")[1].split("</Code>")[0]
-            assert got == code, f"expected {code}, got {got}"
-            return
-        raise AssertionError(f"expected {code}, the call succeeded")
-
-    ecs = client("ecs")
-    service = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
-    assert service["deployments"][0]["rolloutState"] == "COMPLETED", service["deployments"]
-    refused(lambda: client("ecs", secret="wrong").describe_services(cluster=CLUSTER, services=[SERVICE]),
-            "SignatureDoesNotMatch")
-    refused(lambda: client("ecs", key="AKIAUNKNOWN000000000").describe_services(cluster=CLUSTER, services=[SERVICE]),
-            "InvalidClientTokenId")
-    refused(lambda: client("ecs", world["readonly_access_key_id"], world["readonly_secret_access_key"])
-            .describe_services(cluster=CLUSTER, services=[SERVICE]), "AccessDenied")
-    with_token = boto3.client("ecs", region_name=REGION, endpoint_url=world["endpoint"],
-                              aws_access_key_id=world["access_key_id"], aws_secret_access_key=world["secret_access_key"],
-                              aws_session_token="a-session-token-to-echo")
-    with_token.meta.events.register("before-sign", sign_payload_hash)
-    refused(lambda: with_token.describe_services(cluster=CLUSTER, services=[SERVICE]), "InvalidClientTokenId")
-    CONTROLS["echo_credentials"] = True
-    try:
-        with_token.describe_services(cluster=CLUSTER, services=[SERVICE])
-        raise AssertionError("a session token beside a long-term key must be refused")
-    except botocore.exceptions.ClientError as error:
-        assert "invalid: a-session-token-to-echo" in str(error.response), error.response
-    CONTROLS["echo_credentials"] = False
-
-    definition = ecs.describe_task_definition(taskDefinition=world["task_definition_arn"])["taskDefinition"]
-    containers = definition["containerDefinitions"]
-    containers[0]["image"] = "registry.example.com/crm-api:1.1.0"
-    second = ecs.register_task_definition(family=FAMILY, containerDefinitions=containers,
-                                          networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-                                          cpu="256", memory="512")["taskDefinition"]["taskDefinitionArn"]
-    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=second)
-    deployments = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["deployments"]
-    assert [d["status"] for d in deployments] == ["PRIMARY", "ACTIVE"], deployments
-    assert deployments[0]["rolloutState"] == "IN_PROGRESS" and deployments[0]["taskDefinition"] == second
-    assert not any(k.startswith("_") for k in deployments[0])
-    time.sleep(ROLLOUT_SECONDS + 0.2)
-    deployments = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["deployments"]
-    assert len(deployments) == 1 and deployments[0]["rolloutState"] == "COMPLETED", deployments
-    assert health(f"/__health/ecs/{CLUSTER}/{SERVICE}")[0] == 200
-
-    containers[0]["image"] = "registry.example.com/crm-api:crashloop-broken"
-    third = ecs.register_task_definition(family=FAMILY, containerDefinitions=containers, cpu="256", memory="512")["taskDefinition"]["taskDefinitionArn"]
-    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=third)
-    time.sleep(ROLLOUT_SECONDS + 0.2)
-    primary = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["deployments"][0]
-    assert primary["rolloutState"] == "FAILED" and "circuit breaker" in primary["rolloutStateReason"], primary
-    assert health(f"/__health/ecs/{CLUSTER}/{SERVICE}")[0] == 500
-
-    ecs.update_service(cluster=CLUSTER, service=STUCK_SERVICE, taskDefinition=second)
-    time.sleep(ROLLOUT_SECONDS + 0.2)
-    primary = ecs.describe_services(cluster=CLUSTER, services=[STUCK_SERVICE])["services"][0]["deployments"][0]
-    assert primary["rolloutState"] == "IN_PROGRESS", primary
-
-    lam = client("lambda")
-    assert lam.get_alias(FunctionName=FUNCTION, Name=ALIAS)["FunctionVersion"] == "1"
-    refused(lambda: client("lambda", secret="wrong").get_alias(FunctionName=FUNCTION, Name=ALIAS), "SignatureDoesNotMatch")
-    lam.update_function_code(FunctionName=FUNCTION, S3Bucket=BUCKET, S3Key="crm-api-broken.zip")
-    version = lam.publish_version(FunctionName=FUNCTION)["Version"]
-    assert version == "2", version
-    assert health(f"/__health/lambda/{FUNCTION}/{ALIAS}")[0] == 200, "version 1 must keep its own code"
-    lam.update_alias(FunctionName=FUNCTION, Name=ALIAS, FunctionVersion=version)
-    assert health(f"/__health/lambda/{FUNCTION}/{ALIAS}")[0] == 500
-    print("moto_world self-test: ok")
-    return 0
-
-
 def main(argv=None) -> int:
-    parser = fakeserver.argument_parser("moto_server with an ECS service and a Lambda alias, signature checks on.")
-    parser.add_argument("--state-file", help="where to write the world's JSON description (atomically)")
+    parser = fakeserver.argument_parser("moto_server with an ECS service and a Lambda alias, signature checks on.",
+                                        port_file=False)
+    parser.add_argument("--state-file", required=True, help="where to write the world's JSON description (atomically)")
     parser.add_argument("--rollout-seconds", type=float, default=1.0, help="how long an ECS rollout stays IN_PROGRESS")
     args = parser.parse_args(argv)
     global ROLLOUT_SECONDS
     ROLLOUT_SECONDS = args.rollout_seconds
     fakeserver.limit_lifetime(args.max_seconds)
-    if args.self_test:
-        code = self_test()
-        sys.stdout.flush()
-        os._exit(code)
-    if not args.state_file:
-        parser.error("--state-file is required (unless --self-test)")
     _, _, world = start(args.port)
-    write_json_atomically(args.state_file, world)
+    fakeserver.write_atomically(args.state_file, json.dumps(world, indent=1))
     sys.stderr.write(f"moto_world: moto on {world['endpoint']}, health on {world['health_url']}\n")
     sys.stderr.flush()
     threading.Event().wait()

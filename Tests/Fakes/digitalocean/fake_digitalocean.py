@@ -7,26 +7,23 @@ method and path must match one of the description's `paths`, and a JSON body mus
 operation's requestBody schema. See README.md beside this file.
 
     fake_digitalocean.py --spec DIR --port 0 --port-file FILE [--token TOKEN] [--max-seconds 300]
-    fake_digitalocean.py --self-test --spec DIR
 """
 
 from __future__ import annotations
 
 import copy
-import http.client
-import json
 import os
 import re
 import sys
 import threading
 import time
-import traceback
 import urllib.parse
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fakeserver  # noqa: E402  (Tests/Fakes/fakeserver.py, shared by every fake)
+from fakeserver import FakeError  # noqa: E402
 
 _missing = []
 try:
@@ -263,112 +260,64 @@ class OpenAPISpec:
         """None when value satisfies schema, else a one-line description of the worst error."""
         validator = self.validator_class(schema)
         error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-        if error is None:
-            return None
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
-        return f"{where or 'body'}: {error.message}"
+        return None if error is None else fakeserver.schema_problem(error)
 
 
 # --------------------------------------------------------------------------------------------
 # State
 # --------------------------------------------------------------------------------------------
 
-class ApiError(Exception):
-    def __init__(self, status: int, error_id: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.error_id, self.message, self.headers = status, error_id, message, headers or {}
-
-
-def _count(value) -> int:
-    if value is True:
-        return 1
-    if value in (None, False):
-        return 0
-    if isinstance(value, (int, float)):
-        return max(0, int(value))
-    raise ValueError(f"expected true, false or a count, got {value!r}")
-
-
-def _string_set(value, key: str) -> set:
-    if value is None:
-        return set()
-    if isinstance(value, str):
-        return {value}
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return set(value)
-    raise ValueError(f"{key} must be a string, a list of strings or null")
-
-
-class Fake:
+class DigitalOceanFake(fakeserver.PlatformFake):
     """All apps, deployments, pins, controls and recorded requests, behind one lock."""
 
-    CONTROL_KEYS = ("reset", "steps", "fail_next_deployment", "cancel_next_deployment", "invalid_rollback",
-                    "rate_limit_next", "retry_after", "error_next", "malformed_next", "hang_next", "hang_seconds",
+    name = "fake_digitalocean"
+    rate_limit = RATE_LIMIT
+    hang_seconds = 10.0
+    content_type = fakeserver.JSON_UTF8
+    CONTROL_KEYS = ("steps", "fail_next_deployment", "cancel_next_deployment", "invalid_rollback",
                     "break_image_tag", "break_image_digest", "create_app", "advance_on_app_get", "advance",
                     "echo_credentials")
 
-    def __init__(self, spec: OpenAPISpec, token: str):
+    def __init__(self, spec: OpenAPISpec, token: str = DEFAULT_TOKEN, verbose: bool = False):
         self.spec = spec
         self.token = token
-        self.lock = threading.RLock()
-        self.base_url = "http://127.0.0.1"
-        self.reset()
+        super().__init__(verbose)
 
     # ----- controls -------------------------------------------------------------------------
 
     def reset(self):
         with self.lock:
+            super().reset()
             self.apps: dict[str, dict] = {}
             self.deployments: dict[str, dict] = {}
-            self.requests: list[dict] = []
             self.sequence = 0
             self.steps = {phase: 1 for phase in LIVE_PHASES}
             self.fail_next: list[dict] = []
             self.cancel_next: list[dict] = []
             self.invalid_rollback = None
-            self.rate_limit_next = 0
-            self.retry_after = 1
-            self.error_next = 0
-            self.malformed_next = 0
-            self.hang_next = 0
-            self.hang_seconds = 10.0
             self.broken_tags: set = set()
             self.broken_digests: set = set()
             self.advance_on_app_get = False
             self.echo_credentials = False
-            self.remaining = RATE_LIMIT
             for app_id, name in (("app-dev", "crm-dev"), ("app-main", "crm-main")):
                 self.create_app(app_id, default_spec(name), initial_active=True)
 
-    def controls(self) -> dict:
-        with self.lock:
-            return {"steps": dict(self.steps), "fail_next_deployment": list(self.fail_next),
-                    "cancel_next_deployment": list(self.cancel_next), "invalid_rollback": self.invalid_rollback,
-                    "rate_limit_next": self.rate_limit_next, "retry_after": self.retry_after,
-                    "error_next": self.error_next, "malformed_next": self.malformed_next,
-                    "hang_next": self.hang_next, "hang_seconds": self.hang_seconds,
-                    "break_image_tag": sorted(self.broken_tags), "break_image_digest": sorted(self.broken_digests),
-                    "advance_on_app_get": self.advance_on_app_get, "echo_credentials": self.echo_credentials,
-                    "rate_limit_remaining": self.remaining}
+    def control_keys(self) -> set[str]:
+        return super().control_keys() | set(self.CONTROL_KEYS)
 
-    def apply_controls(self, settings) -> list:
-        if not isinstance(settings, dict):
-            raise ValueError("the control body must be a JSON object")
-        unknown = sorted(set(settings) - set(self.CONTROL_KEYS))
-        if unknown:
-            raise ValueError(f"unknown control keys {unknown}; known: {list(self.CONTROL_KEYS)}")
-        applied = []
-        with self.lock:
-            if settings.get("reset"):
-                self.reset()
-                applied.append("reset")
-            for key in self.CONTROL_KEYS:
-                if key not in settings or key == "reset":
-                    continue
-                value = settings[key]
-                getattr(self, f"_control_{key}")(value)
-                applied.append(key)
-        return applied
+    def control_view(self) -> dict:
+        return dict(super().control_view(), steps=dict(self.steps), fail_next_deployment=list(self.fail_next),
+                    cancel_next_deployment=list(self.cancel_next), invalid_rollback=self.invalid_rollback,
+                    break_image_tag=sorted(self.broken_tags), break_image_digest=sorted(self.broken_digests),
+                    advance_on_app_get=self.advance_on_app_get, echo_credentials=self.echo_credentials,
+                    rate_limit_remaining=self.remaining)
+
+    def apply_controls(self, settings: dict) -> None:
+        """Each key in the order of CONTROL_KEYS, by its `_control_<key>` method."""
+        super().apply_controls(settings)
+        for key in self.CONTROL_KEYS:
+            if key in settings:
+                getattr(self, f"_control_{key}")(settings[key])
 
     def _control_steps(self, value):
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
@@ -376,21 +325,21 @@ class Fake:
         elif isinstance(value, dict):
             for phase, count in value.items():
                 if phase not in LIVE_PHASES or not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                    raise ValueError(f"steps takes a count or {{phase: count}} with phases {LIVE_PHASES}")
+                    raise fakeserver.ControlError(f"steps takes a count or {{phase: count}} with phases {LIVE_PHASES}")
                 self.steps[phase] = count
         else:
-            raise ValueError("steps takes a count or {phase: count}")
+            raise fakeserver.ControlError("steps takes a count or {phase: count}")
 
     def _outcome_settings(self, value, default_phase: str, key: str) -> list:
         if isinstance(value, dict):
-            count = _count(value.get("count", 1))
+            count = fakeserver.count(f"{key}.count", value.get("count", 1))
             phase = value.get("phase", default_phase)
             if phase not in LIVE_PHASES:
-                raise ValueError(f"{key}.phase must be one of {LIVE_PHASES}")
+                raise fakeserver.ControlError(f"{key}.phase must be one of {LIVE_PHASES}")
             entry = {k: v for k, v in value.items() if k != "count"}
             entry["phase"] = phase
             return [entry] * count
-        return [{"phase": default_phase}] * _count(value)
+        return [{"phase": default_phase}] * fakeserver.count(key, value)
 
     def _control_fail_next_deployment(self, value):
         self.fail_next = self._outcome_settings(value, "DEPLOYING", "fail_next_deployment")
@@ -411,62 +360,38 @@ class Fake:
             if "components" in value:
                 self.invalid_rollback["components"] = value["components"]
         else:
-            raise ValueError("invalid_rollback takes true, false, null or {code, message}")
-
-    def _control_rate_limit_next(self, value):
-        self.rate_limit_next = _count(value)
-
-    def _control_retry_after(self, value):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise ValueError("retry_after takes a number of seconds")
-        self.retry_after = int(value)
-
-    def _control_error_next(self, value):
-        self.error_next = _count(value)
-
-    def _control_malformed_next(self, value):
-        self.malformed_next = _count(value)
-
-    def _control_hang_next(self, value):
-        self.hang_next = _count(value)
-
-    def _control_hang_seconds(self, value):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            raise ValueError("hang_seconds takes a number of seconds")
-        self.hang_seconds = float(value)
+            raise fakeserver.ControlError("invalid_rollback takes true, false, null or {code, message}")
 
     def _control_break_image_tag(self, value):
-        self.broken_tags = _string_set(value, "break_image_tag")
+        self.broken_tags = set(fakeserver.strings("break_image_tag", value, null=True))
 
     def _control_break_image_digest(self, value):
-        self.broken_digests = _string_set(value, "break_image_digest")
+        self.broken_digests = set(fakeserver.strings("break_image_digest", value, null=True))
 
     def _control_advance_on_app_get(self, value):
         self.advance_on_app_get = bool(value)
 
     def _control_echo_credentials(self, value):
-        if not isinstance(value, bool):
-            raise ValueError("echo_credentials takes true or false")
-        self.echo_credentials = value
+        self.echo_credentials = fakeserver.flag("echo_credentials", value)
 
     def _control_create_app(self, value):
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("spec"), dict):
-                raise ValueError("create_app takes {\"id\": \"...\", \"spec\": {...}} (or a list of them)")
+                raise fakeserver.ControlError("create_app takes {\"id\": \"...\", \"spec\": {...}} (or a list of them)")
             schema = {"allOf": [self.spec.inline({"$ref": "resources/apps/models/app_spec.yml"}, self.spec.entry)]}
             problem = self.spec.validate(schema, item["spec"])
             if problem:
-                raise ValueError(f"create_app {item['id']}: spec {problem}")
+                raise fakeserver.ControlError(f"create_app {item['id']}: spec {problem}")
             self.create_app(item["id"], item["spec"], initial_active=item.get("active", True))
 
     def _control_advance(self, value):
         if not isinstance(value, dict) or value.get("app_id") not in self.apps:
-            raise ValueError("advance takes {\"app_id\": known app, \"deployment_id\"?: id, \"times\"?: n}")
+            raise fakeserver.ControlError("advance takes {\"app_id\": known app, \"deployment_id\"?: id, \"times\"?: n}")
         app = self.apps[value["app_id"]]
         dep_id = value.get("deployment_id") or app["in_progress_id"]
         if dep_id not in self.deployments:
-            raise ValueError("advance: no such deployment (and none in progress)")
-        for _ in range(int(value.get("times", 1))):
+            raise fakeserver.ControlError("advance: no such deployment (and none in progress)")
+        for _ in range(fakeserver.count("advance.times", value.get("times", 1))):
             self.tick(self.deployments[dep_id])
 
     # ----- apps and deployments ---------------------------------------------------------------
@@ -675,7 +600,19 @@ class Fake:
                                      "created_at": d["created_at"], "updated_at": d["updated_at"],
                                      "will_fail": d["fail"], "will_cancel": d["cancel"], "end_reason": d["end_reason"]}
                                     for d in deps]}
-            return {"apps": apps, "controls": self.controls(), "requests": copy.deepcopy(self.requests)}
+            return dict(super().state(), apps=apps, controls=self.control_view())
+
+    def test_routes(self) -> list:
+        return [("GET", r"/__health/([^/]+)", self.health)]
+
+    def health(self, request, app_id: str) -> fakeserver.Answer:
+        """200 ok while the app's active deployment runs no image tag or digest marked broken."""
+        with self.lock:
+            app = self.apps.get(app_id)
+            if app is None:
+                return fakeserver.text_answer(404, "no such app\n")
+            ok, why = self.healthy(app)
+        return fakeserver.text_answer(200, "ok\n") if ok else fakeserver.text_answer(503, f"unhealthy: {why}\n")
 
     def healthy(self, app: dict) -> tuple[bool, str]:
         if not app["active_id"]:
@@ -690,24 +627,89 @@ class Fake:
                     return False, f"{component.get('name')} runs broken image digest {image['digest']}"
         return True, "ok"
 
+    # ----- one API request ---------------------------------------------------------------------
+
+    def log_entry(self, request: fakeserver.Request) -> dict:
+        return dict(super().log_entry(request), request_id=request.id, time=now_iso(),
+                    authorized=request.header("Authorization") == f"Bearer {self.token}")
+
+    def refused(self, request: fakeserver.Request) -> None:
+        """Credentials come before any scripted fault: faults count authenticated requests."""
+        authorization = request.header("Authorization")
+        if authorization != f"Bearer {self.token}":
+            # Some platforms quote the credentials they refused; the client must never show them.
+            echoed = f" with {authorization}" if self.echo_credentials and authorization else ""
+            raise FakeError(401, "unauthorized", f"Unable to authenticate you{echoed}.")
+
+    def api_headers(self, request: fakeserver.Request) -> dict:
+        return {"ratelimit-limit": RATE_LIMIT, "ratelimit-remaining": self.remaining,
+                "ratelimit-reset": int(time.time()) + 60, "x-request-id": request.id}
+
+    def rate_limited(self) -> FakeError:
+        return FakeError(429, "too_many_requests", "API rate limit exceeded.",
+                         {"Retry-After": self.faults.retry_after_header(), "ratelimit-remaining": 0})
+
+    def server_error(self) -> FakeError:
+        return FakeError(500, "server_error", "Server was unable to give you a response.")
+
+    def error_value(self, request: fakeserver.Request, error: FakeError):
+        return {"id": error.code, "message": error.message, "request_id": request.id}
+
+    def garbled(self, answer: fakeserver.Answer) -> fakeserver.Answer:
+        """A successful answer cut in half and followed by garbage; an error answer as it is."""
+        if answer.status >= 400:
+            return answer
+        body = answer.body[: max(1, len(answer.body) // 2)] + b"\x00<html>garbled"
+        return fakeserver.Answer(answer.status, body, answer.content_type, answer.headers)
+
+    def api(self, request: fakeserver.Request) -> fakeserver.Answer:
+        """A route of the description, a body its requestBody schema allows, then the operation."""
+        route, params = self.spec.match(request.method, request.path)
+        if route is None:
+            path_known = params
+            what = (f"{request.method} is not allowed on {request.path}" if path_known
+                    else f"no route for {request.method} {request.path}")
+            raise FakeError(404, "not_found", f"The resource you were accessing could not be found. ({what})")
+        schema, required = self.spec.request_schema(route)
+        body = None
+        if schema is not None:
+            try:
+                body = request.json()
+            except ValueError as error:
+                raise FakeError(400, "bad_request", f"the request body is not valid JSON: {error}")
+            if body is None and required:
+                raise FakeError(422, "unprocessable_entity", "body: a JSON request body is required")
+            problem = None if body is None else (self.spec.validate(schema, body)
+                                                 or semantic_problem(route.operation_id, body))
+            if problem:
+                raise FakeError(422, "unprocessable_entity", problem)
+        operation = getattr(self, "op_" + route.operation_id, None)
+        if operation is None:
+            raise FakeError(501, "not_implemented", f"the fake does not model {route.operation_id} "
+                                                    f"({route.method} {route.template})")
+        with self.lock:
+            request.log["operation_id"] = route.operation_id
+            status, value = operation(params, request.query, body)
+        return self.json(status, value)
+
     # ----- API operations ---------------------------------------------------------------------
 
     def app_or_404(self, app_id: str) -> dict:
         app = self.apps.get(app_id)
         if app is None:
-            raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+            raise FakeError(404, "not_found", "The resource you were accessing could not be found.")
         return app
 
     def deployment_or_404(self, app: dict, dep_id: str) -> dict:
         dep = self.deployments.get(dep_id)
         if dep is None or dep["app_id"] != app["id"]:
-            raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+            raise FakeError(404, "not_found", "The resource you were accessing could not be found.")
         return dep
 
     def refuse_if_pinned(self, app: dict, action: str):
         if app["pinned_id"]:
-            raise ApiError(409, "conflict", f"cannot {action}: the app is pinned to rollback deployment "
-                                            f"{app['pinned_id']}; commit or revert the rollback first")
+            raise FakeError(409, "conflict", f"cannot {action}: the app is pinned to rollback deployment "
+                                             f"{app['pinned_id']}; commit or revert the rollback first")
 
     def op_apps_list(self, params, query, body):
         apps = [self.render_app(a) for a in self.apps.values()]
@@ -754,7 +756,7 @@ class Fake:
         app = self.app_or_404(params["app_id"])
         dep = self.deployment_or_404(app, params["deployment_id"])
         if dep["phase"] not in LIVE_PHASES:
-            raise ApiError(409, "conflict", f"deployment {dep['id']} is {dep['phase']} and cannot be canceled")
+            raise FakeError(409, "conflict", f"deployment {dep['id']} is {dep['phase']} and cannot be canceled")
         self._end(dep, "CANCELED", {"code": "DeploymentCanceled", "message": "Deployment canceled by the user"})
         return 200, {"deployment": self.render_deployment(dep)}
 
@@ -764,9 +766,9 @@ class Fake:
             page = int(query.get("page", ["1"])[0])
             per_page = int(query.get("per_page", ["20"])[0])
         except ValueError:
-            raise ApiError(400, "bad_request", "page and per_page must be integers")
+            raise FakeError(400, "bad_request", "page and per_page must be integers")
         if page < 1 or per_page < 1 or per_page > 200:
-            raise ApiError(400, "bad_request", "page must be >= 1 and per_page between 1 and 200")
+            raise FakeError(400, "bad_request", "page must be >= 1 and per_page between 1 and 200")
         types = [t for value in query.get("deployment_types", []) for t in value.split(",") if t]
         deps = [self.deployments[d] for d in reversed(app["deployment_ids"])]
         if types:
@@ -790,7 +792,7 @@ class Fake:
         """(error condition or None, warnings, target deployment)."""
         dep_id = (body or {}).get("deployment_id")
         if not dep_id:
-            raise ApiError(422, "unprocessable_entity", "deployment_id: a deployment ID is required")
+            raise FakeError(422, "unprocessable_entity", "deployment_id: a deployment ID is required")
         target = self.deployment_or_404(app, dep_id)
         warnings = []
         missing_digest = [c.get("name") for kind in ("services", "workers", "jobs")
@@ -833,8 +835,8 @@ class Fake:
         error, _, target = self.rollback_check(app, body)
         if error:
             status = 409 if error["code"] == "app_pinned" else 400
-            raise ApiError(status, "conflict" if status == 409 else "bad_request",
-                           f"cannot roll back: {error['message']} ({error['code']})")
+            raise FakeError(status, "conflict" if status == 409 else "bad_request",
+                            f"cannot roll back: {error['message']} ({error['code']})")
         previous_spec = copy.deepcopy(app["spec"])
         dep = self.new_deployment(app, cause="rollback", deployment_type="MANUAL_ROLLBACK",
                                   spec=target["spec"], cloned_from=target["id"])
@@ -850,7 +852,7 @@ class Fake:
     def op_apps_commit_rollback(self, params, query, body):
         app = self.app_or_404(params["app_id"])
         if not app["pinned_id"]:
-            raise ApiError(409, "conflict", "there is no rollback to commit: the app is not pinned")
+            raise FakeError(409, "conflict", "there is no rollback to commit: the app is not pinned")
         app["pinned_id"] = None
         app["pre_rollback_spec"] = None
         return 200, {}
@@ -858,7 +860,7 @@ class Fake:
     def op_apps_revert_rollback(self, params, query, body):
         app = self.app_or_404(params["app_id"])
         if not app["pinned_id"]:
-            raise ApiError(409, "conflict", "there is no rollback to revert: the app is not pinned")
+            raise FakeError(409, "conflict", "there is no rollback to revert: the app is not pinned")
         app["spec"] = copy.deepcopy(app["pre_rollback_spec"] or app["spec"])
         app["updated_at"] = now_iso()
         app["pinned_id"] = None
@@ -876,184 +878,6 @@ class Fake:
         return 200, {"app_health": {"components": comps}}
 
 
-# --------------------------------------------------------------------------------------------
-# HTTP
-# --------------------------------------------------------------------------------------------
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "fake-digitalocean/1.0"
-    fake: Fake = None  # set on the subclass made by make_server
-    verbose = False
-
-    def log_message(self, fmt, *args):
-        if self.verbose:
-            sys.stderr.write("fake_digitalocean: " + (fmt % args) + "\n")
-
-    def do_GET(self):
-        self.handle_any()
-
-    do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
-
-    def _send(self, status: int, payload: bytes, content_type: str = "application/json; charset=utf-8",
-              extra: dict | None = None, remaining: int | None = None):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        fake = self.fake
-        self.send_header("ratelimit-limit", str(RATE_LIMIT))
-        self.send_header("ratelimit-remaining", str(fake.remaining if remaining is None else remaining))
-        self.send_header("ratelimit-reset", str(int(time.time()) + 60))
-        for key, value in (extra or {}).items():
-            self.send_header(key, str(value))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    def _json(self, status: int, value, **kwargs):
-        self._send(status, json.dumps(value).encode(), **kwargs)
-
-    def _error(self, status: int, error_id: str, message: str, request_id: str, **kwargs):
-        self._json(status, {"id": error_id, "message": message, "request_id": request_id}, **kwargs)
-
-    def handle_any(self):
-        fake = self.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        parsed = urllib.parse.urlsplit(self.path)
-        path, query = parsed.path, urllib.parse.parse_qs(parsed.query)
-        try:
-            if path.startswith("/__"):
-                self.handle_test_route(path, raw)
-            else:
-                self.handle_api(path, query, raw)
-        except Exception as error:  # a bug in the fake: answer 500 and say so
-            traceback.print_exc()
-            self._error(500, "server_error", f"fake_digitalocean internal error: {error!r}", str(uuid.uuid4()))
-
-    # ----- test routes ---------------------------------------------------------------------
-
-    def handle_test_route(self, path: str, raw: bytes):
-        fake = self.fake
-        if path == "/__control" and self.command == "POST":
-            try:
-                settings = json.loads(raw or b"{}")
-                applied = fake.apply_controls(settings)
-            except (ValueError, KeyError, TypeError) as error:
-                return self._error(400, "bad_request", f"control refused: {error}", "control")
-            return self._json(200, {"ok": True, "applied": applied, "controls": fake.controls()})
-        if path == "/__control" and self.command == "GET":
-            return self._json(200, fake.controls())
-        if path == "/__state" and self.command == "GET":
-            return self._json(200, fake.state())
-        match = re.fullmatch(r"/__health/([^/]+)", path)
-        if match and self.command == "GET":
-            with fake.lock:
-                app = fake.apps.get(urllib.parse.unquote(match.group(1)))
-                if app is None:
-                    return self._send(404, b"no such app\n", "text/plain; charset=utf-8")
-                ok, why = fake.healthy(app)
-            return self._send(200 if ok else 503, (b"ok\n" if ok else f"unhealthy: {why}\n".encode()),
-                              "text/plain; charset=utf-8")
-        return self._error(404, "not_found", f"no test route {self.command} {path}", "test-route")
-
-    # ----- the API --------------------------------------------------------------------------
-
-    def handle_api(self, path: str, query: dict, raw: bytes):
-        fake = self.fake
-        request_id = str(uuid.uuid4())
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
-        try:
-            body_value = json.loads(raw) if raw else None
-        except ValueError:
-            body_value = raw.decode("utf-8", "replace")
-        entry = {"method": self.command, "path": self.path, "headers": headers, "body": body_value,
-                 "status": None, "request_id": request_id, "authorized": False, "time": now_iso()}
-        with fake.lock:
-            fake.requests.append(entry)
-            fake.remaining = max(0, fake.remaining - 1)
-
-        def fail(status, error_id, message, extra=None, **kwargs):
-            entry["status"] = status
-            self._error(status, error_id, message, request_id, extra={"x-request-id": request_id, **(extra or {})},
-                        **kwargs)
-
-        authorization = self.headers.get("Authorization", "")
-        if authorization != f"Bearer {fake.token}":
-            # Some platforms quote the credentials they refused; the client must never show them.
-            echoed = f" with {authorization}" if fake.echo_credentials and authorization else ""
-            return fail(401, "unauthorized", f"Unable to authenticate you{echoed}.")
-        entry["authorized"] = True
-
-        # Faults, in this order: hang (then go on), 429, 500, malformed (processed, then garbled).
-        with fake.lock:
-            hang = fake.hang_next > 0
-            if hang:
-                fake.hang_next -= 1
-                hang_seconds = fake.hang_seconds
-        if hang:
-            time.sleep(hang_seconds)
-        fault = None
-        with fake.lock:
-            if fake.rate_limit_next > 0:
-                fake.rate_limit_next -= 1
-                fault = ("429", fake.retry_after)
-            elif fake.error_next > 0:
-                fake.error_next -= 1
-                fault = ("500", None)
-            malformed = fault is None and fake.malformed_next > 0
-            if malformed:
-                fake.malformed_next -= 1
-        if fault and fault[0] == "429":
-            return fail(429, "too_many_requests", "API rate limit exceeded.", remaining=0,
-                        extra={"Retry-After": fault[1]})
-        if fault:
-            return fail(500, "server_error", "Server was unable to give you a response.")
-
-        route, params = fake.spec.match(self.command, path)
-        if route is None:
-            path_known = params
-            what = f"{self.command} is not allowed on {path}" if path_known else f"no route for {self.command} {path}"
-            return fail(404, "not_found", f"The resource you were accessing could not be found. ({what})")
-        schema, required = fake.spec.request_schema(route)
-        body = None
-        if schema is not None:
-            if not raw.strip():
-                if required:
-                    return fail(422, "unprocessable_entity", "body: a JSON request body is required")
-            else:
-                try:
-                    body = json.loads(raw)
-                except ValueError as error:
-                    return fail(400, "bad_request", f"the request body is not valid JSON: {error}")
-                problem = fake.spec.validate(schema, body)
-                if problem:
-                    return fail(422, "unprocessable_entity", problem)
-                problem = semantic_problem(route.operation_id, body)
-                if problem:
-                    return fail(422, "unprocessable_entity", problem)
-        handler = getattr(fake, "op_" + route.operation_id, None)
-        if handler is None:
-            return fail(501, "not_implemented", f"the fake does not model {route.operation_id} "
-                                                f"({route.method} {route.template})")
-        with fake.lock:
-            fake.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-            try:
-                status, value = handler(params, query, body)
-            except ApiError as error:
-                status, value = error, None
-            else:
-                payload = json.dumps(value).encode()
-        if isinstance(status, ApiError):
-            return fail(status.status, status.error_id, status.message, extra=status.headers)
-        entry["status"] = status
-        entry["operation_id"] = route.operation_id
-        if malformed:
-            payload = payload[: max(1, len(payload) // 2)] + b"\x00<html>garbled"
-            entry["malformed"] = True
-        self._send(status, payload, extra={"x-request-id": request_id})
-
-
 def semantic_problem(operation_id: str, body) -> str | None:
     """Rules the spec states in prose only: an image takes a tag or a digest, not both."""
     spec = body.get("spec") if isinstance(body, dict) else None
@@ -1067,330 +891,6 @@ def semantic_problem(operation_id: str, body) -> str | None:
     return None
 
 
-def make_server(spec: OpenAPISpec, token: str, port: int, verbose: bool = False):
-    fake = Fake(spec, token)
-    handler = type("BoundHandler", (Handler,), {"fake": fake, "verbose": verbose})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    return server, fake
-
-
-# --------------------------------------------------------------------------------------------
-# Self-test
-# --------------------------------------------------------------------------------------------
-
-class SelfTest:
-    def __init__(self, spec: OpenAPISpec):
-        self.spec = spec
-        self.token = "self-test-token"
-        self.server, self.fake = make_server(spec, self.token, 0)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name: str, condition, detail=""):
-        if condition:
-            self.passed += 1
-            print(f"ok   {name}")
-        else:
-            self.failed += 1
-            print(f"FAIL {name} {detail}")
-
-    def call(self, method, path, body=None, token="default", raw_body=None, timeout=10):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        headers = {"Content-Type": "application/json"}
-        if token == "default":
-            token = self.token
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        text = response.read()
-        connection.close()
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = None
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, value, text
-
-    def control(self, **settings):
-        status, _, value, _ = self.call("POST", "/__control", settings, token=None)
-        assert status == 200, value
-
-    def conforms(self, name, method, path, status, value):
-        route, _ = self.spec.match(method, urllib.parse.urlsplit(path).path)
-        schema = self.spec.response_schema(route, status) if route else None
-        problem = self.spec.validate(schema, value) if schema is not None else "no schema"
-        self.check(f"{name} matches the spec's {status} response schema", problem is None, problem)
-
-    def walk(self, app_id, dep_id, limit=12):
-        phases = []
-        for _ in range(limit):
-            _, _, value, _ = self.call("GET", f"/v2/apps/{app_id}/deployments/{dep_id}")
-            phase = value["deployment"]["phase"]
-            phases.append(phase)
-            if phase not in LIVE_PHASES:
-                return phases, value["deployment"]
-        return phases, value["deployment"]
-
-    def put_tag(self, app_id, tag):
-        status, _, value, _ = self.call("GET", f"/v2/apps/{app_id}")
-        spec = value["app"]["spec"]
-        spec["services"][0]["image"]["tag"] = tag
-        return self.call("PUT", f"/v2/apps/{app_id}", {"spec": spec})
-
-    def run(self) -> int:
-        try:
-            self.checks()
-        except Exception as error:  # the run stopped early: count it
-            traceback.print_exc()
-            self.check("self-test ran to the end", False, repr(error))
-        print(f"{self.passed} passed, {self.failed} failed")
-        self.server.shutdown()
-        return 0 if self.failed == 0 else 1
-
-    def checks(self):
-        # Auth, unknown routes, rate-limit headers.
-        status, headers, value, _ = self.call("GET", "/v2/apps/app-dev", token=None)
-        self.check("no token -> 401 unauthorized", status == 401 and value == {
-            "id": "unauthorized", "message": "Unable to authenticate you.", "request_id": value.get("request_id")}, value)
-        self.check("401 carries ratelimit headers and JSON", all(h in headers for h in
-                   ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"))
-                   and headers.get("content-type", "").startswith("application/json"), headers)
-        status, _, value, _ = self.call("GET", "/v2/apps/app-dev", token="wrong")
-        self.check("wrong token -> 401", status == 401, status)
-        self.control(echo_credentials=True)
-        status, _, value, _ = self.call("GET", "/v2/apps/app-dev", token="wrong")
-        self.check("echo_credentials: the 401 quotes the header", status == 401
-                   and value["message"] == "Unable to authenticate you with Bearer wrong.", value)
-        self.control(echo_credentials=False)
-        status, _, value, _ = self.call("GET", "/v2/nothing/here")
-        self.check("unknown route -> 404 not_found", status == 404 and value["id"] == "not_found", value)
-        status, _, value, _ = self.call("PATCH", "/v2/apps/app-dev")
-        self.check("wrong method on a known path -> 404", status == 404, status)
-        status, _, value, _ = self.call("GET", "/v2/apps/nope")
-        self.check("unknown app -> 404", status == 404 and value["id"] == "not_found", value)
-        status, _, value, _ = self.call("GET", "/v2/apps/regions")
-        self.check("spec route the fake does not model -> 501", status == 501, (status, value))
-
-        # The seeded app.
-        status, headers, value, _ = self.call("GET", "/v2/apps/app-dev")
-        app = value["app"]
-        self.check("GET app-dev -> 200 with spec and an ACTIVE deployment",
-                   status == 200 and app["spec"]["name"] == "crm-dev"
-                   and app["active_deployment"]["phase"] == "ACTIVE" and "in_progress_deployment" not in app, value)
-        self.check("answers carry ratelimit headers", "ratelimit-remaining" in headers, headers)
-        self.conforms("GET app", "GET", "/v2/apps/app-dev", 200, value)
-        first_active = app["active_deployment"]["id"]
-
-        # Invalid bodies.
-        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"spec": {"region": "nyc"}})
-        self.check("PUT without spec.name -> 422", status == 422 and value["id"] == "unprocessable_entity"
-                   and "name" in value["message"], value)
-        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"spec": {"name": "crm-dev", "services": [
-            {"name": "api", "http_port": "eighty"}]}})
-        self.check("PUT with a string http_port -> 422 naming the field", status == 422
-                   and "services[0].http_port" in value["message"], value)
-        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"nospec": True})
-        self.check("PUT without spec -> 422", status == 422, value)
-        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", raw_body=b"{not json")
-        self.check("PUT with broken JSON -> 400", status == 400 and value["id"] == "bad_request", value)
-        status, _, value, _ = self.call("PUT", "/v2/apps/app-dev", {"spec": {"name": "crm-dev", "services": [
-            {"name": "api", "image": {"registry_type": "DOCR", "repository": "r", "tag": "1", "digest": "sha256:1"}}]}})
-        self.check("PUT with tag and digest -> 422", status == 422, value)
-
-        # A new tag walks to ACTIVE and supersedes the old deployment.
-        status, _, value, _ = self.put_tag("app-dev", "1.0.0")
-        app = value["app"]
-        dep = app.get("pending_deployment") or app.get("in_progress_deployment")
-        self.check("PUT new tag -> 200 with a pending deployment of the new spec",
-                   status == 200 and dep and dep["phase"] == "PENDING_BUILD"
-                   and dep["spec"]["services"][0]["image"]["tag"] == "1.0.0"
-                   and app["in_progress_deployment"]["id"] == dep["id"], value)
-        self.conforms("PUT app", "PUT", "/v2/apps/app-dev", 200, value)
-        phases, final = self.walk("app-dev", dep["id"])
-        self.check("the deployment walks BUILDING, PENDING_DEPLOY, DEPLOYING, ACTIVE one GET each",
-                   phases == ["BUILDING", "PENDING_DEPLOY", "DEPLOYING", "ACTIVE"], phases)
-        self.check("an ACTIVE deployment's steps all SUCCESS", final["progress"]["success_steps"]
-                   == final["progress"]["total_steps"] > 0 and final["progress"]["error_steps"] == 0, final["progress"])
-        self.conforms("GET deployment", "GET", "/v2/apps/app-dev/deployments/x", 200, {"deployment": final})
-        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
-        _, _, old, _ = self.call("GET", f"/v2/apps/app-dev/deployments/{first_active}")
-        self.check("the app's active_deployment is the new one and the old is SUPERSEDED",
-                   value["app"]["active_deployment"]["id"] == dep["id"] and old["deployment"]["phase"] == "SUPERSEDED"
-                   and "in_progress_deployment" not in value["app"], (value["app"].get("active_deployment", {}).get("id"),
-                                                                     old["deployment"]["phase"]))
-        tag_100 = dep["id"]
-
-        # steps control.
-        self.control(steps={"BUILDING": 2})
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {"force_build": True})
-        forced = value["deployment"]
-        self.check("force_build -> 200 with a new PENDING_BUILD deployment", status == 200
-                   and forced["phase"] == "PENDING_BUILD" and forced["id"] != tag_100, value)
-        self.conforms("POST deployment", "POST", "/v2/apps/app-dev/deployments", 200, value)
-        phases, _ = self.walk("app-dev", forced["id"])
-        self.check("steps {BUILDING: 2} holds BUILDING for two GETs",
-                   phases == ["BUILDING", "BUILDING", "PENDING_DEPLOY", "DEPLOYING", "ACTIVE"], phases)
-        self.control(steps=1)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {"force_build": "yes"})
-        self.check("force_build of the wrong type -> 422", status == 422, value)
-
-        # A failing deployment.
-        self.control(fail_next_deployment=True)
-        status, _, value, _ = self.put_tag("app-dev", "1.0.2")
-        failing = value["app"]["pending_deployment"]
-        phases, final = self.walk("app-dev", failing["id"])
-        reasons = [s.get("reason", {}).get("message") for step in final["progress"]["steps"]
-                   for s in [step] + step["steps"] if s["status"] == "ERROR"]
-        self.check("fail_next_deployment -> ERROR with a failing step reason",
-                   phases[-1] == "ERROR" and "Health checks failed" in reasons
-                   and final["progress"]["error_steps"] > 0, (phases, final["progress"]))
-        self.conforms("failed deployment", "GET", "/v2/apps/app-dev/deployments/x", 200, {"deployment": final})
-        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("a failed deployment leaves the active one", value["app"]["active_deployment"]["id"] == forced["id"])
-        failed_id = failing["id"]
-
-        # cancel_next_deployment.
-        self.control(cancel_next_deployment=True)
-        _, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {})
-        phases, _ = self.walk("app-dev", value["deployment"]["id"])
-        self.check("cancel_next_deployment -> CANCELED", phases[-1] == "CANCELED", phases)
-
-        # Rollback: validate, rollback, commit.
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": tag_100})
-        self.check("validate rollback to a superseded deployment -> valid with a digest warning",
-                   status == 200 and value["valid"] is True and "error" not in value
-                   and value["warnings"][0]["code"] == "image_source_missing_digest", value)
-        self.conforms("validate rollback", "POST", "/v2/apps/app-dev/rollback/validate", 200, value)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": failed_id})
-        self.check("validate rollback to a failed deployment -> invalid incompatible_result",
-                   status == 200 and value["valid"] is False and value["error"]["code"] == "incompatible_result", value)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": "nope"})
-        self.check("validate rollback to an unknown deployment -> 404", status == 404, value)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/commit")
-        self.check("commit when nothing is pinned -> 409 conflict", status == 409 and value["id"] == "conflict", value)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/revert")
-        self.check("revert when nothing is pinned -> 409 conflict", status == 409, value)
-
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": tag_100})
-        rollback = value["deployment"]
-        self.check("rollback -> a new deployment of the target's spec, cause rollback",
-                   status == 200 and rollback["cause"] == "rollback" and rollback["cloned_from"] == tag_100
-                   and rollback["spec"]["services"][0]["image"]["tag"] == "1.0.0", value)
-        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("the app is pinned to the rollback deployment",
-                   value["app"].get("pinned_deployment", {}).get("id") == rollback["id"]
-                   and value["app"]["spec"]["services"][0]["image"]["tag"] == "1.0.0", value["app"].get("pinned_deployment"))
-        self.conforms("pinned app", "GET", "/v2/apps/app-dev", 200, value)
-        status, _, value, _ = self.put_tag("app-dev", "2.0.0")
-        self.check("PUT while pinned -> 409 conflict", status == 409 and value["id"] == "conflict", value)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/deployments", {"force_build": False})
-        self.check("new deployment while pinned -> 409", status == 409, value)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": tag_100})
-        self.check("validate while pinned -> invalid app_pinned", value["valid"] is False
-                   and value["error"]["code"] == "app_pinned", value)
-        phases, _ = self.walk("app-dev", rollback["id"])
-        self.check("the rollback deployment walks to ACTIVE", phases[-1] == "ACTIVE", phases)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/commit")
-        self.check("commit -> 200 {}", status == 200 and value == {}, value)
-        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("commit unpins the app", "pinned_deployment" not in value["app"], value["app"].get("pinned_deployment"))
-
-        # Rollback then revert.
-        _, _, value, _ = self.put_tag("app-dev", "1.1.0")
-        self.walk("app-dev", value["app"]["pending_deployment"]["id"])
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": forced["id"]})
-        self.walk("app-dev", value["deployment"]["id"])
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/revert")
-        reverted = value.get("deployment", {})
-        self.check("revert -> a new deployment back to the spec before the rollback",
-                   status == 200 and reverted["spec"]["services"][0]["image"]["tag"] == "1.1.0", value)
-        _, _, value, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("revert unpins and restores the app spec", "pinned_deployment" not in value["app"]
-                   and value["app"]["spec"]["services"][0]["image"]["tag"] == "1.1.0", value["app"]["spec"])
-        phases, _ = self.walk("app-dev", reverted["id"])
-        self.check("the revert deployment walks to ACTIVE", phases[-1] == "ACTIVE", phases)
-
-        # skip_pin.
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": tag_100, "skip_pin": True})
-        _, _, app_value, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("rollback with skip_pin leaves the app unpinned", status == 200
-                   and "pinned_deployment" not in app_value["app"], app_value["app"].get("pinned_deployment"))
-        self.walk("app-dev", value["deployment"]["id"])
-
-        # invalid_rollback.
-        self.control(invalid_rollback={"code": "exceeded_revision_limit", "message": "too old"})
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": tag_100})
-        self.check("invalid_rollback -> valid:false with the error", status == 200 and value["valid"] is False
-                   and value["error"] == {"code": "exceeded_revision_limit", "message": "too old"}, value)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback", {"deployment_id": tag_100})
-        self.check("rollback while invalid_rollback -> 400", status == 400 and value["id"] == "bad_request", value)
-        self.control(invalid_rollback=False)
-        status, _, value, _ = self.call("POST", "/v2/apps/app-dev/rollback/validate", {"deployment_id": 7})
-        self.check("validate with a numeric deployment_id -> 422", status == 422, value)
-
-        # Faults.
-        self.control(rate_limit_next=True, retry_after=7)
-        status, headers, value, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("rate_limit_next -> 429 too_many_requests with Retry-After",
-                   status == 429 and value["id"] == "too_many_requests" and headers.get("retry-after") == "7"
-                   and headers.get("ratelimit-remaining") == "0" and "ratelimit-reset" in headers, (status, headers))
-        status, _, _, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("the request after a 429 succeeds", status == 200, status)
-        self.control(error_next=True)
-        status, _, value, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("error_next -> 500", status == 500 and value["id"] == "server_error", value)
-        self.control(malformed_next=True)
-        status, _, value, text = self.call("GET", "/v2/apps/app-dev")
-        self.check("malformed_next -> a body that is not JSON", status == 200 and value is None, text[:60])
-        self.control(hang_next=True, hang_seconds=0.4)
-        started = time.monotonic()
-        status, _, _, _ = self.call("GET", "/v2/apps/app-dev")
-        self.check("hang_next delays the answer", status == 200 and time.monotonic() - started >= 0.4)
-
-        # The list, newest first, paged.
-        status, _, value, _ = self.call("GET", "/v2/apps/app-dev/deployments?page=1&per_page=3")
-        all_ids = [d["id"] for d in self.fake.state()["apps"]["app-dev"]["deployments"]]
-        self.check("list deployments: newest first, per_page, meta.total, links.next",
-                   status == 200 and [d["id"] for d in value["deployments"]] == all_ids[:3]
-                   and value["meta"]["total"] == len(all_ids) and "next" in value["links"]["pages"], value.get("meta"))
-        self.conforms("list deployments", "GET", "/v2/apps/app-dev/deployments", 200, value)
-        status, _, value, _ = self.call("GET", "/v2/apps/app-dev/deployments?page=2&per_page=3")
-        self.check("list deployments page 2", [d["id"] for d in value["deployments"]] == all_ids[3:6]
-                   and "prev" in value["links"]["pages"], value.get("links"))
-        self.check("the oldest deployment is the seeded one", all_ids[-1] == first_active)
-
-        # Health of the app behind a broken image tag.
-        self.control(break_image_tag="1.0.1")
-        status, _, _, text = self.call("GET", "/__health/app-main", token=None)
-        self.check("__health 200 ok before the broken tag", status == 200 and text == b"ok\n", text)
-        _, _, value, _ = self.put_tag("app-main", "1.0.1")
-        self.walk("app-main", value["app"]["pending_deployment"]["id"])
-        status, _, _, _ = self.call("GET", "/__health/app-main", token=None)
-        self.check("__health 503 when the active deployment runs a broken tag", status == 503, status)
-
-        # Controls: create_app, state, reset.
-        self.control(create_app={"id": "app-x", "spec": default_spec("crm-x")})
-        status, _, value, _ = self.call("GET", "/v2/apps/app-x")
-        self.check("create_app adds an app with an ACTIVE deployment", status == 200
-                   and value["app"]["active_deployment"]["phase"] == "ACTIVE", value)
-        status, _, value, _ = self.call("POST", "/__control", {"nope": 1}, token=None)
-        self.check("unknown control key -> 400", status == 400, value)
-        status, _, state, text = self.call("GET", "/__state", token=None)
-        self.check("__state lists apps, pins and requests without the token",
-                   status == 200 and "app-dev" in state["apps"] and state["requests"]
-                   and self.token.encode() not in text
-                   and all("authorization" not in {k.lower() for k in r["headers"]} for r in state["requests"]), status)
-        self.control(reset=True)
-        _, _, state, _ = self.call("GET", "/__state", token=None)
-        self.check("reset restores the seeded apps", sorted(state["apps"]) == ["app-dev", "app-main"]
-                   and state["requests"] == [], sorted(state["apps"]))
-
-
 # --------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
@@ -1398,18 +898,13 @@ def main(argv=None) -> int:
     parser.add_argument("--spec", required=True, help="folder holding DigitalOcean-public.v2.yaml")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
     args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds, exit_code=1 if args.self_test else 0)
+    fakeserver.limit_lifetime(args.max_seconds)
     try:
         spec = OpenAPISpec(args.spec)
     except SpecError as error:
         sys.stderr.write(f"fake_digitalocean.py: {error}\n")
         return 2
-    if args.self_test:
-        return SelfTest(spec).run()
-    if not args.port_file:
-        parser.error("--port-file is required (unless --self-test)")
-    server, _ = make_server(spec, args.token, args.port, args.verbose)
-    return fakeserver.serve(server, "fake_digitalocean", args.port_file)
+    return fakeserver.run(DigitalOceanFake(spec, args.token, args.verbose), args.port, args.port_file)
 
 
 if __name__ == "__main__":

@@ -5,41 +5,67 @@ POST /repos/{owner}/{repo}/issues answers as GitHub's REST API does ("Create an 
 https://docs.github.com/en/rest/issues/issues#create-an-issue): bearer token required (401
 "Bad credentials" otherwise), `title` required (422 "Validation Failed"), 201 with the issue.
 
-Test controls need no credentials: GET /__state lists every request received (method, path,
+Test routes need no credentials: GET /__state lists every request received (method, path,
 headers, body); POST /__control {"fail": N, "status": S} makes the next N requests answer S.
 
     fake_receiver.py --port 0 --port-file FILE [--token TOKEN] [--max-seconds 300]
-    fake_receiver.py --self-test
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
-import threading
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import fakeserver  # noqa: E402
+import fakeserver  # noqa: E402  (Tests/Fakes/fakeserver.py, shared by every fake)
 
 ISSUES = re.compile(r"^/repos/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/issues$")
 DOCS = "https://docs.github.com/rest/issues/issues#create-an-issue"
 
 
-class Receiver:
+class Receiver(fakeserver.Fake):
     """Everything received, and the failures still to answer."""
 
-    def __init__(self, token: str):
+    name = "fake_receiver"
+
+    def __init__(self, token: str, verbose: bool = False):
         self.token = token
-        self.lock = threading.Lock()
-        self.requests: list[dict] = []
-        self.failures = 0
-        self.failure_status = 500
-        self.issues = 0
+        super().__init__(verbose)
+
+    def reset(self) -> None:
+        with self.lock:
+            super().reset()
+            self.failures = 0
+            self.failure_status = 500
+            self.issues = 0
+
+    def control_keys(self) -> set[str]:
+        return {"fail", "status"}
+
+    def apply_controls(self, settings: dict) -> None:
+        if "fail" in settings:
+            self.failures = fakeserver.count("fail", settings["fail"])
+        if "status" in settings:
+            status = settings["status"]
+            if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+                raise fakeserver.ControlError("status takes an HTTP status code")
+            self.failure_status = status
+
+    def control_view(self) -> dict:
+        return {"fail": self.failures, "status": self.failure_status}
+
+    def handle(self, request: fakeserver.Request) -> fakeserver.Answer:
+        if request.method != "POST":
+            return fakeserver.json_answer(404, {"message": "Not Found"})
+        try:
+            body = request.json()
+        except ValueError:
+            body = {"__unparsed": request.raw.decode("utf-8", "replace")}
+        status, value = self.record("POST", request.target, dict(request.headers.items()), body)
+        return fakeserver.json_answer(status, value)
 
     def record(self, method: str, path: str, headers: dict, body) -> tuple[int, dict]:
+        """Logs one request, and answers it as the receiver it is addressed to would."""
         with self.lock:
             self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
             if self.failures > 0:
@@ -65,82 +91,12 @@ class Receiver:
                          "html_url": f"https://github.com/{owner}/{repo}/issues/{number}"}
 
 
-def make_server(receiver: Receiver, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def body(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return {"__unparsed": raw.decode("utf-8", "replace")}
-
-        def answer(self, status: int, value) -> None:
-            fakeserver.write_response(self, status, json.dumps(value).encode(), "application/json")
-
-        def do_GET(self):
-            if self.path == "/__state":
-                with receiver.lock:
-                    self.answer(200, {"requests": receiver.requests})
-                return
-            self.answer(404, {"message": "Not Found"})
-
-        def do_POST(self):
-            body = self.body()
-            if self.path == "/__control":
-                with receiver.lock:
-                    receiver.failures = int(body.get("fail", 0))
-                    receiver.failure_status = int(body.get("status", 500))
-                self.answer(200, {"ok": True})
-                return
-            status, value = receiver.record("POST", self.path, dict(self.headers.items()), body)
-            self.answer(status, value)
-
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
-
-
-def self_test() -> int:
-    receiver = Receiver("tok")
-    server = make_server(receiver, 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-
-    def post(path, value, headers=None):
-        request = urllib.request.Request(base + path, data=json.dumps(value).encode(), method="POST",
-                                         headers={"Content-Type": "application/json", **(headers or {})})
-        try:
-            with urllib.request.urlopen(request) as answer:
-                return answer.status, json.loads(answer.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    assert post("/hook", {"text": "hi"})[0] == 200
-    assert post("/repos/acme/crm-api/issues", {"title": "x"})[0] == 401
-    assert post("/repos/acme/crm-api/issues", {"body": "x"}, {"Authorization": "Bearer tok"})[0] == 422
-    status, issue = post("/repos/acme/crm-api/issues", {"title": "x", "labels": ["release"]}, {"Authorization": "Bearer tok"})
-    assert status == 201 and issue["number"] == 1 and issue["html_url"].endswith("/acme/crm-api/issues/1"), issue
-    post("/__control", {"fail": 2, "status": 503})
-    assert post("/hook", {})[0] == 503 and post("/hook", {})[0] == 503 and post("/hook", {})[0] == 200
-    server.shutdown()
-    print("fake_receiver self-test: ok")
-    return 0
-
-
 def main(argv=None) -> int:
     parser = fakeserver.argument_parser("Webhook and GitHub issue receivers for tests.")
     parser.add_argument("--token", default="test-token", help="the GitHub token accepted")
     args = parser.parse_args(argv)
     fakeserver.limit_lifetime(args.max_seconds)
-    if args.self_test:
-        return self_test()
-    if not args.port_file:
-        parser.error("--port-file is required (unless --self-test)")
-    return fakeserver.serve(make_server(Receiver(args.token), args.port), "fake_receiver", args.port_file)
+    return fakeserver.run(Receiver(args.token, args.verbose), args.port, args.port_file)
 
 
 if __name__ == "__main__":

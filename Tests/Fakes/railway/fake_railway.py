@@ -4,28 +4,23 @@
 Every document and its variables are validated against the official introspection schema, loaded
 at startup from --schema (never copied into the project). Only the operations `release` uses are
 implemented; others that are valid against the schema answer "not implemented in the fake". Test
-controls live under /__control, /__state and /__health and need no credentials. See README.md.
+routes (/__control, /__state, /__health/...) need no credentials. See README.md.
 
     fake_railway.py --schema PATH --port 0 --port-file FILE [--token TOKEN] [--project-token PTOKEN]
                     [--max-seconds 300]
-    fake_railway.py --self-test --schema PATH
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import re
 import sys
-import threading
 import time
-import urllib.parse
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fakeserver  # noqa: E402  (Tests/Fakes/fakeserver.py, shared by every fake)
+from fakeserver import FakeError  # noqa: E402
 
 try:
     import graphql
@@ -70,11 +65,7 @@ def error_entry(message: str, code: str | None = None) -> dict:
 
 def load_schema(path: str) -> "graphql.GraphQLSchema":
     """The client schema of an introspection result ({"__schema"} or {"data": {"__schema"}})."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            doc = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise SystemExit(f"fake_railway: cannot load the schema {path}: {error}")
+    doc = fakeserver.load_json(path, "Railway's introspection schema")
     introspection = None
     if isinstance(doc, dict):
         if isinstance(doc.get("__schema"), dict):
@@ -95,6 +86,13 @@ def load_schema(path: str) -> "graphql.GraphQLSchema":
     if schema.get_type("Deployment") is None:
         raise SystemExit(f"fake_railway: {path} has no Deployment type")
     return schema
+
+
+def fail_status(key: str, value):
+    """How the next deployment ends instead of SUCCESS (null: it succeeds)."""
+    if value not in FAIL_STATUSES + (None,):
+        raise fakeserver.ControlError(f"{key} takes one of {', '.join(FAIL_STATUSES)} or null")
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,21 +134,21 @@ class Deployment:
         return {"commit": self.commit, "image": self.image}
 
 
-class Fake:
-    CONTROL_DEFAULTS = {
-        "steps": 1, "fail_next_deploy": None, "healthcheck": False,
-        "rate_limit_next": 0, "retry_after": 1, "error_next": 0, "malformed_next": 0,
-        "hang_next": 0, "hang_seconds": 5.0, "project_id": DEFAULT_PROJECT_ID, "known_services": None,
-        "echo_credentials": False,
-    }
+class RailwayFake(fakeserver.PlatformFake):
+    """Service instances and their deployments, answered through graphql-core."""
+
+    name = "fake_railway"
+    rate_limit = RATE_LIMIT
+    content_type = fakeserver.JSON_UTF8
+    malformed_body = MALFORMED_BODY
+    SETTINGS = {"steps": 1, "fail_next_deploy": None, "healthcheck": False, "project_id": DEFAULT_PROJECT_ID,
+                "known_services": None, "echo_credentials": False}
 
     def __init__(self, schema, token: str = DEFAULT_TOKEN, project_token: str = DEFAULT_PROJECT_TOKEN,
                  verbose: bool = False):
         self.schema = schema
         self.token = token
         self.project_token = project_token
-        self.verbose = verbose
-        self.lock = threading.RLock()
         self.root = {
             "deployment": self.r_deployment,
             "deployments": self.r_deployments,
@@ -162,77 +160,39 @@ class Fake:
             "deploymentRestart": self.r_restart,
             "deploymentCancel": self.r_cancel,
         }
-        self.reset()
+        super().__init__(verbose)
 
     def reset(self) -> None:
         with self.lock:
-            self.controls = dict(self.CONTROL_DEFAULTS)
+            super().reset()
+            self.controls = dict(self.SETTINGS)
             self.broken_images: set[str] = set()
             self.broken_commits: set[str] = set()
             self.deployments: dict[str, Deployment] = {}
             self.seq = 0
             self.instances: dict[tuple[str, str], dict] = {}
             self.service_sources: dict[str, dict] = {}
-            self.requests: list[dict] = []
-            self.remaining = RATE_LIMIT
 
-    # ---- test controls ---------------------------------------------------------------------
+    # ---- test settings ---------------------------------------------------------------------
 
-    def take(self, name: str) -> bool:
-        if self.controls[name] > 0:
-            self.controls[name] -= 1
-            return True
-        return False
+    def control_keys(self) -> set[str]:
+        return super().control_keys() | set(self.SETTINGS) | {"break_image", "break_commit"}
+
+    def apply_controls(self, settings: dict) -> None:
+        super().apply_controls(settings)
+        for key, check in (("steps", fakeserver.count), ("healthcheck", fakeserver.flag),
+                           ("echo_credentials", fakeserver.flag), ("project_id", fakeserver.text),
+                           ("known_services", fakeserver.known), ("fail_next_deploy", fail_status)):
+            if key in settings:
+                self.controls[key] = check(key, settings[key])
+        self.broken_images.update(fakeserver.strings("break_image", settings.get("break_image", [])))
+        self.broken_commits.update(fakeserver.strings("break_commit", settings.get("break_commit", [])))
 
     def control_view(self) -> dict:
-        view = dict(self.controls)
-        view["broken_images"] = sorted(self.broken_images)
-        view["broken_commits"] = sorted(self.broken_commits)
-        return view
-
-    def handle_control(self, body) -> dict:
-        if not isinstance(body, dict):
-            raise ValueError("POST /__control takes a JSON object")
-        known = set(self.CONTROL_DEFAULTS) | {"reset", "break_image", "break_commit"}
-        unknown = sorted(set(body) - known)
-        if unknown:
-            raise ValueError(f"unknown control keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        counts = ("steps", "rate_limit_next", "error_next", "malformed_next", "hang_next")
-        numbers = ("retry_after", "hang_seconds")
-        for key in counts:
-            if key in body and (isinstance(body[key], bool) or not isinstance(body[key], int) or body[key] < 0):
-                raise ValueError(f"{key} must be a non-negative integer")
-        for key in numbers:
-            if key in body and (isinstance(body[key], bool) or not isinstance(body[key], (int, float)) or body[key] < 0):
-                raise ValueError(f"{key} must be a non-negative number")
-        if "fail_next_deploy" in body and body["fail_next_deploy"] not in FAIL_STATUSES + (None,):
-            raise ValueError(f"fail_next_deploy must be one of {', '.join(FAIL_STATUSES)} or null")
-        if "healthcheck" in body and not isinstance(body["healthcheck"], bool):
-            raise ValueError("healthcheck must be true or false")
-        if "echo_credentials" in body and not isinstance(body["echo_credentials"], bool):
-            raise ValueError("echo_credentials must be true or false")
-        if "project_id" in body and not isinstance(body["project_id"], str):
-            raise ValueError("project_id must be a string")
-        if "known_services" in body and body["known_services"] is not None and not (
-                isinstance(body["known_services"], list) and all(isinstance(s, str) for s in body["known_services"])):
-            raise ValueError("known_services must be a list of strings or null")
-        refs = {}
-        for key in ("break_image", "break_commit"):
-            if key in body:
-                value = body[key]
-                value = [value] if isinstance(value, str) else value
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ValueError(f"{key} must be a string or a list of strings")
-                refs[key] = value
-        with self.lock:
-            if body.get("reset"):
-                self.reset()
-            for key in self.CONTROL_DEFAULTS:
-                if key in body:
-                    self.controls[key] = body[key]
-            self.broken_images.update(refs.get("break_image", []))
-            self.broken_commits.update(refs.get("break_commit", []))
-            return self.control_view()
+        known_services = self.controls["known_services"]
+        return {**super().control_view(), **self.controls, "broken_images": sorted(self.broken_images),
+                "broken_commits": sorted(self.broken_commits),
+                "known_services": None if known_services is None else sorted(known_services)}
 
     def deployment_state(self, d: Deployment) -> dict:
         return {"id": d.id, "order": d.seq, "service": d.service, "environment": d.environment,
@@ -242,27 +202,31 @@ class Fake:
 
     def state(self) -> dict:
         with self.lock:
-            return {
-                "deployments": [self.deployment_state(d) for d in sorted(self.deployments.values(), key=lambda d: d.seq)],
-                "service_instances": [
+            return dict(
+                super().state(),
+                deployments=[self.deployment_state(d) for d in sorted(self.deployments.values(), key=lambda d: d.seq)],
+                service_instances=[
                     {"service": s, "environment": e, "image": src.get("image"), "repo": src.get("repo")}
                     for (s, e), src in sorted(self.instances.items())],
-                "requests": json.loads(json.dumps(self.requests)),
-                "controls": self.control_view(),
-            }
+                controls=self.control_view(),
+            )
 
-    def health(self, service: str, environment: str) -> tuple[int, str]:
+    def test_routes(self) -> list:
+        return [("GET", r"/__health/([^/]+)/([^/]+)/?", self.health)]
+
+    def health(self, request, service: str, environment: str) -> fakeserver.Answer:
+        """200 ok while the newest live deployment of the service instance runs nothing broken."""
         with self.lock:
             live = [d for d in self.deployments.values()
                     if d.service == service and d.environment == environment and d.status == "SUCCESS"]
             if not live:
-                return 503, "no deployment is live"
+                return fakeserver.text_answer(503, "no deployment is live")
             d = max(live, key=lambda d: d.seq)
             if d.image is not None and d.image in self.broken_images:
-                return 503, f"deployment {d.id} runs broken image {d.image}"
+                return fakeserver.text_answer(503, f"deployment {d.id} runs broken image {d.image}")
             if d.commit is not None and d.commit in self.broken_commits:
-                return 503, f"deployment {d.id} runs broken commit {d.commit}"
-            return 200, "ok"
+                return fakeserver.text_answer(503, f"deployment {d.id} runs broken commit {d.commit}")
+            return fakeserver.text_answer(200, "ok")
 
     # ---- the walk of a deployment ----------------------------------------------------------
 
@@ -451,6 +415,60 @@ class Fake:
 
     # ---- one GraphQL request ---------------------------------------------------------------
 
+    def unrouted(self, request: fakeserver.Request) -> fakeserver.Answer | None:
+        if request.path.rstrip("/") != API_PATH:
+            return self.errors(404, f"No route {request.method} {request.path}", "NOT_FOUND")
+        if request.method != "POST":
+            return self.errors(405, f"{API_PATH} takes POST", "METHOD_NOT_ALLOWED", {"Allow": "POST"})
+        return None
+
+    def log_entry(self, request: fakeserver.Request) -> dict:
+        """The request with the credential values replaced by <redacted>, which credential it
+        carried (auth: bearer, project or null), and its query, variables and operationName."""
+        headers = {}
+        for name, value in request.headers.items():
+            if name.lower() == "authorization":
+                value = "Bearer <redacted>" if value.startswith("Bearer ") else "<redacted>"
+            elif name.lower() == "project-access-token":
+                value = "<redacted>"
+            headers[name] = value
+        entry = {"method": request.method, "path": request.target, "headers": headers,
+                 "auth": self.authorized(request.headers), "status": None}
+        body = request.logged_body()
+        if isinstance(body, dict):
+            entry.update(query=body.get("query"), variables=body.get("variables"), operationName=body.get("operationName"))
+        else:
+            entry["body"] = request.raw.decode("utf-8", "replace")
+        return entry
+
+    def api_headers(self, request: fakeserver.Request) -> dict:
+        return {"X-Request-Id": request.id, "X-RateLimit-Limit": RATE_LIMIT, "X-RateLimit-Remaining": self.remaining,
+                "X-RateLimit-Reset": int(time.time()) + 60}
+
+    def rate_limited(self) -> FakeError:
+        return FakeError(429, "RATE_LIMITED", "Rate limit exceeded. Please try again later.", {
+            "Retry-After": self.faults.retry_after_header(), "X-RateLimit-Remaining": 0,
+            "X-RateLimit-Reset": int(time.time() + float(self.faults.retry_after))})
+
+    def server_error(self) -> FakeError:
+        return FakeError(500, "INTERNAL_SERVER_ERROR", "Internal Server Error")
+
+    def error_value(self, request: fakeserver.Request, error: FakeError):
+        return {"data": None, "errors": [error_entry(error.message, error.code)]}
+
+    def errors(self, status: int, message: str, code: str, headers: dict | None = None) -> fakeserver.Answer:
+        """An answer of only `errors[]`, as Railway gives for a request it could not read."""
+        return self.json(status, {"errors": [error_entry(message, code)]}, headers)
+
+    def api(self, request: fakeserver.Request) -> fakeserver.Answer:
+        try:
+            body = request.json()
+        except ValueError:
+            return self.errors(400, "Unexpected token in JSON body: the request body is not JSON", "BAD_REQUEST")
+        presented = request.header("Authorization") or request.header("Project-Access-Token")
+        status, value = self.graphql_request(body, self.authorized(request.headers), presented)
+        return self.json(status, value)
+
     def authorized(self, headers) -> str | None:
         bearer = headers.get("Authorization") or ""
         if bearer.startswith("Bearer ") and bearer[len("Bearer "):].strip() == self.token:
@@ -526,388 +544,6 @@ def field_resolver(source, info, **args):
     return graphql.default_field_resolver(source, info, **args)
 
 
-# --------------------------------------------------------------------------------------------
-# HTTP.
-# --------------------------------------------------------------------------------------------
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "fake-railway/1"
-    fake: Fake
-
-    def log_message(self, fmt, *args):
-        if self.fake.verbose:
-            sys.stderr.write("fake_railway: " + (fmt % args) + "\n")
-
-    def read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def send(self, status: int, body: bytes, content_type: str = "application/json; charset=utf-8",
-             headers: dict | None = None):
-        fakeserver.write_response(self, status, body, content_type, headers)
-
-    def send_json(self, status: int, value, headers: dict | None = None):
-        self.send(status, (json.dumps(value) + "\n").encode(), headers=headers)
-
-    def redacted_headers(self) -> dict:
-        out = {}
-        for name, value in self.headers.items():
-            if name.lower() == "authorization":
-                value = "Bearer <redacted>" if value.startswith("Bearer ") else "<redacted>"
-            elif name.lower() == "project-access-token":
-                value = "<redacted>"
-            out[name] = value
-        return out
-
-    def dispatch(self):
-        raw = self.read_body()
-        path = urllib.parse.urlsplit(self.path).path
-        if path.startswith("/__"):
-            return self.dispatch_fake(path, raw)
-        if path.rstrip("/") != API_PATH:
-            return self.send_json(404, {"errors": [error_entry(f"No route {self.command} {path}", "NOT_FOUND")]})
-        if self.command != "POST":
-            return self.send_json(405, {"errors": [error_entry(f"{API_PATH} takes POST", "METHOD_NOT_ALLOWED")]},
-                                  {"Allow": "POST"})
-        fake = self.fake
-        try:
-            body = json.loads(raw) if raw else None
-            parsed = True
-        except ValueError:
-            body, parsed = None, False
-        entry = {"method": self.command, "path": self.path, "headers": self.redacted_headers(),
-                 "auth": fake.authorized(self.headers), "status": None}
-        if isinstance(body, dict):
-            entry.update(query=body.get("query"), variables=body.get("variables"),
-                         operationName=body.get("operationName"))
-        else:
-            entry["body"] = raw.decode("utf-8", "replace")
-        with fake.lock:
-            fake.requests.append(entry)
-            fake.remaining = max(0, fake.remaining - 1)
-            hang = fake.controls["hang_seconds"] if fake.take("hang_next") else 0
-            fault = next((f for f in ("rate_limit_next", "error_next", "malformed_next") if fake.take(f)), None)
-            retry_after = fake.controls["retry_after"]
-            remaining = fake.remaining
-        if hang:
-            time.sleep(hang)
-        reset_at = int(time.time()) + 60
-        extra = {"X-Request-Id": new_id(), "X-RateLimit-Limit": RATE_LIMIT, "X-RateLimit-Remaining": remaining,
-                 "X-RateLimit-Reset": reset_at}
-        if fault == "rate_limit_next":
-            seconds = int(retry_after) if float(retry_after).is_integer() else retry_after
-            extra.update({"Retry-After": seconds, "X-RateLimit-Remaining": 0,
-                          "X-RateLimit-Reset": int(time.time() + float(retry_after))})
-            status, value = 429, {"data": None, "errors": [error_entry(
-                "Rate limit exceeded. Please try again later.", "RATE_LIMITED")]}
-        elif fault == "error_next":
-            status, value = 500, {"data": None, "errors": [error_entry("Internal Server Error", "INTERNAL_SERVER_ERROR")]}
-        elif not parsed:
-            status, value = 400, {"errors": [error_entry("Unexpected token in JSON body: the request body is not JSON",
-                                                          "BAD_REQUEST")]}
-        else:
-            try:
-                presented = self.headers.get("Authorization") or self.headers.get("Project-Access-Token") or ""
-                status, value = fake.graphql_request(body, entry["auth"], presented)
-            except Exception as error:  # a bug in the fake: say so rather than hang the client
-                status, value = 500, {"errors": [error_entry(f"fake_railway bug: {type(error).__name__}: {error}",
-                                                             "FAKE_RAILWAY_BUG")]}
-        entry["status"] = status
-        if fault == "malformed_next":
-            entry["status"] = 200
-            entry["malformed"] = True
-            return self.send(200, MALFORMED_BODY, headers=extra)
-        self.send_json(status, value, extra)
-
-    def dispatch_fake(self, path: str, raw: bytes):
-        fake = self.fake
-        if path == "/__control" and self.command == "POST":
-            try:
-                body = json.loads(raw or b"{}")
-                return self.send_json(200, {"controls": fake.handle_control(body)})
-            except ValueError as error:
-                return self.send_json(400, {"error": str(error)})
-        if path == "/__control" and self.command == "GET":
-            with fake.lock:
-                return self.send_json(200, {"controls": fake.control_view()})
-        if path == "/__state" and self.command == "GET":
-            return self.send_json(200, fake.state())
-        m = re.match(r"^/__health/([^/]+)/([^/]+)/?$", path)
-        if m and self.command == "GET":
-            status, text = fake.health(urllib.parse.unquote(m.group(1)), urllib.parse.unquote(m.group(2)))
-            return self.send(status, text.encode(), "text/plain; charset=utf-8")
-        self.send_json(404, {"error": f"fake_railway has no test route {self.command} {path}"})
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = dispatch
-
-
-class Server(ThreadingHTTPServer):
-    request_queue_size = 64
-    daemon_threads = True
-
-
-def make_server(fake: Fake, port: int) -> ThreadingHTTPServer:
-    handler = type("BoundHandler", (Handler,), {"fake": fake})
-    return Server(("127.0.0.1", port), handler)
-
-
-
-
-# --------------------------------------------------------------------------------------------
-# Self-test.
-# --------------------------------------------------------------------------------------------
-
-DEPLOYMENT_FIELDS = "id status createdAt updatedAt serviceId environmentId projectId canRollback meta staticUrl url"
-Q_DEPLOYMENT = "query Deployment($id: String!) { deployment(id: $id) { %s } }" % DEPLOYMENT_FIELDS
-M_DEPLOY = ("mutation Deploy($environmentId: String!, $serviceId: String!, $commitSha: String) {"
-            " serviceInstanceDeployV2(environmentId: $environmentId, serviceId: $serviceId, commitSha: $commitSha) }")
-M_UPDATE = ("mutation Update($serviceId: String!, $environmentId: String, $input: ServiceInstanceUpdateInput!) {"
-            " serviceInstanceUpdate(serviceId: $serviceId, environmentId: $environmentId, input: $input) }")
-M_ROLLBACK = "mutation Rollback($id: String!) { deploymentRollback(id: $id) }"
-Q_LIST = ("query List($input: DeploymentListInput!, $first: Int) { deployments(input: $input, first: $first) {"
-          " edges { cursor node { id status meta } } pageInfo { hasNextPage endCursor } } }")
-SVC, ENV = "svc-0001-aaaa", "env-0001-prod"
-
-
-class SelfTest:
-    def __init__(self, schema_path: str):
-        self.fake = Fake(load_schema(schema_path))
-        self.server = make_server(self.fake, 0)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.passed = 0
-        self.failed = 0
-
-    def http(self, method, path, body=None, headers=None, raw=None, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-            hdrs = {"Content-Type": "application/json", **(headers or {})}
-            conn.request(method, path, body=data, headers=hdrs)
-            response = conn.getresponse()
-            text = response.read().decode("utf-8", "replace")
-            try:
-                value = json.loads(text)
-            except ValueError:
-                value = None
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, value, text
-        finally:
-            conn.close()
-
-    def gql(self, query, variables=None, auth="token", operation_name=None):
-        headers = {}
-        if auth == "token":
-            headers["Authorization"] = f"Bearer {DEFAULT_TOKEN}"
-        elif auth == "project":
-            headers["Project-Access-Token"] = DEFAULT_PROJECT_TOKEN
-        elif auth:
-            headers["Authorization"] = f"Bearer {auth}"
-        body = {"query": query}
-        if variables is not None:
-            body["variables"] = variables
-        if operation_name is not None:
-            body["operationName"] = operation_name
-        return self.http("POST", API_PATH, body, headers)
-
-    def control(self, **body):
-        s, _, v, _ = self.http("POST", "/__control", body)
-        assert s == 200, (s, v)
-        return v
-
-    def check(self, name, ok, detail=None):
-        if ok:
-            self.passed += 1
-            print(f"ok   {name}")
-        else:
-            self.failed += 1
-            print(f"FAIL {name}: {json.dumps(detail, default=str)[:800] if detail is not None else ''}")
-
-    def walk(self, dep_id, polls):
-        out = []
-        for _ in range(polls):
-            s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": dep_id})
-            out.append(v["data"]["deployment"] if s == 200 and v and v.get("data") else v)
-        return out
-
-    def run(self) -> int:
-        try:
-            self.tests()
-        except Exception as error:  # count a crash of the checks as a failure
-            import traceback
-            traceback.print_exc()
-            self.check(f"self-test ran to the end ({type(error).__name__}: {error})", False)
-        print(f"{self.passed} passed, {self.failed} failed")
-        self.server.shutdown()
-        return 0 if self.failed == 0 and self.passed > 0 else 1
-
-    def tests(self):
-        # Auth.
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": "x"}, auth=None)
-        self.check("no credentials -> 200 Not Authorized, data null", s == 200 and v["data"] is None
-                   and v["errors"][0]["message"] == "Not Authorized"
-                   and v["errors"][0]["extensions"]["code"] == "UNAUTHORIZED", (s, v))
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": "x"}, auth="wrong-token")
-        self.check("wrong token -> Not Authorized", s == 200 and v["errors"][0]["message"] == "Not Authorized", (s, v))
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": "nope"}, auth="project")
-        self.check("project token accepted; unknown id -> Deployment not found, data null",
-                   s == 200 and v["data"] is None and v["errors"][0]["message"] == "Deployment not found"
-                   and v["errors"][0]["path"] == ["deployment"], (s, v))
-
-        # Document and variable validation.
-        s, _, v, _ = self.gql("query ($id: String!) { deployment(id: $id) { id bogusField } }", {"id": "x"})
-        self.check("unknown field -> graphql-core validation error", s == 200 and "data" not in v
-                   and "Cannot query field 'bogusField' on type 'Deployment'" in v["errors"][0]["message"], (s, v))
-        s, _, v, _ = self.gql("query { deployment { id } }")
-        self.check("missing required argument -> validation error", s == 200
-                   and "argument 'id' of type 'String!' is required" in v["errors"][0]["message"], (s, v))
-        s, _, v, _ = self.gql("query { deployment(id: \"x\") { id ", None)
-        self.check("syntax error -> parse error", s == 200 and "Syntax Error" in v["errors"][0]["message"], (s, v))
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": 42})
-        self.check("wrong variable type (Int for String!) -> error", s == 200 and "data" not in v
-                   and "String cannot represent a non string value" in v["errors"][0]["message"], (s, v))
-        s, _, v, _ = self.gql(M_UPDATE, {"serviceId": SVC, "input": {"source": {"image": "x", "tag": "y"}}})
-        self.check("unknown input field in variables -> error", s == 200
-                   and "Field 'tag' is not defined by type 'ServiceSourceInput'" in v["errors"][0]["message"], (s, v))
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {})
-        self.check("missing variable -> error", s == 200
-                   and "Variable '$id' of required type 'String!' was not provided." in v["errors"][0]["message"], (s, v))
-        s, _, v, _ = self.gql("query { me { id } }")
-        self.check("valid but unimplemented operation -> not implemented in the fake", s == 200 and v["data"] is None
-                   and "not implemented in the fake" in v["errors"][0]["message"], (s, v))
-        s, _, v, _ = self.http("POST", API_PATH, raw=b"{not json", headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"})
-        self.check("unparseable JSON -> 400 errors[]", s == 400 and v["errors"], (s, v))
-
-        # Deploy by commit: QUEUED -> BUILDING -> DEPLOYING -> SUCCESS, one step per query.
-        s, _, v, _ = self.gql(M_DEPLOY, {"environmentId": ENV, "serviceId": SVC, "commitSha": "abc1234"})
-        dep1 = v["data"]["serviceInstanceDeployV2"] if s == 200 and v.get("data") else None
-        self.check("serviceInstanceDeployV2 -> uuid", isinstance(dep1, str) and uuid.UUID(dep1), (s, v))
-        walk = self.walk(dep1, 5)
-        self.check("deploy walks QUEUED, BUILDING, DEPLOYING, SUCCESS",
-                   [w["status"] for w in walk] == ["QUEUED", "BUILDING", "DEPLOYING", "SUCCESS", "SUCCESS"], walk)
-        last = walk[-1]
-        self.check("deployment fields", set(last) == set(DEPLOYMENT_FIELDS.split()) and last["serviceId"] == SVC
-                   and last["environmentId"] == ENV and last["projectId"] == DEFAULT_PROJECT_ID
-                   and last["meta"]["commitHash"] == "abc1234" and last["canRollback"] is True
-                   and last["url"].startswith("https://"), last)
-        s, _, v, _ = self.gql("query ($id: String!) { a: deployment(id: $id) { theId: id status } "
-                              "b: deployment(id: $id) { ... on Deployment { __typename serviceId } } }", {"id": dep1})
-        self.check("aliases, fragments and only the requested subfields", s == 200 and v["data"] == {
-            "a": {"theId": dep1, "status": "SUCCESS"}, "b": {"__typename": "Deployment", "serviceId": SVC}}, (s, v))
-        s, _, _, text = self.http("GET", f"/__health/{SVC}/{ENV}")
-        self.check("health ok for the live commit", s == 200 and text == "ok", (s, text))
-
-        # Image update, then deploy: the new one records the image and supersedes the old one.
-        s, _, v, _ = self.gql(M_UPDATE, {"serviceId": SVC, "environmentId": ENV,
-                                         "input": {"source": {"image": "ghcr.io/acme/web:2.0"}}})
-        self.check("serviceInstanceUpdate -> true", s == 200 and v == {"data": {"serviceInstanceUpdate": True}}, (s, v))
-        s, _, v, _ = self.gql(M_DEPLOY, {"environmentId": ENV, "serviceId": SVC})
-        dep2 = v["data"]["serviceInstanceDeployV2"]
-        walk = self.walk(dep2, 4)
-        self.check("image deploy reaches SUCCESS with meta.image", walk[-1]["status"] == "SUCCESS"
-                   and walk[-1]["meta"]["image"] == "ghcr.io/acme/web:2.0" and "commitHash" not in walk[-1]["meta"], walk)
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": dep1})
-        self.check("previous SUCCESS became REMOVED", v["data"]["deployment"]["status"] == "REMOVED", v)
-        state = self.http("GET", "/__state")[2]
-        self.check("state: instance image and deployments", state["service_instances"] == [
-            {"service": SVC, "environment": ENV, "image": "ghcr.io/acme/web:2.0", "repo": None}]
-            and [d["image"] for d in state["deployments"]] == [None, "ghcr.io/acme/web:2.0"], state["service_instances"])
-        self.control(break_image="ghcr.io/acme/web:2.0")
-        s, _, _, text = self.http("GET", f"/__health/{SVC}/{ENV}")
-        self.check("health 503 for a broken image", s == 503, (s, text))
-
-        # Rollback to the commit deployment: a new deployment with the old source.
-        s, _, v, _ = self.gql(M_ROLLBACK, {"id": dep1})
-        self.check("deploymentRollback -> true", s == 200 and v == {"data": {"deploymentRollback": True}}, (s, v))
-        s, _, v, _ = self.gql(Q_LIST, {"input": {"serviceId": SVC, "environmentId": ENV}, "first": 1})
-        node = v["data"]["deployments"]["edges"][0]["node"]
-        self.check("rollback created a new deployment with the old commit", node["id"] not in (dep1, dep2)
-                   and node["status"] == "QUEUED" and node["meta"]["commitHash"] == "abc1234"
-                   and node["meta"]["reason"] == "rollback", node)
-        walk = self.walk(node["id"], 4)
-        self.check("rollback walks to SUCCESS", [w["status"] for w in walk] == ["QUEUED", "BUILDING", "DEPLOYING", "SUCCESS"], walk)
-        s, _, _, text = self.http("GET", f"/__health/{SVC}/{ENV}")
-        self.check("health ok again after rollback", s == 200, (s, text))
-        s, _, v, _ = self.gql(M_ROLLBACK, {"id": "00000000-0000-0000-0000-000000000000"})
-        self.check("rollback of an unknown id -> Deployment not found", s == 200 and v["data"] is None
-                   and v["errors"][0]["message"] == "Deployment not found", (s, v))
-
-        # fail_next_deploy and steps.
-        self.control(fail_next_deploy="CRASHED", steps=2)
-        s, _, v, _ = self.gql(M_DEPLOY, {"environmentId": ENV, "serviceId": SVC, "commitSha": "bad9999"})
-        walk = self.walk(v["data"]["serviceInstanceDeployV2"], 7)
-        self.check("fail_next_deploy CRASHED with steps=2", [w["status"] for w in walk] ==
-                   ["QUEUED", "QUEUED", "BUILDING", "BUILDING", "DEPLOYING", "DEPLOYING", "CRASHED"], walk)
-        self.check("a crashed deployment cannot be rolled back to", walk[-1]["canRollback"] is False, walk[-1])
-        s, _, _, text = self.http("GET", f"/__health/{SVC}/{ENV}")
-        self.check("a crash without a healthcheck took the traffic: nothing serves", s == 503, (s, text))
-        s, _, v, _ = self.gql(Q_LIST, {"input": {"serviceId": SVC, "status": {"in": ["SUCCESS"]}}, "first": 1})
-        self.check("...and no deployment is SUCCESS", v["data"]["deployments"]["edges"] == [], v)
-        s, _, v, _ = self.gql(M_DEPLOY, {"environmentId": ENV, "serviceId": SVC, "commitSha": "abc1234"})
-        self.walk(v["data"]["serviceInstanceDeployV2"], 7)
-        self.control(fail_next_deploy="CRASHED", healthcheck=True)
-        s, _, v, _ = self.gql(M_DEPLOY, {"environmentId": ENV, "serviceId": SVC, "commitSha": "bad9999"})
-        self.walk(v["data"]["serviceInstanceDeployV2"], 7)
-        s, _, _, text = self.http("GET", f"/__health/{SVC}/{ENV}")
-        self.check("a healthcheck holds the traffic: a crash leaves the previous deployment live", s == 200, (s, text))
-        self.control(steps=1, healthcheck=False)
-
-        # Deployments list: newest first, first, pageInfo.
-        s, _, v, _ = self.gql(Q_LIST, {"input": {"projectId": DEFAULT_PROJECT_ID, "serviceId": SVC}, "first": 2})
-        conn = v["data"]["deployments"]
-        all_ids = [d["id"] for d in sorted(self.http("GET", "/__state")[2]["deployments"], key=lambda d: -d["order"])]
-        self.check("deployments newest first, honouring first", [e["node"]["id"] for e in conn["edges"]] == all_ids[:2]
-                   and conn["pageInfo"]["hasNextPage"] is True, conn)
-        s, _, v, _ = self.gql("query ($c: String) { deployments(input: {serviceId: \"%s\"}, first: 10, after: $c)"
-                              " { edges { node { id } } pageInfo { hasNextPage } } }" % SVC, {"c": conn["pageInfo"]["endCursor"]})
-        self.check("after cursor gives the rest", [e["node"]["id"] for e in v["data"]["deployments"]["edges"]] == all_ids[2:]
-                   and v["data"]["deployments"]["pageInfo"]["hasNextPage"] is False, v)
-        s, _, v, _ = self.gql(Q_LIST, {"input": {"environmentId": "other-env"}})
-        self.check("filter by environment", v["data"]["deployments"]["edges"] == [], v)
-
-        # Faults.
-        self.control(rate_limit_next=1, retry_after=3)
-        s, h, v, _ = self.gql(Q_DEPLOYMENT, {"id": dep1})
-        self.check("429 with Retry-After and errors[]", s == 429 and h.get("retry-after") == "3"
-                   and v["errors"][0]["extensions"]["code"] == "RATE_LIMITED", (s, h, v))
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": dep1})
-        self.check("next request after 429 is fine", s == 200 and v["data"]["deployment"]["id"] == dep1, (s, v))
-        self.control(error_next=1)
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": dep1})
-        self.check("error_next -> 500", s == 500 and v["errors"], (s, v))
-        self.control(malformed_next=1)
-        s, h, v, text = self.gql(Q_DEPLOYMENT, {"id": dep1})
-        self.check("malformed_next -> 200 with a non-JSON body", s == 200 and v is None and text.startswith("<html>"), (s, text))
-        self.control(hang_next=1, hang_seconds=0.3)
-        started = time.monotonic()
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": dep1})
-        self.check("hang_next delays the answer", s == 200 and time.monotonic() - started >= 0.3, s)
-
-        # State records requests without credentials.
-        state = self.http("GET", "/__state")[2]
-        reqs = state["requests"]
-        secrets = json.dumps(reqs)
-        self.check("state records requests without credential values", reqs and DEFAULT_TOKEN not in secrets
-                   and DEFAULT_PROJECT_TOKEN not in secrets and reqs[2]["auth"] == "project"
-                   and reqs[2]["variables"] == {"id": "nope"} and reqs[2]["operationName"] is None
-                   and "deployment(id: $id)" in reqs[2]["query"], reqs[:3])
-        self.control(reset=True)
-        self.control(echo_credentials=True)
-        s, _, v, _ = self.gql(Q_DEPLOYMENT, {"id": "x"}, auth="wrong-token")
-        self.check("echo_credentials: Not Authorized quotes the header",
-                   s == 200 and v["errors"][0]["message"] == "Not Authorized: Bearer wrong-token", (s, v))
-        self.control(reset=True)
-        state = self.http("GET", "/__state")[2]
-        self.check("reset clears everything", state["deployments"] == [] and state["requests"] == []
-                   and state["controls"]["steps"] == 1, state)
-        s, _, text_v, text = self.http("GET", f"/__health/{SVC}/{ENV}")
-        self.check("health 503 with no deployment", s == 503, (s, text))
-        s, _, v, _ = self.http("POST", "/__control", {"stepz": 1})
-        self.check("unknown control key -> 400", s == 400, (s, v))
-
-
-# --------------------------------------------------------------------------------------------
-
 def main(argv=None) -> int:
     parser = fakeserver.argument_parser("Fake Railway public GraphQL API (v2) for tests.")
     parser.add_argument("--schema", required=True, help="path to Railway's introspection schema.json")
@@ -915,12 +551,9 @@ def main(argv=None) -> int:
     parser.add_argument("--project-token", default=DEFAULT_PROJECT_TOKEN, help="the accepted Project-Access-Token")
     args = parser.parse_args(argv)
     fakeserver.limit_lifetime(args.max_seconds)
-    if args.self_test:
-        return SelfTest(args.schema).run()
-    if not args.port_file:
-        parser.error("--port-file is required (unless --self-test)")
-    fake = Fake(load_schema(args.schema), token=args.token, project_token=args.project_token, verbose=args.verbose)
-    return fakeserver.serve(make_server(fake, args.port), "fake_railway", args.port_file)
+    fake = RailwayFake(load_schema(args.schema), token=args.token, project_token=args.project_token,
+                       verbose=args.verbose)
+    return fakeserver.run(fake, args.port, args.port_file)
 
 
 if __name__ == "__main__":
