@@ -64,7 +64,7 @@ extension Engine {
     /// whose settings there differ from it (every gate when nothing is stored for it).
     public func storedPolicy() async throws -> [(environment: String, stored: StoredPolicy?, differences: [String])] {
         let app = self.app
-        let stored = try await database { db in try db.storedPolicies(app: app) }
+        let stored = try await database { db in try db.fetch(Reads.storedPolicies(app: app)) }
         return try configuration.environments.map { environment in
             guard let policy = stored.first(where: { $0.environment == environment.name }) else {
                 return (environment.name, nil, GatePolicy().differences(from: environment.gates))

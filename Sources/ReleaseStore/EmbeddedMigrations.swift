@@ -323,21 +323,32 @@ extension Migration {
                 CREATE INDEX approvals_by_release ON approvals (release_id, id);
                 """#),
         Migration(
-            name: "0006_identity.sql", checksum: "8e1fe24e2192b20db5e7c0633d5ffc7f8a8acb05f43f0269ab72ca6057084aeb",
+            name: "0006_identity.sql", checksum: "ec3f317873f1f64d4c3f76222e490606b590791be34748a6024800f18226e3bf",
             sql: #"""
-                -- Identity and access, first part: who is logged in, which login is which person, the stored
-                -- policy, and a NOLOGIN role that owns the schema.
+                -- Identity and access enforced by the database.
                 --
                 -- The login is PostgreSQL's session_user: what the connection authenticated as. Never
                 -- current_user (the owner inside SECURITY DEFINER functions; it follows SET ROLE), never a
                 -- setting a client can set. Only a superuser may SET SESSION AUTHORIZATION.
                 --
+                -- Every change a command makes goes through a function owned by release_owner (SECURITY
+                -- DEFINER, pinned search_path), so that once `release access enforce` has taken the table
+                -- privileges away from release_operator, these functions are the only way to change anything,
+                -- and they check the rules themselves:
+                --   * the actor recorded is the person the login maps to, never a claim; a claimed name is kept
+                --     beside it as on_behalf_of, and only from an automation login granted on_behalf;
+                --   * `allowed:` is judged on that person; approvals count distinct verified persons, never the
+                --     one deploying, never the person a CI run acts for, never an automation login;
+                --   * a quarantined release is never deployed, and only release_admin lifts a quarantine;
+                --   * only release_admin changes the login map and the stored policy (even before enforcement).
+                -- Before enforcement the functions record what the client claims, exactly as before, and `login`
+                -- stays NULL: a row with a login was recorded under verified identity.
+                --
                 -- Roles (cluster-wide, created when the migrating login may create roles):
-                --   release_owner  NOLOGIN: owns every table and function of the schema, so that taking the
-                --                  table privileges away from release_operator leaves the owner's functions the
-                --                  only way to change anything.
-                --   release_admin  NOLOGIN: the people who may change the login map and the stored policy
-                --                  (`GRANT release_admin TO alice`). The database's owner is always an admin.
+                --   release_owner  NOLOGIN: owns every table and function of the schema.
+                --   release_admin  NOLOGIN: the people who may change the login map and the stored policy and
+                --                  lift quarantines (`GRANT release_admin TO alice`). The database's owner is
+                --                  always an admin.
 
                 DO $$
                 DECLARE
@@ -393,6 +404,16 @@ extension Migration {
                     applied_by      text NOT NULL,
                     applied_at      timestamptz NOT NULL DEFAULT clock_timestamp()
                 );
+
+                -- Who recorded each row: the verified login (NULL when identity was only claimed) and the
+                -- person a CI run acted for.
+                ALTER TABLE deployments ADD COLUMN login text, ADD COLUMN on_behalf_of text;
+                ALTER TABLE approvals ADD COLUMN login text, ADD COLUMN on_behalf_of text,
+                    ADD COLUMN automation boolean NOT NULL DEFAULT false;
+                ALTER TABLE checks ADD COLUMN login text, ADD COLUMN on_behalf_of text;
+                ALTER TABLE releases ADD COLUMN login text, ADD COLUMN on_behalf_of text;
+                ALTER TABLE freezes ADD COLUMN login text, ADD COLUMN on_behalf_of text;
+                ALTER TABLE audit_events ADD COLUMN login text, ADD COLUMN on_behalf_of text;
 
                 -- Whether the login may change the login map and the policy: a member of release_admin, the
                 -- database's owner, or a superuser.
@@ -454,10 +475,10 @@ extension Migration {
                     VALUES (grantee, as_person, is_automation, acts_on_behalf, admin)
                     ON CONFLICT (login) DO UPDATE SET person = EXCLUDED.person, automation = EXCLUDED.automation,
                         on_behalf = EXCLUDED.on_behalf, granted_by = EXCLUDED.granted_by, granted_at = clock_timestamp();
-                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash)
+                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
                     VALUES (public.release_app_id(app), 0, clock_timestamp(), admin, 'access.granted',
                             jsonb_build_object('login', grantee, 'person', as_person, 'automation', is_automation,
-                                               'on_behalf', acts_on_behalf), '');
+                                               'on_behalf', acts_on_behalf), '', session_user::text);
                 END
                 $$;
 
@@ -473,9 +494,9 @@ extension Migration {
                     IF was IS NULL THEN
                         RETURN false;
                     END IF;
-                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash)
+                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
                     VALUES (public.release_app_id(app), 0, clock_timestamp(), admin, 'access.revoked',
-                            jsonb_build_object('login', grantee, 'person', was), '');
+                            jsonb_build_object('login', grantee, 'person', was), '', session_user::text);
                     RETURN true;
                 END
                 $$;
@@ -508,98 +529,13 @@ extension Migration {
                         END IF;
                     END LOOP;
                     IF jsonb_array_length(changed) > 0 THEN
-                        INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash)
+                        INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
                         VALUES (app_key, 0, clock_timestamp(), admin, 'policy.applied',
-                                jsonb_build_object('environments', changed, 'gates', gates), '');
+                                jsonb_build_object('environments', changed, 'gates', gates), '', session_user::text);
                     END IF;
                     RETURN changed;
                 END
                 $$;
-
-                -- Everything the schema holds belongs to release_owner, when the role exists and this login may
-                -- give it away; the functions above then run as that role, whoever calls them.
-                DO $$
-                DECLARE
-                    object record;
-                BEGIN
-                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_owner') THEN
-                        RAISE NOTICE 'release: release_owner does not exist; the schema stays owned by %', session_user;
-                        RETURN;
-                    END IF;
-                    IF NOT pg_has_role(session_user, 'release_owner', 'MEMBER') THEN
-                        BEGIN
-                            EXECUTE format('GRANT release_owner TO %I', session_user);
-                        EXCEPTION WHEN insufficient_privilege THEN
-                            RAISE NOTICE 'release: % may not join release_owner; the schema stays owned by %', session_user, session_user;
-                            RETURN;
-                        END;
-                    END IF;
-                    BEGIN
-                        -- A new owner needs CREATE on the schema; the database's owner may give it.
-                        GRANT USAGE, CREATE ON SCHEMA public TO release_owner;
-                    EXCEPTION WHEN insufficient_privilege THEN
-                        RAISE NOTICE 'release: % may not let release_owner create in schema public; the schema stays owned by %',
-                            session_user, session_user;
-                        RETURN;
-                    END;
-                    FOR object IN
-                        SELECT c.relname AS name, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
-                        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S')
-                          AND pg_get_userbyid(c.relowner) = session_user
-                          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i') AND c.relkind = 'S')
-                    LOOP
-                        EXECUTE format('ALTER %s public.%I OWNER TO release_owner', object.kind, object.name);
-                    END LOOP;
-                    FOR object IN
-                        SELECT p.oid::regprocedure AS signature
-                        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                        WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) = session_user
-                          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-                    LOOP
-                        EXECUTE format('ALTER FUNCTION %s OWNER TO release_owner', object.signature);
-                    END LOOP;
-                END
-                $$;
-
-                -- Functions are executable by PUBLIC unless revoked: only the two roles may call these.
-                REVOKE EXECUTE ON FUNCTION release_is_admin(name), release_whoami(), release_require_admin(text), release_app_id(text),
-                    release_access_grant(text, text, text, boolean, boolean), release_access_revoke(text, text),
-                    release_policy_apply(text, jsonb) FROM PUBLIC;
-                DO $$
-                BEGIN
-                    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_operator') THEN
-                        GRANT SELECT ON access_logins, access_enforcement, policies TO release_operator, release_auditor;
-                        GRANT EXECUTE ON FUNCTION release_whoami(), release_is_admin(name) TO release_operator, release_auditor;
-                        GRANT EXECUTE ON FUNCTION release_require_admin(text), release_app_id(text),
-                            release_access_grant(text, text, text, boolean, boolean), release_access_revoke(text, text),
-                            release_policy_apply(text, jsonb) TO release_operator;
-                    END IF;
-                END
-                $$;
-                """#),
-        Migration(
-            name: "0007_write_functions.sql", checksum: "11771a43392994a5d6c45b64ec4dc757ee3a492c6d6f05958b1429b32165f21d",
-            sql: #"""
-                -- Identity and access, second part: every change a command makes goes through a function owned by
-                -- release_owner (SECURITY DEFINER, pinned search_path), so that once `release access enforce` has
-                -- taken the table privileges away from release_operator, these functions are the only way to
-                -- change anything, and they check the rules themselves:
-                --   * the actor recorded is the person the login maps to, never a claim; a claimed name is kept
-                --     beside it as on_behalf_of, and only from an automation login granted on_behalf;
-                --   * `allowed:` is judged on that person; approvals count distinct verified persons, never the
-                --     one deploying, never the person a CI run acts for, never an automation login;
-                --   * a quarantined release is never deployed, and only release_admin lifts a quarantine.
-                -- Before enforcement the functions record what the client claims, exactly as before, and `login`
-                -- stays NULL: a row with a login was recorded under verified identity.
-
-                ALTER TABLE deployments ADD COLUMN login text, ADD COLUMN on_behalf_of text;
-                ALTER TABLE approvals ADD COLUMN login text, ADD COLUMN on_behalf_of text,
-                    ADD COLUMN automation boolean NOT NULL DEFAULT false;
-                ALTER TABLE checks ADD COLUMN login text, ADD COLUMN on_behalf_of text;
-                ALTER TABLE releases ADD COLUMN login text, ADD COLUMN on_behalf_of text;
-                ALTER TABLE freezes ADD COLUMN login text, ADD COLUMN on_behalf_of text;
-                ALTER TABLE audit_events ADD COLUMN login text, ADD COLUMN on_behalf_of text;
 
                 -- The audit chain covers the login and on_behalf_of of events recorded under verified identity;
                 -- an event without a login hashes exactly as before (AuditEvent.canonicalText builds the same).
@@ -634,6 +570,7 @@ extension Migration {
                     me record;
                 BEGIN
                     SELECT * INTO me FROM public.release_whoami();
+                    claimed := nullif(claimed, '');
                     IF NOT me.enforced THEN
                         actor := coalesce(claimed, me.login);
                         RETURN;
@@ -751,37 +688,42 @@ extension Migration {
                 $$;
 
                 -- Starts a deployment in `pending`; NULL when the environment already has one in flight (the
-                -- partial unique index decides). With enforcement on, the stored policy is checked first.
+                -- partial unique index decides). A refused one is recorded too (pending, gating, rejected).
                 CREATE FUNCTION release_insert_deployment(app bigint, environment bigint, release bigint, kind text, claimed text, reason text,
                     source_deployment bigint, rollback_of bigint) RETURNS bigint
-                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-                DECLARE
-                    who record;
-                    id bigint;
-                BEGIN
-                    SELECT * INTO who FROM public.release_act(claimed);
-                    IF who.login IS NOT NULL THEN
-                        PERFORM public.release_check_access(environment, release, kind, who.actor, who.on_behalf_of, source_deployment);
-                    END IF;
+                LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
                     INSERT INTO public.deployments (app_id, environment_id, release_id, kind, state, actor, reason, source_deployment_id,
                                                     rollback_of, login, on_behalf_of)
-                    VALUES (app, environment, release, kind, 'pending', who.actor, reason, source_deployment, rollback_of, who.login,
-                            who.on_behalf_of)
+                    SELECT app, environment, release, kind, 'pending', who.actor, reason, source_deployment, rollback_of, who.login,
+                           who.on_behalf_of
+                    FROM public.release_act(claimed) who
                     ON CONFLICT (environment_id) WHERE state IN ('pending', 'gating', 'deploying', 'verifying') DO NOTHING
-                    RETURNING deployments.id INTO id;
-                    RETURN id;
-                END
+                    RETURNING id
                 $$;
 
+                -- Moves a deployment to `state` (the transition table decides which moves exist). Passing its
+                -- gates (gating to deploying) is where, with enforcement on, the stored policy is checked
+                -- against the person who started it.
                 CREATE FUNCTION release_transition(deployment bigint, state text, detail text) RETURNS void
-                LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+                LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+                DECLARE
+                    started record;
+                    in_flight boolean := release_transition.state IN ('pending', 'gating', 'deploying', 'verifying');
+                BEGIN
+                    IF release_transition.state = 'deploying' AND EXISTS (SELECT 1 FROM public.access_enforcement) THEN
+                        SELECT d.environment_id, d.release_id, d.kind, d.actor, d.on_behalf_of, d.source_deployment_id INTO started
+                        FROM public.deployments d WHERE d.id = deployment AND d.state = 'gating';
+                        IF FOUND THEN
+                            PERFORM public.release_check_access(started.environment_id, started.release_id, started.kind, started.actor,
+                                                                started.on_behalf_of, started.source_deployment_id);
+                        END IF;
+                    END IF;
                     UPDATE public.deployments d SET state = release_transition.state, detail = coalesce(release_transition.detail, d.detail),
-                           finished_at = CASE WHEN release_transition.state IN ('pending', 'gating', 'deploying', 'verifying') THEN d.finished_at
-                                              ELSE coalesce(d.finished_at, clock_timestamp()) END,
-                           lease_owner = CASE WHEN release_transition.state IN ('pending', 'gating', 'deploying', 'verifying') THEN d.lease_owner END,
-                           lease_expires_at = CASE WHEN release_transition.state IN ('pending', 'gating', 'deploying', 'verifying')
-                                                   THEN d.lease_expires_at END
-                    WHERE d.id = deployment
+                           finished_at = CASE WHEN in_flight THEN d.finished_at ELSE coalesce(d.finished_at, clock_timestamp()) END,
+                           lease_owner = CASE WHEN in_flight THEN d.lease_owner END,
+                           lease_expires_at = CASE WHEN in_flight THEN d.lease_expires_at END
+                    WHERE d.id = deployment;
+                END
                 $$;
 
                 CREATE FUNCTION release_mark_rolled_back(deployment bigint) RETURNS void
@@ -979,7 +921,53 @@ extension Migration {
                 END
                 $$;
 
-                -- Owned by release_owner like everything else, when that role exists; callable only by the roles.
+                -- Everything the schema holds belongs to release_owner, when the role exists and this login may
+                -- give it away; the functions above then run as that role, whoever calls them.
+                DO $$
+                DECLARE
+                    object record;
+                BEGIN
+                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_owner') THEN
+                        RAISE NOTICE 'release: release_owner does not exist; the schema stays owned by %', session_user;
+                        RETURN;
+                    END IF;
+                    IF NOT pg_has_role(session_user, 'release_owner', 'MEMBER') THEN
+                        BEGIN
+                            EXECUTE format('GRANT release_owner TO %I', session_user);
+                        EXCEPTION WHEN insufficient_privilege THEN
+                            RAISE NOTICE 'release: % may not join release_owner; the schema stays owned by %', session_user, session_user;
+                            RETURN;
+                        END;
+                    END IF;
+                    BEGIN
+                        -- A new owner needs CREATE on the schema; the database's owner may give it.
+                        GRANT USAGE, CREATE ON SCHEMA public TO release_owner;
+                    EXCEPTION WHEN insufficient_privilege THEN
+                        RAISE NOTICE 'release: % may not let release_owner create in schema public; the schema stays owned by %',
+                            session_user, session_user;
+                        RETURN;
+                    END;
+                    FOR object IN
+                        SELECT c.relname AS name, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+                        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S')
+                          AND pg_get_userbyid(c.relowner) = session_user
+                          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i') AND c.relkind = 'S')
+                    LOOP
+                        EXECUTE format('ALTER %s public.%I OWNER TO release_owner', object.kind, object.name);
+                    END LOOP;
+                    FOR object IN
+                        SELECT p.oid::regprocedure AS signature
+                        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                        WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) = session_user
+                          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+                    LOOP
+                        EXECUTE format('ALTER FUNCTION %s OWNER TO release_owner', object.signature);
+                    END LOOP;
+                END
+                $$;
+
+                -- Callable only by the two roles (functions are executable by PUBLIC unless revoked).
                 DO $$
                 DECLARE
                     signature regprocedure;
@@ -989,16 +977,12 @@ extension Migration {
                         WHERE n.nspname = 'public' AND p.proname LIKE 'release\_%' AND p.prosecdef
                     LOOP
                         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', signature);
-                        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_owner')
-                           AND pg_get_userbyid((SELECT proowner FROM pg_proc WHERE oid = signature)) <> 'release_owner'
-                           AND pg_has_role(session_user, 'release_owner', 'MEMBER') THEN
-                            EXECUTE format('ALTER FUNCTION %s OWNER TO release_owner', signature);
-                        END IF;
                         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_operator') THEN
                             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO release_operator', signature);
                         END IF;
                     END LOOP;
                     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'release_auditor') THEN
+                        GRANT SELECT ON access_logins, access_enforcement, policies TO release_operator, release_auditor;
                         GRANT EXECUTE ON FUNCTION release_whoami(), release_is_admin(name) TO release_auditor;
                     END IF;
                 END

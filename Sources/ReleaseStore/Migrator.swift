@@ -55,16 +55,29 @@ public struct Migrator: Sendable {
 
     /// Refuses with advice unless the database has exactly the migrations this binary knows.
     public func requireCurrent(_ db: PostgresConnection) throws {
-        let rows: [PostgresRow]
+        let applied: [Int: (name: String, checksum: String)]
         do {
-            rows = try db.query("SELECT version, name, checksum FROM release_schema_migrations")
+            applied = try db.fetch(Self.appliedMigrations)
         } catch let error as PostgresError where error.sqlState == "42P01" {
             throw ReleaseError.usage("The database has no release schema yet. Run `release migrate` first.")
         }
-        var applied: [Int: (name: String, checksum: String)] = [:]
-        for row in rows {
-            applied[try row.int("version")] = (try row.string("name"), try row.string("checksum"))
+        try requireCurrent(applied: applied)
+    }
+
+    /// `requireCurrent`, and who the database says the connection is, in one round trip.
+    public func requireCurrent(identifying db: PostgresConnection) throws -> Identity {
+        do {
+            let (applied, identity) = try db.fetch(Self.appliedMigrations, Reads.whoami)
+            try requireCurrent(applied: applied)
+            return identity
+        } catch let error as PostgresError where error.sqlState == "42P01" || error.sqlState == "42883" {
+            // No schema, or one too old to say who is who: the plain check says which.
+            try requireCurrent(db)
+            throw error
         }
+    }
+
+    private func requireCurrent(applied: [Int: (name: String, checksum: String)]) throws {
         try check(applied: applied)
         let pending = migrations.filter { applied[$0.version] == nil }
         if !pending.isEmpty {
@@ -74,12 +87,17 @@ public struct Migrator: Sendable {
         }
     }
 
-    private static func applied(_ db: PostgresConnection) throws -> [Int: (name: String, checksum: String)] {
+    /// The applied migrations, by version.
+    static let appliedMigrations = Fetch("SELECT version, name, checksum FROM release_schema_migrations") { rows in
         var applied: [Int: (name: String, checksum: String)] = [:]
-        for row in try db.query("SELECT version, name, checksum FROM release_schema_migrations") {
+        for row in rows {
             applied[try row.int("version")] = (try row.string("name"), try row.string("checksum"))
         }
         return applied
+    }
+
+    private static func applied(_ db: PostgresConnection) throws -> [Int: (name: String, checksum: String)] {
+        try db.fetch(appliedMigrations)
     }
 
     private func check(applied: [Int: (name: String, checksum: String)]) throws {

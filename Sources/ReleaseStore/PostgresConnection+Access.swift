@@ -58,25 +58,49 @@ public struct StoredPolicy: Sendable, Equatable {
     public var appliedAt: Timestamp
 }
 
-extension PostgresConnection {
-    /// Who this connection is. Every field comes from the database; nothing the client says counts.
-    public func whoami() throws -> Identity {
-        guard let row = try query("SELECT * FROM release_whoami()").first else {
-            throw PostgresError(kind: .decoding, message: "release_whoami() returned nothing")
-        }
+extension Reads {
+    /// Who the connection is (`release_whoami()`).
+    public static let whoami = Fetch("SELECT * FROM release_whoami()") { rows in
+        guard let row = rows.first else { throw PostgresError(kind: .decoding, message: "release_whoami() returned nothing") }
         return Identity(
             login: try row.string("login"), person: try row.string("person"), automation: try row.bool("automation"),
             onBehalf: try row.bool("on_behalf"), admin: try row.bool("admin"), enforced: try row.bool("enforced"))
     }
+}
 
+extension Reads {
     /// Who acts when the client claims `claimed`: the actor to record (the verified person under
     /// enforced identity) and the person a CI run acts for. The database refuses (RA001) a claim
     /// it does not accept.
-    public func act(claimed: String?) throws -> (actor: String, onBehalfOf: String?) {
-        guard let row = try query("SELECT actor, on_behalf_of FROM release_act(\(claimed))").first else {
-            throw PostgresError(kind: .decoding, message: "release_act() returned nothing")
+    public static func act(claimed: String?) -> Fetch<(actor: String, onBehalfOf: String?)> {
+        Fetch("SELECT actor, on_behalf_of FROM release_act(\(claimed))") { rows in
+            guard let row = rows.first else { throw PostgresError(kind: .decoding, message: "release_act() returned nothing") }
+            return (try row.string("actor"), try row.optionalString("on_behalf_of"))
         }
-        return (try row.string("actor"), try row.optionalString("on_behalf_of"))
+    }
+
+    /// The stored gates of `app`'s environments, by environment name.
+    public static func storedPolicies(app: String) -> Fetch<[StoredPolicy]> {
+        Fetch(
+            """
+            SELECT e.name, p.gates, p.applied_by, p.applied_at
+            FROM policies p JOIN environments e ON e.id = p.environment_id JOIN apps a ON a.id = e.app_id
+            WHERE a.name = \(app) ORDER BY e.name
+            """
+        ) { rows in
+            try rows.map { row in
+                StoredPolicy(
+                    environment: try row.string("name"), gates: try row.json("gates"), appliedBy: try row.string("applied_by"),
+                    appliedAt: try row.timestamp("applied_at"))
+            }
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Who this connection is. Every field comes from the database; nothing the client says counts.
+    public func whoami() throws -> Identity {
+        try fetch(Reads.whoami)
     }
 
     /// Switches enforcement on (admin only); false when it was on already.
@@ -111,20 +135,5 @@ extension PostgresConnection {
             case .array(let names) = try row.json("changed")
         else { return [] }
         return names.compactMap(\.stringValue)
-    }
-
-    /// The stored gates of `app`'s environments, by environment name.
-    public func storedPolicies(app: String) throws -> [StoredPolicy] {
-        try query(
-            """
-            SELECT e.name, p.gates, p.applied_by, p.applied_at
-            FROM policies p JOIN environments e ON e.id = p.environment_id JOIN apps a ON a.id = e.app_id
-            WHERE a.name = \(app) ORDER BY e.name
-            """
-        ).map { row in
-            StoredPolicy(
-                environment: try row.string("name"), gates: try row.json("gates"),
-                appliedBy: try row.string("applied_by"), appliedAt: try row.timestamp("applied_at"))
-        }
     }
 }

@@ -17,6 +17,8 @@ struct CommandContext {
     let configuration: ReleaseConfiguration
     let connection: PostgresConnection
     let engine: Engine
+    /// Whether the database enforces identity (then the actor is the verified person).
+    let enforced: Bool
 
     /// Loads release.yml, connects, and refuses unless the schema is current.
     static func make(_ options: GlobalOptions, requireSchema: Bool = true) async throws -> CommandContext {
@@ -31,6 +33,7 @@ struct CommandContext {
         var configuration = try loadConfiguration(options)
         var actor = try resolveActor(options)
         var onBehalfOf: String?
+        var enforced = false
         let context = ProviderRegistry.ProviderContext(
             configurationDirectory: configuration.directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
@@ -66,6 +69,7 @@ struct CommandContext {
             do {
                 let outcome = if let schema { schema } else { await EarlyConnection.checkSchema(connection) }
                 let identity = try outcome.get()
+                enforced = identity.enforced
                 if identity.enforced {
                     let enforced = try await EnforcedIdentity.resolve(
                         claim: claimedActor(options), configuration: configuration, connection: connection, output: output)
@@ -86,7 +90,8 @@ struct CommandContext {
         if !notifier.isEmpty {
             engine.observer = { event in await notifier.send(event) }
         }
-        return CommandContext(options: options, output: output, configuration: configuration, connection: connection, engine: engine)
+        return CommandContext(
+            options: options, output: output, configuration: configuration, connection: connection, engine: engine, enforced: enforced)
     }
 
     static func loadConfiguration(_ options: GlobalOptions) throws -> ReleaseConfiguration {

@@ -34,10 +34,7 @@ final class EarlyConnection: Sendable {
     static func checkSchema(_ connection: PostgresConnection) async -> Result<Identity, any Error> {
         do {
             return .success(
-                try await connection.run { db in
-                    try Migrator().requireCurrent(db)
-                    return try db.whoami()
-                })
+                try await connection.run { db in try Migrator().requireCurrent(identifying: db) })
         } catch {
             return .failure(error)
         }

@@ -11,7 +11,7 @@ enum EnforcedIdentity {
         claim: String?, configuration: ReleaseConfiguration, connection: PostgresConnection, output: Output
     ) async throws -> (actor: String, onBehalfOf: String?, configuration: ReleaseConfiguration) {
         let app = configuration.app
-        let (acting, stored) = try await connection.run { db in (try db.act(claimed: claim), try db.storedPolicies(app: app)) }
+        let (acting, stored) = try await connection.run { db in try db.fetch(Reads.act(claimed: claim), Reads.storedPolicies(app: app)) }
         var configuration = configuration
         for index in configuration.environments.indices {
             let environment = configuration.environments[index]

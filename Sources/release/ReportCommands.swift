@@ -63,7 +63,8 @@ struct HistoryCommand: AsyncParsableCommand {
             deployments.map { deployment in
                 [
                     String(deployment.id), deployment.environment, deployment.version, deployment.kind.rawValue, deployment.state.rawValue,
-                    deployment.by, deployment.startedAt.rfc3339, deployment.finishedAt?.rfc3339 ?? "-",
+                    ActorLabel.text(deployment.by, login: deployment.login, onBehalfOf: deployment.onBehalfOf, enforced: context.enforced),
+                    deployment.startedAt.rfc3339, deployment.finishedAt?.rfc3339 ?? "-",
                     (deployment.reason ?? deployment.detail).map { $0.count > 80 ? String($0.prefix(80)) + "…" : $0 } ?? "",
                 ]
             })
@@ -144,7 +145,9 @@ struct AuditListCommand: AsyncParsableCommand {
                 ["#", "AT", "ACTOR", "ACTION", "ENV", "VERSION", "DETAILS"],
                 events.map { event in
                     [
-                        String(event.sequence), event.at.rfc3339, event.actor, event.action, event.environment ?? "-", event.version ?? "-",
+                        String(event.sequence), event.at.rfc3339,
+                        ActorLabel.text(event.actor, login: event.login, onBehalfOf: event.onBehalfOf, enforced: context.enforced), event.action,
+                        event.environment ?? "-", event.version ?? "-",
                         event.details.count > 100 ? String(event.details.prefix(100)) + "…" : event.details,
                     ]
                 })

@@ -124,7 +124,7 @@ import Testing
                 ])
                 #expect(try login.applyPolicy(app: "crm-api", gates: gates) == ["develop", "main"])
                 #expect(try login.applyPolicy(app: "crm-api", gates: gates) == [], "the same policy again changes nothing")
-                let stored = try login.storedPolicies(app: "crm-api")
+                let stored = try login.fetch(Reads.storedPolicies(app: "crm-api"))
                 #expect(stored.map(\.environment) == ["develop", "main"])
                 #expect(stored.allSatisfy { $0.appliedBy == "carol" }, "recorded under the verified person")
                 let main = try GatePolicy(stored: stored[1].gates, environment: "main")
