@@ -47,9 +47,15 @@ import Testing
         Case(arguments: ["status", "--actor", "x y"], status: 2, message: "not a valid actor"),
         Case(
             arguments: ["status"], status: 2, message: "release.yml:6: environments.develop.health.interval: expected a duration",
-            config:
-                "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: ./deploy.sh}\n    health: {url: http://127.0.0.1:1/, interval: soon}\n"
-        ),
+            config: """
+                app: crm-api
+                environments:
+                  develop:
+                    provider: command
+                    command: {deploy: ./deploy.sh}
+                    health: {url: http://127.0.0.1:1/, interval: soon}
+
+                """),
         Case(
             arguments: ["status"], status: 2, message: "release.yml:5: environments.develop.gates.sok: unknown key 'sok'",
             config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    gates: {sok: 5m}\n    command: {deploy: ./deploy.sh}\n"),
