@@ -13,22 +13,19 @@ import Testing
 
     static func service(_ taskDefinition: String = ours, deployments: String) -> JSONValue {
         JSONValue(
-            parsing:
-                #"{"serviceName":"crm-api","status":"ACTIVE","desiredCount":2,"runningCount":2,"taskDefinition":"\#(taskDefinition)","deployments":\#(deployments)}"#
-        )!
+            parsing: #"{"serviceName":"crm-api","status":"ACTIVE","desiredCount":2,"runningCount":2,"#
+                + #""taskDefinition":"\#(taskDefinition)","deployments":\#(deployments)}"#)!
     }
 
     @Test func stableNeedsOnePrimaryDeploymentCompletedWithAllTasksRunning() {
         let stable = Self.service(
-            deployments:
-                #"[{"id":"ecs-svc/1","status":"PRIMARY","taskDefinition":"\#(Self.ours)","desiredCount":2,"runningCount":2,"rolloutState":"COMPLETED"}]"#
-        )
+            deployments: #"[{"id":"ecs-svc/1","status":"PRIMARY","taskDefinition":"\#(Self.ours)","#
+                + #""desiredCount":2,"runningCount":2,"rolloutState":"COMPLETED"}]"#)
         #expect(ECSProvider.rollout(of: stable, expecting: Self.ours) == .stable)
 
         let draining = Self.service(
-            deployments:
-                #"[{"status":"PRIMARY","desiredCount":2,"runningCount":2,"rolloutState":"COMPLETED"},{"status":"ACTIVE","desiredCount":0,"runningCount":1,"rolloutState":"COMPLETED"}]"#
-        )
+            deployments: #"[{"status":"PRIMARY","desiredCount":2,"runningCount":2,"rolloutState":"COMPLETED"},"#
+                + #"{"status":"ACTIVE","desiredCount":0,"runningCount":1,"rolloutState":"COMPLETED"}]"#)
         #expect(ECSProvider.rollout(of: draining, expecting: Self.ours) == .inProgress("2 deployments, rollout COMPLETED, 2 of 2 tasks running"))
 
         let starting = Self.service(deployments: #"[{"status":"PRIMARY","desiredCount":2,"runningCount":1,"rolloutState":"IN_PROGRESS"}]"#)
@@ -40,9 +37,8 @@ import Testing
 
     @Test func aFailedRolloutOrAnotherTaskDefinitionEndsTheWait() {
         let failed = Self.service(
-            deployments:
-                #"[{"status":"PRIMARY","desiredCount":2,"runningCount":0,"rolloutState":"FAILED","rolloutStateReason":"ECS deployment circuit breaker: tasks failed to start."}]"#
-        )
+            deployments: #"[{"status":"PRIMARY","desiredCount":2,"runningCount":0,"rolloutState":"FAILED","#
+                + #""rolloutStateReason":"ECS deployment circuit breaker: tasks failed to start."}]"#)
         #expect(ECSProvider.rollout(of: failed, expecting: Self.ours) == .failed("ECS deployment circuit breaker: tasks failed to start."))
         let rolledBack = Self.service(Self.old, deployments: #"[{"status":"PRIMARY","desiredCount":2,"runningCount":2,"rolloutState":"COMPLETED"}]"#)
         #expect(ECSProvider.rollout(of: rolledBack, expecting: Self.ours) == .replaced(Self.old))
@@ -119,8 +115,8 @@ import Testing
         let xml = AWSErrorAnswer(
             status: 403, headers: [:],
             body: Array(
-                "<?xml version=\"1.0\"?><ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message></Error></ErrorResponse>"
-                    .utf8))
+                ("<?xml version=\"1.0\"?><ErrorResponse><Error><Code>SignatureDoesNotMatch</Code>"
+                    + "<Message>The request signature we calculated does not match.</Message></Error></ErrorResponse>").utf8))
         #expect(xml.code == "SignatureDoesNotMatch")
         let throttled = AWSErrorAnswer(status: 400, headers: [:], body: Array(#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.utf8))
         #expect(throttled.isThrottling)

@@ -12,6 +12,11 @@ import Testing
         var message: String
         var config: String?
         var description: String { arguments.joined(separator: " ") }
+
+        /// `release status` under a release.yml of crm-api whose `environments:` are `environments`.
+        static func status(environments: String, says message: String) -> Case {
+            Case(arguments: ["status"], status: 2, message: message, config: "app: crm-api\nenvironments:\n" + environments)
+        }
     }
 
     static let cases: [Case] = [
@@ -45,23 +50,20 @@ import Testing
         Case(arguments: ["deploy", "1.0.0", "develop", "--bogus"], status: 2, message: "Unknown option"),
         Case(arguments: ["frobnicate"], status: 2, message: "Unexpected argument"),
         Case(arguments: ["status", "--actor", "x y"], status: 2, message: "not a valid actor"),
-        Case(
-            arguments: ["status"], status: 2, message: "release.yml:6: environments.develop.health.interval: expected a duration",
-            config:
-                "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: ./deploy.sh}\n    health: {url: http://127.0.0.1:1/, interval: soon}\n"
-        ),
-        Case(
-            arguments: ["status"], status: 2, message: "release.yml:5: environments.develop.gates.sok: unknown key 'sok'",
-            config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    gates: {sok: 5m}\n    command: {deploy: ./deploy.sh}\n"),
-        Case(
-            arguments: ["status"], status: 2, message: "not valid YAML",
-            config: "app: crm-api\nenvironments:\n  develop:\n    provider: command\n   command: [unclosed\n"),
-        Case(
-            arguments: ["status"], status: 2, message: "release.yml:4: environments.develop.command: missing key 'deploy'",
-            config: "app: crm-api\nenvironments:\n  develop:\n    command: {timeout: 5m}\n    provider: command\n"),
-        Case(
-            arguments: ["status"], status: 2, message: "names 'staging', which is not an environment",
-            config: "app: crm-api\nenvironments:\n  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: staging\n"),
+        .status(
+            environments:
+                "  develop:\n    provider: command\n    command: {deploy: ./deploy.sh}\n    health: {url: http://127.0.0.1:1/, interval: soon}\n",
+            says: "release.yml:6: environments.develop.health.interval: expected a duration"),
+        .status(
+            environments: "  develop:\n    provider: command\n    gates: {sok: 5m}\n    command: {deploy: ./deploy.sh}\n",
+            says: "release.yml:5: environments.develop.gates.sok: unknown key 'sok'"),
+        .status(environments: "  develop:\n    provider: command\n   command: [unclosed\n", says: "not valid YAML"),
+        .status(
+            environments: "  develop:\n    command: {timeout: 5m}\n    provider: command\n",
+            says: "release.yml:4: environments.develop.command: missing key 'deploy'"),
+        .status(
+            environments: "  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: staging\n",
+            says: "names 'staging', which is not an environment"),
     ]
 
     /// Every case runs against one scenario (1.0.0 live on develop), which none may change.

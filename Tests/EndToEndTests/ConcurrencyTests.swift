@@ -32,17 +32,14 @@ import Testing
 
     @Test func aRunKilledMidDeployIsFinishedByRecover() async throws {
         try await Harness.with { harness in
-            let path = try harness.artifact("1.0.0")
-            #expect(try await harness.run("create", "1.0.0", "--artifact", path).status == 0)
-            let gate = harness.holdDeploys()
-            let running = try harness.start(["deploy", "1.0.0", "develop"], environment: ["DEMO_DEPLOY_GATE": gate])
-            // Wait until the deployment is recorded in flight (write-ahead), then kill the run.
-            let inFlight = try await harness.waitUntilInFlight("develop")
-            #expect(inFlight["state"]?.stringValue == "deploying")
-            kill(running.pid, SIGKILL)
-            let killed = await running.finish()
+            try await harness.create("1.0.0")
+            // Once the deployment is recorded in flight (write-ahead), the run is killed.
+            let held = try await harness.startHeld(["deploy", "1.0.0", "develop"], inFlightOn: "develop")
+            #expect(held.inFlight["state"]?.stringValue == "deploying")
+            kill(held.command.pid, SIGKILL)
+            let killed = await held.command.finish()
             #expect(killed.status == SIGKILL)
-            harness.releaseDeploys(gate)
+            harness.releaseDeploys(held.gate)
 
             let stuck = try await harness.run("status", "develop", "--json")
             #expect(stuck.json?["environments"]?.arrayValue?.first?["in_flight"]?["state"]?.stringValue == "deploying")
@@ -67,30 +64,24 @@ import Testing
 
     @Test func recoverLeavesALiveRunAlone() async throws {
         try await Harness.with { harness in
-            let path = try harness.artifact("1.0.0")
-            #expect(try await harness.run("create", "1.0.0", "--artifact", path).status == 0)
-            let gate = harness.holdDeploys()
-            let running = try harness.start(["deploy", "1.0.0", "develop"], environment: ["DEMO_DEPLOY_GATE": gate])
-            try await harness.waitUntilInFlight("develop")
+            try await harness.create("1.0.0")
+            let held = try await harness.startHeld(["deploy", "1.0.0", "develop"], inFlightOn: "develop")
             let recover = try await harness.run("recover", "develop")
             #expect(recover.status == 4, "the environment is busy with a live run")
             #expect(recover.stdout.contains("still running"))
-            harness.releaseDeploys(gate)
-            let finished = await running.finish()
+            harness.releaseDeploys(held.gate)
+            let finished = await held.command.finish()
             #expect(finished.status == 0, "\(finished)")
         }
     }
 
     @Test func recoverTakesOverFromAnotherHostOnlyOnceItsLeaseHasExpired() async throws {
         try await Harness.with { harness in
-            let path = try harness.artifact("1.0.0")
-            #expect(try await harness.run("create", "1.0.0", "--artifact", path).status == 0)
-            let gate = harness.holdDeploys()
-            let running = try harness.start(["deploy", "1.0.0", "develop"], environment: ["DEMO_DEPLOY_GATE": gate])
-            try await harness.waitUntilInFlight("develop")
-            kill(running.pid, SIGKILL)
-            _ = await running.finish()
-            harness.releaseDeploys(gate)
+            try await harness.create("1.0.0")
+            let held = try await harness.startHeld(["deploy", "1.0.0", "develop"], inFlightOn: "develop")
+            kill(held.command.pid, SIGKILL)
+            _ = await held.command.finish()
+            harness.releaseDeploys(held.gate)
             // Pretend the dead run was on another machine, whose process we cannot check.
             let connection = try await PostgresConnectionFactory.connect(harness.databaseURL)
             try await connection.run { db in

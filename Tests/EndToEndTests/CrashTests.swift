@@ -46,11 +46,11 @@ import Testing
         try await Harness.with { harness in
             try harness.writeConfig(harness.defaultConfig(mainGates: ""))
             try await Self.prepare(harness, version: "1.0.0")
-            try await Self.must(harness, ["promote", "develop", "main"])
+            try await harness.must(["promote", "develop", "main"])
             var reached: [String] = []
             for (round, point) in Self.points.enumerated() {
                 let version = "2.\(round).0"
-                let before = try await Self.live(harness, "main")
+                let before = try await harness.live("main")
                 let command = try await Self.stage(scenario, harness, version: version)
                 let run = try await harness.run(command, environment: ["RELEASE_FAULT_POINT": point])
                 guard run.status == SIGKILL else {
@@ -105,26 +105,12 @@ import Testing
 
     @Test func randomKillsDuringPromotionsAreRecovered() async throws {
         try await Harness.with { harness in
-            let deploy = ProjectPaths.root + "/ops/demo-app/deploy.sh"
-            let health = "expect_body: ok, interval: 1s, successes: 2, within: 3s"
-            let developHealth = "expect_body: ok, interval: 100ms, successes: 1, within: 2s"
             try harness.writeConfig(
-                """
-                app: crm-api
-                environments:
-                  develop:
-                    provider: command
-                    command: {deploy: \(deploy), timeout: 1m}
-                    health: {url: "http://127.0.0.1:\(harness.ports["develop"] ?? 0)/health", \(developHealth)}
-                  main:
-                    provider: command
-                    command: {deploy: \(deploy), timeout: 1m}
-                    promote_from: develop
-                    health: {url: "http://127.0.0.1:\(harness.ports["main"] ?? 0)/health", \(health)}
-
-                """)
+                harness.defaultConfig(
+                    mainGates: "", developProbe: "expect_body: ok, interval: 100ms, successes: 1, within: 2s",
+                    mainProbe: "expect_body: ok, interval: 1s, successes: 2, within: 3s"))
             try await Self.prepare(harness, version: "1.0.0")
-            try await Self.must(harness, ["promote", "develop", "main"])
+            try await harness.must(["promote", "develop", "main"])
             let database = try await PostgresConnection.connect(url: harness.databaseURL)
             defer { database.close() }
             var generator = SystemRandomNumberGenerator()
@@ -150,7 +136,7 @@ import Testing
                 #expect(recover.status == phase.recoverStatus, "round \(round) (\(phase)): \(recover)")
                 try await Self.expectSettled(harness, "random kill in round \(round) (\(phase))")
                 if !phase.broken { mainLive = version }
-                #expect(try await Self.live(harness, "main") == mainLive, "round \(round) (\(phase))")
+                #expect(try await harness.live("main") == mainLive, "round \(round) (\(phase))")
                 #expect(try await Self.isQuarantined(harness, version) == phase.broken, "round \(round) (\(phase))")
                 let promotion = try await Self.promotion(harness, of: version)
                 #expect(
@@ -168,7 +154,8 @@ import Testing
             let marks = harness.directory + "/marks"
             let gate = harness.directory + "/gate"
             let deploy =
-                "mkdir \(marks)/running 2>/dev/null || echo overlap >> \(marks)/violations; while [ -e \(gate) ]; do sleep 0.05; done; rmdir \(marks)/running; echo done >> \(marks)/runs"
+                "mkdir \(marks)/running 2>/dev/null || echo overlap >> \(marks)/violations; "
+                + "while [ -e \(gate) ]; do sleep 0.05; done; rmdir \(marks)/running; echo done >> \(marks)/runs"
             FileManager.default.createFile(atPath: gate, contents: Data())
             try FileManager.default.createDirectory(atPath: marks, withIntermediateDirectories: true)
             try harness.writeConfig(
@@ -180,7 +167,7 @@ import Testing
                     command: {deploy: "\(deploy)", timeout: 1m}
 
                 """)
-            try await Self.must(harness, ["create", "1.0.0"])
+            try await harness.must(["create", "1.0.0"])
             let running = try harness.start(["deploy", "1.0.0", "develop"])
             #expect(try await harness.waitForRecordedOperation("pid"), "the command's pid is written ahead")
             kill(running.pid, SIGKILL)
@@ -205,7 +192,7 @@ import Testing
         try await Harness.with { harness in
             try harness.writeConfig(harness.defaultConfig(mainGates: ""))
             try await Self.prepare(harness, version: "1.0.0")
-            try await Self.must(harness, ["create", "2.0.0", "--artifact", try harness.artifact("2.0.0")])
+            try await harness.create("2.0.0")
             var deploy = try await Self.runUnread(harness, ["deploy", "2.0.0", "develop"])
             #expect(deploy == .exited(0), "deploy with nobody reading its output: \(deploy)")
             let promote = try await Self.runUnread(harness, ["promote", "develop", "main"])
@@ -213,7 +200,7 @@ import Testing
             try await Self.expectSettled(harness, "a promotion whose reader went away")
             #expect(try await harness.served("main") == "2.0.0")
 
-            try await Self.must(harness, ["create", "3.0.0", "--artifact", try harness.artifact("3.0.0", health: "broken-on=main")])
+            try await harness.create("3.0.0", health: "broken-on=main")
             deploy = try await Self.runUnread(harness, ["deploy", "3.0.0", "develop"])
             #expect(deploy == .exited(0), "\(deploy)")
             let failing = try await Self.runUnread(harness, ["promote", "develop", "main"])
@@ -233,18 +220,18 @@ import Testing
     func anInterruptedRunSaysWhatItLeavesInFlightAndHowToSettleIt(_ signal: Int32) async throws {
         try await Harness.with { harness in
             try harness.writeConfig(harness.defaultConfig(mainGates: ""))
-            try await Self.must(harness, ["create", "1.0.0", "--artifact", try harness.artifact("1.0.0")])
-            let gate = harness.holdDeploys()
-            let running = try harness.start(["deploy", "1.0.0", "develop"], environment: ["DEMO_DEPLOY_GATE": gate])
-            let id = try await harness.waitUntilInFlight("develop")["id"]?.intValue ?? -1
+            try await harness.create("1.0.0")
+            let held = try await harness.startHeld(["deploy", "1.0.0", "develop"], inFlightOn: "develop")
+            let running = held.command
+            let id = held.inFlight["id"]?.intValue ?? -1
             kill(running.pid, signal)
             let interrupted = await running.finish()
-            harness.releaseDeploys(gate)
+            harness.releaseDeploys(held.gate)
             #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == signal, "\(interrupted)")
             #expect(
                 interrupted.stderr.contains(
-                    "interrupted during deployment \(id) (deploy of 1.0.0 to develop), which stays in flight. Run `release recover develop` to settle it."
-                ),
+                    "interrupted during deployment \(id) (deploy of 1.0.0 to develop), which stays in flight. "
+                        + "Run `release recover develop` to settle it."),
                 "\(interrupted)")
             let recover = try await harness.run("recover", "develop")
             #expect(recover.status == 0, "\(recover)")
@@ -254,91 +241,101 @@ import Testing
             #expect(try await harness.run("audit", "verify").status == 0)
 
             guard signal == SIGHUP else { return }
-            try await Self.must(harness, ["create", "1.0.1", "--artifact", try harness.artifact("1.0.1")])
-            let held = harness.holdDeploys()
-            let environment = harness.environment.merging(["DEMO_DEPLOY_GATE": held]) { $1 }
+            try await harness.create("1.0.1")
+            let gate = harness.holdDeploys()
+            let environment = harness.environment.merging(["DEMO_DEPLOY_GATE": gate]) { $1 }
             let immune = try RunningCommand.launch(
                 "/usr/bin/nohup", [ProjectPaths.binary, "deploy", "1.0.1", "develop"],
                 environment: environment, directory: harness.directory)
             try await harness.waitUntilInFlight("develop")
             kill(immune.pid, SIGHUP)
             try await Task.sleep(for: .milliseconds(200))
-            harness.releaseDeploys(held)
+            harness.releaseDeploys(gate)
             let finished = await immune.finish()
             #expect(finished.status == 0 && immune.process.terminationReason == .exit, "under nohup: \(finished)")
             #expect(try await harness.served("develop") == "1.0.1")
         }
     }
 
-    /// A cancelled CI job (SIGINT, then SIGTERM) or Ctrl-C while the deploy command runs: the
-    /// command's whole process group gets the signal, a background job included (which a shell
-    /// starts ignoring SIGINT), and is gone when `release` ends, by the signal as before. The
-    /// deployment stays in flight and says it was interrupted and how its command ended; `release
-    /// recover` runs the command again, since it is not known to have finished.
-    @Test(arguments: [SIGINT, SIGTERM])
-    func anInterruptedRunStopsItsCommandsWholeProcessGroup(_ signal: Int32) async throws {
+    /// How a run whose deploy command is held (`HeldDeploy`) is interrupted, and how the
+    /// deployment must record the way its command ended.
+    enum Interruption: Sendable, CustomTestStringConvertible {
+        /// A cancelled CI job (SIGINT, then SIGTERM) or Ctrl-C while the deploy command runs: the
+        /// command's whole process group gets the signal, a background job included (which a
+        /// shell starts ignoring SIGINT), and stops within its grace period.
+        case signal(Int32)
+        /// A deploy command that ignores the signal is killed with SIGKILL, group and all, once
+        /// its `stop_timeout` is over.
+        case ignored
+        /// GitHub Actions cancels with SIGINT, then SIGTERM 7.5 s later, then SIGKILL: the second
+        /// signal kills the command at once rather than wait out its grace period, and the run
+        /// still ends by the first.
+        case secondSignal
+
+        var testDescription: String {
+            switch self {
+            case let .signal(signal): Self.name(signal)
+            case .ignored: "an ignored SIGTERM"
+            case .secondSignal: "SIGINT, then SIGTERM"
+            }
+        }
+
+        static func name(_ signal: Int32) -> String { signal == SIGINT ? "SIGINT" : "SIGTERM" }
+
+        /// The held command's `stop_timeout` and `traps`, the signal the run ends by (the first it
+        /// got), and how the deployment records the command's end.
+        var settings: (stopTimeout: String?, traps: String, endsBy: Int32, ended: String, detail: String) {
+            switch self {
+            case let .signal(signal):
+                (nil, "", signal, "exited", "interrupted by \(Self.name(signal)); its command stopped within its 10s grace period")
+            case .ignored:
+                (
+                    "1s", "trap '' INT TERM", SIGTERM, "killed_after_grace",
+                    "interrupted by SIGTERM; its command was still running after its 1s grace period and was killed"
+                )
+            case .secondSignal:
+                (
+                    "30s", "trap 'touch got-int' INT; trap '' TERM", SIGINT, "killed_early",
+                    "interrupted by SIGINT; its command was killed at a second signal, before its 30s grace period ended"
+                )
+            }
+        }
+
+        /// Signals the run, once the held command runs its background job.
+        func interrupt(_ run: RunningCommand, _ held: HeldDeploy) async throws {
+            kill(run.pid, settings.endsBy)
+            guard case .secondSignal = self else { return }
+            #expect(try await held.waitForFile("got-int"), "the deploy command never got the SIGINT")
+            kill(run.pid, SIGTERM)
+        }
+    }
+
+    /// An interrupted run stops its deploy command's whole process group: the run ends by the
+    /// signal as before, nothing of the group outlives it, and the deployment stays in flight
+    /// saying it was interrupted and how its command ended; `release recover` runs the command
+    /// again, since it is not known to have finished.
+    @Test(arguments: [Interruption.signal(SIGINT), .signal(SIGTERM), .ignored, .secondSignal])
+    func anInterruptedRunStopsItsCommandsWholeProcessGroup(_ interruption: Interruption) async throws {
+        let settings = interruption.settings
         try await Harness.with { harness in
-            let held = try await HeldDeploy(harness)
+            let held = try await HeldDeploy(harness, stopTimeout: settings.stopTimeout, traps: settings.traps)
             defer { held.killLeftovers() }
             let running = try harness.start(["deploy", "1.0.0", "develop"])
             let group = try await held.waitUntilRunning()
-            kill(running.pid, signal)
+            try await interruption.interrupt(running, held)
             let interrupted = await running.finish()
-            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == signal, "\(interrupted)")
+            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == settings.endsBy, "\(interrupted)")
             #expect(interrupted.stderr.contains("which stays in flight. Run `release recover develop` to settle it."), "\(interrupted)")
             #expect(await held.isGone(group), "the deploy command's process group outlived release: \(held.members(group))")
-            let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-            try await held.expectInterruption(
-                signal: name, ended: "exited",
-                detail: "interrupted by \(name); its command stopped within its 10s grace period")
-            try await held.expectRecovered()
-        }
-    }
-
-    /// A deploy command that ignores the signal is killed with SIGKILL, group and all, once its
-    /// `stop_timeout` is over, and the deployment says so.
-    @Test func aCommandThatIgnoresTheSignalIsKilledAfterItsStopTimeout() async throws {
-        try await Harness.with { harness in
-            let held = try await HeldDeploy(harness, stopTimeout: "1s", traps: "trap '' INT TERM")
-            defer { held.killLeftovers() }
-            let running = try harness.start(["deploy", "1.0.0", "develop"])
-            let group = try await held.waitUntilRunning()
-            kill(running.pid, SIGTERM)
-            let interrupted = await running.finish()
-            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == SIGTERM, "\(interrupted)")
-            #expect(await held.isGone(group), "the deploy command's process group outlived release: \(held.members(group))")
-            try await held.expectInterruption(
-                signal: "SIGTERM", ended: "killed_after_grace",
-                detail: "interrupted by SIGTERM; its command was still running after its 1s grace period and was killed")
-            try await held.expectRecovered()
-        }
-    }
-
-    /// GitHub Actions cancels with SIGINT, then SIGTERM 7.5 s later, then SIGKILL: the second
-    /// signal kills the command at once rather than wait out its grace period, and the run still
-    /// records the interruption and ends by the first signal.
-    @Test func aSecondSignalKillsTheCommandAtOnceAndTheRunStillRecordsIt() async throws {
-        try await Harness.with { harness in
-            let held = try await HeldDeploy(harness, stopTimeout: "30s", traps: "trap 'touch \(harness.directory)/got-int' INT; trap '' TERM")
-            defer { held.killLeftovers() }
-            let running = try harness.start(["deploy", "1.0.0", "develop"])
-            let group = try await held.waitUntilRunning()
-            kill(running.pid, SIGINT)
-            #expect(try await held.waitForFile("got-int"), "the deploy command never got the SIGINT")
-            kill(running.pid, SIGTERM)
-            let interrupted = await running.finish()
-            #expect(running.process.terminationReason == .uncaughtSignal && interrupted.status == SIGINT, "\(interrupted)")
-            #expect(await held.isGone(group), "the deploy command's process group outlived release: \(held.members(group))")
-            try await held.expectInterruption(
-                signal: "SIGINT", ended: "killed_early",
-                detail: "interrupted by SIGINT; its command was killed at a second signal, before its 30s grace period ended")
+            try await held.expectInterruption(signal: Interruption.name(settings.endsBy), ended: settings.ended, detail: settings.detail)
             try await held.expectRecovered()
         }
     }
 
     /// A deploy command for develop: the demo app's deploy.sh behind a script that, while the file
     /// `hold` exists, starts a background job (`sleep 60 &`, as a deploy script's helper would)
-    /// and waits, noting its process group and the job's pid. 1.0.0 is created, ready to deploy.
+    /// and waits, noting its process group and the job's pid; `traps` run first, in the scenario's
+    /// directory. 1.0.0 is created, ready to deploy.
     struct HeldDeploy {
         let harness: Harness
         var hold: String { harness.directory + "/hold" }
@@ -347,9 +344,9 @@ import Testing
             self.harness = harness
             let directory = harness.directory
             let script = directory + "/held-deploy.sh"
-            let health = "expect_body: ok, interval: 100ms, successes: 2, within: 2s"
             try """
             #!/bin/sh
+            cd \(directory)
             cut -d' ' -f5 /proc/$$/stat > \(directory)/group
             if [ -e \(directory)/hold ]; then
                 \(traps)
@@ -369,10 +366,10 @@ import Testing
                   develop:
                     provider: command
                     command: {deploy: \(script), timeout: 1m\(stopTimeout.map { ", stop_timeout: \($0)" } ?? "")}
-                    health: {url: "http://127.0.0.1:\(harness.ports["develop"] ?? 0)/health", \(health)}
+                    health: {url: "http://127.0.0.1:\(harness.ports["develop"] ?? 0)/health", \(Harness.probing)}
 
                 """)
-            try await CrashTests.must(harness, ["create", "1.0.0", "--artifact", try harness.artifact("1.0.0")])
+            try await harness.create("1.0.0")
         }
 
         /// Waits until the script runs its background job; returns the script's process group.
@@ -497,15 +494,14 @@ import Testing
 
     /// Creates `version` and deploys it to develop.
     static func prepare(_ harness: Harness, version: String, health: String = "ok") async throws {
-        try await must(harness, ["create", version, "--artifact", try harness.artifact(version, health: health)])
-        try await must(harness, ["deploy", version, "develop"])
+        try await harness.createAndDeploy(version, health: health)
     }
 
     /// Sets the scene for one round and returns the command to crash.
     static func stage(_ scenario: Scenario, _ harness: Harness, version: String) async throws -> [String] {
         switch scenario {
         case .deploy:
-            try await must(harness, ["create", version, "--artifact", try harness.artifact(version)])
+            try await harness.create(version)
             return ["deploy", version, "develop"]
         case .promote:
             try await prepare(harness, version: version)
@@ -515,7 +511,7 @@ import Testing
             return ["promote", "develop", "main"]
         case .rollback:
             try await prepare(harness, version: version)
-            try await must(harness, ["promote", "develop", "main"])
+            try await harness.must(["promote", "develop", "main"])
             return ["rollback", "main", "--reason", "crash test"]
         }
     }
@@ -529,23 +525,17 @@ import Testing
     ) async throws {
         switch scenario {
         case .deploy:
-            #expect(try await live(harness, "develop") == version, "\(what)", sourceLocation: sourceLocation)
+            #expect(try await harness.live("develop") == version, "\(what)", sourceLocation: sourceLocation)
         case .promote:
-            #expect(try await live(harness, "main") == version, "\(what)", sourceLocation: sourceLocation)
+            #expect(try await harness.live("main") == version, "\(what)", sourceLocation: sourceLocation)
         case .promoteUnhealthy, .rollback:
-            #expect(try await live(harness, "main") == mainBefore, "\(what)", sourceLocation: sourceLocation)
+            #expect(try await harness.live("main") == mainBefore, "\(what)", sourceLocation: sourceLocation)
         }
         #expect(try await isQuarantined(harness, version) == (scenario == .promoteUnhealthy), "\(what)", sourceLocation: sourceLocation)
         if scenario == .promoteUnhealthy {
             let promotion = try await promotion(harness, of: version)
             #expect(promotion?["state"]?.stringValue == "rolled_back", "\(what): \(String(describing: promotion))", sourceLocation: sourceLocation)
         }
-    }
-
-    /// The version `release status` records live on `environment`.
-    static func live(_ harness: Harness, _ environment: String) async throws -> String? {
-        let status = try await harness.run("status", environment, "--json")
-        return status.json?["environments"]?.arrayValue?.first?["live"]?["version"]?.stringValue
     }
 
     /// Whether `release list` shows `version` quarantined.
@@ -595,11 +585,6 @@ import Testing
             """)
         guard let row = rows.first else { return nil }
         return (try row.string("kind"), try row.string("state"), try row.optionalString("pid") != nil)
-    }
-
-    static func must(_ harness: Harness, _ arguments: [String]) async throws {
-        let result = try await harness.run(arguments)
-        guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
     }
 
     /// One live release per environment, the one the platform serves; nothing in flight; the

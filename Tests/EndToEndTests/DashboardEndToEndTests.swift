@@ -35,6 +35,15 @@ import FoundationNetworking
                 "[...document.querySelectorAll('section.status tr[data-env]')].map(r => [r.dataset.env, "
                 + "r.querySelector('[data-field=version]').textContent, r.querySelector('[data-field=by]').textContent, "
                 + "r.querySelector('[data-field=health]').textContent])"
+            let liveAt =
+                "[...document.querySelectorAll('table.live-at tr[data-env]')]"
+                + ".map(r => [r.dataset.env, r.querySelector('[data-field=version]').textContent])"
+            let deployments =
+                "[...document.querySelectorAll('table.deployments tr[data-deployment]')]"
+                + ".map(r => r.dataset.deployment + ' ' + r.children[1].textContent + ' ' + r.children[4].textContent)"
+            let apps =
+                "[...document.querySelectorAll('div.app')].map(a => [a.dataset.app, a.querySelector('h2 a').getAttribute('href'), "
+                + "[...a.querySelectorAll('tr[data-env]')].map(r => r.dataset.env + ' ' + r.querySelector('[data-field=version]').textContent)])"
             let browser = try Browser.start(
                 url: server.url + "apps/crm-api",
                 steps: [
@@ -60,17 +69,16 @@ import FoundationNetworking
                     """,
                     "wait:document.querySelector('table.live-at')",
                     "print:new URL(location.href).searchParams.get('at')",
-                    "print:[...document.querySelectorAll('table.live-at tr[data-env]')].map(r => [r.dataset.env, r.querySelector('[data-field=version]').textContent])",
+                    "print:" + liveAt,
                     "goto:\(server.url)releases/1.0.1?app=crm-api",
                     "wait:document.querySelector('[data-field=trail]')",
                     "print:['commit', 'artifact', 'trail'].map(f => document.querySelector('[data-field=' + f + ']').textContent)",
-                    "print:[...document.querySelectorAll('table.deployments tr[data-deployment]')].map(r => r.dataset.deployment + ' ' + r.children[1].textContent + ' ' + r.children[4].textContent)",
+                    "print:" + deployments,
                     "screenshot:\(shots)/dashboard-release.png",
                     // The overview: every app's environments, with a link to each app's page.
                     "goto:\(server.url)",
                     "wait:document.querySelector('div.app[data-app=crm-api] tr[data-env=main]')",
-                    "print:[...document.querySelectorAll('div.app')].map(a => [a.dataset.app, a.querySelector('h2 a').getAttribute('href'), "
-                        + "[...a.querySelectorAll('tr[data-env]')].map(r => r.dataset.env + ' ' + r.querySelector('[data-field=version]').textContent)])",
+                    "print:" + apps,
                 ])
             defer { browser.stop() }
 

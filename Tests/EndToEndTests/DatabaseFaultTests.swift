@@ -12,9 +12,7 @@ import Testing
         try await Harness.with { harness in
             try harness.writeConfig(harness.defaultConfig(mainGates: ""))
             try await harness.startWithVersionOneOnDevelop()
-            let gate = harness.holdDeploys()
-            let running = try harness.start(["promote", "develop", "main"], environment: ["DEMO_DEPLOY_GATE": gate])
-            try await harness.waitUntilInFlight("main")
+            let held = try await harness.startHeld(["promote", "develop", "main"], inFlightOn: "main")
             let admin = try await PostgresConnection.connect(url: harness.databaseURL, applicationName: "fault-test")
             let killed = try admin.query(
                 """
@@ -22,8 +20,8 @@ import Testing
                 WHERE datname = current_database() AND pid <> pg_backend_pid()
                 """)
             #expect(try killed.first?.int("n") ?? 0 >= 1, "the promotion's connection was terminated")
-            harness.releaseDeploys(gate)
-            let result = await running.finish()
+            harness.releaseDeploys(held.gate)
+            let result = await held.command.finish()
             #expect(result.status == 5, "\(result)")
             #expect(result.stderr.contains("Lost the database connection"), "\(result)")
             #expect(result.stderr.contains("release recover"), "the message says what to do: \(result)")
@@ -47,8 +45,7 @@ import Testing
 
     @Test func aTableLockedByAnotherSessionIsBusyNotAHang() async throws {
         try await Harness.with { harness in
-            let path = try harness.artifact("1.0.0")
-            #expect(try await harness.run("create", "1.0.0", "--artifact", path).status == 0)
+            try await harness.create("1.0.0")
             let before = try await harness.snapshot()
             let locker = try await PostgresConnection.connect(url: harness.databaseURL, applicationName: "locker")
             _ = try locker.query("BEGIN")

@@ -37,16 +37,16 @@ final class Harness: @unchecked Sendable {
         ]
     }
 
-    /// Runs `body` with a fresh harness (migrated database, demo apps running, default release.yml)
-    /// and tears everything down afterwards.
-    static func with<T: Sendable>(migrate: Bool = true, _ body: (Harness) async throws -> T) async throws -> T {
+    /// Runs `body` with a fresh harness (migrated database, the demo apps running unless
+    /// `demoApps` is false, default release.yml) and tears everything down afterwards.
+    static func with<T: Sendable>(migrate: Bool = true, demoApps: Bool = true, _ body: (Harness) async throws -> T) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("release-e2e-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory + "/apps", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         return try await TestDatabase.with { url in
             let harness = Harness(directory: directory, databaseURL: url)
             do {
-                try await harness.startApps()
+                if demoApps { try await harness.startApps() }
                 let value = try await harness.scenario(migrate: migrate, body)
                 await harness.stopApps()
                 return value
@@ -99,8 +99,12 @@ final class Harness: @unchecked Sendable {
         }
     }
 
-    /// The default release.yml, with optional extra lines for main's gates.
-    func defaultConfig(mainGates: String = "checks: [tests]", healthWithin: String = "2s") -> String {
+    /// How the default release.yml probes the demo apps: two healthy answers 100 ms apart, within 2 s.
+    static let probing = "expect_body: ok, interval: 100ms, successes: 2, within: 2s"
+
+    /// The default release.yml: develop and main on the demo apps, main's `gates` and each
+    /// environment's probe settings as given.
+    func defaultConfig(mainGates: String = "checks: [tests]", developProbe: String = probing, mainProbe: String = probing) -> String {
         let deploy = ProjectPaths.root + "/ops/demo-app/deploy.sh"
         return """
             app: crm-api
@@ -108,13 +112,13 @@ final class Harness: @unchecked Sendable {
               develop:
                 provider: command
                 command: {deploy: \(deploy), timeout: 1m}
-                health: {url: "http://127.0.0.1:\(ports["develop"] ?? 0)/health", expect_body: ok, interval: 100ms, successes: 2, within: \(healthWithin)}
+                health: {url: "http://127.0.0.1:\(ports["develop"] ?? 0)/health", \(developProbe)}
               main:
                 provider: command
                 command: {deploy: \(deploy), timeout: 1m}
                 promote_from: develop
                 gates: {\(mainGates)}
-                health: {url: "http://127.0.0.1:\(ports["main"] ?? 0)/health", expect_body: ok, interval: 100ms, successes: 2, within: \(healthWithin)}
+                health: {url: "http://127.0.0.1:\(ports["main"] ?? 0)/health", \(mainProbe)}
 
             """
     }
@@ -132,6 +136,24 @@ final class Harness: @unchecked Sendable {
         return path
     }
 
+    /// Turns the artifact of `version` healthy ("ok") or not ("broken", "broken-on=main"): what it
+    /// serves from now on, wherever it runs.
+    func setHealth(_ version: String, _ health: String) throws {
+        try "\(health)\n".write(toFile: "\(directory)/artifacts/\(version)/HEALTH", atomically: true, encoding: .utf8)
+    }
+
+    /// `release create VERSION` with a demo-app artifact (see `artifact`) and `options`, which
+    /// must succeed.
+    func create(_ version: String, health: String = "ok", _ options: String...) async throws {
+        try await must(["create", version, "--artifact", try artifact(version, health: health)] + options)
+    }
+
+    /// Creates `version` (see `create`) and deploys it to develop, which must succeed.
+    func createAndDeploy(_ version: String, health: String = "ok", environment extra: [String: String] = [:]) async throws {
+        try await create(version, health: health)
+        try await must(["deploy", version, "develop"], environment: extra)
+    }
+
     /// Runs `release ARGS…` to completion.
     func run(_ arguments: String..., environment extra: [String: String] = [:]) async throws -> Result {
         try await run(arguments, environment: extra)
@@ -140,6 +162,22 @@ final class Harness: @unchecked Sendable {
     func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> Result {
         let process = try start(arguments, environment: extra)
         return await process.finish()
+    }
+
+    /// Runs `release ARGS…`, which must succeed (set-up a test does not look at).
+    func must(_ arguments: String..., environment extra: [String: String] = [:]) async throws {
+        try await must(arguments, environment: extra)
+    }
+
+    func must(_ arguments: [String], environment extra: [String: String] = [:]) async throws {
+        let result = try await run(arguments, environment: extra)
+        guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
+    }
+
+    /// The version `release status` shows live on `environment`.
+    func live(_ environment: String) async throws -> String? {
+        let status = try await run("status", environment, "--json")
+        return status.json?["environments"]?.arrayValue?.first?["live"]?["version"]?.stringValue
     }
 
     /// Starts `release ARGS…` without waiting.
@@ -164,6 +202,23 @@ final class Harness: @unchecked Sendable {
     /// Lets held deploys finish.
     func releaseDeploys(_ gate: String) {
         try? FileManager.default.removeItem(atPath: gate)
+    }
+
+    /// A run of `release` whose demo deploys wait at a gate (`holdDeploys`).
+    struct HeldRun {
+        let command: RunningCommand
+        /// The gate: `releaseDeploys(gate)` lets the deploys finish.
+        let gate: String
+        /// The deployment the run has in flight, as `release status` showed it.
+        let inFlight: JSONValue
+    }
+
+    /// Starts `release ARGS…` with its demo deploys held, and returns once it has a deployment in
+    /// flight on `environment`.
+    func startHeld(_ arguments: [String], inFlightOn environment: String) async throws -> HeldRun {
+        let gate = holdDeploys()
+        let command = try start(arguments, environment: ["DEMO_DEPLOY_GATE": gate])
+        return HeldRun(command: command, gate: gate, inFlight: try await waitUntilInFlight(environment))
     }
 
     /// Polls `release status ENV --json` until a deployment is in flight there, and returns it.
@@ -207,14 +262,9 @@ final class Harness: @unchecked Sendable {
 
     /// Creates 1.0.0, deploys it to develop and records its tests: the usual starting point.
     func startWithVersionOneOnDevelop() async throws {
-        let path = try artifact("1.0.0")
-        for arguments in [
-            ["create", "1.0.0", "--commit", "abc1234", "--artifact", path], ["deploy", "1.0.0", "develop"],
-            ["check", "1.0.0", "tests", "passed"],
-        ] {
-            let result = try await run(arguments)
-            guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
-        }
+        try await create("1.0.0", "--commit", "abc1234")
+        try await must("deploy", "1.0.0", "develop")
+        try await must("check", "1.0.0", "tests", "passed")
     }
 }
 

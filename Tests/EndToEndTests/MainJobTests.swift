@@ -93,11 +93,9 @@ import Testing
     @Test func aFailedRollbackLeavesTheEnvironmentDegradedAndIsNeverRolledBack() async throws {
         try await Harness.with { harness in
             try await harness.startWithVersionOneOnDevelop()
-            let next = try harness.artifact("1.0.1")
-            #expect(try await harness.run("create", "1.0.1", "--artifact", next).status == 0)
-            #expect(try await harness.run("deploy", "1.0.1", "develop").status == 0)
+            try await harness.createAndDeploy("1.0.1")
             // Now 1.0.0's artifact breaks (the platform lost something): rolling back to it fails.
-            try "broken\n".write(toFile: harness.directory + "/artifacts/1.0.0/HEALTH", atomically: true, encoding: .utf8)
+            try harness.setHealth("1.0.0", "broken")
             let rollback = try await harness.run("rollback", "develop", "--reason", "customer reports errors")
             #expect(rollback.status == 1)
             #expect(rollback.stderr.contains("degraded"))
@@ -112,9 +110,7 @@ import Testing
     @Test func rollbackRestoresTheLastGoodReleaseAndIgnoresFreezes() async throws {
         try await Harness.with { harness in
             try await harness.startWithVersionOneOnDevelop()
-            let next = try harness.artifact("1.0.1")
-            #expect(try await harness.run("create", "1.0.1", "--artifact", next).status == 0)
-            #expect(try await harness.run("deploy", "1.0.1", "develop").status == 0)
+            try await harness.createAndDeploy("1.0.1")
             #expect(try await harness.run("freeze", "develop", "--reason", "incident review").status == 0)
             let rollback = try await harness.run("rollback", "develop", "--reason", "search is slow", "--json")
             #expect(rollback.status == 0, "\(rollback)")

@@ -18,17 +18,17 @@ import Testing
             }
             try harness.writeConfig(config)
             for version in ["1.0.0", "1.0.1"] {
-                try await Self.must(harness, ["create", version, "--artifact", try harness.artifact(version)])
+                try await harness.create(version)
                 for (dev, prod) in [("dev1", "prod1"), ("dev2", "prod2")] {
-                    try await Self.must(harness, ["deploy", version, dev])
-                    try await Self.must(harness, ["promote", dev, prod])
+                    try await harness.must(["deploy", version, dev])
+                    try await harness.must(["promote", dev, prod])
                 }
             }
             // develop runs ahead of production, so every promotion in the race has work to do.
-            try await Self.must(harness, ["create", "1.0.2", "--artifact", try harness.artifact("1.0.2")])
-            try await Self.must(harness, ["deploy", "1.0.2", "dev1"])
-            try await Self.must(harness, ["deploy", "1.0.2", "dev2"])
-            try await Self.must(harness, ["create", "1.0.3", "--artifact", try harness.artifact("1.0.3")])
+            try await harness.create("1.0.2")
+            try await harness.must(["deploy", "1.0.2", "dev1"])
+            try await harness.must(["deploy", "1.0.2", "dev2"])
+            try await harness.create("1.0.3")
             let before = try await Self.deploymentCount(harness)
 
             let gate = harness.holdDeploys()
@@ -76,11 +76,6 @@ import Testing
             connection.close()
             #expect(try await harness.run("audit", "verify").status == 0)
         }
-    }
-
-    static func must(_ harness: Harness, _ arguments: [String]) async throws {
-        let result = try await harness.run(arguments)
-        guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
     }
 
     static func deploymentCount(_ harness: Harness) async throws -> Int {

@@ -7,25 +7,16 @@ import Testing
 /// loopback receivers (one of them down), branch sync against a local bare repository, and a
 /// soak that an unhealthy spell restarts.
 @Suite struct TeamWorkflowTests {
-    private static func mustSucceed(_ harness: Harness, _ arguments: String..., environment: [String: String] = [:]) async throws {
-        let result = try await harness.run(arguments, environment: environment)
-        guard result.status == 0 else { throw TestSupportError("\(arguments) failed: \(result)") }
-    }
-
     /// 1.0.0 then 1.0.1 promoted to main, both healthy.
     private static func twoReleasesOnMain(
         _ harness: Harness, commits: [String] = ["abc1234", "abc1235"],
         environment: [String: String] = [:]
     ) async throws {
         for (version, commit) in zip(["1.0.0", "1.0.1"], commits) {
-            try await mustSucceed(harness, "create", version, "--commit", commit, "--artifact", try harness.artifact(version))
-            try await mustSucceed(harness, "deploy", version, "develop", environment: environment)
-            try await mustSucceed(harness, "promote", "develop", "main", environment: environment)
+            try await harness.create(version, "--commit", commit)
+            try await harness.must(["deploy", version, "develop"], environment: environment)
+            try await harness.must(["promote", "develop", "main"], environment: environment)
         }
-    }
-
-    private static func breakHealth(_ harness: Harness, _ version: String) throws {
-        try "broken\n".write(toFile: "\(harness.directory)/artifacts/\(version)/HEALTH", atomically: true, encoding: .utf8)
     }
 
     @Test func watchRollsBackAReleaseThatFailsLaterButNeverARollback() async throws {
@@ -37,7 +28,7 @@ import Testing
             #expect(calm.status == 0, "\(calm)")
             #expect(calm.stdout.contains("1.0.1 stayed healthy on main for 500ms"), "\(calm)")
 
-            try Self.breakHealth(harness, "1.0.1")
+            try harness.setHealth("1.0.1", "broken")
             let failed = try await harness.run("watch", "main", "--for", "20s")
             #expect(failed.status == 1, "\(failed)")
             #expect(failed.stderr.contains("1.0.1 is quarantined; main was rolled back to 1.0.0"), "\(failed)")
@@ -51,7 +42,7 @@ import Testing
             #expect(again.status == 3, "the release that failed the watch is quarantined: \(again)")
 
             // What is live now came from a rollback: a failure is reported, never rolled back.
-            try Self.breakHealth(harness, "1.0.0")
+            try harness.setHealth("1.0.0", "broken")
             let degraded = try await harness.run("watch", "main", "--for", "20s")
             #expect(degraded.status == 1, "\(degraded)")
             #expect(degraded.stderr.contains("A rollback is never rolled back"), "\(degraded)")
@@ -79,7 +70,7 @@ import Testing
         try await Harness.with { harness in
             try harness.writeConfig(harness.defaultConfig(mainGates: "allowed: [alice]"))
             try await Self.twoReleasesOnMain(harness)
-            try Self.breakHealth(harness, "1.0.1")
+            try harness.setHealth("1.0.1", "broken")
             let refused = try await harness.run(["watch", "main", "--for", "20s"], environment: ["RELEASE_ACTOR": "ci-bot"])
             #expect(refused.status == 1, "\(refused)")
             #expect(refused.stderr.contains("1.0.1 failed its health probe on main during the watch ("), "\(refused)")
@@ -111,26 +102,26 @@ import Testing
     @Test func aFirstReleaseThatFailsSaysHowToShipAFixNotToRollBack() async throws {
         try await Harness.with { harness in
             try harness.writeConfig(harness.defaultConfig(mainGates: ""))
-            try await Self.mustSucceed(harness, "create", "1.0.0", "--artifact", try harness.artifact("1.0.0", health: "broken"))
+            try await harness.create("1.0.0", health: "broken")
             let deploy = try await harness.run("deploy", "1.0.0", "develop")
             #expect(deploy.status == 1, "\(deploy)")
             #expect(
                 deploy.stderr.contains(
-                    "there is no earlier verified release to roll back to. Deploy a fixed release: `release create VERSION`, then `release deploy VERSION develop`."
-                ), "\(deploy)")
+                    "there is no earlier verified release to roll back to. "
+                        + "Deploy a fixed release: `release create VERSION`, then `release deploy VERSION develop`."), "\(deploy)")
             #expect(!deploy.stderr.contains("release rollback"), "\(deploy)")
 
             let watch = try await harness.run("watch", "develop", "--for", "5s")
             #expect(watch.status == 1, "a failed release is exit 1, not a usage error: \(watch)")
             #expect(
                 watch.stderr.contains(
-                    "1.0.0 is quarantined and still serving on develop: there is no earlier verified release to roll back to. Deploy a fixed release"),
+                    "1.0.0 is quarantined and still serving on develop: "
+                        + "there is no earlier verified release to roll back to. Deploy a fixed release"),
                 "\(watch)")
             let rollback = try await harness.run("rollback", "develop", "--reason", "incident")
             #expect(rollback.status == 2 && rollback.stderr.contains("Deploy a fixed release"), "\(rollback)")
 
-            try await Self.mustSucceed(harness, "create", "1.1.0", "--artifact", try harness.artifact("1.1.0", health: "broken-on=main"))
-            try await Self.mustSucceed(harness, "deploy", "1.1.0", "develop")
+            try await harness.createAndDeploy("1.1.0", health: "broken-on=main")
             let promote = try await harness.run("promote", "develop", "main")
             #expect(promote.status == 1, "\(promote)")
             #expect(
@@ -155,8 +146,8 @@ import Testing
                         """)
                 let github = ["GITHUB_TOKEN": receiver.apiKey, "GITHUB_API_URL": receiver.url]
                 harness.environment.merge(github) { $1 }
-                try await Self.mustSucceed(harness, "create", "1.0.0", "--commit", "abc1234", "--artifact", try harness.artifact("1.0.0"))
-                try await Self.mustSucceed(harness, "deploy", "1.0.0", "develop")
+                try await harness.create("1.0.0", "--commit", "abc1234")
+                try await harness.must("deploy", "1.0.0", "develop")
                 #expect(try await receiver.requests().isEmpty, "a deploy to develop is not announced")
                 let promote = try await harness.run("promote", "develop", "main")
                 #expect(promote.status == 0, "\(promote)")
@@ -174,8 +165,7 @@ import Testing
                 #expect(!requests.contains { $0.path.hasPrefix("/repos/") }, "a good promotion opens no issue")
 
                 // A promotion that fails main's probe: announced with the rollback, and an issue.
-                try await Self.mustSucceed(harness, "create", "1.0.1", "--artifact", try harness.artifact("1.0.1", health: "broken-on=main"))
-                try await Self.mustSucceed(harness, "deploy", "1.0.1", "develop")
+                try await harness.createAndDeploy("1.0.1", health: "broken-on=main")
                 let failed = try await harness.run("promote", "develop", "main")
                 #expect(failed.status == 1, "\(failed)")
                 requests = try await receiver.requests()
@@ -235,12 +225,12 @@ import Testing
             #expect(synced["details"]?["commit"]?.stringValue == second)
             let refused = try #require(events.first { $0["action"]?.stringValue == "git.sync_refused" })
             #expect(refused["details"]?["reason"]?.stringValue?.contains("not a fast-forward") == true)
-            #expect(try await Self.live(harness) == "1.0.1", "a refused sync never undoes a promotion")
+            #expect(try await harness.live("main") == "1.0.1", "a refused sync never undoes a promotion")
 
             // A later release that descends from main's commit moves it again; a short commit id is fine.
             let third = try git.commit("third", parent: second)
-            try await Self.mustSucceed(harness, "create", "1.0.2", "--commit", String(third.prefix(10)), "--artifact", try harness.artifact("1.0.2"))
-            try await Self.mustSucceed(harness, "deploy", "1.0.2", "develop")
+            try await harness.create("1.0.2", "--commit", String(third.prefix(10)))
+            try await harness.must("deploy", "1.0.2", "develop")
             let promote = try await harness.run("promote", "develop", "main")
             #expect(promote.status == 0, "\(promote)")
             #expect(promote.stderr.contains("Fast-forwarded origin/main to \(third.prefix(12))"), "\(promote)")
@@ -252,8 +242,7 @@ import Testing
         try await Harness.with { harness in
             // A soak far longer than the test, so no assertion depends on how fast the machine is.
             try harness.writeConfig(harness.defaultConfig(mainGates: "soak: 5m"))
-            try await Self.mustSucceed(harness, "create", "1.0.0", "--artifact", try harness.artifact("1.0.0"))
-            try await Self.mustSucceed(harness, "deploy", "1.0.0", "develop")
+            try await harness.createAndDeploy("1.0.0")
             func soakGate() async throws -> JSONValue? {
                 let dryRun = try await harness.run("promote", "develop", "main", "--dry-run", "--json")
                 #expect(dryRun.status == 3, "\(dryRun)")
@@ -263,13 +252,13 @@ import Testing
             #expect(fresh?["detail"]?.stringValue?.contains("live on develop for") == true, "\(String(describing: fresh))")
             let firstEarliest = try #require(fresh?["earliest"]?.stringValue.flatMap(Timestamp.init(parsing:)))
 
-            try Self.breakHealth(harness, "1.0.0")
+            try harness.setHealth("1.0.0", "broken")
             #expect(try await harness.run("probe", "develop").status == 1)
             let sick = try await soakGate()
             #expect(sick?["detail"]?.stringValue?.contains("last health probe failed") == true, "\(String(describing: sick))")
             #expect(sick?["earliest"] == .null, "no earliest pass while unhealthy")
 
-            try "ok\n".write(toFile: "\(harness.directory)/artifacts/1.0.0/HEALTH", atomically: true, encoding: .utf8)
+            try harness.setHealth("1.0.0", "ok")
             #expect(try await harness.run("probe", "develop").status == 0)
             let healed = try await soakGate()
             #expect(healed?["detail"]?.stringValue?.contains("healthy again on develop") == true, "\(String(describing: healed))")
@@ -278,9 +267,6 @@ import Testing
         }
     }
 
-    private static func live(_ harness: Harness) async throws -> String? {
-        try await harness.run("status", "main", "--json").json?["environments"]?.arrayValue?.first?["live"]?["version"]?.stringValue
-    }
 }
 
 /// A bare "origin" and a working clone, with commits made on demand.

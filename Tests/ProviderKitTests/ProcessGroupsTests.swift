@@ -30,6 +30,33 @@ struct ProcessGroupsTests {
         return Started(group: group, run: run)
     }
 
+    /// A script for `start`: it notes its pid (its group's id) in shell.pid, starts a background
+    /// job (`sleep 60`, its pid in background.pid) if `backgroundJob`, says it is ready, then waits
+    /// for its background job; or, `ignoringSignals` (SIGINT and SIGTERM), loops until killed.
+    private static func script(ignoringSignals: Bool, backgroundJob: Bool) -> String {
+        (ignoringSignals ? "trap '' INT TERM; " : "") + "echo $$ > shell.pid; "
+            + (backgroundJob ? "sleep 60 & echo $! > background.pid; " : "") + "touch ready; "
+            + (ignoringSignals ? "while :; do sleep 0.1; done" : "wait")
+    }
+
+    /// Starts a script with a background job, sends its group `signal`, then stops the group
+    /// within `grace`: the stop ends as `ending`, the background job is gone with the group, and
+    /// the script exits with `status`.
+    private func expectStop(
+        ignoringSignals: Bool, after signal: Int32, within grace: Duration, ending: ProcessGroups.Ending, status: Int32,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        try await TemporaryDirectory.with { directory in
+            let started = try await start(Self.script(ignoringSignals: ignoringSignals, backgroundJob: true), in: directory)
+            defer { kill(-started.group, SIGKILL) }
+            let background = try #require(directory.pid(in: "background.pid"), sourceLocation: sourceLocation)
+            kill(-started.group, signal)
+            #expect(await stop([started.group: grace]) == [started.group: ending], sourceLocation: sourceLocation)
+            #expect(!isRunning(background), "the background job outlived its group's stop", sourceLocation: sourceLocation)
+            #expect(try await started.run.value.status == status, sourceLocation: sourceLocation)
+        }
+    }
+
     /// `ProcessGroups.stop`, which blocks, on a thread of its own, as `release` runs it: neither
     /// the cooperative pool nor dispatch's, which the other suites' loopback servers need.
     private func stop(_ groups: [Int32: Duration], hurry: @escaping @Sendable () -> Bool = { false }) async -> [Int32: ProcessGroups.Ending] {
@@ -53,35 +80,18 @@ struct ProcessGroupsTests {
 
     @Test("an interrupted command stops with its whole group: once the script is gone, its background job (which ignores SIGINT) gets SIGTERM")
     func interruptedGroupStopsWithinGrace() async throws {
-        try await TemporaryDirectory.with { directory in
-            let started = try await start("echo $$ > shell.pid; sleep 60 & echo $! > background.pid; touch ready; wait", in: directory)
-            defer { kill(-started.group, SIGKILL) }
-            let background = try #require(directory.pid(in: "background.pid"))
-            kill(-started.group, SIGINT)
-            #expect(await stop([started.group: .seconds(30)]) == [started.group: .exited])
-            #expect(!isRunning(background), "the background job outlived its group's stop")
-            #expect(try await started.run.value.status == 128 + SIGINT)
-        }
+        try await expectStop(ignoringSignals: false, after: SIGINT, within: .seconds(30), ending: .exited, status: 128 + SIGINT)
     }
 
     @Test("a group that ignores the signal is killed with SIGKILL at the end of its grace period")
     func ignoringGroupIsKilledAfterGrace() async throws {
-        try await TemporaryDirectory.with { directory in
-            let script = "trap '' INT TERM; echo $$ > shell.pid; sleep 60 & echo $! > background.pid; touch ready; while :; do sleep 0.1; done"
-            let started = try await start(script, in: directory)
-            defer { kill(-started.group, SIGKILL) }
-            let background = try #require(directory.pid(in: "background.pid"))
-            kill(-started.group, SIGTERM)
-            #expect(await stop([started.group: .seconds(1)]) == [started.group: .killedAfterGrace])
-            #expect(!isRunning(background), "the background job outlived SIGKILL")
-            #expect(try await started.run.value.status == 128 + SIGKILL)
-        }
+        try await expectStop(ignoringSignals: true, after: SIGTERM, within: .seconds(1), ending: .killedAfterGrace, status: 128 + SIGKILL)
     }
 
     @Test("asked to hurry (a second signal), stop kills the group at once instead of waiting out its grace period")
     func hurryKillsAtOnce() async throws {
         try await TemporaryDirectory.with { directory in
-            let started = try await start("trap '' INT TERM; echo $$ > shell.pid; touch ready; while :; do sleep 0.1; done", in: directory)
+            let started = try await start(Self.script(ignoringSignals: true, backgroundJob: false), in: directory)
             defer { kill(-started.group, SIGKILL) }
             kill(-started.group, SIGINT)
             #expect(await stop([started.group: .seconds(60)], hurry: { true }) == [started.group: .killedEarly])
@@ -92,7 +102,7 @@ struct ProcessGroupsTests {
     @Test("a group that a second signal's handler killed between two looks was killed, not stopped by itself")
     func groupKilledByTheHandlerWasKilled() async throws {
         try await TemporaryDirectory.with { directory in
-            let started = try await start("trap '' INT TERM; echo $$ > shell.pid; touch ready; while :; do sleep 0.1; done", in: directory)
+            let started = try await start(Self.script(ignoringSignals: true, backgroundJob: false), in: directory)
             defer { kill(-started.group, SIGKILL) }
             let group = started.group
             kill(-group, SIGINT)

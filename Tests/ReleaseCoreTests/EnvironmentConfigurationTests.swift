@@ -74,7 +74,8 @@ struct EnvironmentConfigurationTests {
         let message = configError(singleEnvironment("    provider: command\n    command: {deploy: x}\n    promote-from: dev"))
         #expect(
             message.hasPrefix(
-                "release.yml:6: environments.prod.promote-from: unknown key 'promote-from'; expected one of provider, promote_from, gates, health, on_failure, git, command, heroku, railway, digitalocean, aws-ecs, aws-lambda."
+                "release.yml:6: environments.prod.promote-from: unknown key 'promote-from'; expected one of provider, promote_from, gates, health, "
+                    + "on_failure, git, command, heroku, railway, digitalocean, aws-ecs, aws-lambda."
             ),
             "\(message)")
     }

@@ -195,7 +195,10 @@ struct ReleaseConfigurationTests {
             ),
             (
                 example(replacingLine: 18, with: "        - {from: 2026-12-24T25:00:00Z, until: 2026-12-27T00:00:00Z, reason: holidays}"),
-                "release.yml:18: environments.main.gates.freeze[0].from: expected an RFC 3339 time such as 2026-12-24T00:00:00Z, found '2026-12-24T25:00:00Z'."
+                """
+                release.yml:18: environments.main.gates.freeze[0].from: expected an RFC 3339 time such as 2026-12-24T00:00:00Z, found\
+                 '2026-12-24T25:00:00Z'.
+                """
             ),
             (
                 example(replacingLine: 18, with: "        - {from: 2026-12-24T00:00:00Z, until: next week, reason: holidays}"),
@@ -207,11 +210,17 @@ struct ReleaseConfigurationTests {
             ),
             (
                 example(replacingLine: 19, with: "        - {weekly: \"fri 16:00 - mon 08:00\", timezone: Europe/Berlinn}"),
-                "release.yml:19: environments.main.gates.freeze[1].timezone: unknown time zone 'Europe/Berlinn'; use an IANA name such as Europe/Berlin."
+                """
+                release.yml:19: environments.main.gates.freeze[1].timezone: unknown time zone 'Europe/Berlinn'; use an IANA name such as\
+                 Europe/Berlin.
+                """
             ),
             (
                 example(replacingLine: 9, with: "    provider: herokuu"),
-                "release.yml:9: environments.main.provider: unknown provider 'herokuu'; expected one of command, heroku, railway, digitalocean, aws-ecs, aws-lambda."
+                """
+                release.yml:9: environments.main.provider: unknown provider 'herokuu'; expected one of command, heroku, railway, digitalocean,\
+                 aws-ecs, aws-lambda.
+                """
             ),
             (
                 example(replacingLine: 10),
@@ -223,7 +232,10 @@ struct ReleaseConfigurationTests {
             ),
             (
                 example(insertingAfterLine: 10, "    railway: {project: P, environment: E, service: S}"),
-                "release.yml:11: environments.main.railway: this environment uses provider 'heroku'; remove the 'railway' block or change `provider:`."
+                """
+                release.yml:11: environments.main.railway: this environment uses provider 'heroku';\
+                 remove the 'railway' block or change `provider:`.
+                """
             ),
             (
                 example(replacingLine: 11, with: "    promote_from: staging"),
@@ -319,11 +331,34 @@ struct ReleaseConfigurationTests {
                 "release.yml:6: environments.develop.promote_from: an environment cannot promote from itself."
             ),
             (
-                "app: crm-api\nenvironments:\n  develop:\n    provider: command\n    command: {deploy: x}\n    promote_from: main\n  staging: {provider: command, command: {deploy: x}}\n  main:\n    provider: command\n    command: {deploy: x}\n    promote_from: develop\n",
-                "release.yml:6: environments.develop.promote_from: develop <- main <- develop promote from each other in a circle, so nothing can ever be deployed into them; the first environment of a pipeline has no promote_from."
+                """
+                app: crm-api
+                environments:
+                  develop:
+                    provider: command
+                    command: {deploy: x}
+                    promote_from: main
+                  staging: {provider: command, command: {deploy: x}}
+                  main:
+                    provider: command
+                    command: {deploy: x}
+                    promote_from: develop
+
+                """,
+                """
+                release.yml:6: environments.develop.promote_from: develop <- main <- develop promote from each other in a circle,\
+                 so nothing can ever be deployed into them; the first environment of a pipeline has no promote_from.
+                """
             ),
             (
-                "app: crm-api\nenvironments:\n  a: {provider: command, command: {deploy: x}, promote_from: c}\n  b: {provider: command, command: {deploy: x}, promote_from: a}\n  c: {provider: command, command: {deploy: x}, promote_from: b}\n",
+                """
+                app: crm-api
+                environments:
+                  a: {provider: command, command: {deploy: x}, promote_from: c}
+                  b: {provider: command, command: {deploy: x}, promote_from: a}
+                  c: {provider: command, command: {deploy: x}, promote_from: b}
+
+                """,
                 "release.yml:3: environments.a.promote_from: a <- c <- b <- a promote from each other in a circle"
             ),
         ])

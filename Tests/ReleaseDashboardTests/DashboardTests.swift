@@ -156,7 +156,8 @@ import Testing
                 #expect(page.text.contains("data-refresh=\"/partials/status\""))
                 #expect(
                     page.text.contains(
-                        "<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/1.0.0?app=crm-api\">1.0.0</a>"
+                        "<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\">"
+                            + "<a class=\"version\" href=\"/releases/1.0.0?app=crm-api\">1.0.0</a>"
                     ))
                 #expect(page.text.contains("<span class=\"badge frozen\">frozen</span> incident 42, by carol"))
                 #expect(page.text.contains("href=\"/apps/billing\""))
@@ -199,7 +200,8 @@ import Testing
                 #expect(picked.contains("<caption>Live at \(at)</caption>"))
                 #expect(
                     picked.contains(
-                        "<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/1.0.1?app=crm-api\">1.0.1</a>"
+                        "<tr data-env=\"main\"><th scope=\"row\">main</th><td data-field=\"version\">"
+                            + "<a class=\"version\" href=\"/releases/1.0.1?app=crm-api\">1.0.1</a>"
                     ))
                 #expect(picked.contains("<line class=\"instant\""))
 
@@ -237,7 +239,8 @@ import Testing
                 #expect(!then.contains("data-version=\"2.0.40\""), "drawn around the instant, not up to now")
                 #expect(
                     then.contains(
-                        "<tr data-env=\"develop\"><th scope=\"row\">develop</th><td data-field=\"version\"><a class=\"version\" href=\"/releases/2.0.5?app=crm-api\">2.0.5</a>"
+                        "<tr data-env=\"develop\"><th scope=\"row\">develop</th><td data-field=\"version\">"
+                            + "<a class=\"version\" href=\"/releases/2.0.5?app=crm-api\">2.0.5</a>"
                     ))
                 #expect(then.contains("<line class=\"instant\""))
                 #expect(then.contains("<g class=\"mark deploy\""))
@@ -360,7 +363,10 @@ import Testing
                 // An administrator ends the dashboard's sessions (or the server restarts).
                 let ended = try await fixture.connection.run { db in
                     try db.query(
-                        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = 'release serve' AND datname = current_database()"
+                        """
+                        SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+                        WHERE application_name = 'release serve' AND datname = current_database()
+                        """
                     )
                     .first?.int64("n")
                 }

@@ -103,7 +103,8 @@ import Testing
                 try fixture.connection.query(
                     """
                     INSERT INTO occupancy (environment_id, release_id, deployment_id, during)
-                    VALUES (\(environment), \(release), \(id), tstzrange(\(since.adding(.seconds(-10)))::timestamptz, \(since.adding(.seconds(1)))::timestamptz))
+                    VALUES (\(environment), \(release), \(id),
+                            tstzrange(\(since.adding(.seconds(-10)))::timestamptz, \(since.adding(.seconds(1)))::timestamptz))
                     """)
             }
         }
