@@ -32,6 +32,24 @@ import Testing
         }
     }
 
+    /// So do the write functions that tell in flight from finished (starting a deployment, moving
+    /// it, its lease).
+    @Test func theWriteFunctionsNameTheInFlightStates() async throws {
+        try await StoreFixture.with { fixture in
+            let functions = try fixture.connection.query(
+                "SELECT proname, prosrc FROM pg_proc WHERE proname LIKE 'release\\_%' AND prosrc LIKE '%state IN (%'")
+            #expect(functions.count >= 4, "insert, transition, heartbeat, take over")
+            for function in functions {
+                let (name, source) = (try function.string("proname"), try function.string("prosrc"))
+                for list in source.split(separator: "state IN (").dropFirst() {
+                    let literal = list.prefix { $0 != ")" }
+                    let named = Set(DeploymentState.allCases.filter { literal.contains("'\($0.rawValue)'") })
+                    #expect(named == DeploymentState.inFlight, "\(name): \(literal)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: DeploymentState.allCases)
     func theDatabaseRefusesEveryTransitionTheTableDoesNotAllowFromPending(_ target: DeploymentState) async throws {
         try await StoreFixture.with { fixture in
