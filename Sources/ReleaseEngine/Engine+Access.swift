@@ -14,8 +14,7 @@ extension Engine {
     /// mapped to the name it acted under so far, and release.yml's gates are stored for the
     /// environments with no stored policy. False when it was on already.
     public func enforceAccess() async throws -> Bool {
-        let (app, person) = (self.app, actor)
-        let gates = JSONValue.object(configuration.environments.map { ($0.name, $0.gates.declared) })
+        let (app, person, gates) = (self.app, actor, declaredGates)
         return try await transaction { db in try db.enforceAccess(app: app, ownerPerson: person, gates: gates) }
     }
 
@@ -55,9 +54,13 @@ extension Engine {
     /// `release policy apply`: stores every environment's gates from release.yml; returns the
     /// environments whose stored gates changed.
     public func applyPolicy() async throws -> [String] {
-        let app = self.app
-        let gates = JSONValue.object(configuration.environments.map { ($0.name, $0.gates.declared) })
+        let (app, gates) = (self.app, declaredGates)
         return try await transaction { db in try db.applyPolicy(app: app, gates: gates) }
+    }
+
+    /// Every environment's gates block as release.yml declares it, by environment name.
+    private var declaredGates: JSONValue {
+        .object(configuration.environments.map { ($0.name, $0.gates.declared) })
     }
 
     /// `release policy show`: what is stored, and for each environment of release.yml the gates

@@ -71,9 +71,9 @@ struct CommandContext {
                 let identity = try outcome.get()
                 enforced = identity.enforced
                 if identity.enforced {
-                    let enforced = try await EnforcedIdentity.resolve(
+                    let verified = try await EnforcedIdentity.resolve(
                         claim: claimedActor(options), configuration: configuration, connection: connection, output: output)
-                    (actor, onBehalfOf, configuration) = (enforced.actor, enforced.onBehalfOf, enforced.configuration)
+                    (actor, onBehalfOf, configuration) = (verified.actor, verified.onBehalfOf, verified.configuration)
                 }
             } catch let error as PostgresError {
                 throw DatabaseFailure.translate(error)
