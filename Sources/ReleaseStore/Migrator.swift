@@ -40,6 +40,19 @@ public struct Migrator: Sendable {
             var names: [String] = []
             for migration in migrations where applied[migration.version] == nil {
                 try db.transaction { tx in
+                    // Once 0006 has handed the schema to release_owner, what later files create
+                    // belongs to it too (the migrating login is a member), not to whoever migrates.
+                    try tx.execute(
+                        script: """
+                            DO $$ BEGIN
+                                IF pg_has_role(session_user, 'release_owner', 'MEMBER')
+                                   AND EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'access_logins'
+                                               AND tableowner = 'release_owner') THEN
+                                    SET LOCAL ROLE release_owner;
+                                END IF;
+                            EXCEPTION WHEN undefined_object THEN NULL;
+                            END $$
+                            """)
                     try tx.execute(script: migration.sql)
                     try tx.query(
                         """

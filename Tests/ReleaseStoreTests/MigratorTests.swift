@@ -37,6 +37,30 @@ import Testing
         }
     }
 
+    @Test func whatLaterMigrationsCreateBelongsToTheSchemasOwnerRole() async throws {
+        try await TestDatabase.with { url in
+            let connection = try await PostgresConnection.connect(url: url)
+            let later = Migration(
+                name: "0099_later.sql", sql: "CREATE TABLE later (id int); CREATE FUNCTION later_f() RETURNS int LANGUAGE sql AS 'SELECT 1';")
+            _ = try await Migrator(migrations: Migration.embedded + [later]).migrate(connection)
+            let owners = try connection.query(
+                """
+                SELECT (SELECT tableowner FROM pg_tables WHERE tablename = 'later') AS table_owner,
+                       (SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'later_f') AS function_owner,
+                       (SELECT tableowner FROM pg_tables WHERE tablename = 'deployments') AS core_owner
+                """)
+            #expect(try owners.first?.string("table_owner") == "release_owner")
+            #expect(try owners.first?.string("function_owner") == "release_owner")
+            #expect(try owners.first?.string("core_owner") == "release_owner")
+            let plain = Migration(name: "0001_people.sql", sql: "CREATE TABLE people (id int);")
+            try await TestDatabase.with { other in
+                let fresh = try await PostgresConnection.connect(url: other)
+                _ = try await Migrator(migrations: [plain]).migrate(fresh)
+                #expect(try fresh.query("SELECT tableowner FROM pg_tables WHERE tablename = 'people'").first?.string("tableowner") == "release")
+            }
+        }
+    }
+
     @Test func anAppliedMigrationThatWasEditedIsAnError() async throws {
         try await TestDatabase.with { url in
             let connection = try await PostgresConnection.connect(url: url)
