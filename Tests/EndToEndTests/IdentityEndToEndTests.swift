@@ -74,6 +74,16 @@ import Testing
                 let flag = try await run("bob", ["approve", "main", "1.0.0", "--actor", "alice"])
                 #expect(flag.status == 3, "\(flag)")
                 #expect(try await harness.snapshot() == before, "a forged name records nothing")
+                // Nor does psql, logged in as bob: the tables take no writes, the functions no forged names.
+                for sql in [
+                    "UPDATE releases SET quarantined_at = NULL", "INSERT INTO deployment_transitions VALUES ('failed', 'live')",
+                    "DELETE FROM approvals", "SELECT release_insert_check(1, 'tests', 'passed', NULL, 'alice')",
+                ] {
+                    let psql = try RunningCommand.launch(TestDatabase.psql, ["-X", "-v", "ON_ERROR_STOP=1", "-c", sql, logins["bob"]?.url ?? ""])
+                    let result = await psql.finish()
+                    #expect(result.status != 0 && result.stderr.contains("ERROR"), "psql as bob: \(sql): \(result)")
+                }
+                #expect(try await harness.snapshot() == before, "psql changed nothing")
 
                 // alice's approval does not count for a promotion CI runs on her behalf; bob may not promote.
                 #expect(try await run("alice", ["approve", "main", "1.0.0"]).status == 0)

@@ -50,13 +50,18 @@ public enum TestDatabase {
 
     /// The pg_dump of the installation ops/pg runs (the first under /usr/lib/postgresql, as
     /// ops/lib/deps.sh picks it), else /usr/bin's.
-    public static var pgDump: String {
+    public static var pgDump: String { tool("pg_dump") }
+
+    /// The psql of that installation.
+    public static var psql: String { tool("psql") }
+
+    private static func tool(_ name: String) -> String {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         for version in versions.sorted() {
-            let path = "/usr/lib/postgresql/\(version)/bin/pg_dump"
+            let path = "/usr/lib/postgresql/\(version)/bin/\(name)"
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        return "/usr/bin/pg_dump"
+        return "/usr/bin/\(name)"
     }
 
     private static let lock = NSLock()
