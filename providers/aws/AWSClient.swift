@@ -109,15 +109,14 @@ struct AWSClient: Sendable {
                 }))
     }
 
-    /// A client from resolved credentials and region; usage errors, with advice, when either is missing.
-    init(session: AWSSession, service: AWSService, apiURL: String?, environment: [String: String], hint: String) throws {
+    /// A client from resolved credentials and region; usage errors, with advice, when either is
+    /// missing. `block` is the provider's name, which is the key of its block in release.yml.
+    init(session: AWSSession, service: AWSService, block: String, apiURL: String?, environment: [String: String], hint: String) throws {
         guard let credentials = session.credentials else {
             throw ReleaseError.usage(session.missingCredentials ?? "No AWS credentials.")
         }
         guard let region = session.region else {
-            throw ReleaseError.usage(
-                "No AWS region: set `region` in the environment's "
-                    + "\(service.signingName == "ecs" ? "aws-ecs" : "aws-lambda") block of release.yml, or AWS_REGION.")
+            throw ReleaseError.usage("No AWS region: set `region` in the environment's \(block) block of release.yml, or AWS_REGION.")
         }
         self.init(service: service, credentials: credentials, region: region, apiURL: apiURL, environment: environment, hint: hint)
     }

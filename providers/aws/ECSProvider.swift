@@ -6,7 +6,10 @@ import ReleaseCore
 /// task definition with the configured container's image set to the artifact, points the service
 /// at it with `UpdateService`, and waits until the service is stable. Rolls back by pointing the
 /// service at the task definition recorded when the older release went live.
-public struct ECSProvider: DeploymentProvider {
+public struct ECSProvider: RegistrableProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "aws-ecs"
+
     /// The `aws-ecs:` block of an environment.
     public struct Configuration: Sendable, Equatable {
         /// The region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
@@ -58,15 +61,23 @@ public struct ECSProvider: DeploymentProvider {
         self.progress = progress
     }
 
+    /// Builds the provider from its release.yml block.
+    public init(block: ConfigReader, context: ProviderRegistry.ProviderContext) throws {
+        self.init(configuration: try Configuration(reader: block), environment: context.environment, progress: context.output)
+    }
+
     /// Missing credentials or region are configuration errors before any work starts.
     public func preflight() throws {
         _ = try client()
     }
 
+    /// The keys to check when ECS does not know the service.
+    static let lookupKeys = blockKeys("cluster", "service", "region")
+
     func client() throws -> AWSClient {
         try AWSClient(
-            session: session, service: .ecs, apiURL: configuration.apiURL, environment: environment,
-            hint: "`aws-ecs.cluster`, `aws-ecs.service` and `aws-ecs.region`")
+            session: session, service: .ecs, block: Self.providerName, apiURL: configuration.apiURL, environment: environment,
+            hint: Self.lookupKeys)
     }
 
     private var name: String { "service \(configuration.service) in cluster \(configuration.cluster)" }
@@ -160,8 +171,7 @@ public struct ECSProvider: DeploymentProvider {
         let reason = answer["failures"]?.arrayValue?.first?["reason"]?.stringValue ?? "INACTIVE"
         throw ProviderError(
             .configuration,
-            "ECS has no active \(name) in \(ecs.region) (\(reason)). Check `aws-ecs.cluster`, `aws-ecs.service` "
-                + "and `aws-ecs.region` in release.yml.")
+            "ECS has no active \(name) in \(ecs.region) (\(reason)). Check \(Self.lookupKeys) in release.yml.")
     }
 
     /// Stable: the service uses our task definition, has one deployment, PRIMARY, its rollout

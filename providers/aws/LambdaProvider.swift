@@ -6,7 +6,10 @@ import ReleaseCore
 /// waits for the update, `PublishVersion` (only of the code it uploaded), then `UpdateAlias` to
 /// the new version. Rolls back by moving the alias to the version recorded when the older release
 /// went live.
-public struct LambdaProvider: DeploymentProvider {
+public struct LambdaProvider: RegistrableProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "aws-lambda"
+
     /// The `aws-lambda:` block of an environment.
     public struct Configuration: Sendable, Equatable {
         /// The region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
@@ -109,6 +112,11 @@ public struct LambdaProvider: DeploymentProvider {
         self.progress = progress
     }
 
+    /// Builds the provider from its release.yml block.
+    public init(block: ConfigReader, context: ProviderRegistry.ProviderContext) throws {
+        self.init(configuration: try Configuration(reader: block), environment: context.environment, progress: context.output)
+    }
+
     /// Missing credentials or region are configuration errors before any work starts.
     public func preflight() throws {
         _ = try client()
@@ -116,8 +124,8 @@ public struct LambdaProvider: DeploymentProvider {
 
     func client() throws -> AWSClient {
         try AWSClient(
-            session: session, service: .lambda, apiURL: configuration.apiURL, environment: environment,
-            hint: "`aws-lambda.function`, `aws-lambda.alias` and `aws-lambda.region`")
+            session: session, service: .lambda, block: Self.providerName, apiURL: configuration.apiURL, environment: environment,
+            hint: Self.blockKeys("function", "alias", "region"))
     }
 
     private var functionPath: String { "/2015-03-31/functions/\(SigV4Signer.uriEncode(configuration.function))" }
@@ -170,7 +178,7 @@ public struct LambdaProvider: DeploymentProvider {
     /// On a promotion from an alias of the same function in the same region, the version the
     /// source serves (a published version never changes), else nil.
     func sameFunctionVersion(_ request: DeploymentRequest) -> String? {
-        guard request.kind == .promote, let source = request.sourceEnvironment, source.provider == "aws-lambda",
+        guard request.kind == .promote, let source = request.sourceEnvironment, source.provider == Self.providerName,
             let settings = try? Configuration(reader: source.providerSettings),
             settings.function == configuration.function,
             AWSSession(environment: environment, configuredRegion: settings.region).region == session.region,

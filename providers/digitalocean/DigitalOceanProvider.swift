@@ -6,7 +6,10 @@ import ReleaseCore
 /// Deploys to DigitalOcean App Platform: sets the component's image tag or digest in the app spec
 /// and follows the deployment that starts (or forces a build without an image); rolls back to a
 /// recorded deployment after validating it, then commits the rollback once verified, or reverts it.
-public struct DigitalOceanProvider: DeploymentProvider {
+public struct DigitalOceanProvider: RegistrableProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "digitalocean"
+
     /// The `digitalocean:` block of an environment.
     public struct Configuration: Sendable, Equatable {
         /// The app's id.
@@ -44,6 +47,11 @@ public struct DigitalOceanProvider: DeploymentProvider {
         token = environment.secret("DIGITALOCEAN_ACCESS_TOKEN")
         baseURL = environment.nonEmpty("DIGITALOCEAN_API_URL") ?? configuration.apiURL ?? "https://api.digitalocean.com"
         self.progress = progress
+    }
+
+    /// Builds the provider from its release.yml block.
+    public init(block: ConfigReader, context: ProviderRegistry.ProviderContext) throws {
+        self.init(configuration: try Configuration(reader: block), environment: context.environment, progress: context.output)
     }
 
     /// A missing token is a configuration error before any work starts.
@@ -243,7 +251,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
             case 404:
                 throw ProviderError(
                     .configuration,
-                    "DigitalOcean does not know \(error.request) (HTTP 404, \(says)). Check `digitalocean.app` "
+                    "DigitalOcean does not know \(error.request) (HTTP 404, \(says)). Check \(Self.blockKeys("app")) "
                         + "in release.yml.")
             case 429, 500...599:
                 throw ProviderError(.unreachable, "DigitalOcean kept failing \(error.request) (HTTP \(error.status), \(says)).")
@@ -285,7 +293,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
         throw ProviderError(
             .configuration,
             "App \(app) has no service, worker or job named '\(component)' (it has "
-                + "\(names.isEmpty ? "none" : names.joined(separator: ", "))). Fix `digitalocean.component` in release.yml.")
+                + "\(names.isEmpty ? "none" : names.joined(separator: ", "))). Fix \(blockKeys("component")) in release.yml.")
     }
 }
 

@@ -113,7 +113,7 @@ struct HerokuClient: Sendable {
         case 404:
             return ProviderError(
                 .configuration,
-                "Heroku does not know \(error.request) (HTTP 404, \(herokuSays)). Check `heroku.app` in "
+                "Heroku does not know \(error.request) (HTTP 404, \(herokuSays)). Check \(HerokuProvider.blockKeys("app")) in "
                     + "release.yml.")
         case 429, 500...599:
             return ProviderError(.unreachable, "Heroku kept failing \(error.request) (HTTP \(error.status), \(herokuSays)).")

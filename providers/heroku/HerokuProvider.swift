@@ -6,7 +6,10 @@ import ReleaseCore
 /// Deploys to Heroku through the Platform API v3: builds from a source tarball, releases a
 /// Docker image through the formation, promotes by reusing the source app's slug (build once,
 /// deploy many), and rolls back to a recorded release. Every Heroku id is recorded write-ahead.
-public struct HerokuProvider: DeploymentProvider {
+public struct HerokuProvider: RegistrableProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "heroku"
+
     /// The `heroku:` block of an environment.
     public struct Configuration: Sendable, Equatable {
         /// The Heroku app's name or id.
@@ -46,6 +49,11 @@ public struct HerokuProvider: DeploymentProvider {
         self.progress = progress
     }
 
+    /// Builds the provider from its release.yml block.
+    public init(block: ConfigReader, context: ProviderRegistry.ProviderContext) throws {
+        self.init(configuration: try Configuration(reader: block), environment: context.environment, progress: context.output)
+    }
+
     /// A missing token is a configuration error before any work starts.
     public func preflight() throws {
         guard token != nil else {
@@ -69,7 +77,7 @@ public struct HerokuProvider: DeploymentProvider {
         try preflight()
         let heroku = client
         if request.kind == .promote, let slug = request.sourceReference?["slug"]?.stringValue,
-            request.sourceEnvironment?.provider == "heroku"
+            request.sourceEnvironment?.provider == Self.providerName
         {
             progress("Releasing slug \(slug) from \(request.sourceEnvironment?.name ?? "the source") on \(configuration.app) (no rebuild)…")
             let release = try await heroku.createRelease(

@@ -5,7 +5,10 @@ import ReleaseCore
 /// Deploys to Railway through its public GraphQL API: an image artifact is set as the service
 /// instance's source and deployed, anything else deploys the release's commit; the deployment is
 /// followed to SUCCESS or a failure, and a rollback re-deploys a recorded deployment.
-public struct RailwayProvider: DeploymentProvider {
+public struct RailwayProvider: RegistrableProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "railway"
+
     /// The `railway:` block of an environment.
     public struct Configuration: Sendable, Equatable {
         /// The project id.
@@ -51,6 +54,11 @@ public struct RailwayProvider: DeploymentProvider {
             environment.nonEmpty("RAILWAY_API_URL") ?? configuration.apiURL
             ?? "https://backboard.railway.com/graphql/v2"
         self.progress = progress
+    }
+
+    /// Builds the provider from its release.yml block.
+    public init(block: ConfigReader, context: ProviderRegistry.ProviderContext) throws {
+        self.init(configuration: try Configuration(reader: block), environment: context.environment, progress: context.output)
     }
 
     /// A missing token is a configuration error before any work starts.

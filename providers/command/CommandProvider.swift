@@ -1,10 +1,14 @@
 import Foundation
+import ProviderKit
 import ReleaseCore
 
 /// The `command` provider: runs the team's own deploy script with `sh -c`.
 ///
 /// The script learns what to do from RELEASE_* variables; exit 0 means the release is live.
-public struct CommandProvider: DeploymentProvider {
+public struct CommandProvider: RegistrableProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "command"
+
     /// The `command:` block of an environment.
     public struct Configuration: Sendable, Equatable {
         /// The deploy command.
@@ -43,6 +47,13 @@ public struct CommandProvider: DeploymentProvider {
     public init(configuration: Configuration, output: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
         self.output = output
+    }
+
+    /// Builds the provider from its release.yml block, relative paths resolved against release.yml's folder.
+    public init(block: ConfigReader, context: ProviderRegistry.ProviderContext) throws {
+        self.init(
+            configuration: try Configuration(reader: block, configurationDirectory: context.configurationDirectory),
+            output: context.output)
     }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
@@ -94,7 +105,8 @@ public struct CommandProvider: DeploymentProvider {
                 },
                 onLine: output)
         } catch {
-            throw ProviderError(.configuration, "The \(operation) command could not start: \(error). Check `command.workdir` in release.yml.")
+            throw ProviderError(
+                .configuration, "The \(operation) command could not start: \(error). Check \(Self.blockKeys("workdir")) in release.yml.")
         }
         if termination.timedOut {
             throw ProviderError(
