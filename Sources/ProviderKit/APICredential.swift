@@ -29,11 +29,6 @@ public struct APICredential: Sendable {
     /// The Authorization header that sends the token as a Bearer token.
     public var bearer: (String, String) { ("Authorization", "Bearer \(token ?? "")") }
 
-    /// How to fix a token the platform rejected: "Set HEROKU_API_KEY to a valid token."
-    public func rejectedAdvice(_ hint: String = "") -> String {
-        "Set \(name) to a valid token\(hint)."
-    }
-
     /// A usage error before any work starts when no variable holds a token: "HEROKU_API_KEY is not
     /// set. Export …", or "Neither RAILWAY_API_TOKEN nor RAILWAY_TOKEN is set. Export …".
     public func preflight() throws {

@@ -105,6 +105,17 @@ public struct APIErrors: Sendable {
         self.read = read
     }
 
+    /// The table of an API that takes `token`: messages name its variable, and the advice for a
+    /// rejected token is to set it to a valid one (`hint` adds how to get one, or what it must reach).
+    public init(
+        token: APICredential, hint: String = "", forbiddenAdvice: @escaping @Sendable (_ request: String) -> String,
+        lookupKeys: String, read: @escaping @Sendable (APIClient.StatusError) -> ErrorAnswer = ErrorAnswer.init(idAndMessage:)
+    ) {
+        self.init(
+            credential: token.name, rejectedAdvice: "Set \(token.name) to a valid token\(hint).", forbiddenAdvice: forbiddenAdvice,
+            lookupKeys: lookupKeys, read: read)
+    }
+
     /// The error for an answer from `platform`.
     public func error(_ answer: ErrorAnswer, platform: String) -> ProviderError {
         let detail = answer.detail

@@ -47,7 +47,9 @@ import Testing
             advice: "a token")
         #expect(credential.variable == "EXAMPLE_TOKEN")
         #expect(credential.token == "tok-project-0123456789")
-        #expect(credential.rejectedAdvice(" (`example login`)") == "Set EXAMPLE_TOKEN to a valid token (`example login`).")
+        let errors = APIErrors(token: credential, hint: " (`example login`)", forbiddenAdvice: { _ in "" }, lookupKeys: "")
+        #expect(errors.credential == "EXAMPLE_TOKEN", "messages name the variable in use")
+        #expect(errors.rejectedAdvice == "Set EXAMPLE_TOKEN to a valid token (`example login`).")
         let both = APICredential(
             "EXAMPLE_API_TOKEN", "EXAMPLE_TOKEN", in: ["EXAMPLE_API_TOKEN": "tok-account-0123456789", "EXAMPLE_TOKEN": "tok-unused-0123456789"],
             advice: "a token")

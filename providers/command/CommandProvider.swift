@@ -133,15 +133,21 @@ public struct CommandProvider: RegistrableProvider {
         }
     }
 
+    /// Waits, within the command's timeout, for what the previous run started to finish; stops it after.
     private func waitForLeftover(group: Int32, deploymentID: Int64) async {
-        guard !Self.leftovers(group: group, deploymentID: deploymentID).isEmpty else { return }
-        output("The command the previous run started (process group \(group)) is still running; waiting for it to finish before running it again…")
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: configuration.timeout.duration)
-        while clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(200))
-            if Self.leftovers(group: group, deploymentID: deploymentID).isEmpty { return }
+        let poller = Poller(interval: .milliseconds(200), timeout: configuration.timeout, progress: output)
+        let finished = try? await poller.wait {
+            Self.leftovers(group: group, deploymentID: deploymentID).isEmpty
+        } report: { gone in
+            gone
+                ? nil
+                : "The command the previous run started (process group \(group)) is still running; waiting for it to finish before running it again…"
+        } until: { gone in
+            gone ? true : nil
+        } expired: { _ in
+            false
         }
+        if finished == true { return }
         output("It ran past the command timeout (\(configuration.timeout)); stopping it.")
         kill(-group, SIGTERM)
         try? await Task.sleep(for: configuration.stopTimeout.duration)
