@@ -4,8 +4,7 @@ import ReleaseCore
 
 /// A platform's JSON API as a provider calls it: requests go through `APIClient` (bounded retries,
 /// secrets kept out), error answers through the one table (`APIErrors`), and one rule covers a
-/// success whose body is not JSON: a request safe to repeat throws `MalformedAnswer` (a `Poller`
-/// looks again), any other may have acted, so it is `.unreachable` with advice to look first.
+/// success whose body is not JSON (`malformed(_:repeatable:)`).
 public struct PlatformAPI: Sendable {
     /// The client, which names the platform in its messages.
     public let client: APIClient
@@ -45,18 +44,24 @@ public struct PlatformAPI: Sendable {
         return body
     }
 
-    /// The error for an answer to `request` that is not what the API describes: `MalformedAnswer`
-    /// when the request may be sent again, else a warning that it may have acted.
+    /// The error for an answer to `request` that is not what the API describes. A request that may
+    /// have acted is `.unreachable` with advice to look before retrying; one safe to repeat is
+    /// `MalformedAnswer` inside a `Poller`'s wait, which looks again, and `.unreachable` elsewhere.
     public func malformed(_ request: String, repeatable: Bool = true) -> any Error {
         let answer = MalformedAnswer(platform: platform, request: request)
-        guard !repeatable else { return answer }
-        return ProviderError(.unreachable, "\(answer) It may have acted, so check on \(platform) before retrying.")
+        guard repeatable else {
+            return ProviderError(.unreachable, "\(answer) It may have acted, so check on \(platform) before retrying.")
+        }
+        return MalformedAnswer.pollerLooksAgain ? answer : ProviderError(.unreachable, answer.description)
     }
 }
 
-/// A 2xx answer whose body is not what the platform's API describes. A `Poller` looks again; a
-/// request that is not safe to repeat reports it as `.unreachable` instead (`PlatformAPI`).
+/// A 2xx answer whose body is not what the platform's API describes, to a request a `Poller` is
+/// waiting on: it looks again (`PlatformAPI.malformed(_:repeatable:)` says when it is thrown).
 public struct MalformedAnswer: Error, CustomStringConvertible, Sendable {
+    /// Whether the current task is inside a `Poller`'s look, which looks again after a malformed answer.
+    @TaskLocal public static var pollerLooksAgain = false
+
     /// The platform, as messages name it.
     public var platform: String
     /// The request the answer was to ("GET /apps/crm/builds/1", "query Follow").

@@ -40,13 +40,16 @@ public struct Poller: Sendable {
         while true {
             var malformed: MalformedAnswer?
             do {
-                let now = try await look()
-                seen = now
-                if let line = report(now), line != reported {
-                    progress(line)
-                    reported = line
+                let value = try await MalformedAnswer.$pollerLooksAgain.withValue(true) { () async throws -> Value? in
+                    let now = try await look()
+                    seen = now
+                    if let line = report(now), line != reported {
+                        progress(line)
+                        reported = line
+                    }
+                    return try await finished(now)
                 }
-                if let value = try await finished(now) { return value }
+                if let value { return value }
             } catch let answer as MalformedAnswer {
                 malformed = answer
             }

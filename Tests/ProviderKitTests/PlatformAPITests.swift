@@ -63,16 +63,22 @@ import Testing
         }
     }
 
-    @Test func aMalformedAnswerToARequestSafeToRepeatIsMalformedAnswerAndToAnyOtherMayHaveActed() async throws {
-        try await LoopbackHTTPServer.withServer { _ in
-            .init(status: 200, body: "<html>gateway</html>")
+    @Test func aMalformedAnswerIsLookedAtAgainInsideAWaitAndUnreachableElsewhere() async throws {
+        try await LoopbackHTTPServer.withServer { request in
+            request.number == 3 ? .init(status: 200, body: #"{"phase":"ACTIVE"}"#) : .init(status: 200, body: "<html>gateway</html>")
         } body: { server in
             let api = Self.api(server)
-            let malformed = await #expect(throws: MalformedAnswer.self) { try await api.call(.GET, "/apps/crm/builds/1") }
-            #expect(malformed?.description == "Example answered GET /apps/crm/builds/1 with malformed JSON.")
-            await #expect(throws: MalformedAnswer.self) {
-                try await api.call(.POST, "", json: .object([]), retryable: true, label: "query Follow")
+            let phase = try await Poller(interval: .milliseconds(10), timeout: .seconds(30)).wait {
+                try await api.call(.POST, "", json: .object([]), retryable: true, label: "query Follow")["phase"]?.stringValue
+            } until: { phase in
+                phase
+            } expired: { _ in
+                "expired"
             }
+            #expect(phase == "ACTIVE", "the wait looked again after two malformed answers")
+            let unreachable = await #expect(throws: ProviderError.self) { try await api.call(.GET, "/apps/crm/builds/1") }
+            #expect(unreachable?.kind == .unreachable)
+            #expect(unreachable?.message == "Example answered GET /apps/crm/builds/1 with malformed JSON.")
             let acted = await #expect(throws: ProviderError.self) { try await api.call(.POST, "/apps/crm/builds", json: .object([])) }
             #expect(acted?.kind == .unreachable)
             #expect(
