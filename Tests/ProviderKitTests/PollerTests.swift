@@ -29,7 +29,7 @@ import Testing
         }
     }
 
-    static func poller(timeout: TimeSpan = .seconds(5), lines: Collected<String>) -> Poller {
+    static func poller(timeout: TimeSpan = .seconds(60), lines: Collected<String>) -> Poller {
         Poller(interval: .milliseconds(10), timeout: timeout, progress: { lines.append($0) })
     }
 
