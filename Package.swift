@@ -74,6 +74,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CommandProvider",
+            dependencies: ["ReleaseCore", "ProviderKit"],
+            path: "providers/command",
+            swiftSettings: strict
+        ),
+        .target(
             name: "HerokuProvider",
             dependencies: [
                 "ReleaseCore", "ProviderKit",
@@ -107,11 +113,19 @@ let package = Package(
             path: "providers/aws",
             swiftSettings: strict
         ),
+        // The one list of providers: every provider built into release.
+        .target(
+            name: "BuiltInProviders",
+            dependencies: [
+                "ProviderKit", "CommandProvider", "HerokuProvider", "RailwayProvider", "DigitalOceanProvider", "AWSProvider",
+            ],
+            path: "providers/builtin",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "release",
             dependencies: [
-                "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "HerokuProvider", "RailwayProvider",
-                "DigitalOceanProvider", "AWSProvider", "ReleaseDashboard",
+                "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "BuiltInProviders", "ReleaseDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,7 +160,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ProviderKitTests",
-            dependencies: ["ProviderKit", "ReleaseCore", "ReleaseTestSupport"],
+            dependencies: ["ProviderKit", "CommandProvider", "BuiltInProviders", "ReleaseCore", "ReleaseTestSupport"],
             swiftSettings: strict),
         // The engine in-process: a scripted provider, health against loopback, a real PostgreSQL.
         .testTarget(

@@ -84,6 +84,15 @@ public struct APIClient: Sendable {
         /// The answer's headers, names lowercased.
         public var headers: [String: String] = [:]
         public var description: String { "\(request) answered HTTP \(status): \(text)" }
+
+        /// Creates the error.
+        public init(status: Int, request: String, body: JSONValue?, text: String, headers: [String: String] = [:]) {
+            self.status = status
+            self.request = request
+            self.body = body
+            self.text = text
+            self.headers = headers
+        }
     }
 
     /// The configuration.
@@ -121,7 +130,7 @@ public struct APIClient: Sendable {
         _ method: HTTPMethod, _ path: String, body: [UInt8]?, contentType: String?, headers extra: [(String, String)] = [],
         retryable: Bool? = nil, label: String? = nil
     ) async throws -> Response {
-        let idempotent = retryable ?? [.GET, .HEAD, .PUT, .DELETE, .OPTIONS].contains(method)
+        let idempotent = Self.isRepeatable(method, retryable: retryable)
         let label = label ?? "\(method.rawValue) \(path)"
         let url = configuration.baseURL + path
         var attempt = 0
@@ -169,6 +178,12 @@ public struct APIClient: Sendable {
                 status: response.status, request: Secrets.redact(label), body: response.json, text: text,
                 headers: response.headers)
         }
+    }
+
+    /// Whether a request is safe to send again: `retryable` when the caller says, else whether its
+    /// method is idempotent.
+    public static func isRepeatable(_ method: HTTPMethod, retryable: Bool?) -> Bool {
+        retryable ?? [.GET, .HEAD, .PUT, .DELETE, .OPTIONS].contains(method)
     }
 
     /// How long to wait before attempt `attempt + 1`: the server's Retry-After when given (seconds

@@ -129,7 +129,7 @@ public struct Notifier: Sendable {
     private func apiClient(baseURL: String, headers: [(String, String)], platform: String) -> APIClient {
         APIClient(
             configuration: .init(
-                baseURL: baseURL, headers: headers + [("User-Agent", "release/\(ReleaseInfo.version)")], platform: platform,
+                baseURL: baseURL, headers: headers + [("User-Agent", ReleaseInfo.userAgent)], platform: platform,
                 timeout: timeout, maxAttempts: maxAttempts,
                 initialBackoff: initialBackoff, maxBackoff: .seconds(5)), client: client ?? .release)
     }

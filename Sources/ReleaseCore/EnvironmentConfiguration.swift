@@ -43,20 +43,17 @@ public struct EnvironmentConfiguration: Sendable {
         self.git = git
     }
 
-    init(name: String, reader: ConfigReader) throws {
+    /// Reads an environment's block; `providers` are the provider names it may use, each also the
+    /// key of that provider's block.
+    init(name: String, reader: ConfigReader, providers: [String]) throws {
         self.name = name
-        let entries = try reader.mapping(
-            allowed: [
-                "provider", "promote_from", "gates", "health", "on_failure", "git",
-            ] + ReleaseConfiguration.providerNames)
-        let providerReader = try entries.required("provider", "one of \(ReleaseConfiguration.providerNames.joined(separator: ", "))")
+        let entries = try reader.mapping(allowed: ["provider", "promote_from", "gates", "health", "on_failure", "git"] + providers)
+        let providerReader = try entries.required("provider", "one of \(providers.joined(separator: ", "))")
         provider = try providerReader.string()
-        guard ReleaseConfiguration.providerNames.contains(provider) else {
-            throw providerReader.error(
-                "unknown provider '\(provider)'; expected one of "
-                    + "\(ReleaseConfiguration.providerNames.joined(separator: ", ")).")
+        guard providers.contains(provider) else {
+            throw providerReader.error("unknown provider '\(provider)'; expected one of \(providers.joined(separator: ", ")).")
         }
-        for other in ReleaseConfiguration.providerNames where other != provider && entries[other] != nil {
+        for other in providers where other != provider && entries[other] != nil {
             throw entries[other]!.error("this environment uses provider '\(provider)'; remove the '\(other)' block or change `provider:`.")
         }
         providerSettings = try entries.required(provider, "the settings of the \(provider) provider")

@@ -11,9 +11,6 @@ public struct ReleaseConfiguration: Sendable {
     /// Where operations are announced (`notify:`); empty when absent.
     public var notify: NotifyConfiguration
 
-    /// The provider names the contract defines.
-    public static let providerNames = ["command", "heroku", "railway", "digitalocean", "aws-ecs", "aws-lambda"]
-
     /// Creates a configuration directly (tests, tools).
     public init(file: String, app: String, environments: [EnvironmentConfiguration], notify: NotifyConfiguration = NotifyConfiguration()) {
         self.file = file
@@ -36,8 +33,9 @@ public struct ReleaseConfiguration: Sendable {
         throw ReleaseError.usage("Unknown environment '\(Identifier.shown(name))'; \(file) defines \(known).")
     }
 
-    /// Parses release.yml text. `file` is used in error messages only.
-    public static func parse(yaml text: String, file: String) throws -> ReleaseConfiguration {
+    /// Parses release.yml text. `file` is used in error messages only; `providers` are the provider
+    /// names environments may use (the registry's, in the order errors list them).
+    public static func parse(yaml text: String, file: String, providers: [String]) throws -> ReleaseConfiguration {
         let root = ConfigReader(file: file, path: "", value: try ConfigValue.parse(yaml: text, file: file))
         if root.isNull { throw ReleaseError.usage("\(file) is empty; it needs at least `app:` and `environments:`.") }
         let top = try root.mapping(allowed: ["app", "environments", "notify"])
@@ -52,7 +50,7 @@ public struct ReleaseConfiguration: Sendable {
             guard Identifier.isValid(name) else {
                 throw reader.error("environment names are letters, digits, '-', '_' or '.', at most 100 characters.")
             }
-            environments.append(try EnvironmentConfiguration(name: name, reader: reader))
+            environments.append(try EnvironmentConfiguration(name: name, reader: reader, providers: providers))
         }
         guard !environments.isEmpty else { throw environmentsReader.error("define at least one environment.") }
         for environment in environments {

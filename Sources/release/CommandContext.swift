@@ -1,11 +1,8 @@
-import AWSProvider
-import DigitalOceanProvider
+import BuiltInProviders
 import Foundation
-import HerokuProvider
 import Logging
 import Postgres
 import ProviderKit
-import RailwayProvider
 import ReleaseCore
 import ReleaseEngine
 import ReleaseStore
@@ -37,32 +34,7 @@ struct CommandContext {
         let context = ProviderRegistry.ProviderContext(
             configurationDirectory: configuration.directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
-        var registry = ProviderRegistry()
-        registry.register("heroku") { environment, context in
-            HerokuProvider(
-                configuration: try HerokuProvider.Configuration(reader: environment.providerSettings),
-                environment: context.environment, progress: context.output)
-        }
-        registry.register("digitalocean") { environment, context in
-            DigitalOceanProvider(
-                configuration: try DigitalOceanProvider.Configuration(reader: environment.providerSettings),
-                environment: context.environment, progress: context.output)
-        }
-        registry.register("railway") { environment, context in
-            RailwayProvider(
-                configuration: try RailwayProvider.Configuration(reader: environment.providerSettings),
-                environment: context.environment, progress: context.output)
-        }
-        registry.register("aws-ecs") { environment, context in
-            ECSProvider(
-                configuration: try ECSProvider.Configuration(reader: environment.providerSettings),
-                environment: context.environment, progress: context.output)
-        }
-        registry.register("aws-lambda") { environment, context in
-            LambdaProvider(
-                configuration: try LambdaProvider.Configuration(reader: environment.providerSettings),
-                environment: context.environment, progress: context.output)
-        }
+        let registry = ProviderRegistry.builtIn
         try registry.validate(configuration, context: context)
         let (connection, schema) = try await open(options)
         if requireSchema {
@@ -107,7 +79,7 @@ struct CommandContext {
             throw ReleaseError.usage("\(path) is not UTF-8 text.")
         }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var configuration = try ReleaseConfiguration.parse(yaml: text, file: path)
+        var configuration = try ReleaseConfiguration.parse(yaml: text, file: path, providers: ProviderRegistry.builtIn.names)
         configuration.file = absolute
         return configuration
     }

@@ -20,7 +20,7 @@ enum Fixtures {
                   main:
                     provider: \(provider)
                     \(provider): {\(settings)}
-                """, file: "release.yml"
+                """, file: "release.yml", providers: [ECSProvider.providerName, LambdaProvider.providerName]
         ).environments[0]
     }
 

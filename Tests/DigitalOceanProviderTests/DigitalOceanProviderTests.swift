@@ -16,7 +16,7 @@ import Testing
                   develop:
                     provider: digitalocean
                     digitalocean: {app: app-dev, component: \(component), poll_interval: 20ms, timeout: \(timeout)}
-                """, file: "release.yml"
+                """, file: "release.yml", providers: [DigitalOceanProvider.providerName]
         ).environments[0]
     }
 

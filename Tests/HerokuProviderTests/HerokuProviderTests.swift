@@ -19,7 +19,7 @@ import Testing
                     provider: heroku
                     heroku: {app: crm-prod, poll_interval: 50ms, timeout: 60s}
                     promote_from: develop
-                """, file: "release.yml")
+                """, file: "release.yml", providers: [HerokuProvider.providerName])
     }
 
     private static func provider(_ environment: EnvironmentConfiguration, _ fake: FakeAPI, key: String? = nil) throws -> HerokuProvider {

@@ -1,3 +1,4 @@
+import CommandProvider
 import Foundation
 import ProviderKit
 import ReleaseCore
@@ -30,7 +31,7 @@ struct CommandProviderTests {
                 command:
             \(lines.map { "      " + $0 }.joined(separator: "\n"))
             """
-        let configuration = try ReleaseConfiguration.parse(yaml: yaml, file: directory + "/release.yml")
+        let configuration = try ReleaseConfiguration.parse(yaml: yaml, file: directory + "/release.yml", providers: [CommandProvider.providerName])
         return try #require(configuration.environments.first)
     }
 
@@ -378,7 +379,7 @@ struct CommandProviderTests {
                 provider: command
                 command: {rollback: ./rollback.sh, timeout: 5m}
             """
-        let configuration = try ReleaseConfiguration.parse(yaml: yaml, file: "/srv/crm/release.yml")
+        let configuration = try ReleaseConfiguration.parse(yaml: yaml, file: "/srv/crm/release.yml", providers: [CommandProvider.providerName])
         let environment = try #require(configuration.environments.first)
         let error = try #require(throws: ReleaseError.self) {
             try CommandProvider.Configuration(reader: environment.providerSettings, configurationDirectory: "/srv/crm")

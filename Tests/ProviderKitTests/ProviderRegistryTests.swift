@@ -1,3 +1,5 @@
+import BuiltInProviders
+import CommandProvider
 import Foundation
 import ProviderKit
 import ReleaseCore
@@ -6,7 +8,7 @@ import Testing
 @Suite("ProviderRegistry")
 struct ProviderRegistryTests {
     static func configuration(_ yaml: String, file: String = "/srv/crm/release.yml") throws -> ReleaseConfiguration {
-        try ReleaseConfiguration.parse(yaml: yaml, file: file)
+        try ReleaseConfiguration.parse(yaml: yaml, file: file, providers: ProviderRegistry.builtIn.names)
     }
 
     static func context(_ directory: String = "/srv/crm", output: @escaping @Sendable (String) -> Void = { _ in }) -> ProviderRegistry.ProviderContext
@@ -26,10 +28,26 @@ struct ProviderRegistryTests {
             promote_from: develop
         """
 
+    @Test("the built-in providers are the contract's, in the order messages list them")
+    func builtInProviders() {
+        #expect(ProviderRegistry.builtIn.names == ["command", "heroku", "railway", "digitalocean", "aws-ecs", "aws-lambda"])
+    }
+
+    @Test("release.yml naming a provider release lacks is refused with the built-in providers' names")
+    func unknownProviderNamesTheBuiltInOnes() throws {
+        let error = try #require(throws: ReleaseError.self) {
+            try Self.configuration(Self.twoEnvironments.replacingOccurrences(of: "provider: heroku", with: "provider: herokuu"))
+        }
+        #expect(
+            error.message
+                == "/srv/crm/release.yml:7: environments.main.provider: unknown provider 'herokuu'; "
+                + "expected one of command, heroku, railway, digitalocean, aws-ecs, aws-lambda.")
+    }
+
     @Test("the command provider is built in, configured from the environment's block and the context's folder")
     func commandIsAvailable() throws {
         let configuration = try Self.configuration(Self.twoEnvironments)
-        let provider = try ProviderRegistry().provider(for: try configuration.environment(named: "develop"), context: Self.context())
+        let provider = try ProviderRegistry.builtIn.provider(for: try configuration.environment(named: "develop"), context: Self.context())
         let command = try #require(provider as? CommandProvider)
         #expect(command.configuration.deploy == "./deploy.sh")
         #expect(command.configuration.workdir == "/srv/crm/ops")
@@ -49,7 +67,8 @@ struct ProviderRegistryTests {
                 """, file: directory.file("release.yml"))
             let lines = Collected<String>()
             let environment = try configuration.environment(named: "develop")
-            let provider = try ProviderRegistry().provider(for: environment, context: Self.context(directory.path, output: { lines.append($0) }))
+            let context = Self.context(directory.path, output: { lines.append($0) })
+            let provider = try ProviderRegistry.builtIn.provider(for: environment, context: context)
             let release = ReleaseRecord(
                 id: 7, version: "2.0.0", commit: "abc1234", artifact: nil, notes: nil,
                 createdAt: Timestamp(seconds: 1_780_000_000), createdBy: "alice")
@@ -62,16 +81,16 @@ struct ProviderRegistryTests {
         }
     }
 
-    @Test("an environment using a provider this build lacks is a usage error naming the provider and the environment")
+    @Test("an environment using a provider the registry lacks is a usage error naming the provider, the environment and those it has")
     func missingProviderIsUsageError() throws {
         let configuration = try Self.configuration(Self.twoEnvironments)
         let error = try #require(throws: ReleaseError.self) {
-            try ProviderRegistry().provider(for: try configuration.environment(named: "main"), context: Self.context())
+            try ProviderRegistry([CommandProvider.self]).provider(for: try configuration.environment(named: "main"), context: Self.context())
         }
         #expect(error.code == .usage)
         #expect(error.message.contains("heroku"))
         #expect(error.message.contains("'main'"))
-        #expect(error.message.contains("command provider"), "the message should say what to do instead")
+        #expect(error.message.hasSuffix("it has command."), "the message should say what there is instead")
     }
 
     @Test("validate reports a bad command block with its file, line and key before anything runs")
@@ -88,7 +107,7 @@ struct ProviderRegistryTests {
                 command: {deploy: ./deploy.sh, timeout: soon}
             """)
         let error = try #require(throws: ReleaseError.self) {
-            try ProviderRegistry().validate(configuration, context: Self.context())
+            try ProviderRegistry.builtIn.validate(configuration, context: Self.context())
         }
         #expect(error.code == .usage)
         #expect(error.message.hasPrefix("/srv/crm/release.yml:8:"), "\(error.message)")
@@ -107,24 +126,24 @@ struct ProviderRegistryTests {
                 command: {rollback: ./rollback.sh}
             """)
         let error = try #require(throws: ReleaseError.self) {
-            try ProviderRegistry().validate(configuration, context: Self.context())
+            try ProviderRegistry.builtIn.validate(configuration, context: Self.context())
         }
         #expect(error.code == .usage)
         #expect(error.message.contains("release.yml:5:"))
         #expect(error.message.contains("missing key 'deploy'"))
     }
 
-    @Test("validate accepts good command blocks and leaves providers this build lacks to fail when used")
+    @Test("validate accepts good blocks, whatever credentials are missing (they are checked when used)")
     func validateAcceptsGoodConfiguration() throws {
         let configuration = try Self.configuration(Self.twoEnvironments)
         #expect(throws: Never.self) {
-            try ProviderRegistry().validate(configuration, context: Self.context())
+            try ProviderRegistry.builtIn.validate(configuration, context: Self.context())
         }
     }
 
-    @Test("register adds a provider that environments can then use")
+    @Test("register adds a provider that environments can then use, after those there were")
     func registerAddsProvider() throws {
-        var registry = ProviderRegistry()
+        var registry = ProviderRegistry([CommandProvider.self])
         let seen = Collected<String>()
         registry.register("heroku") { environment, context in
             seen.append("\(environment.name) in \(context.configurationDirectory)")
@@ -136,5 +155,6 @@ struct ProviderRegistryTests {
         let configuration = try Self.configuration(Self.twoEnvironments)
         _ = try registry.provider(for: try configuration.environment(named: "main"), context: Self.context())
         #expect(seen.values == ["main in /srv/crm"])
+        #expect(registry.names == ["command", "heroku"])
     }
 }

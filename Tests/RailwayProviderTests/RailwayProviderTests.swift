@@ -16,7 +16,7 @@ import Testing
                   develop:
                     provider: railway
                     railway: {project: proj-1, environment: env-dev, service: svc-api, poll_interval: 20ms, timeout: \(timeout)}
-                """, file: "release.yml"
+                """, file: "release.yml", providers: [RailwayProvider.providerName]
         ).environments[0]
     }
 

@@ -14,7 +14,7 @@ private func singleEnvironment(_ body: String) -> String {
 struct EnvironmentConfigurationTests {
     @Test(
         "each contract provider is accepted with its own block, kept for the provider to read",
-        arguments: ReleaseConfiguration.providerNames)
+        arguments: providerNames)
     func providers(name: String) throws {
         let config = try configuration(
             singleEnvironment(

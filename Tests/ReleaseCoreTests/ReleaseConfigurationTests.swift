@@ -381,11 +381,6 @@ struct ReleaseConfigurationTests {
         #expect(config.environments.map(\.promoteFrom) == [nil, "zeta", "alpha"])
     }
 
-    @Test("every contract provider name is known")
-    func providerNames() {
-        #expect(ReleaseConfiguration.providerNames == ["command", "heroku", "railway", "digitalocean", "aws-ecs", "aws-lambda"])
-    }
-
     @Test(
         "Identifier accepts names of letters, digits and -_.@/ starting with a letter or digit",
         arguments: [
@@ -427,7 +422,7 @@ struct ReleaseConfigurationTests {
             \(block)
             """
         #expect {
-            _ = try ReleaseConfiguration.parse(yaml: text, file: "release.yml")
+            _ = try configuration(text)
         } throws: { error in
             let text = "\(error)"
             return text.contains(message) && text.contains("release.yml:")

@@ -8,9 +8,13 @@ func instant(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) 
     try #require(Timestamp(parsing: text), "could not parse \(text)", sourceLocation: sourceLocation)
 }
 
+/// The provider names the parser is handed: `release`'s registry's, in its order (ProviderKitTests
+/// hold the registry to this list).
+let providerNames = ["command", "heroku", "railway", "digitalocean", "aws-ecs", "aws-lambda"]
+
 /// Parses release.yml text, failing the current test with the error message when it does not parse.
 func configuration(_ yaml: String, file: String = "release.yml") throws -> ReleaseConfiguration {
-    try ReleaseConfiguration.parse(yaml: yaml, file: file)
+    try ReleaseConfiguration.parse(yaml: yaml, file: file, providers: providerNames)
 }
 
 /// The message of the configuration error `yaml` produces, or a recorded failure when it parses.
@@ -19,7 +23,7 @@ func configError(
     sourceLocation: SourceLocation = #_sourceLocation
 ) -> String {
     do {
-        _ = try ReleaseConfiguration.parse(yaml: yaml, file: file)
+        _ = try configuration(yaml, file: file)
         Issue.record("expected a configuration error, but the file parsed", sourceLocation: sourceLocation)
         return ""
     } catch let error as ReleaseError {

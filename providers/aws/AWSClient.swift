@@ -65,6 +65,67 @@ struct AWSErrorAnswer: Sendable {
 
     var isThrottling: Bool { status == 429 || Self.throttling.contains(code) }
     var summary: String { message.isEmpty ? code : "\(code): \(message)" }
+
+    /// The answer as the shared table reads it: its row from AWS's error code, else the status.
+    func answer(to operation: String) -> ErrorAnswer {
+        let row: ErrorAnswer.Row =
+            if Self.credentials.contains(code) {
+                .rejected
+            } else if Self.denied.contains(code) {
+                .forbidden
+            } else if code.hasSuffix("NotFoundException") || code == "NotFound" {
+                .notFound
+            } else if isThrottling {
+                .busy
+            } else {
+                .init(status: status)
+            }
+        return ErrorAnswer(row: row, request: operation, status: status, says: summary)
+    }
+}
+
+/// What an AWS provider reaches its service with: credentials and region as the AWS CLI finds them
+/// (`AWSSession`), and the process environment, whose variables may point at another endpoint.
+public struct AWSAccess: ProviderCredentials {
+    /// The service.
+    let service: AWSService
+    /// The credentials and region.
+    let session: AWSSession
+    /// The process environment.
+    let environment: [String: String]
+    /// The provider's name, which is the key of its block, where `region` may be set.
+    let block: String
+
+    /// Resolves credentials and region for `service`; `region` is the block's.
+    init(_ service: AWSService, environment: [String: String], region: String?, block: String) {
+        self.service = service
+        session = AWSSession(environment: environment, configuredRegion: region)
+        self.environment = environment
+        self.block = block
+    }
+
+    /// Missing credentials or region are usage errors, with advice.
+    public func preflight() throws {
+        _ = try credentialsAndRegion()
+    }
+
+    /// A signing client; `lookupKeys` are the release.yml keys to check when AWS does not know a
+    /// resource.
+    func client(settings: ProviderSettings, lookupKeys: String) throws -> AWSClient {
+        let (credentials, region) = try credentialsAndRegion()
+        return AWSClient(
+            service: service, credentials: credentials, region: region, settings: settings, environment: environment, lookupKeys: lookupKeys)
+    }
+
+    private func credentialsAndRegion() throws -> (AWSCredentials, String) {
+        guard let credentials = session.credentials else {
+            throw ReleaseError.usage(session.missingCredentials ?? "No AWS credentials.")
+        }
+        guard let region = session.region else {
+            throw ReleaseError.usage("No AWS region: set `region` in the environment's \(block) block of release.yml, or AWS_REGION.")
+        }
+        return (credentials, region)
+    }
 }
 
 /// Signs and sends requests to one AWS service in one region, retrying throttling with backoff.
@@ -72,27 +133,31 @@ struct AWSClient: Sendable {
     let service: AWSService
     let region: String
     let endpoint: String
-    let api: APIClient
-    let hint: String
+    let api: PlatformAPI
 
     /// Resolves the endpoint (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, `api_url`, then the
-    /// public one for the region) and builds a signing client. `hint` says which release.yml keys
-    /// to check when AWS does not know a resource.
-    init(service: AWSService, credentials: AWSCredentials, region: String, apiURL: String?, environment: [String: String], hint: String) {
+    /// public one for the region) and builds a signing client. `lookupKeys` say which release.yml
+    /// keys to check when AWS does not know a resource.
+    init(
+        service: AWSService, credentials: AWSCredentials, region: String, settings: ProviderSettings, environment: [String: String],
+        lookupKeys: String
+    ) {
         self.service = service
         self.region = region
-        self.hint = hint
-        endpoint =
-            environment.nonEmpty(service.endpointVariable) ?? environment.nonEmpty("AWS_ENDPOINT_URL") ?? apiURL
-            ?? "https://\(service.signingName).\(region).amazonaws.com"
+        endpoint = settings.baseURL(
+            overriddenBy: [service.endpointVariable, "AWS_ENDPOINT_URL"], in: environment,
+            platform: "https://\(service.signingName).\(region).amazonaws.com")
         let signer = SigV4Signer(
             credentials: credentials, region: region, service: service.signingName,
             unsignedHeaders: SigV4Signer.sdkUnsignedHeaders)
-        api = APIClient(
-            configuration: .init(
-                baseURL: endpoint,
-                headers: [("Accept", "application/json"), ("User-Agent", "release/\(ReleaseInfo.version)")],
-                platform: service.title,
+        let errors = APIErrors(
+            credential: "the AWS credentials",
+            rejectedAdvice: "Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.",
+            forbiddenAdvice: { "Allow \(service.signingName):\($0) in the IAM policy of the user or role." }, lookupKeys: lookupKeys,
+            read: { AWSErrorAnswer(status: $0.status, headers: $0.headers, json: $0.body, text: $0.text).answer(to: $0.request) })
+        api = PlatformAPI(
+            .init(
+                baseURL: endpoint, headers: [("Accept", "application/json")], platform: service.title,
                 authorize: { method, url, headers, body in
                     guard let parts = URLComponents(string: url), let host = parts.host else { return headers }
                     let authority = parts.port.map { "\(host):\($0)" } ?? host
@@ -106,76 +171,18 @@ struct AWSClient: Sendable {
                 },
                 refusedWithoutActing: { response in
                     AWSErrorAnswer(status: response.status, headers: response.headers, body: response.body).isThrottling
-                }))
-    }
-
-    /// A client from resolved credentials and region; usage errors, with advice, when either is missing.
-    init(session: AWSSession, service: AWSService, apiURL: String?, environment: [String: String], hint: String) throws {
-        guard let credentials = session.credentials else {
-            throw ReleaseError.usage(session.missingCredentials ?? "No AWS credentials.")
-        }
-        guard let region = session.region else {
-            throw ReleaseError.usage(
-                "No AWS region: set `region` in the environment's "
-                    + "\(service.signingName == "ecs" ? "aws-ecs" : "aws-lambda") block of release.yml, or AWS_REGION.")
-        }
-        self.init(service: service, credentials: credentials, region: region, apiURL: apiURL, environment: environment, hint: hint)
+                }), errors: errors)
     }
 
     /// A JSON 1.1 call (ECS): `POST /` with `X-Amz-Target: <prefix>.<operation>`.
     func json11(_ target: String, _ operation: String, _ input: JSONValue, retryable: Bool) async throws -> JSONValue {
-        try await call(
-            .POST, "/", body: input, contentType: "application/x-amz-json-1.1",
+        try await api.call(
+            .POST, "/", json: input, contentType: "application/x-amz-json-1.1",
             headers: [("X-Amz-Target", "\(target).\(operation)")], retryable: retryable, label: operation)
     }
 
     /// A REST-JSON call (Lambda).
     func rest(_ method: HTTPMethod, _ path: String, _ input: JSONValue? = nil, operation: String) async throws -> JSONValue {
-        try await call(
-            method, path, body: input, contentType: input == nil ? nil : "application/json", headers: [],
-            retryable: nil, label: operation)
-    }
-
-    private func call(
-        _ method: HTTPMethod, _ path: String, body: JSONValue?, contentType: String?, headers: [(String, String)],
-        retryable: Bool?, label: String
-    ) async throws -> JSONValue {
-        let response: APIClient.Response
-        do {
-            response = try await api.send(
-                method, path, body: body.map { Array($0.text.utf8) }, contentType: contentType,
-                headers: headers, retryable: retryable, label: label)
-        } catch let error as APIClient.StatusError {
-            throw failure(label, AWSErrorAnswer(status: error.status, headers: error.headers, json: error.body, text: error.text))
-        }
-        if response.body.isEmpty { return .object([]) }
-        guard let json = response.json else {
-            throw ProviderError(.unreachable, "\(service.title) answered \(label) with something that is not JSON.")
-        }
-        return json
-    }
-
-    /// The error to show for an AWS error answer: its code and message as AWS gave them.
-    func failure(_ operation: String, _ answer: AWSErrorAnswer) -> ProviderError {
-        let says = answer.summary
-        if AWSErrorAnswer.credentials.contains(answer.code) || answer.status == 401 {
-            return ProviderError(
-                .configuration,
-                "\(service.title) rejected the AWS credentials (\(operation): \(says)). Check "
-                    + "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.")
-        }
-        if AWSErrorAnswer.denied.contains(answer.code) || answer.status == 403 {
-            return ProviderError(
-                .configuration,
-                "The AWS credentials may not call \(operation) (\(says)). Allow "
-                    + "\(service.signingName):\(operation) in the IAM policy of the user or role.")
-        }
-        if answer.code.hasSuffix("NotFoundException") || answer.code == "NotFound" || answer.status == 404 {
-            return ProviderError(.configuration, "\(service.title) in \(region) refused \(operation): \(says). Check \(hint) in release.yml.")
-        }
-        if answer.isThrottling || answer.status >= 500 {
-            return ProviderError(.unreachable, "\(service.title) kept refusing \(operation) (\(says)); try again later.")
-        }
-        return ProviderError(.failed, "\(service.title) refused \(operation): \(says).")
+        try await api.call(method, path, json: input, label: operation)
     }
 }

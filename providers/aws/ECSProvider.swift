@@ -6,9 +6,12 @@ import ReleaseCore
 /// task definition with the configured container's image set to the artifact, points the service
 /// at it with `UpdateService`, and waits until the service is stable. Rolls back by pointing the
 /// service at the task definition recorded when the older release went live.
-public struct ECSProvider: DeploymentProvider {
+public struct ECSProvider: PlatformProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "aws-ecs"
+
     /// The `aws-ecs:` block of an environment.
-    public struct Configuration: Sendable, Equatable {
+    public struct Configuration: ProviderBlock, Equatable {
         /// The region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
         public var region: String?
         /// The cluster's name or ARN.
@@ -17,23 +20,19 @@ public struct ECSProvider: DeploymentProvider {
         public var service: String
         /// The container whose image is the artifact.
         public var container: String
-        /// The API base URL.
-        public var apiURL: String?
-        /// How often to look at the service while it rolls out (default 5s).
-        public var pollInterval: TimeSpan
-        /// How long a rollout may take (default 30m).
-        public var timeout: TimeSpan
+        /// `api_url`, `poll_interval` while the service rolls out (default 5s), `timeout` for a
+        /// rollout (default 30m).
+        public var settings: ProviderSettings
 
         /// Reads and validates the block.
         public init(reader: ConfigReader) throws {
-            let entries = try reader.mapping(allowed: ["region", "cluster", "service", "container", "api_url", "poll_interval", "timeout"])
+            let (entries, settings) = try ProviderSettings.read(
+                reader, keys: ["region", "cluster", "service", "container"], pollInterval: .seconds(5), timeout: .minutes(30))
             region = try entries["region"]?.string()
             cluster = try entries.required("cluster", "the ECS cluster's name").string()
             service = try entries.required("service", "the ECS service's name").string()
             container = try entries.required("container", "the name of the container in the task definition whose image is deployed").string()
-            apiURL = try entries["api_url"]?.string()
-            pollInterval = try entries["poll_interval"]?.timeSpan() ?? .seconds(5)
-            timeout = try entries["timeout"]?.timeSpan() ?? .minutes(30)
+            self.settings = settings
         }
     }
 
@@ -46,27 +45,22 @@ public struct ECSProvider: DeploymentProvider {
     ]
 
     let configuration: Configuration
-    let session: AWSSession
-    let environment: [String: String]
+    /// Credentials and region, from the block and the process environment.
+    public let credentials: AWSAccess
     let progress: @Sendable (String) -> Void
 
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        self.environment = environment
-        session = AWSSession(environment: environment, configuredRegion: configuration.region)
+        credentials = AWSAccess(.ecs, environment: environment, region: configuration.region, block: Self.providerName)
         self.progress = progress
     }
 
-    /// Missing credentials or region are configuration errors before any work starts.
-    public func preflight() throws {
-        _ = try client()
-    }
+    /// The keys to check when ECS does not know the service.
+    static let lookupKeys = blockKeys("cluster", "service", "region")
 
     func client() throws -> AWSClient {
-        try AWSClient(
-            session: session, service: .ecs, apiURL: configuration.apiURL, environment: environment,
-            hint: "`aws-ecs.cluster`, `aws-ecs.service` and `aws-ecs.region`")
+        try credentials.client(settings: configuration.settings, lookupKeys: Self.lookupKeys)
     }
 
     private var name: String { "service \(configuration.service) in cluster \(configuration.cluster)" }
@@ -160,47 +154,37 @@ public struct ECSProvider: DeploymentProvider {
         let reason = answer["failures"]?.arrayValue?.first?["reason"]?.stringValue ?? "INACTIVE"
         throw ProviderError(
             .configuration,
-            "ECS has no active \(name) in \(ecs.region) (\(reason)). Check `aws-ecs.cluster`, `aws-ecs.service` "
-                + "and `aws-ecs.region` in release.yml.")
+            "ECS has no active \(name) in \(ecs.region) (\(reason)). Check \(Self.lookupKeys) in release.yml.")
     }
 
     /// Stable: the service uses our task definition, has one deployment, PRIMARY, its rollout
     /// COMPLETED and as many tasks running as desired. FAILED, someone else's task definition or
     /// the deadline end the wait with a failure the engine answers with its rollback.
     private func waitUntilStable(_ ecs: AWSClient, taskDefinition: String) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: configuration.timeout.duration)
-        var last = ""
-        while true {
-            let service = try await describeService(ecs)
-            let state = Self.rollout(of: service, expecting: taskDefinition)
-            if state.description != last {
-                progress("ECS \(configuration.service): \(state.description)")
-                last = state.description
-            }
+        let wanted = Self.shortName(taskDefinition)
+        try await configuration.settings.poller(progress: progress).wait {
+            Self.rollout(of: try await describeService(ecs), expecting: taskDefinition)
+        } report: { state in
+            "ECS \(configuration.service): \(state.description)"
+        } until: { state in
             switch state {
             case .stable:
-                return
+                return ()
             case let .failed(reason):
-                throw ProviderError(
-                    .failed,
-                    "The ECS rollout of \(Self.shortName(taskDefinition)) on \(name) failed: "
-                        + "\(reason).", serving: .failedRelease)
+                throw ProviderError(.failed, "The ECS rollout of \(wanted) on \(name) failed: \(reason).", serving: .failedRelease)
             case let .replaced(other):
                 throw ProviderError(
                     .failed,
-                    "ECS \(name) now uses \(Self.shortName(other)) instead of \(Self.shortName(taskDefinition)) (its "
+                    "ECS \(name) now uses \(Self.shortName(other)) instead of \(wanted) (its "
                         + "deployment circuit breaker may have rolled back, or someone else deployed).", serving: .failedRelease)
             case .inProgress:
-                break
+                return nil
             }
-            if clock.now >= deadline {
-                throw ProviderError(
-                    .failed,
-                    "ECS \(name) did not become stable on \(Self.shortName(taskDefinition)) within "
-                        + "\(configuration.timeout) (last: \(last)).", serving: .failedRelease)
-            }
-            try await Task.sleep(for: configuration.pollInterval.duration)
+        } expired: { last in
+            throw ProviderError(
+                .failed,
+                "ECS \(name) did not become stable on \(wanted) within \(configuration.settings.timeout) (last: "
+                    + "\(last?.description ?? "unknown")).", serving: .failedRelease)
         }
     }
 

@@ -6,31 +6,29 @@ import ReleaseCore
 /// waits for the update, `PublishVersion` (only of the code it uploaded), then `UpdateAlias` to
 /// the new version. Rolls back by moving the alias to the version recorded when the older release
 /// went live.
-public struct LambdaProvider: DeploymentProvider {
+public struct LambdaProvider: PlatformProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "aws-lambda"
+
     /// The `aws-lambda:` block of an environment.
-    public struct Configuration: Sendable, Equatable {
+    public struct Configuration: ProviderBlock, Equatable {
         /// The region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
         public var region: String?
         /// The function's name or ARN.
         public var function: String
         /// The alias that serves traffic.
         public var alias: String
-        /// The API base URL.
-        public var apiURL: String?
-        /// How often to look at a code update (default 2s).
-        public var pollInterval: TimeSpan
-        /// How long a code update may take (default 10m).
-        public var timeout: TimeSpan
+        /// `api_url`, `poll_interval` for a code update (default 2s), `timeout` for one (default 10m).
+        public var settings: ProviderSettings
 
         /// Reads and validates the block.
         public init(reader: ConfigReader) throws {
-            let entries = try reader.mapping(allowed: ["region", "function", "alias", "api_url", "poll_interval", "timeout"])
+            let (entries, settings) = try ProviderSettings.read(
+                reader, keys: ["region", "function", "alias"], pollInterval: .seconds(2), timeout: .minutes(10))
             region = try entries["region"]?.string()
             function = try entries.required("function", "the Lambda function's name").string()
             alias = try entries.required("alias", "the alias that serves traffic, such as live").string()
-            apiURL = try entries["api_url"]?.string()
-            pollInterval = try entries["poll_interval"]?.timeSpan() ?? .seconds(2)
-            timeout = try entries["timeout"]?.timeSpan() ?? .minutes(10)
+            self.settings = settings
         }
     }
 
@@ -97,27 +95,19 @@ public struct LambdaProvider: DeploymentProvider {
     }
 
     let configuration: Configuration
-    let session: AWSSession
-    let environment: [String: String]
+    /// Credentials and region, from the block and the process environment.
+    public let credentials: AWSAccess
     let progress: @Sendable (String) -> Void
 
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        self.environment = environment
-        session = AWSSession(environment: environment, configuredRegion: configuration.region)
+        credentials = AWSAccess(.lambda, environment: environment, region: configuration.region, block: Self.providerName)
         self.progress = progress
     }
 
-    /// Missing credentials or region are configuration errors before any work starts.
-    public func preflight() throws {
-        _ = try client()
-    }
-
     func client() throws -> AWSClient {
-        try AWSClient(
-            session: session, service: .lambda, apiURL: configuration.apiURL, environment: environment,
-            hint: "`aws-lambda.function`, `aws-lambda.alias` and `aws-lambda.region`")
+        try credentials.client(settings: configuration.settings, lookupKeys: Self.blockKeys("function", "alias", "region"))
     }
 
     private var functionPath: String { "/2015-03-31/functions/\(SigV4Signer.uriEncode(configuration.function))" }
@@ -170,11 +160,11 @@ public struct LambdaProvider: DeploymentProvider {
     /// On a promotion from an alias of the same function in the same region, the version the
     /// source serves (a published version never changes), else nil.
     func sameFunctionVersion(_ request: DeploymentRequest) -> String? {
-        guard request.kind == .promote, let source = request.sourceEnvironment, source.provider == "aws-lambda",
-            let settings = try? Configuration(reader: source.providerSettings),
-            settings.function == configuration.function,
-            AWSSession(environment: environment, configuredRegion: settings.region).region == session.region,
-            settings.apiURL == configuration.apiURL,
+        guard request.kind == .promote, let source = request.sourceEnvironment, source.provider == Self.providerName,
+            let sourceBlock = try? Configuration(reader: source.providerSettings),
+            sourceBlock.function == configuration.function,
+            AWSSession(environment: credentials.environment, configuredRegion: sourceBlock.region).region == credentials.session.region,
+            sourceBlock.settings.apiURL == configuration.settings.apiURL,
             request.sourceReference?["function"]?.stringValue == configuration.function,
             let version = request.sourceReference?["version"]?.stringValue
         else { return nil }
@@ -226,30 +216,33 @@ public struct LambdaProvider: DeploymentProvider {
     /// Waits until the function's last update is Successful; Failed or the deadline is a failure
     /// (the alias still serves the old version then).
     private func waitForUpdate(_ lambda: AWSClient) async throws {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: configuration.timeout.duration)
-        var last = ""
-        while true {
-            let answer = try await lambda.rest(.GET, "\(functionPath)/configuration", operation: "GetFunctionConfiguration")
-            let status = answer["LastUpdateStatus"]?.stringValue ?? "Successful"
-            let state = answer["State"]?.stringValue ?? "Active"
-            if "\(status)/\(state)" != last, status != "Successful" {
-                progress("Lambda \(name): update \(status), state \(state)")
-            }
-            last = "\(status)/\(state)"
-            if status == "Failed" || state == "Failed" {
+        let poller = configuration.settings.poller(progress: progress)
+        try await poller.wait {
+            try await lambda.rest(.GET, "\(functionPath)/configuration", operation: "GetFunctionConfiguration")
+        } report: { answer in
+            let update = Self.update(answer)
+            return update.status == "Successful" ? nil : "Lambda \(name): \(update)"
+        } until: { answer in
+            let update = Self.update(answer)
+            if update.status == "Failed" || update.state == "Failed" {
                 let reason = answer["LastUpdateStatusReason"]?.stringValue ?? answer["StateReason"]?.stringValue ?? "no reason given"
                 let code = answer["LastUpdateStatusReasonCode"]?.stringValue ?? answer["StateReasonCode"]?.stringValue
                 throw ProviderError(.failed, "Lambda could not update the code of \(name): \(code.map { "\($0): " } ?? "")\(reason).")
             }
-            if status == "Successful" && state != "Pending" { return }
-            if clock.now >= deadline {
-                throw ProviderError(
-                    .failed,
-                    "The code update of Lambda \(name) did not finish within \(configuration.timeout) (last: update "
-                        + "\(status), state \(state)).")
-            }
-            try await Task.sleep(for: configuration.pollInterval.duration)
+            return update.status == "Successful" && update.state != "Pending" ? () : nil
+        } expired: { last in
+            throw poller.notFinished("The code update of Lambda \(name)", last: last.map { "\(Self.update($0))" })
         }
+    }
+
+    /// Where a function's last code update stands, from GetFunctionConfiguration.
+    struct Update: CustomStringConvertible {
+        var status: String
+        var state: String
+        var description: String { "update \(status), state \(state)" }
+    }
+
+    static func update(_ answer: JSONValue) -> Update {
+        Update(status: answer["LastUpdateStatus"]?.stringValue ?? "Successful", state: answer["State"]?.stringValue ?? "Active")
     }
 }

@@ -6,73 +6,58 @@ import ReleaseCore
 /// Deploys to DigitalOcean App Platform: sets the component's image tag or digest in the app spec
 /// and follows the deployment that starts (or forces a build without an image); rolls back to a
 /// recorded deployment after validating it, then commits the rollback once verified, or reverts it.
-public struct DigitalOceanProvider: DeploymentProvider {
+public struct DigitalOceanProvider: PlatformProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "digitalocean"
+
     /// The `digitalocean:` block of an environment.
-    public struct Configuration: Sendable, Equatable {
+    public struct Configuration: ProviderBlock, Equatable {
         /// The app's id.
         public var app: String
         /// The component (service) whose image is set.
         public var component: String
-        /// The API base URL (default https://api.digitalocean.com).
-        public var apiURL: String?
-        /// How often to poll a deployment (default 3s).
-        public var pollInterval: TimeSpan
-        /// How long a deployment may take (default 30m).
-        public var timeout: TimeSpan
+        /// `api_url` (default https://api.digitalocean.com), `poll_interval` for a deployment
+        /// (default 3s), `timeout` for one (default 30m).
+        public var settings: ProviderSettings
 
         /// Reads and validates the block.
         public init(reader: ConfigReader) throws {
-            let entries = try reader.mapping(allowed: ["app", "component", "api_url", "poll_interval", "timeout"])
+            let (entries, settings) = try ProviderSettings.read(
+                reader, keys: ["app", "component"], pollInterval: .seconds(3), timeout: .minutes(30))
             app = try entries.required("app", "the App Platform app id").string()
             component = try entries.required("component", "the name of the service whose image is deployed").string()
-            apiURL = try entries["api_url"]?.string()
-            pollInterval = try entries["poll_interval"]?.timeSpan() ?? .seconds(3)
-            timeout = try entries["timeout"]?.timeSpan() ?? .minutes(30)
+            self.settings = settings
         }
     }
 
     static let failures: Set<String> = ["ERROR", "CANCELED", "SUPERSEDED"]
 
     let configuration: Configuration
-    let token: String?
-    let baseURL: String
+    /// The token, from the process environment.
+    public let credentials: APICredential
+    let api: PlatformAPI
     let progress: @Sendable (String) -> Void
 
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        token = environment.secret("DIGITALOCEAN_ACCESS_TOKEN")
-        baseURL = environment.nonEmpty("DIGITALOCEAN_API_URL") ?? configuration.apiURL ?? "https://api.digitalocean.com"
+        credentials = APICredential(
+            "DIGITALOCEAN_ACCESS_TOKEN", in: environment, advice: "a DigitalOcean API token with write access to the app and try again")
+        let api = APIClient.Configuration(
+            baseURL: configuration.settings.baseURL(
+                overriddenBy: ["DIGITALOCEAN_API_URL"], in: environment, platform: "https://api.digitalocean.com"),
+            headers: [credentials.bearer, ("Accept", "application/json")], platform: "DigitalOcean")
+        let errors = APIErrors(token: credentials, forbiddenAdvice: { _ in "Use a token with write scope." }, lookupKeys: Self.blockKeys("app"))
+        self.api = PlatformAPI(api, errors: errors)
         self.progress = progress
-    }
-
-    /// A missing token is a configuration error before any work starts.
-    public func preflight() throws {
-        guard token != nil else {
-            throw ReleaseError.usage(
-                "DIGITALOCEAN_ACCESS_TOKEN is not set. Export a DigitalOcean API token with write access to the app and "
-                    + "try again.")
-        }
-    }
-
-    var api: APIClient {
-        APIClient(
-            configuration: .init(
-                baseURL: baseURL,
-                headers: [
-                    ("Authorization", "Bearer \(token ?? "")"), ("Accept", "application/json"),
-                    ("User-Agent", "release/\(ReleaseInfo.version)"),
-                ],
-                platform: "DigitalOcean"))
     }
 
     private var appPath: String { "/v2/apps/\(configuration.app)" }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        try preflight()
         let deployment: String
         if let image = ImageReference(artifact: request.release.artifact) {
-            let app = try await call(.GET, appPath)
+            let app = try await api.call(.GET, appPath)
             guard case var .object(spec)? = app["app"]?["spec"] else {
                 throw ProviderError(
                     .unreachable,
@@ -81,7 +66,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
             }
             spec = try Self.setting(image, on: configuration.component, in: spec, app: configuration.app)
             progress("Setting \(configuration.component)'s image to \(image.description) in app \(configuration.app)…")
-            let updated = try await call(.PUT, appPath, json: .object([("spec", .object(spec))]))
+            let updated = try await api.call(.PUT, appPath, json: .object([("spec", .object(spec))]))
             if let id = updated["app"]?["in_progress_deployment"]?["id"]?.stringValue ?? updated["app"]?["pending_deployment"]?["id"]?.stringValue {
                 deployment = id
             } else {
@@ -89,7 +74,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
             }
         } else {
             progress("Deploying app \(configuration.app) with a fresh build (the release names no image)…")
-            let created = try await call(.POST, "\(appPath)/deployments", json: .object([("force_build", .bool(true))]))
+            let created = try await api.call(.POST, "\(appPath)/deployments", json: .object([("force_build", .bool(true))]))
             guard let id = created["deployment"]?["id"]?.stringValue else {
                 throw ProviderError(.unreachable, "DigitalOcean did not return the deployment it started.")
             }
@@ -100,12 +85,11 @@ public struct DigitalOceanProvider: DeploymentProvider {
     }
 
     public func rollback(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        try preflight()
         guard let target = request.targetReference?["deployment"]?.stringValue else {
             return try await deploy(request, record: record)
         }
         let body = JSONValue.object([("deployment_id", .string(target)), ("skip_pin", .bool(false))])
-        let validation = try await call(.POST, "\(appPath)/rollback/validate", json: body)
+        let validation = try await api.call(.POST, "\(appPath)/rollback/validate", json: body)
         for warning in validation["warnings"]?.arrayValue ?? [] {
             progress("DigitalOcean warns: \(warning["message"]?.stringValue ?? warning.text)")
         }
@@ -114,7 +98,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
             throw ProviderError(.failed, "DigitalOcean refused to roll app \(configuration.app) back to deployment \(target): \(reason).")
         }
         progress("Rolling app \(configuration.app) back to deployment \(target)…")
-        let created = try await call(.POST, "\(appPath)/rollback", json: body)
+        let created = try await api.call(.POST, "\(appPath)/rollback", json: body)
         guard let id = created["deployment"]?["id"]?.stringValue else {
             throw ProviderError(.unreachable, "DigitalOcean did not return the rollback deployment.")
         }
@@ -123,7 +107,6 @@ public struct DigitalOceanProvider: DeploymentProvider {
     }
 
     public func resume(_ request: DeploymentRequest, operation: JSONValue, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        try preflight()
         if let deployment = operation["deployment"]?.stringValue {
             progress("Following DigitalOcean deployment \(deployment) that the previous run started…")
             return try await follow(deployment, rollback: operation["pinned"] == .bool(true))
@@ -134,18 +117,17 @@ public struct DigitalOceanProvider: DeploymentProvider {
     /// A verified rollback is committed so the app is not left pinned; a failed one is reverted.
     public func settle(_ request: DeploymentRequest, outcome: JSONValue, healthy: Bool) async throws {
         guard outcome["pinned"] == .bool(true) else { return }
-        try preflight()
         if healthy {
-            _ = try await call(.POST, "\(appPath)/rollback/commit")
+            _ = try await api.call(.POST, "\(appPath)/rollback/commit")
             progress("Committed the rollback of app \(configuration.app): it is no longer pinned.")
         } else {
-            _ = try await call(.POST, "\(appPath)/rollback/revert")
+            _ = try await api.call(.POST, "\(appPath)/rollback/revert")
             progress("Reverted the failed rollback of app \(configuration.app).")
         }
     }
 
     private func newestDeployment() async throws -> String {
-        let list = try await call(.GET, "\(appPath)/deployments?page=1&per_page=1")
+        let list = try await api.call(.GET, "\(appPath)/deployments?page=1&per_page=1")
         guard let id = list["deployments"]?.arrayValue?.first?["id"]?.stringValue else {
             throw ProviderError(.failed, "DigitalOcean accepted the new spec of app \(configuration.app) but started no deployment.")
         }
@@ -155,7 +137,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
     /// What the app serves after `deployment` failed, as DigitalOcean says: a failed deployment
     /// never becomes the active one, which stays what it was.
     private func serving(instead deployment: String) async throws -> ProviderError.Serving {
-        let app = try await call(.GET, appPath)
+        let app = try await api.call(.GET, appPath)
         guard let active = app["app"]?["active_deployment"]?["id"]?.stringValue else {
             return .unknown
         }
@@ -163,40 +145,30 @@ public struct DigitalOceanProvider: DeploymentProvider {
     }
 
     private func follow(_ deployment: String, rollback: Bool) async throws -> DeploymentOutcome {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: configuration.timeout.duration)
-        var last = ""
-        var malformed = 0
-        while true {
-            do {
-                let answer = try await call(.GET, "\(appPath)/deployments/\(deployment)")
-                malformed = 0
-                let phase = answer["deployment"]?["phase"]?.stringValue ?? ""
-                if phase != last {
-                    progress("DigitalOcean deployment \(deployment): \(phase)")
-                    last = phase
-                }
-                if phase == "ACTIVE" {
-                    var reference: [(String, JSONValue)] = [("deployment", .string(deployment)), ("app", .string(configuration.app))]
-                    if rollback { reference.append(("pinned", .bool(true))) }
-                    return DeploymentOutcome(liveReference: .object(reference), summary: "DigitalOcean deployment \(deployment)")
-                }
-                if Self.failures.contains(phase) {
-                    let ended = "DigitalOcean deployment \(deployment) ended \(phase)\(Self.failingStep(answer["deployment"])))."
-                    throw ProviderError(.failed, ended, serving: try await serving(instead: deployment))
-                }
-            } catch is MalformedAnswer {
-                malformed += 1
-                if malformed >= 5 { throw ProviderError(.unreachable, "DigitalOcean kept answering with malformed JSON.") }
-            }
-            if clock.now >= deadline {
+        let subject = "DigitalOcean deployment \(deployment)"
+        let poller = configuration.settings.poller(progress: progress)
+        return try await poller.wait {
+            try await api.call(.GET, "\(appPath)/deployments/\(deployment)")["deployment"]
+        } report: { answer in
+            "\(subject): \(Self.phase(answer))"
+        } until: { answer in
+            let phase = Self.phase(answer)
+            if Self.failures.contains(phase) {
                 throw ProviderError(
-                    .failed,
-                    "DigitalOcean deployment \(deployment) did not finish within \(configuration.timeout) (last phase "
-                        + "\(last.isEmpty ? "unknown" : last)).")
+                    .failed, "\(subject) ended \(phase)\(Self.failingStep(answer)).", serving: try await serving(instead: deployment))
             }
-            try await Task.sleep(for: configuration.pollInterval.duration)
+            guard phase == "ACTIVE" else { return nil }
+            var reference: [(String, JSONValue)] = [("deployment", .string(deployment)), ("app", .string(configuration.app))]
+            if rollback { reference.append(("pinned", .bool(true))) }
+            return DeploymentOutcome(liveReference: .object(reference), summary: subject)
+        } expired: { last in
+            throw poller.notFinished(subject, last: "phase \(last.map(Self.phase) ?? "unknown")")
         }
+    }
+
+    /// A deployment's phase, "unknown" when the answer has none.
+    static func phase(_ deployment: JSONValue?) -> String {
+        deployment?["phase"]?.stringValue ?? "unknown"
     }
 
     /// ": step build failed: <reason>" from the deployment's progress, if any step failed.
@@ -212,45 +184,6 @@ public struct DigitalOceanProvider: DeploymentProvider {
         let name = step["name"]?.stringValue ?? "a step"
         let reason = step["reason"]?["message"]?.stringValue ?? step["reason"]?["code"]?.stringValue ?? "no reason given"
         return ": step \(name) failed: \(reason)"
-    }
-
-    struct MalformedAnswer: Error {}
-
-    private func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil) async throws -> JSONValue {
-        do {
-            let response = try await api.send(method, path, json: json)
-            if response.body.isEmpty { return .object([]) }
-            guard let body = response.json else {
-                if method == .GET { throw MalformedAnswer() }
-                throw ProviderError(
-                    .unreachable,
-                    "DigitalOcean answered \(method.rawValue) \(path) with malformed JSON; it may have acted, so "
-                        + "check the app before retrying.")
-            }
-            return body
-        } catch let error as APIClient.StatusError {
-            let id = error.body?["id"]?.stringValue
-            let message = error.body?["message"]?.stringValue ?? error.text
-            let says = "\(id.map { "\($0): " } ?? "")\(message)"
-            switch error.status {
-            case 401:
-                throw ProviderError(.configuration, "DigitalOcean rejected DIGITALOCEAN_ACCESS_TOKEN (HTTP 401, \(says)). Set it to a valid token.")
-            case 403:
-                throw ProviderError(
-                    .configuration,
-                    "DIGITALOCEAN_ACCESS_TOKEN may not change app \(configuration.app) (HTTP 403, \(says)). Use "
-                        + "a token with write scope.")
-            case 404:
-                throw ProviderError(
-                    .configuration,
-                    "DigitalOcean does not know \(error.request) (HTTP 404, \(says)). Check `digitalocean.app` "
-                        + "in release.yml.")
-            case 429, 500...599:
-                throw ProviderError(.unreachable, "DigitalOcean kept failing \(error.request) (HTTP \(error.status), \(says)).")
-            default:
-                throw ProviderError(.failed, "DigitalOcean refused \(error.request) (HTTP \(error.status), \(says)).")
-            }
-        }
     }
 
     /// The spec with the component's image set; an error naming the components when it is missing.
@@ -285,7 +218,7 @@ public struct DigitalOceanProvider: DeploymentProvider {
         throw ProviderError(
             .configuration,
             "App \(app) has no service, worker or job named '\(component)' (it has "
-                + "\(names.isEmpty ? "none" : names.joined(separator: ", "))). Fix `digitalocean.component` in release.yml.")
+                + "\(names.isEmpty ? "none" : names.joined(separator: ", "))). Fix \(blockKeys("component")) in release.yml.")
     }
 }
 

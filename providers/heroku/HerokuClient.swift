@@ -3,29 +3,28 @@ import NIOHTTP1
 import ProviderKit
 import ReleaseCore
 
-/// The few Platform API calls the provider needs, with Heroku's errors turned into sentences.
+/// The few Platform API calls the provider needs, and the shapes of their answers.
 struct HerokuClient: Sendable {
-    let api: APIClient
+    let api: PlatformAPI
     let app: String
 
-    struct Build: Sendable {
+    /// A build or a release, which is `pending` until it succeeds or fails.
+    protocol Settling {
+        var status: String { get }
+    }
+
+    struct Build: Settling, Sendable {
         var id: String
         var status: String
         var releaseID: String?
         var slugID: String?
     }
 
-    struct Release: Sendable {
+    struct Release: Settling, Sendable {
         var id: String
         var version: Int
         var status: String
         var slugID: String?
-    }
-
-    /// A 2xx answer whose body was not the JSON the schema describes.
-    struct MalformedAnswer: Error, CustomStringConvertible {
-        var request: String
-        var description: String { "Heroku answered \(request) with malformed JSON." }
     }
 
     private var appPath: String {
@@ -35,105 +34,70 @@ struct HerokuClient: Sendable {
     func createBuild(url: String, version: String?) async throws -> Build {
         var source: [(String, JSONValue)] = [("url", .string(url))]
         if let version { source.append(("version", .string(version))) }
-        let answer = try await call(.POST, "\(appPath)/builds", json: .object([("source_blob", .object(source))]))
-        return try build(from: answer, "POST \(appPath)/builds")
+        let path = "\(appPath)/builds"
+        return try build(from: try await api.call(.POST, path, json: .object([("source_blob", .object(source))])), .POST, path)
     }
 
     func build(_ id: String) async throws -> Build {
-        try build(from: try await call(.GET, "\(appPath)/builds/\(id)"), "GET build \(id)")
+        let path = "\(appPath)/builds/\(id)"
+        return try build(from: try await api.call(.GET, path), .GET, path)
     }
 
     func createRelease(slug: String, description: String) async throws -> Release {
-        let answer = try await call(.POST, "\(appPath)/releases", json: .object([("slug", .string(slug)), ("description", .string(description))]))
-        return try release(from: answer, "POST \(appPath)/releases")
+        try await newRelease(.object([("slug", .string(slug)), ("description", .string(description))]))
     }
 
     func rollback(to release: String) async throws -> Release {
-        let answer = try await call(.POST, "\(appPath)/releases", json: .object([("release", .string(release))]))
-        return try self.release(from: answer, "POST \(appPath)/releases")
+        try await newRelease(.object([("release", .string(release))]))
+    }
+
+    private func newRelease(_ body: JSONValue) async throws -> Release {
+        let path = "\(appPath)/releases"
+        return try release(from: try await api.call(.POST, path, json: body), .POST, path)
     }
 
     func release(_ id: String) async throws -> Release {
-        try release(from: try await call(.GET, "\(appPath)/releases/\(id)"), "GET release \(id)")
+        let path = "\(appPath)/releases/\(id)"
+        return try release(from: try await api.call(.GET, path), .GET, path)
     }
 
     func latestRelease() async throws -> Release? {
-        let answer = try await call(.GET, "\(appPath)/releases", headers: [("Range", "version ..; max=1, order=desc")])
-        guard let items = answer?.arrayValue else { throw MalformedAnswer(request: "GET \(appPath)/releases") }
-        return try items.first.map { try release(from: $0, "GET \(appPath)/releases") }
+        let path = "\(appPath)/releases"
+        let answer = try await api.call(.GET, path, headers: [("Range", "version ..; max=1, order=desc")])
+        guard let items = answer.arrayValue else { throw api.malformed("GET \(path)") }
+        return try items.first.map { try release(from: $0, .GET, path) }
     }
 
     /// The release a formation update created: the newest one after `version`.
     func releaseAfter(version: Int) async throws -> Release {
-        for _ in 0..<10 {
-            if let latest = try await latestRelease(), latest.version > version { return latest }
-            try await Task.sleep(for: .milliseconds(500))
+        try await Poller(interval: .milliseconds(500), timeout: .seconds(5)).wait {
+            try await latestRelease()
+        } until: { latest in
+            latest.flatMap { $0.version > version ? $0 : nil }
+        } expired: { _ in
+            throw ProviderError(.failed, "Heroku accepted the image for \(app) but no new release appeared.")
         }
-        throw ProviderError(.failed, "Heroku accepted the image for \(app) but no new release appeared.")
     }
 
     func updateFormation(image: String) async throws {
-        _ = try await call(
+        _ = try await api.call(
             .PATCH, "\(appPath)/formation",
             json: .object([("updates", .array([.object([("type", .string("web")), ("docker_image", .string(image))])]))]),
             headers: [("Accept", HerokuProvider.dockerAccept)])
     }
 
-    private func call(_ method: HTTPMethod, _ path: String, json: JSONValue? = nil, headers: [(String, String)] = []) async throws -> JSONValue? {
-        do {
-            let response = try await api.send(method, path, json: json, headers: headers)
-            guard let body = response.json else {
-                if method == .GET { throw MalformedAnswer(request: "\(method.rawValue) \(path)") }
-                throw ProviderError(
-                    .unreachable,
-                    "Heroku answered \(method.rawValue) \(path) with malformed JSON; the operation may have "
-                        + "started, so check the app on Heroku before retrying.")
-            }
-            return body
-        } catch let error as APIClient.StatusError {
-            throw translate(error)
-        }
-    }
-
-    private func translate(_ error: APIClient.StatusError) -> ProviderError {
-        let id = error.body?["id"]?.stringValue
-        let message = error.body?["message"]?.stringValue ?? error.text
-        let herokuSays = "\(id.map { "\($0): " } ?? "")\(message)"
-        switch error.status {
-        case 401:
-            return ProviderError(
-                .configuration,
-                "Heroku rejected HEROKU_API_KEY (HTTP 401, \(herokuSays)). Set HEROKU_API_KEY to a valid token "
-                    + "(`heroku authorizations:create`).")
-        case 403:
-            return ProviderError(
-                .configuration,
-                "HEROKU_API_KEY may not do this on \(app) (HTTP 403, \(herokuSays)). Use a token of an account "
-                    + "with deploy access to the app.")
-        case 404:
-            return ProviderError(
-                .configuration,
-                "Heroku does not know \(error.request) (HTTP 404, \(herokuSays)). Check `heroku.app` in "
-                    + "release.yml.")
-        case 429, 500...599:
-            return ProviderError(.unreachable, "Heroku kept failing \(error.request) (HTTP \(error.status), \(herokuSays)).")
-        default:
-            return ProviderError(.failed, "Heroku refused \(error.request) (HTTP \(error.status), \(herokuSays)).")
-        }
-    }
-
-    private func build(from json: JSONValue?, _ request: String) throws -> Build {
-        guard let json, let id = json["id"]?.stringValue, let status = json["status"]?.stringValue else {
-            throw MalformedAnswer(request: request)
+    /// A build from an answer to `method` `path`; the schema's shape or `MalformedAnswer`.
+    private func build(from json: JSONValue, _ method: HTTPMethod, _ path: String) throws -> Build {
+        guard let id = json["id"]?.stringValue, let status = json["status"]?.stringValue else {
+            throw api.malformed("\(method.rawValue) \(path)", repeatable: method == .GET)
         }
         return Build(id: id, status: status, releaseID: json["release"]?["id"]?.stringValue, slugID: json["slug"]?["id"]?.stringValue)
     }
 
-    private func release(from json: JSONValue?, _ request: String) throws -> Release {
-        guard let json, let id = json["id"]?.stringValue, let version = json["version"]?.intValue,
-            let status = json["status"]?.stringValue
-        else {
-            throw MalformedAnswer(request: request)
+    /// A release from an answer to `method` `path`; the schema's shape or `MalformedAnswer`.
+    private func release(from json: JSONValue, _ method: HTTPMethod, _ path: String) throws -> Release {
+        guard let id = json["id"]?.stringValue, let version = json["version"]?.intValue, let status = json["status"]?.stringValue else {
+            throw api.malformed("\(method.rawValue) \(path)", repeatable: method == .GET)
         }
         return Release(id: id, version: Int(version), status: status, slugID: json["slug"]?["id"]?.stringValue)
     }

@@ -1,30 +1,27 @@
 import Foundation
-import NIOHTTP1
 import ProviderKit
 import ReleaseCore
 
 /// Deploys to Heroku through the Platform API v3: builds from a source tarball, releases a
 /// Docker image through the formation, promotes by reusing the source app's slug (build once,
 /// deploy many), and rolls back to a recorded release. Every Heroku id is recorded write-ahead.
-public struct HerokuProvider: DeploymentProvider {
+public struct HerokuProvider: PlatformProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "heroku"
+
     /// The `heroku:` block of an environment.
-    public struct Configuration: Sendable, Equatable {
+    public struct Configuration: ProviderBlock, Equatable {
         /// The Heroku app's name or id.
         public var app: String
-        /// The API base URL (default https://api.heroku.com).
-        public var apiURL: String?
-        /// How often to poll builds and releases (default 2s).
-        public var pollInterval: TimeSpan
-        /// How long a build plus its release phase may take (default 30m).
-        public var timeout: TimeSpan
+        /// `api_url` (default https://api.heroku.com), `poll_interval` for builds and releases
+        /// (default 2s), `timeout` for a build plus its release phase (default 30m).
+        public var settings: ProviderSettings
 
         /// Reads and validates the block.
         public init(reader: ConfigReader) throws {
-            let entries = try reader.mapping(allowed: ["app", "api_url", "poll_interval", "timeout"])
+            let (entries, settings) = try ProviderSettings.read(reader, keys: ["app"], pollInterval: .seconds(2), timeout: .minutes(30))
             app = try entries.required("app", "the Heroku app's name, such as crm-api-prod").string()
-            apiURL = try entries["api_url"]?.string()
-            pollInterval = try entries["poll_interval"]?.timeSpan() ?? .seconds(2)
-            timeout = try entries["timeout"]?.timeSpan() ?? .minutes(30)
+            self.settings = settings
         }
     }
 
@@ -34,42 +31,28 @@ public struct HerokuProvider: DeploymentProvider {
     static let dockerAccept = "application/vnd.heroku+json; version=3.docker-releases"
 
     let configuration: Configuration
-    let token: String?
-    let baseURL: String
+    /// The token, from the process environment.
+    public let credentials: APICredential
+    let heroku: HerokuClient
     let progress: @Sendable (String) -> Void
 
     /// Creates the provider from its block and the process environment.
     public init(configuration: Configuration, environment: [String: String], progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
-        token = environment.secret("HEROKU_API_KEY")
-        baseURL = environment.nonEmpty("HEROKU_API_URL") ?? configuration.apiURL ?? "https://api.heroku.com"
+        credentials = APICredential("HEROKU_API_KEY", in: environment, advice: "a Heroku API token (`heroku authorizations:create`) and try again")
+        let api = APIClient.Configuration(
+            baseURL: configuration.settings.baseURL(overriddenBy: ["HEROKU_API_URL"], in: environment, platform: "https://api.heroku.com"),
+            headers: [("Accept", Self.accept), credentials.bearer], platform: "Heroku")
+        let errors = APIErrors(
+            token: credentials, hint: " (`heroku authorizations:create`)",
+            forbiddenAdvice: { _ in "Use a token of an account with deploy access to the app." }, lookupKeys: Self.blockKeys("app"))
+        heroku = HerokuClient(api: PlatformAPI(api, errors: errors), app: configuration.app)
         self.progress = progress
     }
 
-    /// A missing token is a configuration error before any work starts.
-    public func preflight() throws {
-        guard token != nil else {
-            throw ReleaseError.usage("HEROKU_API_KEY is not set. Export a Heroku API token (`heroku authorizations:create`) and try again.")
-        }
-    }
-
-    var client: HerokuClient {
-        HerokuClient(
-            api: APIClient(
-                configuration: .init(
-                    baseURL: baseURL,
-                    headers: [
-                        ("Accept", Self.accept), ("Authorization", "Bearer \(token ?? "")"),
-                        ("User-Agent", "release/\(ReleaseInfo.version) (+https://github.com/release-manager/release)"),
-                    ],
-                    platform: "Heroku")), app: configuration.app)
-    }
-
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        try preflight()
-        let heroku = client
         if request.kind == .promote, let slug = request.sourceReference?["slug"]?.stringValue,
-            request.sourceEnvironment?.provider == "heroku"
+            request.sourceEnvironment?.provider == Self.providerName
         {
             progress("Releasing slug \(slug) from \(request.sourceEnvironment?.name ?? "the source") on \(configuration.app) (no rebuild)…")
             let release = try await heroku.createRelease(
@@ -77,7 +60,7 @@ public struct HerokuProvider: DeploymentProvider {
                 description: "Promote \(request.release.version) from "
                     + "\(request.sourceEnvironment?.name ?? "source") by release")
             try await record(.object([("release", .string(release.id)), ("version", .int(Int64(release.version))), ("slug", .string(slug))]))
-            return try await follow(release: release.id, heroku)
+            return try await follow(release: release.id)
         }
         guard let artifact = request.release.artifact, !artifact.isEmpty else {
             throw ProviderError(
@@ -91,7 +74,7 @@ public struct HerokuProvider: DeploymentProvider {
             try await heroku.updateFormation(image: artifact)
             let release = try await heroku.releaseAfter(version: before)
             try await record(.object([("release", .string(release.id)), ("version", .int(Int64(release.version))), ("image", .string(artifact))]))
-            return try await follow(release: release.id, heroku)
+            return try await follow(release: release.id)
         }
         guard artifact.hasPrefix("https://") || artifact.hasPrefix("http://") else {
             throw ProviderError(
@@ -102,42 +85,34 @@ public struct HerokuProvider: DeploymentProvider {
         progress("Building \(request.release.version) on \(configuration.app) from \(artifact)…")
         let build = try await heroku.createBuild(url: artifact, version: request.release.commit)
         try await record(.object([("build", .string(build.id))]))
-        return try await follow(build: build.id, heroku, record: record)
+        return try await follow(build: build.id, record: record)
     }
 
     public func rollback(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        try preflight()
         guard let target = request.targetReference?["release"]?.stringValue else {
             // No Heroku release was recorded for the target (it went live some other way): deploy it again.
             return try await deploy(request, record: record)
         }
-        let heroku = client
         progress("Rolling \(configuration.app) back to Heroku release \(target)…")
         let release = try await heroku.rollback(to: target)
         try await record(.object([("release", .string(release.id)), ("version", .int(Int64(release.version))), ("rollback_to", .string(target))]))
-        return try await follow(release: release.id, heroku)
+        return try await follow(release: release.id)
     }
 
     public func resume(_ request: DeploymentRequest, operation: JSONValue, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        try preflight()
-        let heroku = client
         if let release = operation["release"]?.stringValue {
             progress("Following Heroku release \(release) that the previous run started…")
-            return try await follow(release: release, heroku)
+            return try await follow(release: release)
         }
         if let build = operation["build"]?.stringValue {
             progress("Following Heroku build \(build) that the previous run started…")
-            return try await follow(build: build, heroku, record: record)
+            return try await follow(build: build, record: record)
         }
         return request.kind == .rollback ? try await rollback(request, record: record) : try await deploy(request, record: record)
     }
 
-    private func follow(build id: String, _ heroku: HerokuClient, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
-        let build = try await poll("build \(id)") {
-            try await heroku.build(id)
-        } done: {
-            $0.status != "pending"
-        }
+    private func follow(build id: String, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
+        let build = try await poll("Heroku build \(id)") { try await heroku.build(id) }
         guard build.status == "succeeded", let release = build.releaseID else {
             throw ProviderError(
                 .failed,
@@ -146,15 +121,11 @@ public struct HerokuProvider: DeploymentProvider {
                 serving: .unchanged(observed: "Heroku makes no release from a build that did not succeed"))
         }
         try await record(.object([("release", .string(release)), ("slug", .optional(build.slugID))]))
-        return try await follow(release: release, heroku)
+        return try await follow(release: release)
     }
 
-    private func follow(release id: String, _ heroku: HerokuClient) async throws -> DeploymentOutcome {
-        let release = try await poll("release \(id)") {
-            try await heroku.release(id)
-        } done: {
-            $0.status != "pending"
-        }
+    private func follow(release id: String) async throws -> DeploymentOutcome {
+        let release = try await poll("Heroku release \(id)") { try await heroku.release(id) }
         guard release.status == "succeeded" else {
             // Heroku makes a release current only once its release phase succeeded.
             throw ProviderError(
@@ -172,23 +143,9 @@ public struct HerokuProvider: DeploymentProvider {
             summary: "Heroku release v\(release.version) of \(configuration.app)")
     }
 
-    private func poll<T: Sendable>(_ what: String, _ fetch: @Sendable () async throws -> T, done: (T) -> Bool) async throws -> T {
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: configuration.timeout.duration)
-        var malformed = 0
-        while true {
-            do {
-                let value = try await fetch()
-                if done(value) { return value }
-                malformed = 0
-            } catch let error as HerokuClient.MalformedAnswer {
-                malformed += 1
-                if malformed >= 5 { throw ProviderError(.unreachable, error.description) }
-            }
-            if clock.now >= deadline {
-                throw ProviderError(.failed, "Heroku \(what) did not finish within \(configuration.timeout).")
-            }
-            try await Task.sleep(for: configuration.pollInterval.duration)
-        }
+    /// Fetches `subject`, a build or a release, until it is no longer pending, within the block's timeout.
+    private func poll<T: HerokuClient.Settling>(_ subject: String, _ fetch: () async throws -> T) async throws -> T {
+        let poller = configuration.settings.poller()
+        return try await poller.wait(look: fetch, until: { $0.status == "pending" ? nil : $0 }, expired: { _ in throw poller.notFinished(subject) })
     }
 }

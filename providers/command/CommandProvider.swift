@@ -1,10 +1,14 @@
 import Foundation
+import ProviderKit
 import ReleaseCore
 
 /// The `command` provider: runs the team's own deploy script with `sh -c`.
 ///
 /// The script learns what to do from RELEASE_* variables; exit 0 means the release is live.
-public struct CommandProvider: DeploymentProvider {
+public struct CommandProvider: RegistrableProvider {
+    /// The provider's name in release.yml.
+    public static let providerName = "command"
+
     /// The `command:` block of an environment.
     public struct Configuration: Sendable, Equatable {
         /// The deploy command.
@@ -43,6 +47,13 @@ public struct CommandProvider: DeploymentProvider {
     public init(configuration: Configuration, output: @escaping @Sendable (String) -> Void = { _ in }) {
         self.configuration = configuration
         self.output = output
+    }
+
+    /// Builds the provider from its release.yml block, relative paths resolved against release.yml's folder.
+    public init(block: ConfigReader, context: ProviderRegistry.ProviderContext) throws {
+        self.init(
+            configuration: try Configuration(reader: block, configurationDirectory: context.configurationDirectory),
+            output: context.output)
     }
 
     public func deploy(_ request: DeploymentRequest, record: @escaping OperationRecorder) async throws -> DeploymentOutcome {
@@ -94,7 +105,8 @@ public struct CommandProvider: DeploymentProvider {
                 },
                 onLine: output)
         } catch {
-            throw ProviderError(.configuration, "The \(operation) command could not start: \(error). Check `command.workdir` in release.yml.")
+            throw ProviderError(
+                .configuration, "The \(operation) command could not start: \(error). Check \(Self.blockKeys("workdir")) in release.yml.")
         }
         if termination.timedOut {
             throw ProviderError(
@@ -121,15 +133,21 @@ public struct CommandProvider: DeploymentProvider {
         }
     }
 
+    /// Waits, within the command's timeout, for what the previous run started to finish; stops it after.
     private func waitForLeftover(group: Int32, deploymentID: Int64) async {
-        guard !Self.leftovers(group: group, deploymentID: deploymentID).isEmpty else { return }
-        output("The command the previous run started (process group \(group)) is still running; waiting for it to finish before running it again…")
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: configuration.timeout.duration)
-        while clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(200))
-            if Self.leftovers(group: group, deploymentID: deploymentID).isEmpty { return }
+        let poller = Poller(interval: .milliseconds(200), timeout: configuration.timeout, progress: output)
+        let finished = try? await poller.wait {
+            Self.leftovers(group: group, deploymentID: deploymentID).isEmpty
+        } report: { gone in
+            gone
+                ? nil
+                : "The command the previous run started (process group \(group)) is still running; waiting for it to finish before running it again…"
+        } until: { gone in
+            gone ? true : nil
+        } expired: { _ in
+            false
         }
+        if finished == true { return }
         output("It ran past the command timeout (\(configuration.timeout)); stopping it.")
         kill(-group, SIGTERM)
         try? await Task.sleep(for: configuration.stopTimeout.duration)
