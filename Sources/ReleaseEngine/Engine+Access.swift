@@ -11,10 +11,10 @@ extension Engine {
     }
 
     /// `release access enforce`: switches enforcement on for this database, once; this login is
-    /// mapped to the name it acted under so far, and release.yml's gates are stored for the
-    /// environments with no stored policy. False when it was on already.
-    public func enforceAccess() async throws -> Bool {
-        let (app, person, gates) = (self.app, actor, declaredGates)
+    /// mapped to the name it acted under so far, and `declared`'s gates (release.yml as written)
+    /// are stored for the environments with no stored policy. False when it was on already.
+    public func enforceAccess(declared: ReleaseConfiguration) async throws -> Bool {
+        let (app, person, gates) = (self.app, actor, Self.gates(of: declared))
         return try await transaction { db in try db.enforceAccess(app: app, ownerPerson: person, gates: gates) }
     }
 
@@ -51,24 +51,28 @@ extension Engine {
         try await database { db in try db.loginMappings() }
     }
 
-    /// `release policy apply`: stores every environment's gates from release.yml; returns the
-    /// environments whose stored gates changed.
-    public func applyPolicy() async throws -> [String] {
-        let (app, gates) = (self.app, declaredGates)
+    /// `release policy apply`: stores every environment's gates from `declared` (release.yml as
+    /// written, not the stored policy the engine runs under); returns the environments whose
+    /// stored gates changed.
+    public func applyPolicy(declared: ReleaseConfiguration) async throws -> [String] {
+        let (app, gates) = (self.app, Self.gates(of: declared))
         return try await transaction { db in try db.applyPolicy(app: app, gates: gates) }
     }
 
-    /// Every environment's gates block as release.yml declares it, by environment name.
-    private var declaredGates: JSONValue {
+    /// Every environment's gates block as `configuration` declares it, by environment name.
+    private static func gates(of configuration: ReleaseConfiguration) -> JSONValue {
         .object(configuration.environments.map { ($0.name, $0.gates.declared) })
     }
 
-    /// `release policy show`: what is stored, and for each environment of release.yml the gates
-    /// whose settings there differ from it (every gate when nothing is stored for it).
-    public func storedPolicy() async throws -> [(environment: String, stored: StoredPolicy?, differences: [String])] {
+    /// `release policy show`: what is stored, and for each environment of `declared` (release.yml
+    /// as written) the gates whose settings there differ from it (every gate when nothing is
+    /// stored for it).
+    public func storedPolicy(
+        declared: ReleaseConfiguration
+    ) async throws -> [(environment: String, stored: StoredPolicy?, differences: [String])] {
         let app = self.app
         let stored = try await database { db in try db.fetch(Reads.storedPolicies(app: app)) }
-        return try configuration.environments.map { environment in
+        return try declared.environments.map { environment in
             guard let policy = stored.first(where: { $0.environment == environment.name }) else {
                 return (environment.name, nil, GatePolicy().differences(from: environment.gates))
             }

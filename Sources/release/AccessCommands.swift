@@ -44,7 +44,7 @@ struct AccessCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try await CommandContext.make(global)
-            let switched = try await context.engine.enforceAccess()
+            let switched = try await context.engine.enforceAccess(declared: context.declared)
             if global.json {
                 context.output.document(.object([("enforced", .bool(true)), ("changed", .bool(switched))]))
             } else if switched {
@@ -191,7 +191,7 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try await CommandContext.make(global)
-            let changed = try await context.engine.applyPolicy()
+            let changed = try await context.engine.applyPolicy(declared: context.declared)
             if global.json {
                 context.output.document(.object([("changed", .array(changed.map(JSONValue.string)))]))
             } else if changed.isEmpty {
@@ -210,7 +210,7 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try await CommandContext.make(global)
-            let policies = try await context.engine.storedPolicy()
+            let policies = try await context.engine.storedPolicy(declared: context.declared)
             if global.json {
                 let environments = policies.map { entry in
                     JSONValue.object([

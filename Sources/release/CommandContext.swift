@@ -12,6 +12,8 @@ struct CommandContext {
     let options: GlobalOptions
     let output: Output
     let configuration: ReleaseConfiguration
+    /// release.yml as written; under enforced identity `configuration` has the stored gates instead.
+    let declared: ReleaseConfiguration
     let connection: PostgresConnection
     let engine: Engine
     /// Whether the database enforces identity (then the actor is the verified person).
@@ -27,7 +29,8 @@ struct CommandContext {
             }
         }
         let output = Output(options)
-        var configuration = try loadConfiguration(options)
+        let declared = try loadConfiguration(options)
+        var configuration = declared
         var actor = try resolveActor(options)
         var onBehalfOf: String?
         var enforced = false
@@ -63,7 +66,8 @@ struct CommandContext {
             engine.observer = { event in await notifier.send(event) }
         }
         return CommandContext(
-            options: options, output: output, configuration: configuration, connection: connection, engine: engine, enforced: enforced)
+            options: options, output: output, configuration: configuration, declared: declared, connection: connection, engine: engine,
+            enforced: enforced)
     }
 
     static func loadConfiguration(_ options: GlobalOptions) throws -> ReleaseConfiguration {

@@ -110,6 +110,16 @@ import Testing
                 #expect(table.contains("ci for alice"), "\(table)")
                 let audit = try await run("alice", ["audit"]).stdout
                 #expect(audit.contains("olivia (claimed)"), "events before enforcement show their actor as claimed: \(audit)")
+                // An admin changes the policy: release.yml first, then `policy apply` stores it.
+                try harness.writeConfig(harness.defaultConfig(mainGates: "checks: [tests], approvals: 2, allowed: [alice, ci]"))
+                let shown = try await harness.run(["policy", "show", "--json"], environment: owner).json
+                let main = shown?["environments"]?.arrayValue?.first { $0["name"]?.stringValue == "main" }
+                #expect(main?["release_yml_differs"] == .array([.string("approvals")]), "\(String(describing: shown))")
+                #expect(try await run("bob", ["policy", "apply"]).status == 3, "only an admin stores the policy")
+                let applied = try await harness.run(["policy", "apply"], environment: owner)
+                #expect(applied.status == 0 && applied.stdout.contains("Stored the gates of main"), "\(applied)")
+                let stored = try await harness.run(["policy", "show", "--json"], environment: owner).json
+                #expect(stored?["environments"]?.arrayValue?.allSatisfy { $0["release_yml_differs"] == .array([]) } == true)
                 #expect(try await run("alice", ["audit", "verify"]).status == 0)
             }
         }
