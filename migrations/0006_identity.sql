@@ -70,10 +70,12 @@ CREATE TABLE access_enforcement (
 );
 
 -- The gates of each environment as `release policy apply` stored them (release.yml's gates block
--- as JSON); with enforcement on, these decide.
+-- as JSON), and the environment it takes promotions from (NULL: it takes deploys); with
+-- enforcement on, these decide.
 CREATE TABLE policies (
     environment_id  bigint PRIMARY KEY REFERENCES environments (id),
     gates           jsonb NOT NULL,
+    promote_from    text,
     applied_by      text NOT NULL,
     applied_at      timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -174,10 +176,10 @@ BEGIN
 END
 $$;
 
--- Stores the gates of the app's environments (admin only): `gates` maps each environment's name
--- to its gates block. Environments not named keep what they had. Audited as `policy.applied`
--- with what changed.
-CREATE FUNCTION release_policy_apply(app text, gates jsonb) RETURNS jsonb
+-- Stores the policy of the app's environments (admin only): `policy` maps each environment's
+-- name to {"gates": its gates block, "promote_from": its source or null}. Environments not named
+-- keep what they had. Audited as `policy.applied` with what changed.
+CREATE FUNCTION release_policy_apply(app text, policy jsonb) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     admin text := (SELECT w.person FROM public.release_whoami() w);
@@ -187,24 +189,24 @@ DECLARE
     env_id bigint;
 BEGIN
     PERFORM public.release_require_admin('release policy apply');
-    IF jsonb_typeof(gates) IS DISTINCT FROM 'object' THEN
+    IF jsonb_typeof(policy) IS DISTINCT FROM 'object' THEN
         RAISE EXCEPTION 'A policy is an object of environments.' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR entry IN SELECT key, value FROM jsonb_each(gates) ORDER BY key LOOP
-        INSERT INTO public.environments (app_id, name) VALUES (app_key, entry.key)
-        ON CONFLICT (app_id, name) DO NOTHING;
-        SELECT id INTO env_id FROM public.environments WHERE app_id = app_key AND name = entry.key;
-        IF NOT EXISTS (SELECT 1 FROM public.policies p WHERE p.environment_id = env_id AND p.gates = entry.value) THEN
-            INSERT INTO public.policies (environment_id, gates, applied_by) VALUES (env_id, entry.value, admin)
-            ON CONFLICT (environment_id) DO UPDATE SET gates = EXCLUDED.gates, applied_by = EXCLUDED.applied_by,
-                applied_at = clock_timestamp();
+    FOR entry IN SELECT key, value FROM jsonb_each(policy) ORDER BY key LOOP
+        env_id := public.release_environment_id(app_key, entry.key);
+        IF NOT EXISTS (SELECT 1 FROM public.policies p WHERE p.environment_id = env_id AND p.gates = entry.value->'gates'
+                       AND p.promote_from IS NOT DISTINCT FROM entry.value->>'promote_from') THEN
+            INSERT INTO public.policies (environment_id, gates, promote_from, applied_by)
+            VALUES (env_id, entry.value->'gates', entry.value->>'promote_from', admin)
+            ON CONFLICT (environment_id) DO UPDATE SET gates = EXCLUDED.gates, promote_from = EXCLUDED.promote_from,
+                applied_by = EXCLUDED.applied_by, applied_at = clock_timestamp();
             changed := changed || to_jsonb(entry.key);
         END IF;
     END LOOP;
     IF jsonb_array_length(changed) > 0 THEN
         INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
         VALUES (app_key, 0, clock_timestamp(), admin, 'policy.applied',
-                jsonb_build_object('environments', changed, 'gates', gates), '', session_user::text);
+                jsonb_build_object('environments', changed, 'policy', policy), '', session_user::text);
     END IF;
     RETURN changed;
 END
@@ -316,6 +318,7 @@ CREATE FUNCTION release_check_access(environment bigint, release bigint, kind te
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     gates jsonb := coalesce((SELECT p.gates FROM public.policies p WHERE p.environment_id = environment), '{}');
+    source_name text := (SELECT p.promote_from FROM public.policies p WHERE p.environment_id = environment);
     env_name text := (SELECT name FROM public.environments WHERE id = environment);
     version text := (SELECT r.version FROM public.releases r WHERE r.id = release);
     needed integer := coalesce((gates->>'approvals')::integer, 0);
@@ -338,12 +341,17 @@ BEGIN
         END IF;
         RETURN;
     END IF;
+    IF kind = 'deploy' AND source_name IS NOT NULL THEN
+        RAISE EXCEPTION '% takes releases only by promotion from %: run `release promote % %`.', env_name, source_name,
+            source_name, env_name USING ERRCODE = 'RA001';
+    END IF;
     IF kind = 'promote' THEN
-        SELECT d.cutover_at INTO since FROM public.deployments d
-        WHERE d.id = source_deployment AND d.release_id = release AND d.verified AND d.state = 'live';
+        SELECT d.cutover_at INTO since FROM public.deployments d JOIN public.environments e ON e.id = d.environment_id
+        WHERE d.id = source_deployment AND d.release_id = release AND d.verified AND d.state = 'live'
+          AND (source_name IS NULL OR e.name = source_name);
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'A promotion of % needs the deployment that serves it, verified, on the source environment.', version
-                USING ERRCODE = 'RA001';
+            RAISE EXCEPTION 'A promotion of % to % needs the deployment that serves it, verified, on %.', version, env_name,
+                coalesce(source_name, 'the source environment') USING ERRCODE = 'RA001';
         END IF;
     END IF;
     IF needed > 0 THEN
@@ -546,10 +554,10 @@ END
 $$;
 
 -- Switches enforcement on, once (admin only): maps this login to `owner_person` when it is not
--- mapped yet (the name it used before), stores `gates` for environments that have no stored
--- policy, and takes every write privilege on every table away from the two roles; row-level
+-- mapped yet (the name it used before), stores `policy` (as release_policy_apply takes it) for
+-- environments that have no stored policy, and takes every write privilege on every table away from the two roles; row-level
 -- security with read-only policies is a second wall. Returns false when it was already on.
-CREATE FUNCTION release_access_enforce(app text, owner_person text, gates jsonb) RETURNS boolean
+CREATE FUNCTION release_access_enforce(app text, owner_person text, policy jsonb) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     app_key bigint := public.release_app_id(app);
@@ -565,9 +573,10 @@ BEGIN
     END IF;
     INSERT INTO public.access_logins (login, person, granted_by) VALUES (session_user, owner_person, owner_person)
     ON CONFLICT (login) DO NOTHING;
-    FOR entry IN SELECT key, value FROM jsonb_each(gates) LOOP
+    FOR entry IN SELECT key, value FROM jsonb_each(policy) LOOP
         env_id := public.release_environment_id(app_key, entry.key);
-        INSERT INTO public.policies (environment_id, gates, applied_by) VALUES (env_id, entry.value, owner_person)
+        INSERT INTO public.policies (environment_id, gates, promote_from, applied_by)
+        VALUES (env_id, entry.value->'gates', entry.value->>'promote_from', owner_person)
         ON CONFLICT (environment_id) DO NOTHING;
     END LOOP;
     SELECT string_agg(quote_ident(rolname), ', ') INTO roles FROM pg_roles

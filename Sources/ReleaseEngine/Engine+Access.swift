@@ -14,8 +14,8 @@ extension Engine {
     /// mapped to the name it acted under so far, and `declared`'s gates (release.yml as written)
     /// are stored for the environments with no stored policy. False when it was on already.
     public func enforceAccess(declared: ReleaseConfiguration) async throws -> Bool {
-        let (app, person, gates) = (self.app, actor, Self.gates(of: declared))
-        return try await transaction { db in try db.enforceAccess(app: app, ownerPerson: person, gates: gates) }
+        let (app, person, policy) = (self.app, actor, StoredPolicy.declared(by: declared))
+        return try await transaction { db in try db.enforceAccess(app: app, ownerPerson: person, policy: policy) }
     }
 
     /// `release unquarantine`: lifts a release's quarantine (release_admin only, as the database
@@ -55,13 +55,8 @@ extension Engine {
     /// written, not the stored policy the engine runs under); returns the environments whose
     /// stored gates changed.
     public func applyPolicy(declared: ReleaseConfiguration) async throws -> [String] {
-        let (app, gates) = (self.app, Self.gates(of: declared))
-        return try await transaction { db in try db.applyPolicy(app: app, gates: gates) }
-    }
-
-    /// Every environment's gates block as `configuration` declares it, by environment name.
-    private static func gates(of configuration: ReleaseConfiguration) -> JSONValue {
-        .object(configuration.environments.map { ($0.name, $0.gates.declared) })
+        let (app, policy) = (self.app, StoredPolicy.declared(by: declared))
+        return try await transaction { db in try db.applyPolicy(app: app, policy: policy) }
     }
 
     /// `release policy show`: what is stored, and for each environment of `declared` (release.yml
@@ -73,11 +68,8 @@ extension Engine {
         let app = self.app
         let stored = try await database { db in try db.fetch(Reads.storedPolicies(app: app)) }
         return try declared.environments.map { environment in
-            guard let policy = stored.first(where: { $0.environment == environment.name }) else {
-                return (environment.name, nil, GatePolicy().differences(from: environment.gates))
-            }
-            let kept = try GatePolicy(stored: policy.gates, environment: environment.name)
-            return (environment.name, policy, kept.differences(from: environment.gates))
+            let policy = stored.first { $0.environment == environment.name }
+            return (environment.name, policy, try StoredPolicy.differences(policy, from: environment))
         }
     }
 }

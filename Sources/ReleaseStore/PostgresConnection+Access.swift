@@ -46,12 +46,15 @@ public struct LoginMapping: Sendable, Equatable {
     public var grantedAt: Timestamp
 }
 
-/// The gates `release policy apply` stored for one environment.
+/// What `release policy apply` stored for one environment: its gates, and where it takes
+/// promotions from.
 public struct StoredPolicy: Sendable, Equatable {
     /// The environment's name.
     public var environment: String
     /// Its gates block as JSON.
     public var gates: JSONValue
+    /// The environment it takes promotions from; nil when it takes deploys.
+    public var promoteFrom: String?
     /// Who applied it, and when.
     public var appliedBy: String
     /// When it was applied.
@@ -83,14 +86,15 @@ extension Reads {
     public static func storedPolicies(app: String) -> Fetch<[StoredPolicy]> {
         Fetch(
             """
-            SELECT e.name, p.gates, p.applied_by, p.applied_at
+            SELECT e.name, p.gates, p.promote_from, p.applied_by, p.applied_at
             FROM policies p JOIN environments e ON e.id = p.environment_id JOIN apps a ON a.id = e.app_id
             WHERE a.name = \(app) ORDER BY e.name
             """
         ) { rows in
             try rows.map { row in
                 StoredPolicy(
-                    environment: try row.string("name"), gates: try row.json("gates"), appliedBy: try row.string("applied_by"),
+                    environment: try row.string("name"), gates: try row.json("gates"), promoteFrom: try row.optionalString("promote_from"),
+                    appliedBy: try row.string("applied_by"),
                     appliedAt: try row.timestamp("applied_at"))
             }
         }
@@ -104,8 +108,8 @@ extension PostgresConnection {
     }
 
     /// Switches enforcement on (admin only); false when it was on already.
-    public func enforceAccess(app: String, ownerPerson: String, gates: JSONValue) throws -> Bool {
-        try query("SELECT release_access_enforce(\(app), \(ownerPerson), \(gates)::jsonb) AS switched").first?.bool("switched") ?? false
+    public func enforceAccess(app: String, ownerPerson: String, policy: JSONValue) throws -> Bool {
+        try query("SELECT release_access_enforce(\(app), \(ownerPerson), \(policy)::jsonb) AS switched").first?.bool("switched") ?? false
     }
 
     /// Maps `login` to `person` (admin only: the database refuses anyone else), audited in `app`'s chain.
@@ -128,12 +132,36 @@ extension PostgresConnection {
         }
     }
 
-    /// Stores the gates of `app`'s environments (admin only); returns the environments whose
-    /// stored gates changed.
-    public func applyPolicy(app: String, gates: JSONValue) throws -> [String] {
-        guard let row = try query("SELECT release_policy_apply(\(app), \(gates)::jsonb) AS changed").first,
+    /// Stores the policy of `app`'s environments (admin only): each environment's name to
+    /// `{"gates": …, "promote_from": …}` (`StoredPolicy.declared(by:)`); returns the environments
+    /// whose stored policy changed.
+    public func applyPolicy(app: String, policy: JSONValue) throws -> [String] {
+        guard let row = try query("SELECT release_policy_apply(\(app), \(policy)::jsonb) AS changed").first,
             case .array(let names) = try row.json("changed")
         else { return [] }
         return names.compactMap(\.stringValue)
+    }
+}
+
+extension StoredPolicy {
+    /// The policy release.yml declares, as `applyPolicy` and `enforceAccess` take it.
+    public static func declared(by configuration: ReleaseConfiguration) -> JSONValue {
+        .object(
+            configuration.environments.map { environment in
+                (environment.name, .object([("gates", environment.gates.declared), ("promote_from", .optional(environment.promoteFrom))]))
+            })
+    }
+
+    /// The stored gates, read by the same rules as release.yml's.
+    public func gatePolicy() throws -> GatePolicy {
+        try GatePolicy(stored: gates, environment: environment)
+    }
+
+    /// Where `environment` (as release.yml declares it) differs from `stored`, by release.yml key;
+    /// with nothing stored, every gate it sets and its `promote_from`.
+    public static func differences(_ stored: StoredPolicy?, from environment: EnvironmentConfiguration) throws -> [String] {
+        let gates = try stored?.gatePolicy() ?? GatePolicy()
+        let source = stored?.promoteFrom == environment.promoteFrom ? [] : ["promote_from"]
+        return gates.differences(from: environment.gates) + source
     }
 }

@@ -215,6 +215,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 let environments = policies.map { entry in
                     JSONValue.object([
                         ("name", .string(entry.environment)), ("gates", entry.stored?.gates ?? .null),
+                        ("promote_from", .optional(entry.stored?.promoteFrom)),
                         ("applied_by", .optional(entry.stored?.appliedBy)), ("applied_at", .optional(entry.stored?.appliedAt.rfc3339)),
                         ("release_yml_differs", .array(entry.differences.map(JSONValue.string))),
                     ])
@@ -223,10 +224,10 @@ struct PolicyCommand: AsyncParsableCommand {
                 return
             }
             context.output.table(
-                ["ENVIRONMENT", "STORED GATES", "APPLIED", "RELEASE.YML DIFFERS IN"],
+                ["ENVIRONMENT", "STORED GATES", "PROMOTE FROM", "APPLIED", "RELEASE.YML DIFFERS IN"],
                 policies.map { entry in
                     [
-                        entry.environment, entry.stored?.gates.text ?? "none",
+                        entry.environment, entry.stored?.gates.text ?? "none", entry.stored?.promoteFrom ?? "-",
                         entry.stored.map { "\($0.appliedAt.rfc3339) by \($0.appliedBy)" } ?? "-",
                         entry.differences.isEmpty ? "-" : entry.differences.joined(separator: ", "),
                     ]

@@ -97,7 +97,7 @@ import Testing
                 try harness.writeConfig(harness.defaultConfig(mainGates: "checks: [tests]"))
                 let edited = try await run("ci", ["promote", "develop", "main"], claiming: ["GITHUB_ACTOR": "alice"])
                 #expect(edited.status == 3, "\(edited)")
-                #expect(edited.stderr.contains("differ from the stored policy in approvals, allowed"), "\(edited)")
+                #expect(edited.stderr.contains("differs from the stored one in approvals, allowed"), "\(edited)")
 
                 #expect(try await run("bob", ["approve", "main", "1.0.0"]).status == 0)
                 let promoted = try await run("ci", ["promote", "develop", "main"], claiming: ["GITHUB_ACTOR": "alice"])

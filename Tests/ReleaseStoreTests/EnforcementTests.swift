@@ -9,10 +9,11 @@ import Testing
 /// they hold the rules against someone with a psql prompt: every attack below is refused with
 /// nothing changed, and the rules count verified persons only.
 @Suite struct EnforcementTests {
-    /// main needs one approval and allows only alice and the CI login's person.
-    static let gates = JSONValue.object([
-        ("develop", .object([])),
-        ("main", .object([("approvals", .string("1")), ("allowed", .array([.string("alice"), .string("ci")]))])),
+    /// main needs one approval and allows only alice and the CI login's person; it takes deploys,
+    /// so that one table of rules can be tried with plain deploys (`promote_from` has its own test).
+    static let policy = JSONValue.object([
+        ("develop", .object([("gates", .object([]))])),
+        ("main", .object([("gates", .object([("approvals", .string("1")), ("allowed", .array([.string("alice"), .string("ci")]))]))])),
     ])
 
     /// The logins of the people in these tests, each mapped to its person.
@@ -27,7 +28,9 @@ import Testing
 
     /// alice and bob (operators), ci (an automation operator that may act for others) and an
     /// auditor, mapped by the owner, who then switches enforcement on.
-    static func withPeople<T: Sendable>(_ fixture: StoreFixture, _ body: (People) async throws -> T) async throws -> T {
+    static func withPeople<T: Sendable>(
+        _ fixture: StoreFixture, policy: JSONValue = policy, _ body: (People) async throws -> T
+    ) async throws -> T {
         try await IdentityTests.withLogin(in: "release_operator", fixture) { alice in
             try await IdentityTests.withLogin(in: "release_operator", fixture) { bob in
                 try await IdentityTests.withLogin(in: "release_operator", fixture) { ci in
@@ -37,8 +40,8 @@ import Testing
                         try owner.grantAccess(app: "crm-api", login: bob.name, person: "bob", automation: false, onBehalf: false)
                         try owner.grantAccess(app: "crm-api", login: ci.name, person: "ci", automation: true, onBehalf: true)
                         try owner.grantAccess(app: "crm-api", login: auditor.name, person: "dora", automation: false, onBehalf: false)
-                        #expect(try owner.enforceAccess(app: "crm-api", ownerPerson: "olivia", gates: gates))
-                        #expect(try owner.enforceAccess(app: "crm-api", ownerPerson: "olivia", gates: gates) == false, "once")
+                        #expect(try owner.enforceAccess(app: "crm-api", ownerPerson: "olivia", policy: policy))
+                        #expect(try owner.enforceAccess(app: "crm-api", ownerPerson: "olivia", policy: policy) == false, "once")
                         return try await body(
                             People(
                                 alice: alice.connection, bob: bob.connection, ci: ci.connection, auditor: auditor.connection,
@@ -197,6 +200,21 @@ import Testing
                     "a quarantined release is never deployed")
                 #expect(try fixture.connection.unquarantine(release: fixture.first.id))
                 #expect(try fixture.connection.release(id: fixture.first.id)?.isQuarantined == false)
+            }
+        }
+    }
+
+    @Test func anEnvironmentThatTakesPromotionsTakesNoDeploys() async throws {
+        try await StoreFixture.with { fixture in
+            let policy = JSONValue.object([
+                ("develop", .object([("gates", .object([]))])),
+                ("main", .object([("gates", .object([])), ("promote_from", .string("develop"))])),
+            ])
+            try await Self.withPeople(fixture, policy: policy) { people in
+                let before = try Self.snapshot(fixture.connection)
+                #expect(Self.deploy(people.alice, fixture, release: fixture.first.id, into: fixture.main) == "RA001")
+                #expect(try Self.snapshot(fixture.connection) == before)
+                #expect(Self.deploy(people.alice, fixture, release: fixture.first.id, into: fixture.develop) == nil, "develop takes deploys")
             }
         }
     }

@@ -71,7 +71,8 @@ import Testing
 
     @Test func anOperatorCannotChangeTheLoginMapOrThePolicyByAnyRoute() async throws {
         try await StoreFixture.with { fixture in
-            _ = try fixture.connection.applyPolicy(app: "crm-api", gates: .object([("main", .object([("approvals", .string("1"))]))]))
+            _ = try fixture.connection.applyPolicy(
+                app: "crm-api", policy: .object([("main", .object([("gates", .object([("approvals", .string("1"))]))]))]))
             let before = try Self.accessState(fixture.connection)
             try await Self.withLogin(in: "release_operator", fixture) { person in
                 let (name, login) = (person.name, person.connection)
@@ -119,16 +120,18 @@ import Testing
                 let (name, login) = (person.name, person.connection)
                 _ = try fixture.connection.query(PostgresQuery(sql: "GRANT release_admin TO \(name)"))
                 try fixture.connection.grantAccess(app: "crm-api", login: name, person: "carol", automation: false, onBehalf: false)
-                let gates = JSONValue.object([
-                    ("develop", .object([])), ("main", .object([("approvals", .string("2")), ("allowed", .array([.string("carol")]))])),
+                let main = JSONValue.object([("approvals", .string("2")), ("allowed", .array([.string("carol")]))])
+                let policy = JSONValue.object([
+                    ("develop", .object([("gates", .object([]))])),
+                    ("main", .object([("gates", main), ("promote_from", .string("develop"))])),
                 ])
-                #expect(try login.applyPolicy(app: "crm-api", gates: gates) == ["develop", "main"])
-                #expect(try login.applyPolicy(app: "crm-api", gates: gates) == [], "the same policy again changes nothing")
+                #expect(try login.applyPolicy(app: "crm-api", policy: policy) == ["develop", "main"])
+                #expect(try login.applyPolicy(app: "crm-api", policy: policy) == [], "the same policy again changes nothing")
                 let stored = try login.fetch(Reads.storedPolicies(app: "crm-api"))
                 #expect(stored.map(\.environment) == ["develop", "main"])
                 #expect(stored.allSatisfy { $0.appliedBy == "carol" }, "recorded under the verified person")
-                let main = try GatePolicy(stored: stored[1].gates, environment: "main")
-                #expect(main.approvals == 2 && main.allowed == ["carol"])
+                let gates = try stored[1].gatePolicy()
+                #expect(gates.approvals == 2 && gates.allowed == ["carol"] && stored[1].promoteFrom == "develop")
                 let audit = try fixture.connection.query("SELECT actor, action FROM audit_events WHERE action = 'policy.applied'")
                 #expect(audit.count == 1)
                 #expect(try audit.first?.string("actor") == "carol")
