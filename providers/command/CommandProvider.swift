@@ -141,7 +141,8 @@ public struct CommandProvider: RegistrableProvider {
         } report: { gone in
             gone
                 ? nil
-                : "The command the previous run started (process group \(group)) is still running; waiting for it to finish before running it again…"
+                : "The command the previous run started (process group \(group)) is still running; "
+                    + "waiting for it to finish before running it again…"
         } until: { gone in
             gone ? true : nil
         } expired: { _ in
