@@ -5,11 +5,6 @@ import ReleaseStore
 /// Identity and access: who the database says this connection is, the login map and the stored
 /// policy. The database checks who may change them; these only ask.
 extension Engine {
-    /// `release whoami`.
-    public func whoami() async throws -> Identity {
-        try await database { db in try db.whoami() }
-    }
-
     /// `release access enforce`: switches enforcement on for this database, once; this login is
     /// mapped to the name it acted under so far, and `declared`'s gates (release.yml as written)
     /// are stored for the environments with no stored policy. False when it was on already.

@@ -35,7 +35,7 @@ public struct Migrator: Sendable {
                         )
                         """)
             }
-            let applied = try Self.applied(db)
+            let applied = try db.fetch(Self.appliedMigrations)
             try check(applied: applied)
             var names: [String] = []
             for migration in migrations where applied[migration.version] == nil {
@@ -107,10 +107,6 @@ public struct Migrator: Sendable {
             applied[try row.int("version")] = (try row.string("name"), try row.string("checksum"))
         }
         return applied
-    }
-
-    private static func applied(_ db: PostgresConnection) throws -> [Int: (name: String, checksum: String)] {
-        try db.fetch(appliedMigrations)
     }
 
     private func check(applied: [Int: (name: String, checksum: String)]) throws {

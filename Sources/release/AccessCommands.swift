@@ -12,7 +12,7 @@ struct WhoamiCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try await CommandContext.make(global)
-        let identity = try await context.engine.whoami()
+        let identity = try context.requireIdentity()
         if global.json {
             context.output.document(
                 .object([
@@ -72,7 +72,7 @@ struct AccessCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try await CommandContext.make(global)
-            let identity = try await context.engine.whoami()
+            let identity = try context.requireIdentity()
             if global.json {
                 context.output.document(.object([("enforced", .bool(identity.enforced))]))
             } else {

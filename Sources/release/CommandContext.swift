@@ -16,8 +16,17 @@ struct CommandContext {
     let declared: ReleaseConfiguration
     let connection: PostgresConnection
     let engine: Engine
+    /// Who the database says this connection is, from the schema check (nil for `migrate`).
+    let identity: Identity?
+
     /// Whether the database enforces identity (then the actor is the verified person).
-    let enforced: Bool
+    var enforced: Bool { identity?.enforced ?? false }
+
+    /// The identity the schema check read; every command but `migrate` has one.
+    func requireIdentity() throws -> Identity {
+        guard let identity else { throw ReleaseError.usage("This command needs the schema check, which says who you are.") }
+        return identity
+    }
 
     /// Loads release.yml, connects, and refuses unless the schema is current.
     static func make(_ options: GlobalOptions, requireSchema: Bool = true) async throws -> CommandContext {
@@ -33,7 +42,7 @@ struct CommandContext {
         var configuration = declared
         var actor = try resolveActor(options)
         var onBehalfOf: String?
-        var enforced = false
+        var identity: Identity?
         let context = ProviderRegistry.ProviderContext(
             configurationDirectory: configuration.directory, environment: environment,
             output: { line in output.progress("  │ " + line) })
@@ -43,12 +52,12 @@ struct CommandContext {
         if requireSchema {
             do {
                 let outcome = if let schema { schema } else { await EarlyConnection.checkSchema(connection) }
-                let identity = try outcome.get()
-                enforced = identity.enforced
-                if identity.enforced {
-                    let verified = try await EnforcedIdentity.resolve(
+                let verified = try outcome.get()
+                identity = verified
+                if verified.enforced {
+                    let acting = try await EnforcedIdentity.resolve(
                         claim: claimedActor(options), configuration: configuration, connection: connection, output: output)
-                    (actor, onBehalfOf, configuration) = (verified.actor, verified.onBehalfOf, verified.configuration)
+                    (actor, onBehalfOf, configuration) = (acting.actor, acting.onBehalfOf, acting.configuration)
                 }
             } catch let error as PostgresError {
                 throw DatabaseFailure.translate(error)
@@ -67,7 +76,7 @@ struct CommandContext {
         }
         return CommandContext(
             options: options, output: output, configuration: configuration, declared: declared, connection: connection, engine: engine,
-            enforced: enforced)
+            identity: identity)
     }
 
     static func loadConfiguration(_ options: GlobalOptions) throws -> ReleaseConfiguration {
@@ -95,13 +104,7 @@ struct CommandContext {
     }
 
     static func resolveActor(_ options: GlobalOptions) throws -> String {
-        let chosen = claimedActor(options) ?? loginName()
-        guard Identifier.isValidActor(chosen) else {
-            throw ReleaseError.usage(
-                "'\(Identifier.shown(chosen))' is not a valid actor name: use letters, digits, '-', '_', '.', '@' (at most "
-                    + "100; a GitHub App's name[bot] too). Set --actor or RELEASE_ACTOR.")
-        }
-        return chosen
+        try Inputs.actorName(claimedActor(options) ?? loginName(), what: "actor name", advice: " Set --actor or RELEASE_ACTOR.")
     }
 
     static func loginName() -> String {

@@ -29,11 +29,13 @@ enum Inputs {
         return text
     }
 
-    /// A login or a person's name: what an actor may be called.
-    static func actorName(_ text: String, what: String) throws -> String {
+    /// An actor, a login or a person's name: what an actor may be called. `advice` follows the
+    /// rule in the message (where to set it).
+    static func actorName(_ text: String, what: String, advice: String = "") throws -> String {
         guard Identifier.isValidActor(text) else {
             throw ReleaseError.usage(
-                "'\(Identifier.shown(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '@' (at most 100).")
+                "'\(Identifier.shown(text))' is not a valid \(what): use letters, digits, '-', '_', '.', '@' (at most "
+                    + "100; a GitHub App's name[bot] too).\(advice)")
         }
         return text
     }
