@@ -323,7 +323,7 @@ extension Migration {
                 CREATE INDEX approvals_by_release ON approvals (release_id, id);
                 """#),
         Migration(
-            name: "0006_identity.sql", checksum: "1a148e65a881c7302d4f2536875e7473878164fce1477db257922be468af3df1",
+            name: "0006_identity.sql", checksum: "8a63f6b5df25443d957c518f30077bb76bc9cbc1137c507fd81c7ab01f94c9ac",
             sql: #"""
                 -- Identity and access enforced by the database.
                 --
@@ -462,6 +462,14 @@ extension Migration {
                 END
                 $$;
 
+                -- Appends an event for a change only an admin may make, under the admin's person and login,
+                -- which the database checked whether or not identity is enforced.
+                CREATE FUNCTION release_audit_admin_change(app bigint, action text, details jsonb) RETURNS void
+                LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
+                    SELECT app, 0, clock_timestamp(), w.person, action, details, '', w.login FROM public.release_whoami() w
+                $$;
+
                 -- Maps a login to a person (admin only), audited in the app's chain as `access.granted`.
                 CREATE FUNCTION release_access_grant(app text, grantee text, as_person text, is_automation boolean, acts_on_behalf boolean)
                 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -477,10 +485,8 @@ extension Migration {
                     VALUES (grantee, as_person, is_automation, acts_on_behalf, admin)
                     ON CONFLICT (login) DO UPDATE SET person = EXCLUDED.person, automation = EXCLUDED.automation,
                         on_behalf = EXCLUDED.on_behalf, granted_by = EXCLUDED.granted_by, granted_at = clock_timestamp();
-                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
-                    VALUES (public.release_app_id(app), 0, clock_timestamp(), admin, 'access.granted',
-                            jsonb_build_object('login', grantee, 'person', as_person, 'automation', is_automation,
-                                               'on_behalf', acts_on_behalf), '', session_user::text);
+                    PERFORM public.release_audit_admin_change(public.release_app_id(app), 'access.granted',
+                        jsonb_build_object('login', grantee, 'person', as_person, 'automation', is_automation, 'on_behalf', acts_on_behalf));
                 END
                 $$;
 
@@ -488,7 +494,6 @@ extension Migration {
                 CREATE FUNCTION release_access_revoke(app text, grantee text) RETURNS boolean
                 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
                 DECLARE
-                    admin text := (SELECT w.person FROM public.release_whoami() w);
                     was text;
                 BEGIN
                     PERFORM public.release_require_admin('release access revoke');
@@ -496,9 +501,8 @@ extension Migration {
                     IF was IS NULL THEN
                         RETURN false;
                     END IF;
-                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
-                    VALUES (public.release_app_id(app), 0, clock_timestamp(), admin, 'access.revoked',
-                            jsonb_build_object('login', grantee, 'person', was), '', session_user::text);
+                    PERFORM public.release_audit_admin_change(public.release_app_id(app), 'access.revoked',
+                        jsonb_build_object('login', grantee, 'person', was));
                     RETURN true;
                 END
                 $$;
@@ -531,9 +535,8 @@ extension Migration {
                         END IF;
                     END LOOP;
                     IF jsonb_array_length(changed) > 0 THEN
-                        INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
-                        VALUES (app_key, 0, clock_timestamp(), admin, 'policy.applied',
-                                jsonb_build_object('environments', changed, 'policy', policy), '', session_user::text);
+                        PERFORM public.release_audit_admin_change(app_key, 'policy.applied',
+                            jsonb_build_object('environments', changed, 'policy', policy));
                     END IF;
                     RETURN changed;
                 END
@@ -923,9 +926,7 @@ extension Migration {
                         EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM %s', roles);
                     END IF;
                     INSERT INTO public.access_enforcement (enforced_by) VALUES (owner_person);
-                    INSERT INTO public.audit_events (app_id, sequence, at, actor, action, details, hash, login)
-                    VALUES (app_key, 0, clock_timestamp(), (SELECT w.person FROM public.release_whoami() w), 'access.enforced',
-                            jsonb_build_object('login', session_user::text), '', session_user::text);
+                    PERFORM public.release_audit_admin_change(app_key, 'access.enforced', jsonb_build_object('login', session_user::text));
                     RETURN true;
                 END
                 $$;
