@@ -6,11 +6,14 @@ import ReleaseStore
 /// policy. The database checks who may change them; these only ask.
 extension Engine {
     /// `release access enforce`: switches enforcement on for this database, once; this login is
-    /// mapped to the name it acted under so far, and `declared`'s gates (release.yml as written)
-    /// are stored for the environments with no stored policy. False when it was on already.
-    public func enforceAccess(declared: ReleaseConfiguration) async throws -> Bool {
+    /// mapped to the name it acted under so far (unless mapped already), and `declared`'s gates
+    /// (release.yml as written) are stored for the environments with no stored policy. Returns
+    /// whether it switched (false when it was on already) and who this login now is.
+    public func enforceAccess(declared: ReleaseConfiguration) async throws -> (switched: Bool, identity: Identity) {
         let (app, person, policy) = (self.app, actor, StoredPolicy.declared(by: declared))
-        return try await transaction { db in try db.enforceAccess(app: app, ownerPerson: person, policy: policy) }
+        return try await transaction { db in
+            (try db.enforceAccess(app: app, ownerPerson: person, policy: policy), try db.whoami())
+        }
     }
 
     /// `release unquarantine`: lifts a release's quarantine (release_admin only, as the database

@@ -44,13 +44,13 @@ struct AccessCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try await CommandContext.make(global)
-            let switched = try await context.engine.enforceAccess(declared: context.declared)
+            let (switched, identity) = try await context.engine.enforceAccess(declared: context.declared)
             if global.json {
                 context.output.document(.object([("enforced", .bool(true)), ("changed", .bool(switched))]))
             } else if switched {
                 context.output.line(
                     "Identity is enforced from now on: release_operator changes nothing but through release's functions, "
-                        + "your login is \(context.engine.actor), and release.yml's gates are the stored policy. "
+                        + "your login \(identity.login) is \(identity.person), and release.yml's gates are the stored policy. "
                         + "Map the other logins with `release access grant`.")
             } else {
                 context.output.line("Identity was enforced already; nothing changed.")
