@@ -18,6 +18,13 @@ public struct EnvironmentConfiguration: Sendable {
     public var onFailure: FailurePolicy
     /// Branch sync (`git:`), if configured.
     public var git: GitSyncConfiguration?
+    /// `labels:`: `env` and `service` fill `{{env}}` and `{{service}}` in queries and markers.
+    public var labels: [String: String]
+    /// The signals that verify a deployment after its health URL (`verify:`), if configured.
+    public var verify: VerifyConfiguration?
+
+    /// `{{env}}`: `labels.env`, else the environment's name.
+    public var envLabel: String { labels["env"] ?? name }
 
     /// What happens after a failed verification.
     public enum FailurePolicy: String, Sendable {
@@ -31,7 +38,8 @@ public struct EnvironmentConfiguration: Sendable {
     public init(
         name: String, provider: String, providerSettings: ConfigReader, promoteFrom: String? = nil,
         gates: GatePolicy = GatePolicy(), health: HealthCheckConfiguration? = nil,
-        onFailure: FailurePolicy = .rollback, git: GitSyncConfiguration? = nil
+        onFailure: FailurePolicy = .rollback, git: GitSyncConfiguration? = nil, labels: [String: String] = [:],
+        verify: VerifyConfiguration? = nil
     ) {
         self.name = name
         self.provider = provider
@@ -41,6 +49,8 @@ public struct EnvironmentConfiguration: Sendable {
         self.health = health
         self.onFailure = onFailure
         self.git = git
+        self.labels = labels
+        self.verify = verify
     }
 
     /// Reads an environment's block; `providers` are the provider names it may use, each also the
@@ -71,5 +81,7 @@ public struct EnvironmentConfiguration: Sendable {
             onFailure = .rollback
         }
         git = try entries["git"].map(GitSyncConfiguration.init(reader:))
+        labels = [:]
+        verify = nil
     }
 }

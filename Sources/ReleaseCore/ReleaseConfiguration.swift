@@ -10,14 +10,26 @@ public struct ReleaseConfiguration: Sendable {
     public var environments: [EnvironmentConfiguration]
     /// Where operations are announced (`notify:`); empty when absent.
     public var notify: NotifyConfiguration
+    /// How to reach the monitoring services signals ask (`monitors:`); empty when absent.
+    public var monitors: MonitorsConfiguration
+    /// Deploy markers (`markers:`); none when absent.
+    public var markers: MarkersConfiguration
 
     /// Creates a configuration directly (tests, tools).
-    public init(file: String, app: String, environments: [EnvironmentConfiguration], notify: NotifyConfiguration = NotifyConfiguration()) {
+    public init(
+        file: String, app: String, environments: [EnvironmentConfiguration], notify: NotifyConfiguration = NotifyConfiguration(),
+        monitors: MonitorsConfiguration = MonitorsConfiguration(), markers: MarkersConfiguration = MarkersConfiguration()
+    ) {
         self.file = file
         self.app = app
         self.environments = environments
         self.notify = notify
+        self.monitors = monitors
+        self.markers = markers
     }
+
+    /// `{{service}}` for `environment`: its `labels.service`, else the app's name.
+    public func serviceLabel(_ environment: EnvironmentConfiguration) -> String { environment.labels["service"] ?? app }
 
     /// The directory holding release.yml, which the paths in it are relative to (the current
     /// directory for a bare file name). Plain string work: a `URL` costs a command's start-up more.

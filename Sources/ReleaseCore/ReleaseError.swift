@@ -12,6 +12,9 @@ public struct ReleaseError: Error, CustomStringConvertible, Sendable, Equatable 
         case busy = 4
         /// The database or a provider could not be reached.
         case unavailable = 5
+        /// The release is live but neither verified nor rolled back: its verification was
+        /// inconclusive and `on_inconclusive` is hold; a person decides (`release accept`).
+        case held = 6
 
         /// A short name for scripts, next to the numeric code in --json errors.
         public var name: String {
@@ -21,6 +24,7 @@ public struct ReleaseError: Error, CustomStringConvertible, Sendable, Equatable 
             case .refused: "refused"
             case .busy: "busy"
             case .unavailable: "unavailable"
+            case .held: "held"
             }
         }
     }
@@ -46,6 +50,8 @@ public struct ReleaseError: Error, CustomStringConvertible, Sendable, Equatable 
     public static func busy(_ message: String) -> ReleaseError { ReleaseError(.busy, message) }
     /// The database or a provider is unreachable (exit 5).
     public static func unavailable(_ message: String) -> ReleaseError { ReleaseError(.unavailable, message) }
+    /// Live, neither verified nor rolled back (exit 6).
+    public static func held(_ message: String) -> ReleaseError { ReleaseError(.held, message) }
     /// The deployment failed (exit 1).
     public static func failed(_ message: String) -> ReleaseError { ReleaseError(.deploymentFailed, message) }
 }
