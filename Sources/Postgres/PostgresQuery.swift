@@ -77,6 +77,15 @@ extension Int32: PostgresEncodable {
     public var postgresText: String { String(self) }
 }
 
+extension Double: PostgresEncodable {
+    /// Round-trips exactly; NaN and the infinities as PostgreSQL spells them.
+    public var postgresText: String {
+        if isNaN { return "NaN" }
+        if isInfinite { return self > 0 ? "Infinity" : "-Infinity" }
+        return "\(self)"
+    }
+}
+
 extension Bool: PostgresEncodable {
     public var postgresText: String { self ? "t" : "f" }
 }

@@ -54,6 +54,15 @@ public struct PostgresRow: Sendable {
         Int(try int64(column))
     }
 
+    /// A float8 column's value, or nil when NULL.
+    public func optionalDouble(_ column: String) throws -> Double? {
+        guard let text = try optionalString(column) else { return nil }
+        guard let value = Double(text) ?? ["NaN": .nan, "Infinity": .infinity, "-Infinity": -.infinity][text] else {
+            throw PostgresError(kind: .decoding, message: "Column \(column) is not a number: \(text).")
+        }
+        return value
+    }
+
     /// A boolean column.
     public func bool(_ column: String) throws -> Bool {
         try string(column) == "t"

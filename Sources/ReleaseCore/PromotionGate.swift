@@ -107,7 +107,8 @@ public enum PromotionGate {
         return results
     }
 
-    static func allowed(_ context: GateContext) -> GateResult {
+    /// The `allowed:` gate alone (`release accept` asks it too).
+    public static func allowed(_ context: GateContext) -> GateResult {
         let policy = context.environment.gates
         guard let allowed = policy.allowed else {
             return GateResult(name: "allowed", passed: true, detail: "anyone may operate on \(context.environment.name)")
@@ -182,6 +183,11 @@ public enum PromotionGate {
         if let recovered = context.sourceRecoveredAt, recovered > start {
             start = recovered
             what = "healthy again"
+        }
+        // Held after an inconclusive verification, it soaks from when a person accepted it.
+        if let accepted = live.acceptedAt, accepted > start {
+            start = accepted
+            what = "accepted"
         }
         let ready = start.adding(soak)
         if context.now >= ready {

@@ -104,6 +104,12 @@ public struct DeploymentRecord: Sendable, Equatable {
     public var login: String?
     /// The person a CI run acted for.
     public var onBehalfOf: String?
+    /// Its signals' verdict (`verify:`), nil when no signal was measured.
+    public var signalVerdict: SignalOutcome?
+    /// When `release accept` verified it after an inconclusive verification.
+    public var acceptedAt: Timestamp?
+    /// Its signals' verdicts, in release.yml's order (read with the history).
+    public var signals: [SignalVerdictRecord] = []
 
     /// Creates a record.
     public init(
@@ -111,7 +117,8 @@ public struct DeploymentRecord: Sendable, Equatable {
         by: String, startedAt: Timestamp, finishedAt: Timestamp? = nil, operation: JSONValue = .object([]),
         liveReference: JSONValue = .object([]), verified: Bool = false, rollbackOf: Int64? = nil, detail: String? = nil,
         leaseOwner: String? = nil, leaseExpiresAt: Timestamp? = nil, sourceDeploymentID: Int64? = nil, reason: String? = nil,
-        cutoverAt: Timestamp? = nil, login: String? = nil, onBehalfOf: String? = nil
+        cutoverAt: Timestamp? = nil, login: String? = nil, onBehalfOf: String? = nil, signalVerdict: SignalOutcome? = nil,
+        acceptedAt: Timestamp? = nil
     ) {
         self.id = id
         self.environment = environment
@@ -134,6 +141,37 @@ public struct DeploymentRecord: Sendable, Equatable {
         self.cutoverAt = cutoverAt
         self.login = login
         self.onBehalfOf = onBehalfOf
+        self.signalVerdict = signalVerdict
+        self.acceptedAt = acceptedAt
+    }
+}
+
+/// One signal's verdict for a deployment, as stored after each of its measurements.
+public struct SignalVerdictRecord: Sendable, Equatable {
+    /// The signal's name.
+    public var name: String
+    /// prometheus, datadog, cloudwatch or sentry.
+    public var monitor: String
+    /// False in `mode: observe`: measured and shown, never deciding.
+    public var enforcing: Bool
+    /// measuring, pass, inconclusive or fail.
+    public var verdict: String
+    /// The latest value, when the answer was a number.
+    public var value: Double?
+    /// The latest measurement in words, with the query asked.
+    public var detail: String
+    /// How many measurements there were.
+    public var measurements: Int
+
+    /// Creates a record.
+    public init(name: String, monitor: String, enforcing: Bool, verdict: String, value: Double?, detail: String, measurements: Int) {
+        self.name = name
+        self.monitor = monitor
+        self.enforcing = enforcing
+        self.verdict = verdict
+        self.value = value
+        self.detail = detail
+        self.measurements = measurements
     }
 }
 
@@ -153,9 +191,14 @@ public struct LiveRelease: Sendable, Equatable {
     public var state: DeploymentState
     /// Whether it passed verification.
     public var verified: Bool
+    /// When `release accept` verified it after an inconclusive verification (the soak counts from then).
+    public var acceptedAt: Timestamp?
 
     /// Creates a value.
-    public init(version: String, releaseID: Int64, since: Timestamp, by: String, deploymentID: Int64, state: DeploymentState, verified: Bool) {
+    public init(
+        version: String, releaseID: Int64, since: Timestamp, by: String, deploymentID: Int64, state: DeploymentState, verified: Bool,
+        acceptedAt: Timestamp? = nil
+    ) {
         self.version = version
         self.releaseID = releaseID
         self.since = since
@@ -163,5 +206,9 @@ public struct LiveRelease: Sendable, Equatable {
         self.deploymentID = deploymentID
         self.state = state
         self.verified = verified
+        self.acceptedAt = acceptedAt
     }
+
+    /// Live but not verified: its verification was inconclusive and `on_inconclusive` held it.
+    public var isHeld: Bool { state == .live && !verified }
 }

@@ -1,6 +1,6 @@
 /// What a signal asks a monitoring service, with its templates still in it (`SignalQuery.rendered`
 /// fills them for one deployment and one window).
-public enum SignalQuery: Sendable, Equatable {
+public enum SignalQuery: Sendable, Equatable, CustomStringConvertible {
     /// Prometheus: an instant query, whose value is compared with the thresholds.
     case prometheusQuery(String)
     /// Prometheus: an alert by name; firing fails, pending is inconclusive, absent passes.
@@ -17,6 +17,21 @@ public enum SignalQuery: Sendable, Equatable {
     case sentryNewIssues(level: String?)
     /// Sentry: how many error events this release had in the window (matching `query`, when given).
     case sentryErrors(query: String?)
+
+    /// What is asked, in words: the query itself, or the alert, monitor or alarm it names.
+    public var description: String {
+        switch self {
+        case let .prometheusQuery(text), let .datadogQuery(text): text
+        case let .prometheusAlert(name): "alert \(name)"
+        case let .datadogMonitor(id): "monitor \(id)"
+        case let .cloudwatchAlarm(name): "alarm \(name)"
+        case let .cloudwatchMetric(metric):
+            "\(metric.stat) of \(metric.namespace) \(metric.metric)"
+                + (metric.dimensions.isEmpty ? "" : " {" + metric.dimensions.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "}")
+        case let .sentryNewIssues(level): "new issues" + (level.map { " at level \($0)" } ?? "")
+        case let .sentryErrors(query): "error events" + (query.map { " matching \($0)" } ?? "")
+        }
+    }
 
     /// The monitoring service the query goes to.
     public var monitor: Monitor {

@@ -15,6 +15,7 @@ extension Engine {
         }
         let provider = try provider(for: plan.environment)
         try provider.preflight()
+        if plan.kind != .rollback { _ = try signalPlan(for: plan.environment) }
         let started = try await begin(plan)
         if let report = started.report { return report }
         guard let deployment = started.deployment else {
@@ -173,11 +174,17 @@ extension Engine {
             return instant
         }
         progress("\(started.environment.name) serves \(started.release.version) since \(since) (\(outcome.summary)).")
+        await mark(
+            started.kind == .rollback ? .rollback : .cutover, release: started.release, in: started.environment, appID: started.appID,
+            message: "\(started.release.version) went live on \(started.environment.name) (\(started.kind.rawValue), deployment \(started.id)).")
         FaultPoint.afterCutover.reached()
         return try await verify(started, provider: provider, gates: gates, since: since, outcome: outcome.liveReference)
     }
 
-    /// Verification, then `live`, or `failed` with quarantine and the automatic rollback.
+    /// Verification: the health URL, then the signals (`verify:`; never for a rollback, which
+    /// restores a release verified there before and must be fast). Then `live`; or `failed` with
+    /// quarantine and the automatic rollback; or, when the signals were inconclusive, what
+    /// `on_inconclusive` says (hold: live, not verified, exit 6).
     func verify(
         _ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], since: Timestamp?,
         outcome: JSONValue
@@ -194,46 +201,104 @@ extension Engine {
                 try db.recordHealth(environment: started.environmentID, healthy: verdictCopy.passed, detail: verdictCopy.detail)
             }
         }
+        var signals: SignalsVerdict?
+        if verdict.passed, started.kind != .rollback, let plan = try signalPlan(for: started.environment) {
+            signals = try await measureSignals(
+                plan, deployment: started.id, release: started.release, environment: started.environment, cutover: since ?? .now)
+        }
         FaultPoint.afterVerification.reached()
+        let decided = signals?.outcome ?? .pass
         do {
             var request = started.request
             request.app = app
-            try await provider.settle(request, outcome: outcome, healthy: verdict.passed)
+            try await provider.settle(request, outcome: outcome, healthy: verdict.passed && decided != .fail)
         } catch {
             progress("Warning: the provider could not settle deployment \(started.id) after verification: \(error)")
         }
-        let engine = self
-        if verdict.passed {
-            let detail = verdict.detail
-            try await transaction { db in
-                try engine.requireLease(started, in: db)
-                try db.markVerified(deployment: started.id, detail: detail)
-                if let failed = started.rollbackOf {
-                    try db.markRolledBack(deployment: failed)
-                }
-                try db.appendAudit(
-                    app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).live",
-                    environment: started.environment.name, version: started.release.version,
-                    details: .object([("deployment", .int(started.id)), ("verification", .string(detail))]))
-            }
-            let message: String
-            switch started.kind {
-            case .rollback: message = "\(started.environment.name) was rolled back to \(started.release.version) and is healthy (\(verdict.detail))."
-            case .promote, .deploy: message = "\(started.release.version) is live on \(started.environment.name) (\(verdict.detail))."
-            }
-            FaultPoint.afterLive.reached()
-            if started.kind != .rollback, let git = started.environment.git {
-                await syncBranch(started, git)
-            }
-            if started.rollbackOf == nil, started.announce {
-                await announce(started, action: "\(started.kind.rawValue).live", message: message)
-            }
-            return OperationReport(
-                deploymentID: started.id, kind: started.kind, environment: started.environment.name,
-                version: started.release.version, previousVersion: started.previous?.version, gates: gates,
-                since: since, message: message)
+        guard verdict.passed else {
+            throw try await releaseFailed(started, finding: .verification, detail: verdict.detail, provider: provider)
         }
-        throw try await releaseFailed(started, finding: .verification, detail: verdict.detail, provider: provider)
+        var detail = verdict.detail
+        if let signals {
+            if signals.observed != .pass, decided == .pass, started.environment.verify?.mode == .observe {
+                await announce(
+                    started, action: "\(started.kind.rawValue).observed",
+                    message: "Observed on \(started.environment.name), not deciding: \(started.release.version)'s signals came out "
+                        + "\(signals.observed.rawValue): \(signals.summary).")
+            }
+            switch decided {
+            case .fail, .error:
+                throw try await releaseFailed(started, finding: .verification, detail: "signals: \(signals.summary)", provider: provider)
+            case .inconclusive:
+                switch started.environment.verify?.onInconclusive ?? .hold {
+                case .rollback:
+                    throw try await releaseFailed(
+                        started, finding: .verification, detail: "signals inconclusive (on_inconclusive: rollback): \(signals.summary)",
+                        provider: provider)
+                case .hold:
+                    throw try await hold(started, signals: signals)
+                case .pass:
+                    detail += "; signals inconclusive, passed by on_inconclusive: pass: \(signals.summary)"
+                }
+            case .pass:
+                detail += "; signals: \(signals.summary)"
+            }
+        }
+        return try await wentLive(started, gates: gates, since: since, detail: detail)
+    }
+
+    /// Records a verified deployment live, syncs its branch and announces it.
+    private func wentLive(_ started: StartedDeployment, gates: [GateResult], since: Timestamp?, detail: String) async throws -> OperationReport {
+        let engine = self
+        try await transaction { db in
+            try engine.requireLease(started, in: db)
+            try db.markVerified(deployment: started.id, detail: detail)
+            if let failed = started.rollbackOf {
+                try db.markRolledBack(deployment: failed)
+            }
+            try db.appendAudit(
+                app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).live",
+                environment: started.environment.name, version: started.release.version,
+                details: .object([("deployment", .int(started.id)), ("verification", .string(detail))]))
+        }
+        let message: String
+        switch started.kind {
+        case .rollback: message = "\(started.environment.name) was rolled back to \(started.release.version) and is healthy (\(detail))."
+        case .promote, .deploy: message = "\(started.release.version) is live on \(started.environment.name) (\(detail))."
+        }
+        FaultPoint.afterLive.reached()
+        if started.kind != .rollback, let git = started.environment.git {
+            await syncBranch(started, git)
+        }
+        if started.rollbackOf == nil, started.announce {
+            await announce(started, action: "\(started.kind.rawValue).live", message: message)
+        }
+        return OperationReport(
+            deploymentID: started.id, kind: started.kind, environment: started.environment.name,
+            version: started.release.version, previousVersion: started.previous?.version, gates: gates,
+            since: since, message: message)
+    }
+
+    /// Holds a deployment whose signals were inconclusive: live, not verified (promotions from it
+    /// refused, its soak not counting), audited and announced; returns the error to end with (exit 6).
+    private func hold(_ started: StartedDeployment, signals: SignalsVerdict) async throws -> ReleaseError {
+        let engine = self
+        let name = started.environment.name
+        let detail = "signals inconclusive: \(signals.summary)"
+        try await transaction { db in
+            try engine.requireLease(started, in: db)
+            try db.markHeld(deployment: started.id, detail: detail)
+            try db.appendAudit(
+                app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).held", environment: name,
+                version: started.release.version, details: .object([("deployment", .int(started.id)), ("verification", .string(detail))]))
+        }
+        let fix = signals.configurationProblems.isEmpty ? "" : " " + signals.configurationProblems.joined(separator: " ")
+        let message =
+            "\(started.release.version) is live on \(name) but not verified: its signals were inconclusive (\(signals.summary)).\(fix) "
+            + "Promotions from it wait. Decide: `release verify \(name)` to measure again, `release accept \(name) --reason …`, or "
+            + "`release rollback \(name) --reason …`."
+        await announce(started, action: "\(started.kind.rawValue).held", message: message)
+        return .held(message)
     }
 
     /// How a fix reaches an environment: deployed, or promoted from its source.

@@ -12,7 +12,7 @@ extension Engine {
     ) async throws -> (release: ReleaseRecord, created: Bool) {
         let engine = self
         let app = self.app
-        return try await transaction { db in
+        let (release, created, appID) = try await transaction { db in
             let appID = try db.ensureApp(named: app)
             if let existing = try db.release(app: appID, version: version) {
                 var differences: [String] = []
@@ -24,7 +24,7 @@ extension Engine {
                         "Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are "
                             + "immutable: create a new version instead.")
                 }
-                return (existing, false)
+                return (existing, false, appID)
             }
             let release = try db.insertRelease(
                 app: appID, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.claimedActor)
@@ -34,8 +34,12 @@ extension Engine {
             try db.appendAudit(
                 app: appID, actor: engine.claimedActor, action: "release.created", environment: nil, version: version,
                 details: .object(details))
-            return (release, true)
+            return (release, true, appID)
         }
+        if created {
+            await mark(.created, release: release, in: nil, appID: appID, message: "\(app) \(version) was created.")
+        }
+        return (release, created)
     }
 
     /// Releases, newest first.

@@ -38,6 +38,8 @@ public struct Engine: Sendable {
     public var observer: (@Sendable (OperationEvent) async -> Void)?
     /// The process environment, for git during branch sync.
     public var processEnvironment: [String: String] = ProcessEnvironment.current
+    /// Builds the sources that measure `verify:` signals and the deploy markers `markers:` asks for.
+    public var monitoring = MonitoringRegistry()
 
     /// Creates an engine.
     public init(

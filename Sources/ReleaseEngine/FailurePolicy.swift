@@ -10,8 +10,11 @@ enum Finding: Sendable {
     /// The platform: the release started serving and then failed there (an ECS rollout that ended
     /// FAILED, a Railway deployment that CRASHED after taking the traffic).
     case platform
-    /// `release watch`: a failed probe of what is live, confirmed by a full verification.
-    case watch
+    /// `release watch`: what failed (`its health probe`, confirmed by a full verification, or
+    /// `its signals`) while it watched what is live.
+    case watch(String)
+    /// `release verify`: the signals, measured again on what is live.
+    case reverification
 
     /// The opening sentence of every message about it.
     func headline(_ bad: StartedDeployment, _ detail: String) -> String {
@@ -21,8 +24,10 @@ enum Finding: Sendable {
         case (.verification, _): return "Verification of \(version) on \(name) failed (\(detail))"
         case (.platform, .rollback): return "Rollback of \(name) to \(version) failed on the platform after it went live (\(detail))"
         case (.platform, _): return "\(version) failed on \(name) after the platform put it live (\(detail))"
-        case (.watch, .rollback): return "\(version) on \(name) was put there by a rollback and failed its health probe (\(detail))"
-        case (.watch, _): return "\(version) failed its health probe on \(name) during the watch (\(detail))"
+        case (.watch(let what), .rollback): return "\(version) on \(name) was put there by a rollback and failed \(what) (\(detail))"
+        case (.watch(let what), _): return "\(version) failed \(what) on \(name) during the watch (\(detail))"
+        case (.reverification, .rollback): return "\(version) on \(name) was put there by a rollback and failed its signals (\(detail))"
+        case (.reverification, _): return "\(version) failed its signals on \(name) when measured again (\(detail))"
         }
     }
 
@@ -30,7 +35,8 @@ enum Finding: Sendable {
     func quarantineReason(_ bad: StartedDeployment, _ detail: String) -> String {
         switch self {
         case .verification, .platform: "failed verification on \(bad.environment.name): \(detail)"
-        case .watch: "failed its health probe on \(bad.environment.name) during a watch: \(detail)"
+        case .watch(let what): "failed \(what) on \(bad.environment.name) during a watch: \(detail)"
+        case .reverification: "failed its signals on \(bad.environment.name) when measured again: \(detail)"
         }
     }
 
@@ -39,6 +45,7 @@ enum Finding: Sendable {
         switch self {
         case .verification, .platform: ("\(kind.rawValue).verification_failed", "\(kind.rawValue).failed")
         case .watch: ("watch.failed", "watch.failed")
+        case .reverification: ("verify.failed", "verify.failed")
         }
     }
 }
@@ -85,7 +92,7 @@ extension Engine {
             case .verification, .platform:
                 try engine.requireLease(bad, in: db)
                 try db.transition(deployment: bad.id, to: .failed, detail: "verification failed: \(detail)")
-            case .watch:
+            case .watch, .reverification:
                 guard try db.currentLive(environment: bad.environmentID)?.deploymentID == bad.id else { throw NoLongerLive() }
             }
             if quarantine {
@@ -122,6 +129,7 @@ extension Engine {
                 return (nil, error)
             }
         }
+        await mark(.verificationFailed, release: bad.release, in: environment, appID: bad.appID, message: "\(headline).")
         FaultPoint.afterRollbackStarted.reached()
         let (version, name) = (bad.release.version, environment.name)
         let stillServing = "\(version) is quarantined and still serving on \(name)"

@@ -4,7 +4,7 @@ import ReleaseCore
 let deploymentSelect = """
     SELECT d.id, d.environment_id, e.name AS environment, r.version, d.release_id, d.kind, d.state, d.actor, d.started_at, d.finished_at,
            d.operation, d.live_reference, d.verified, d.rollback_of, d.detail, d.lease_owner, d.lease_expires_at,
-           d.source_deployment_id, d.reason, d.cutover_at, d.login, d.on_behalf_of
+           d.source_deployment_id, d.reason, d.cutover_at, d.login, d.on_behalf_of, d.verdict, d.accepted_at
     FROM deployments d JOIN environments e ON e.id = d.environment_id JOIN releases r ON r.id = d.release_id
     """
 

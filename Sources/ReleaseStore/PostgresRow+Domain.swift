@@ -53,7 +53,8 @@ extension PostgresRow {
             leaseOwner: try optionalString("lease_owner"), leaseExpiresAt: try optionalTimestamp("lease_expires_at"),
             sourceDeploymentID: try optionalInt64("source_deployment_id"), reason: try optionalString("reason"),
             cutoverAt: try optionalTimestamp("cutover_at"), login: try optionalString("login"),
-            onBehalfOf: try optionalString("on_behalf_of"))
+            onBehalfOf: try optionalString("on_behalf_of"), signalVerdict: try optionalString("verdict").flatMap(SignalOutcome.init(rawValue:)),
+            acceptedAt: try optionalTimestamp("accepted_at"))
     }
 }
 

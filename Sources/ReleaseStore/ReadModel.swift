@@ -20,11 +20,13 @@ public struct EnvironmentStatus: Sendable {
     public var freezeReasons: [String]
     /// When the freeze ends, if known.
     public var frozenUntil: Timestamp?
+    /// The signal verdicts of what is live (`verify:`), in release.yml's order.
+    public var signals: [SignalVerdictRecord] = []
 }
 
 extension PostgresConnection {
     /// The state of each environment (its id nil when the database has not seen it: nothing live,
-    /// unknown health) at `now`: five statements in one round trip, whatever the number of
+    /// unknown health) at `now`: six statements in one round trip, whatever the number of
     /// environments (or apps: the dashboard's overview asks for all of them). `release status` and
     /// the dashboard share it.
     public func statuses(
@@ -32,9 +34,9 @@ extension PostgresConnection {
         now: Timestamp
     ) throws -> [EnvironmentStatus] {
         let ids = environments.compactMap(\.id)
-        let (live, inFlight, freezes, health, last) = try fetch(
+        let (live, inFlight, freezes, health, last, signals) = try fetch(
             Reads.currentLive(environments: ids), Reads.inFlight(environments: ids), Reads.openFreezes(environments: ids),
-            Reads.health(environments: ids), Reads.lastFinished(environments: ids))
+            Reads.health(environments: ids), Reads.lastFinished(environments: ids), Reads.liveSignalVerdicts(environments: ids))
         return environments.map { configuration, id in
             func of<T>(_ values: [Int64: T]) -> T? { id.flatMap { values[$0] } }
             let current = of(live)
@@ -47,12 +49,15 @@ extension PostgresConnection {
                 verdict = "unhealthy"
             } else if let current, current.state == .verifying {
                 verdict = "verifying"
+            } else if let current, current.isHeld {
+                verdict = "held"
+                detail = "live, not verified: its verification was inconclusive; `release accept \(configuration.name) --reason …` or roll back"
             }
             let context = GateContext(kind: .deploy, environment: configuration, actor: "", now: now, release: nil, adHocFreezes: adHoc)
             let (reasons, end) = PromotionGate.activeFreezes(context)
             return EnvironmentStatus(
                 name: configuration.name, live: current, health: verdict, healthDetail: detail,
-                inFlight: of(inFlight), freezeReasons: reasons, frozenUntil: end)
+                inFlight: of(inFlight), freezeReasons: reasons, frozenUntil: end, signals: of(signals) ?? [])
         }
     }
 }

@@ -230,13 +230,13 @@ extension Reads {
         Fetch(
             """
             SELECT e.app_id, e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor,
-                   d.id AS deployment_id, d.state, d.verified
+                   d.id AS deployment_id, d.state, d.verified, d.accepted_at
             FROM environments e
             CROSS JOIN LATERAL (
                 SELECT release_id, deployment_id, during FROM occupancy
                 WHERE environment_id = e.id AND during @> \(instant)::timestamptz LIMIT 1
             ) o
-            CROSS JOIN LATERAL (SELECT id, actor, state, verified FROM deployments WHERE id = o.deployment_id LIMIT 1) d
+            CROSS JOIN LATERAL (SELECT id, actor, state, verified, accepted_at FROM deployments WHERE id = o.deployment_id LIMIT 1) d
             CROSS JOIN LATERAL (SELECT version FROM releases WHERE id = o.release_id LIMIT 1) r
             WHERE e.app_id = ANY(\(idArray(apps))::bigint[])
             """
@@ -265,10 +265,15 @@ extension Reads {
 
     /// The ids of each lane's newest `limit` (a range of deployments_app_history or
     /// deployments_environment_history each), the newest `limit` of those, and only then their
-    /// rows: however long the history, at most lanes x limit index entries.
+    /// rows: however long the history, at most lanes x limit index entries. Each row carries its
+    /// signals' verdicts (by signal_verdicts' primary key).
     private static func history(lanes: [Int64], column: String, limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
         Fetch(
             """
+            SELECT h.*, (
+                SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.position), '[]') FROM signal_verdicts v WHERE v.deployment_id = h.id
+            ) AS signals
+            FROM (
             \(unsafeSQL: deploymentSelect)
             JOIN (
                 SELECT s.id FROM unnest(\(idArray(lanes))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
@@ -276,9 +281,16 @@ extension Reads {
                 ) s
                 ORDER BY s.id DESC LIMIT \(limit)
             ) latest ON latest.id = d.id
-            ORDER BY d.id DESC
+            ) h
+            ORDER BY h.id DESC
             """
-        ) { rows in try rows.map { (try $0.int64("environment_id"), try $0.deploymentRecord()) } }
+        ) { rows in
+            try rows.map { row in
+                var deployment = try row.deploymentRecord()
+                deployment.signals = try signalVerdicts(row.json("signals"))
+                return (try row.int64("environment_id"), deployment)
+            }
+        }
     }
 
     /// The audit events that match, in order: the latest `limit` of them (oldest of those first),

@@ -35,7 +35,8 @@ public enum Reads {
     public static func currentLive(environments: [Int64]) -> Fetch<[Int64: LiveRelease]> {
         Fetch(
             """
-            SELECT o.environment_id, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified
+            SELECT o.environment_id, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified,
+                   d.accepted_at
             FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
             WHERE o.environment_id = ANY(\(idArray(environments))::bigint[]) AND upper_inf(o.during)
             """
@@ -46,7 +47,8 @@ public enum Reads {
         LiveRelease(
             version: try row.string("version"), releaseID: try row.int64("release_id"), since: try row.timestamp("since"),
             by: try row.string("actor"), deploymentID: try row.int64("deployment_id"),
-            state: DeploymentState(rawValue: try row.string("state")) ?? .failed, verified: try row.bool("verified"))
+            state: DeploymentState(rawValue: try row.string("state")) ?? .failed, verified: try row.bool("verified"),
+            acceptedAt: try row.optionalTimestamp("accepted_at"))
     }
 
     /// The deployment in flight on an environment, if any.

@@ -12,7 +12,36 @@ public enum ReportJSON {
         ])
     }
 
-    /// A deployment, as `history` prints it.
+    /// How a deployment's verification came out, with its signals (`verify:`); null before it
+    /// reached verification. Verdicts: measuring, pass, inconclusive (live, not verified: held), fail.
+    public static func verification(
+        state: DeploymentState, verified: Bool, acceptedAt: Timestamp?, signals: [SignalVerdictRecord]
+    ) -> JSONValue {
+        let verdict: String
+        switch state {
+        case .pending, .gating, .deploying, .rejected, .cancelled: return .null
+        case .verifying: verdict = "measuring"
+        case .failed, .rolledBack: verdict = "fail"
+        case .live, .superseded: verdict = verified ? "pass" : "inconclusive"
+        }
+        return .object([
+            ("verdict", .string(verdict)), ("accepted_at", .optional(acceptedAt?.rfc3339)),
+            (
+                "signals",
+                .array(
+                    signals.map { signal in
+                        .object([
+                            ("name", .string(signal.name)), ("verdict", .string(signal.verdict)),
+                            ("value", signal.value.map { $0.isFinite ? .double($0) : .string("\($0)") } ?? .null),
+                            ("detail", .string(signal.detail)), ("monitor", .string(signal.monitor)), ("enforcing", .bool(signal.enforcing)),
+                            ("measurements", .int(Int64(signal.measurements))),
+                        ])
+                    })
+            ),
+        ])
+    }
+
+    /// A deployment, as `history` prints it, with its signals' verdicts.
     public static func deployment(_ deployment: DeploymentRecord) -> JSONValue {
         .object([
             ("id", .int(deployment.id)), ("environment", .string(deployment.environment)), ("version", .string(deployment.version)),
@@ -20,6 +49,11 @@ public enum ReportJSON {
             ("login", .optional(deployment.login)), ("on_behalf_of", .optional(deployment.onBehalfOf)),
             ("started_at", .string(deployment.startedAt.rfc3339)), ("finished_at", .optional(deployment.finishedAt?.rfc3339)),
             ("reason", .optional(deployment.reason)), ("detail", .optional(deployment.detail)),
+            (
+                "verification",
+                verification(
+                    state: deployment.state, verified: deployment.verified, acceptedAt: deployment.acceptedAt, signals: deployment.signals)
+            ),
         ])
     }
 
@@ -34,6 +68,12 @@ public enum ReportJSON {
                         ("version", .string(live.version)), ("since", .string(live.since.rfc3339)), ("by", .string(live.by)),
                         ("state", .string(live.state.rawValue)),
                     ])
+                } ?? .null
+            ),
+            (
+                "verification",
+                status.live.map {
+                    verification(state: $0.state, verified: $0.verified, acceptedAt: $0.acceptedAt, signals: status.signals)
                 } ?? .null
             ),
             ("health", .string(status.health)),

@@ -238,3 +238,49 @@ struct WatchCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Measure the signals of what is live now (exit 0 pass, 1 failed and rolled back, 6 inconclusive).",
+        discussion: "Measures every signal of the environment's `verify:` block by the same rules as a deployment's verification (every "
+            + "`every` until `for`, windows never before the cutover). A failure quarantines the release and rolls back; a pass verifies a "
+            + "release held after inconclusive signals.")
+
+    @Argument(help: "The environment.") var environment: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let context = try await CommandContext.make(global)
+        let target = try context.configuration.environment(named: environment)
+        let message = try await context.engine.reverify(target)
+        if global.json {
+            context.output.document(.object([("verify", .object([("environment", .string(target.name)), ("message", .string(message))]))]))
+        } else {
+            context.output.line(message)
+        }
+    }
+}
+
+struct AcceptCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "accept", abstract: "Mark the release held on an environment (inconclusive signals) verified; audited.")
+
+    @Argument(help: "The environment.") var environment: String
+    @Option(parsing: .unconditional, help: "Why it may be trusted (required).") var reason: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        guard let reason else {
+            throw ReleaseError.usage("`release accept` needs --reason: say why the release may be trusted without its signals, for the audit.")
+        }
+        let why = try Inputs.text(reason, what: "--reason", maxLength: 1000)
+        let context = try await CommandContext.make(global)
+        let target = try context.configuration.environment(named: environment)
+        let message = try await context.engine.accept(target, reason: why)
+        if global.json {
+            context.output.document(.object([("accept", .object([("environment", .string(target.name)), ("message", .string(message))]))]))
+        } else {
+            context.output.line(message)
+        }
+    }
+}

@@ -15,7 +15,8 @@ struct ReleaseCommand: AsyncParsableCommand {
             MigrateCommand.self, CreateCommand.self, ListCommand.self, CheckCommand.self, DeployCommand.self,
             PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, UnquarantineCommand.self, FreezeCommand.self,
             UnfreezeCommand.self, StatusCommand.self, HistoryCommand.self, AuditCommand.self, ProbeCommand.self,
-            RecoverCommand.self, WatchCommand.self, ServeCommand.self, WhoamiCommand.self, AccessCommand.self, PolicyCommand.self,
+            RecoverCommand.self, WatchCommand.self, VerifyCommand.self, AcceptCommand.self, ServeCommand.self, WhoamiCommand.self,
+            AccessCommand.self, PolicyCommand.self,
         ])
 
     /// Accepted here too, so `release unknown --json` still answers in JSON.
@@ -32,7 +33,8 @@ struct ReleaseCommand: AsyncParsableCommand {
 let commandsThatChangeState: [any ParsableCommand.Type] = [
     MigrateCommand.self, CreateCommand.self, CheckCommand.self, DeployCommand.self, PromoteCommand.self, ApproveCommand.self,
     RollbackCommand.self, RejectCommand.self, FreezeCommand.self, UnfreezeCommand.self, ProbeCommand.self,
-    RecoverCommand.self, WatchCommand.self, UnquarantineCommand.self, AccessCommand.EnforceCommand.self, AccessCommand.GrantCommand.self,
+    RecoverCommand.self, WatchCommand.self, VerifyCommand.self, AcceptCommand.self, UnquarantineCommand.self, AccessCommand.EnforceCommand.self,
+    AccessCommand.GrantCommand.self,
     AccessCommand.RevokeCommand.self,
     PolicyCommand.ApplyCommand.self,
 ]

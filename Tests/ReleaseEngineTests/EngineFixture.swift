@@ -64,7 +64,9 @@ final class EngineFixture: @unchecked Sendable {
     }
 
     /// An engine for `actor` over the actor's connection, with `main` configured as given.
-    func engine(actor: String = "alice", _ main: EnvironmentConfiguration? = nil) async throws -> Engine {
+    func engine(
+        actor: String = "alice", _ main: EnvironmentConfiguration? = nil, monitoring: MonitoringRegistry = MonitoringRegistry()
+    ) async throws -> Engine {
         let connection: PostgresConnection
         if let opened = lock.withLock({ connections[actor] }) {
             connection = opened
@@ -77,9 +79,11 @@ final class EngineFixture: @unchecked Sendable {
         let provider = self.provider
         registry.register("scripted") { _, _ in provider }
         let context = ProviderRegistry.ProviderContext(configurationDirectory: "/", environment: [:], output: { _ in })
-        return Engine(
+        var engine = Engine(
             configuration: configuration, connection: connection, providers: registry, providerContext: context, actor: actor,
             progress: { _ in })
+        engine.monitoring = monitoring
+        return engine
     }
 
     // MARK: Set-up in the user's words
