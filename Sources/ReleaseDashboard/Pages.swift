@@ -281,6 +281,7 @@ enum Pages {
             }
             html.raw("</section><section><h2>Deployments</h2>")
             deploymentTable(page.deployments, app: page.app, &html)
+            signalTable(page.deployments, &html)
             html.raw("</section><section><h2>Audit events</h2>")
             if page.events.isEmpty {
                 html.raw("<p class=\"empty\">No audit events name this version.</p>")
@@ -314,6 +315,34 @@ enum Pages {
     }
 
     /// Several apps have this version: which one?
+    /// The signals that verified each deployment (`verify:`), when any were measured.
+    static func signalTable(_ deployments: [DeploymentRecord], _ html: inout HTML) {
+        let measured = deployments.filter { !$0.signals.isEmpty }
+        guard !measured.isEmpty else { return }
+        html.raw("<h3>Signals</h3><table class=\"signals\"><thead><tr><th>#</th><th>Environment</th><th>Signal</th><th>Verdict</th>")
+        html.raw("<th>Value</th><th>Measurements</th><th>Latest</th></tr></thead><tbody>")
+        for deployment in measured {
+            for signal in deployment.signals {
+                html.raw("<tr class=\"signal-\(signal.verdict == "fail" ? "fail" : signal.verdict == "pass" ? "pass" : "other")\"><td>")
+                html.text(String(deployment.id))
+                html.raw("</td><td>")
+                html.text(deployment.environment)
+                html.raw("</td><td>")
+                html.text(signal.name + (signal.enforcing ? "" : " (observed)"))
+                html.raw("</td><td>")
+                html.text(signal.verdict)
+                html.raw("</td><td>")
+                html.text(signal.value.map(SignalConfiguration.format) ?? "-")
+                html.raw("</td><td>")
+                html.text(String(signal.measurements))
+                html.raw("</td><td>")
+                html.text(signal.detail)
+                html.raw("</td></tr>")
+            }
+        }
+        html.raw("</tbody></table>")
+    }
+
     static func chooseApp(version: String, apps: [String]) -> String {
         layout(title: "release: \(version)", heading: "Release \(version)") { html in
             html.raw("<p>Several apps have a release ")

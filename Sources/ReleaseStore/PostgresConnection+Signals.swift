@@ -101,6 +101,19 @@ extension Reads {
         ) { rows in try grouped(rows, by: "environment_id") }
     }
 
+    /// A column for a query over `deploymentSelect` aliased `h`: the deployment's signal verdicts
+    /// as JSON, in release.yml's order (by signal_verdicts' primary key).
+    static let signalsColumn = """
+        (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.position), '[]') FROM signal_verdicts v WHERE v.deployment_id = h.id) AS signals
+        """
+
+    /// A deployment row with its `signals` column.
+    static func deploymentWithSignals(_ row: PostgresRow) throws -> DeploymentRecord {
+        var deployment = try row.deploymentRecord()
+        deployment.signals = try signalVerdicts(row.json("signals"))
+        return deployment
+    }
+
     /// Signal verdicts from `signal_verdicts` rows as JSON (`to_jsonb`).
     static func signalVerdicts(_ json: JSONValue) throws -> [SignalVerdictRecord] {
         guard case let .array(items) = json else { return [] }

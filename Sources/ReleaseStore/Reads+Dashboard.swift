@@ -202,8 +202,8 @@ extension Reads {
 
     /// Every deployment of a release, oldest first.
     public static func deployments(release: Int64?) -> Fetch<[DeploymentRecord]> {
-        Fetch("\(unsafeSQL: deploymentSelect) WHERE d.release_id = \(release) ORDER BY d.id") { rows in
-            try rows.map { try $0.deploymentRecord() }
+        Fetch("SELECT h.*, \(unsafeSQL: signalsColumn) FROM (\(unsafeSQL: deploymentSelect) WHERE d.release_id = \(release)) h ORDER BY h.id") {
+            rows in try rows.map(deploymentWithSignals)
         }
     }
 
@@ -270,9 +270,7 @@ extension Reads {
     private static func history(lanes: [Int64], column: String, limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
         Fetch(
             """
-            SELECT h.*, (
-                SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.position), '[]') FROM signal_verdicts v WHERE v.deployment_id = h.id
-            ) AS signals
+            SELECT h.*, \(unsafeSQL: signalsColumn)
             FROM (
             \(unsafeSQL: deploymentSelect)
             JOIN (
@@ -284,13 +282,7 @@ extension Reads {
             ) h
             ORDER BY h.id DESC
             """
-        ) { rows in
-            try rows.map { row in
-                var deployment = try row.deploymentRecord()
-                deployment.signals = try signalVerdicts(row.json("signals"))
-                return (try row.int64("environment_id"), deployment)
-            }
-        }
+        ) { rows in try rows.map { (try $0.int64("environment_id"), try deploymentWithSignals($0)) } }
     }
 
     /// The audit events that match, in order: the latest `limit` of them (oldest of those first),

@@ -6,6 +6,11 @@ VERSION file and a HEALTH file: "ok"; "broken" (unhealthy everywhere); or "broke
 on develop, unhealthy on main, like a release that needs a setting production lacks). That is how
 the demo ships a release whose health check fails.
 
+It also answers its own metrics the way Prometheus's HTTP API does (`/api/v1/query`, an instant
+vector): a query naming `version="X"` gets the share of X's requests that fail, from the build's
+ERRORS file (default 0.002), while X is the version served, and no data otherwise. That is how the
+demo ships a release whose /health passes while its requests fail, for `verify:` signals to catch.
+
     app.py --port 8001 --root .demo/develop --env develop [--max-seconds 600]
 
 It stops by itself after --max-seconds, so a test or demo that dies leaves nothing running.
@@ -13,10 +18,13 @@ It stops by itself after --max-seconds, so a test or demo that dies leaves nothi
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 
 def read(root, name, default):
@@ -43,8 +51,33 @@ class Handler(BaseHTTPRequestHandler):
             self.respond(status, body, "text/plain")
         elif self.path == "/":
             self.respond(200, json.dumps({"app": "crm-api", "version": version}) + "\n", "application/json")
+        elif urlsplit(self.path).path == "/api/v1/query":
+            self.query(parse_qs(urlsplit(self.path).query))
         else:
             self.respond(404, "not found\n", "text/plain")
+
+    def do_POST(self):
+        if urlsplit(self.path).path != "/api/v1/query":
+            self.respond(404, "not found\n", "text/plain")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        self.query(parse_qs(self.rfile.read(length).decode()))
+
+    def query(self, parameters):
+        """Prometheus's instant query, for the error ratio of the version the query names."""
+        text = (parameters.get("query") or [""])[0]
+        if not text:
+            body = {"status": "error", "errorType": "bad_data", "error": "query is required"}
+            self.respond(400, json.dumps(body), "application/json")
+            return
+        served = read(self.root, "VERSION", "none")
+        named = re.search(r'version="([^"]+)"', text)
+        result = []
+        if named and named.group(1) == served:
+            at = float((parameters.get("time") or [time.time()])[0])
+            result = [{"metric": {"version": served}, "value": [at, read(self.root, "ERRORS", "0.002")]}]
+        body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+        self.respond(200, json.dumps(body), "application/json")
 
     def respond(self, status, body, content_type):
         data = body.encode()
