@@ -74,14 +74,14 @@ extension Engine {
             "Measuring \(signals)\(verify.mode == .observe ? " (observe mode: recorded, never deciding)" : ""): "
                 + (rounds == 1 ? "one round" : "\(rounds) rounds, every \(verify.every)") + "…")
         var tallies = verify.signals.map { SignalTally($0, rounds: rounds) }
-        var last: [String] = Array(repeating: "", count: count)
+        var last = [JudgedMeasurement](repeating: JudgedMeasurement(outcome: .inconclusive, detail: "", query: ""), count: count)
         var problems: [String] = []
         for round in 1...rounds {
             if round > 1 { try await Task.sleep(for: verify.every.duration) }
             let measured = try await measureRound(
                 plan, tallies: &tallies, deployment: deployment, release: release, in: environment, cutover: cutover)
             for (index, measurement) in measured.enumerated() {
-                last[index] = measurement.detail
+                last[index] = measurement
                 if let problem = measurement.problem, !problems.contains(problem) { problems.append(problem) }
             }
             progress(
@@ -96,9 +96,12 @@ extension Engine {
         try await database { db in
             try db.setSignalVerdict(deployment: deployment, observed, signals: named)
         }
+        // What was asked is named for the signals that did not pass, so a notification shows it.
         let summary = zip(zip(named, last), tallies).map { signal, tally in
+            let (named, measurement) = signal
             let streak = tally.failed && tally.failuresNeeded > 1 ? ", \(tally.failuresNeeded) failing measurements in a row" : ""
-            return "\(signal.0.name) \(signal.0.verdict.rawValue) (\(signal.1)\(streak))"
+            let asked = named.verdict == .pass ? "" : "; asked: \(measurement.query)"
+            return "\(named.name) \(named.verdict.rawValue) (\(measurement.detail)\(streak)\(asked))"
         }.joined(separator: "; ")
         return SignalsVerdict(outcome: outcome, observed: observed, summary: summary, configurationProblems: problems)
     }
@@ -107,6 +110,8 @@ extension Engine {
     struct JudgedMeasurement: Sendable {
         var outcome: SignalOutcome
         var detail: String
+        /// What was asked, templates filled, secrets removed.
+        var query: String
         /// A service's refusal of the credentials or the query, naming what to fix.
         var problem: String?
     }
@@ -153,11 +158,12 @@ extension Engine {
                 asked = reading.query
                 let verdict = signal.judge(reading)
                 value = verdict.value.flatMap { $0.isFinite ? $0 : nil }
-                measurement = JudgedMeasurement(outcome: verdict.outcome, detail: verdict.detail)
+                measurement = JudgedMeasurement(outcome: verdict.outcome, detail: verdict.detail, query: asked)
             case let .failure(error as ProviderError) where error.kind == .configuration:
-                measurement = JudgedMeasurement(outcome: .error, detail: Secrets.redact(error.message), problem: Secrets.redact(error.message))
+                let message = Secrets.redact(error.message)
+                measurement = JudgedMeasurement(outcome: .error, detail: message, query: asked, problem: message)
             case let .failure(error):
-                measurement = JudgedMeasurement(outcome: .error, detail: "measuring failed: \(Secrets.redact("\(error)"))")
+                measurement = JudgedMeasurement(outcome: .error, detail: "measuring failed: \(Secrets.redact("\(error)"))", query: asked)
             }
             tallies[index].add(measurement.outcome)
             judged.append(measurement)

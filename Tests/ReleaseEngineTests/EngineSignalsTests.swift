@@ -81,7 +81,7 @@ final class ScriptedSignals: SignalSource, @unchecked Sendable {
             let engine = try await fixture.engine(main, monitoring: signals.registry)
             let error = try await fixture.failure { try await engine.run(OperationPlan(kind: .deploy, environment: main, version: "1.1.0")) }
             #expect(error.code == .deploymentFailed)
-            #expect(error.message.contains("error-ratio fail (0.3 > 0.02, 2 failing measurements in a row)"), "\(error.message)")
+            #expect(error.message.contains("error-ratio fail (0.3 > 0.02, 2 failing measurements in a row; asked: errors)"), "\(error.message)")
             #expect(error.message.hasSuffix("1.1.0 is quarantined; main was rolled back to 1.0.0 and is healthy."), "\(error.message)")
             #expect(try await fixture.status().live?.version == "1.0.0")
             let failed = try #require(try await fixture.history().first { $0.version == "1.1.0" })
@@ -128,7 +128,8 @@ final class ScriptedSignals: SignalSource, @unchecked Sendable {
             let held = try await fixture.failure { try await engine.run(OperationPlan(kind: .deploy, environment: main, version: "1.0.0")) }
             #expect(held.code == .held)
             #expect(
-                held.message.contains("1.0.0 is live on main but not verified: its signals were inconclusive (error-ratio inconclusive (no data))"))
+                held.message.contains(
+                    "1.0.0 is live on main but not verified: its signals were inconclusive (error-ratio inconclusive (no data; asked: errors))"))
             let status = try await fixture.status()
             #expect(status.live?.version == "1.0.0" && status.live?.verified == false)
             #expect(status.health == "held")
