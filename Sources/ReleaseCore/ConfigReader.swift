@@ -81,13 +81,21 @@ public struct ConfigReader: Sendable {
         return number
     }
 
-    /// A duration such as `500ms`, `30s`, `5m`, `2h` or `1d`.
+    /// A duration such as `500ms`, `30s`, `5m`, `2h` or `1d`; a bare `0` is no time (`for: 0`).
     public func timeSpan(positive: Bool = true) throws -> TimeSpan {
-        guard case let .scalar(text, _) = value, let span = TimeSpan(parsing: text) else {
+        guard case let .scalar(text, _) = value, let span = text == "0" ? .zero : TimeSpan(parsing: text) else {
             throw error("expected a duration such as 500ms, 30s, 5m, 2h or 1d, found \(quotedScalar).")
         }
         if positive, span.microseconds <= 0 { throw error("expected a duration greater than zero.") }
         return span
+    }
+
+    /// `true` or `false`.
+    public func boolean() throws -> Bool {
+        guard case let .scalar(text, _) = value, let flag = ["true": true, "false": false][text.lowercased()] else {
+            throw error("expected true or false, found \(quotedScalar).")
+        }
+        return flag
     }
 
     /// An RFC 3339 time such as `2026-12-24T00:00:00Z`.
@@ -124,6 +132,19 @@ public struct OrderedEntries: Sendable {
     public subscript(key: String) -> ConfigReader? {
         guard let reader = entries.first(where: { $0.0 == key })?.1, !reader.isNull else { return nil }
         return reader
+    }
+
+    /// The keys, in file order.
+    var keys: [String] { entries.map(\.0) }
+
+    /// Whether `key` is written, even with no value (`cloudwatch:` alone configures CloudWatch).
+    public func contains(_ key: String) -> Bool {
+        entries.contains { $0.0 == key }
+    }
+
+    /// The reader for `key` when it is written, null included.
+    func written(_ key: String) -> ConfigReader? {
+        entries.first { $0.0 == key }?.1
     }
 
     /// The reader for a key that must be present.

@@ -54,10 +54,11 @@ public struct EnvironmentConfiguration: Sendable {
     }
 
     /// Reads an environment's block; `providers` are the provider names it may use, each also the
-    /// key of that provider's block.
-    init(name: String, reader: ConfigReader, providers: [String]) throws {
+    /// key of that provider's block; `monitors` are the services its signals may ask.
+    init(name: String, reader: ConfigReader, providers: [String], monitors: MonitorsConfiguration) throws {
         self.name = name
-        let entries = try reader.mapping(allowed: ["provider", "promote_from", "gates", "health", "on_failure", "git"] + providers)
+        let entries = try reader.mapping(
+            allowed: ["provider", "promote_from", "gates", "health", "labels", "verify", "on_failure", "git"] + providers)
         let providerReader = try entries.required("provider", "one of \(providers.joined(separator: ", "))")
         provider = try providerReader.string()
         guard providers.contains(provider) else {
@@ -81,7 +82,7 @@ public struct EnvironmentConfiguration: Sendable {
             onFailure = .rollback
         }
         git = try entries["git"].map(GitSyncConfiguration.init(reader:))
-        labels = [:]
-        verify = nil
+        labels = try entries["labels"].map(Self.readLabels(reader:)) ?? [:]
+        verify = try entries["verify"].map { try VerifyConfiguration(reader: $0, monitors: monitors) }
     }
 }

@@ -50,19 +50,21 @@ public struct ReleaseConfiguration: Sendable {
     public static func parse(yaml text: String, file: String, providers: [String]) throws -> ReleaseConfiguration {
         let root = ConfigReader(file: file, path: "", value: try ConfigValue.parse(yaml: text, file: file))
         if root.isNull { throw ReleaseError.usage("\(file) is empty; it needs at least `app:` and `environments:`.") }
-        let top = try root.mapping(allowed: ["app", "environments", "notify"])
+        let top = try root.mapping(allowed: ["app", "environments", "notify", "monitors", "markers"])
         let appReader = try top.required("app", "the app's name, such as crm-api")
         let app = try appReader.string()
         guard Identifier.isValid(app) else {
             throw appReader.error("expected a name of letters, digits, '-', '_' or '.', at most 100 characters, found '\(app)'.")
         }
+        // Before the environments, whose signals must name a service it configures.
+        let monitors = try top["monitors"].map(MonitorsConfiguration.init(reader:)) ?? MonitorsConfiguration()
         let environmentsReader = try top.required("environments", "a mapping of environment names to their settings")
         var environments: [EnvironmentConfiguration] = []
         for (name, reader) in try environmentsReader.namedMapping() {
             guard Identifier.isValid(name) else {
                 throw reader.error("environment names are letters, digits, '-', '_' or '.', at most 100 characters.")
             }
-            environments.append(try EnvironmentConfiguration(name: name, reader: reader, providers: providers))
+            environments.append(try EnvironmentConfiguration(name: name, reader: reader, providers: providers, monitors: monitors))
         }
         guard !environments.isEmpty else { throw environmentsReader.error("define at least one environment.") }
         for environment in environments {
@@ -91,7 +93,8 @@ public struct ReleaseConfiguration: Sendable {
             }
         }
         let notify = try top["notify"].map(NotifyConfiguration.init(reader:)) ?? NotifyConfiguration()
-        return ReleaseConfiguration(file: file, app: app, environments: environments, notify: notify)
+        let markers = try top["markers"].map { try MarkersConfiguration(reader: $0, monitors: monitors) } ?? MarkersConfiguration()
+        return ReleaseConfiguration(file: file, app: app, environments: environments, notify: notify, monitors: monitors, markers: markers)
     }
 }
 

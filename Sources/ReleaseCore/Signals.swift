@@ -208,6 +208,99 @@ public struct Threshold: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { text }
+
+    /// Equal when they compare the same way with the same number: `> 800ms` is `> 0.8`; the text
+    /// is only how messages show it.
+    public static func == (lhs: Threshold, rhs: Threshold) -> Bool {
+        lhs.comparison == rhs.comparison && lhs.value == rhs.value
+    }
+
+    /// Parses release.yml's spelling: an operator, then a number, then optionally `%` (hundredths),
+    /// `ms` (thousandths: a duration compared with seconds) or `s`; spaces between them optional
+    /// (`"> 0.02"`, `">=5%"`, `"> 800ms"`). `nil` when it is not that.
+    public init?(parsing written: String) {
+        guard let parsed = Self.parse(written) else { return nil }
+        self = parsed.threshold
+    }
+
+    /// The threshold and its number as written (`800ms`), for suggestions in messages.
+    static func parse(_ written: String) -> (threshold: Threshold, operand: String)? {
+        var rest = Substring(written.trimmingCharacters(in: .whitespaces))
+        // Two-character operators first, so `>=` is not `>` and a number `=5`.
+        guard let comparison = Comparison.allCases.sorted(by: { $0.rawValue.count > $1.rawValue.count }).first(where: { rest.hasPrefix($0.rawValue) })
+        else { return nil }
+        rest = rest.dropFirst(comparison.rawValue.count).drop { $0 == " " || $0 == "\t" }
+        let operand = String(rest)
+        var scale = 0
+        var unit = false
+        for (suffix, exponent) in [("ms", 3), ("%", 2), ("s", 0)] where rest.hasSuffix(suffix) {
+            rest = rest.dropLast(suffix.count)
+            while rest.last == " " || rest.last == "\t" { rest.removeLast() }
+            (scale, unit) = (exponent, true)
+            break
+        }
+        guard Self.isDecimal(rest) else { return nil }
+        // `1.1%` is read as `1.1e-2`, the double nearest 0.011, not 1.1 / 100.
+        let scaled = rest.contains(where: { $0 == "e" || $0 == "E" }) ? Double(rest).map { $0 / pow10(scale) } : Double("\(rest)e-\(scale)")
+        guard let value = scaled, value.isFinite else { return nil }
+        let shown = "\(comparison.rawValue) \(Self.exact(value))"
+        // A value measured in seconds or as a ratio is shown next to the number it is compared with.
+        return (Threshold(comparison, value, text: unit ? "\(shown) (\(operand))" : shown), operand)
+    }
+
+    private static func pow10(_ exponent: Int) -> Double {
+        [1, 10, 100, 1000][exponent]
+    }
+
+    /// An optionally signed decimal number, with an optional exponent: `0.02`, `-1`, `.5`, `1e-3`.
+    private static func isDecimal(_ text: Substring) -> Bool {
+        var rest = text.utf8[...]
+        if let sign = rest.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { rest = rest.dropFirst() }
+        let isDigit = { (byte: UInt8) in byte >= 48 && byte <= 57 }
+        let integer = rest.prefix(while: isDigit)
+        rest = rest.dropFirst(integer.count)
+        var fraction = rest.prefix(0)
+        if rest.first == UInt8(ascii: ".") {
+            fraction = rest.dropFirst().prefix(while: isDigit)
+            rest = rest.dropFirst(1 + fraction.count)
+        }
+        guard !integer.isEmpty || !fraction.isEmpty else { return false }
+        if let marker = rest.first, marker == UInt8(ascii: "e") || marker == UInt8(ascii: "E") {
+            rest = rest.dropFirst()
+            if let sign = rest.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { rest = rest.dropFirst() }
+            let exponent = rest.prefix(while: isDigit)
+            guard !exponent.isEmpty, exponent.count <= 3 else { return false }
+            rest = rest.dropFirst(exponent.count)
+        }
+        return rest.isEmpty
+    }
+
+    /// A number as thresholds show it: whole numbers without `.0`, others in full (`0.02`, `1e-06`).
+    static func exact(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+
+    /// The threshold that holds exactly where this one does not (`<=` for `>`, `!=` for `==`).
+    var complement: Comparison {
+        switch comparison {
+        case .greater: .lessOrEqual
+        case .greaterOrEqual: .less
+        case .less: .greaterOrEqual
+        case .lessOrEqual: .greater
+        case .equal: .notEqual
+        case .notEqual: .equal
+        }
+    }
+
+    /// A value both `first` and `second` hold for, when there is one. Each holds on intervals whose
+    /// ends are its own number, so if both hold anywhere they hold at one of the two numbers, between
+    /// them, or beyond both (where every comparison is constant).
+    public static func overlap(_ first: Threshold, _ second: Threshold) -> Double? {
+        let low = min(first.value, second.value)
+        let high = max(first.value, second.value)
+        let candidates = [low + (high - low) / 2, first.value, second.value, low - 1, high + 1, -Double.infinity, Double.infinity]
+        return candidates.first { first.holds(for: $0) && second.holds(for: $0) }
+    }
 }
 
 /// How one measurement, or one signal over a verification, came out. Four distinct outcomes: an

@@ -2,7 +2,8 @@ import Foundation
 import ReleaseCore
 
 /// One input through every parser of user text: release.yml (as YAML and as a whole
-/// configuration), durations, RFC 3339 times, weekly freeze windows, versions, names and JSON.
+/// configuration), durations, RFC 3339 times, weekly freeze windows, versions, names, thresholds,
+/// templates and JSON.
 /// None may crash, hang or accept what it then cannot print back.
 func exercise(_ data: UnsafeRawBufferPointer) {
     guard let selector = data.first else { return }
@@ -37,6 +38,8 @@ func exercise(_ data: UnsafeRawBufferPointer) {
         _ = Identifier.isValidVersion(text)
         _ = Identifier.isValidActor(text)
         _ = GitSyncConfiguration.isSafeRef(text)
+        if let threshold = Threshold(parsing: text) { precondition(threshold.value.isFinite, "a threshold that is not a number") }
+        _ = Template.references(in: text)
     default:
         if let json = JSONValue(parsing: bytes) {
             precondition(JSONValue(parsing: json.text) == json, "JSON does not read back")

@@ -75,7 +75,7 @@ struct EnvironmentConfigurationTests {
         #expect(
             message.hasPrefix(
                 "release.yml:6: environments.prod.promote-from: unknown key 'promote-from'; expected one of provider, promote_from, gates, health, "
-                    + "on_failure, git, command, heroku, railway, digitalocean, aws-ecs, aws-lambda."
+                    + "labels, verify, on_failure, git, command, heroku, railway, digitalocean, aws-ecs, aws-lambda."
             ),
             "\(message)")
     }
