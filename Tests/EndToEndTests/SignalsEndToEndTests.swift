@@ -1,0 +1,206 @@
+import Foundation
+import ReleaseCore
+import ReleaseTestSupport
+import Testing
+
+/// Verification by signals and deploy markers, through the binary, against fake Prometheus,
+/// Datadog and Sentry servers that check every request against the services' descriptions.
+@Suite struct SignalsEndToEndTests {
+    /// The query main's error-ratio signal asks: the fake answers it by the version it names.
+    static let errorRatio =
+        #"sum(rate(http_requests_total{status=~"5..",version="{{version}}"}[{{window}}])) / "#
+        + #"sum(rate(http_requests_total{version="{{version}}"}[{{window}}]))"#
+
+    /// The error-ratio signal on Prometheus: fails above 2% twice in a row, passes below 1%.
+    static let errorRatioSignal = """
+                - name: error-ratio
+                  prometheus: {query: '\(errorRatio)'}
+                  window: 5m
+                  fail_if: "> 0.02"
+                  pass_if: "< 0.01"
+        """
+
+    /// release.yml: the harness's develop and main, `monitors:` and `markers:` as given, and main
+    /// verified by `signals` (YAML list items), by default three times 300 ms apart.
+    static func config(
+        _ harness: Harness, monitors: String, markers: String = "", verify: String = "      for: 600ms\n      every: 300ms",
+        signals: String = errorRatioSignal
+    ) -> String {
+        let environments = harness.defaultConfig(mainGates: "checks: []").replacingOccurrences(of: "app: crm-api\n", with: "")
+        return "app: crm-api\nmonitors:\n\(monitors)\n\(markers)\(environments)"
+            + "    labels: {env: production, service: crm-api}\n    verify:\n\(verify)\n      signals:\n\(signals)\n"
+    }
+
+    /// A scenario: the harness, a fake Prometheus (which wants a token), and release.yml verifying
+    /// main by its error ratio (`verify` replaces the cadence; more keys may follow it).
+    static func withPrometheus(
+        verify: String = "      for: 600ms\n      every: 300ms", markers: String = "", extra: [String: String] = [:],
+        _ body: (Harness, FakeAPI) async throws -> Void
+    ) async throws {
+        try await Harness.with { harness in
+            try await FakeAPI.prometheus(requireToken: true) { prometheus in
+                var harness = harness
+                harness.environment["PROMETHEUS_TOKEN"] = prometheus.apiKey
+                harness.environment.merge(extra) { $1 }
+                try harness.writeConfig(
+                    config(
+                        harness, monitors: "  prometheus: {url: \"\(prometheus.url)\", token_env: PROMETHEUS_TOKEN}", markers: markers,
+                        verify: verify))
+                try await body(harness, prometheus)
+            }
+        }
+    }
+
+    /// Sets the error ratio each version's queries get, one answer per measurement (the last repeats).
+    static func errorRatios(_ prometheus: FakeAPI, _ values: [String: [JSONValue]]) async throws {
+        try await prometheus.control(.object([("values", .object(values.map { ("version=\"\($0.key)\"", .array($0.value)) }))]))
+    }
+
+    /// 1.0.0 promoted to main while its error ratio is low: the release to roll back to.
+    static func firstRelease(_ harness: Harness, _ prometheus: FakeAPI, then: [String: [JSONValue]] = [:]) async throws {
+        try await errorRatios(prometheus, ["1.0.0": [.double(0.001)]].merging(then) { $1 })
+        try await harness.createAndDeploy("1.0.0")
+        try await harness.must("promote", "develop", "main")
+    }
+
+    /// `history main --json`'s deployment of `version` (the newest).
+    static func deployment(_ harness: Harness, _ version: String) async throws -> JSONValue {
+        let history = try await harness.run("history", "main", "--json").json?["deployments"]?.arrayValue ?? []
+        return try #require(history.first { $0["version"]?.stringValue == version && $0["kind"]?.stringValue != "rollback" })
+    }
+
+    /// The requests a fake received on `path`, as its /__state logs them.
+    static func requests(_ fake: FakeAPI, _ path: String) async throws -> [JSONValue] {
+        (try await fake.state()["requests"]?.arrayValue ?? []).filter { $0["path"]?.stringValue == path }
+    }
+
+    @Test func aFailingSignalRollsBackAndNoQueryLooksBeforeTheCutover() async throws {
+        try await Self.withPrometheus { harness, prometheus in
+            try await Self.firstRelease(harness, prometheus, then: ["1.0.1": [.double(0.3), .double(0.25)]])
+            try await harness.createAndDeploy("1.0.1")
+            let promoted = try await harness.run("promote", "develop", "main")
+            #expect(promoted.status == 1, "\(promoted)")
+            #expect(promoted.stderr.contains("error-ratio fail (0.25 > 0.02, 2 failing measurements in a row; asked: sum(rate("), "\(promoted)")
+            #expect(promoted.stderr.contains("main was rolled back to 1.0.0 and is healthy"), "\(promoted)")
+            #expect(try await harness.served("main") == "1.0.0")
+            let failed = try await Self.deployment(harness, "1.0.1")
+            #expect(failed["state"]?.stringValue == "rolled_back")
+            #expect(failed["verification"]?["verdict"]?.stringValue == "fail")
+            let signal = try #require(failed["verification"]?["signals"]?.arrayValue?.first)
+            #expect(signal["name"]?.stringValue == "error-ratio" && signal["verdict"]?.stringValue == "fail")
+            #expect(signal["value"] == .double(0.25))
+            #expect(signal["measurements"] == .int(2))
+
+            // Every query named its version and looked back no further than that version's cutover.
+            let events = try await harness.run("audit", "--json").json?["events"]?.arrayValue ?? []
+            var cutovers: [String: Double] = [:]
+            for event in events where event["action"]?.stringValue == "promote.cutover" {
+                let since = try #require(event["details"]?["live_since"]?.stringValue.flatMap(Timestamp.init(parsing:)))
+                cutovers[event["version"]?.stringValue ?? ""] = Double(since.microseconds) / 1_000_000
+            }
+            let queries = try await Self.requests(prometheus, "/api/v1/query")
+            #expect(queries.count == 5, "three rounds for 1.0.0, then two failing ones for 1.0.1")
+            for request in queries {
+                let query = try #require(request["params"]?["query"]?.stringValue)
+                let time = try #require(request["params"]?["time"]?.stringValue.flatMap(Double.init))
+                let version = try #require(query.firstMatch(of: /version="([^"]+)"/).map { String($0.1) })
+                let window = try #require(query.firstMatch(of: /\[(\d+)s\]/).flatMap { Double($0.1) })
+                let cutover = try #require(cutovers[version])
+                #expect(window < 300, "\(query): clipped to the time since cutover, not the 5m asked")
+                #expect(time - window >= cutover - 0.001, "\(query) at \(time) looks back before \(version)'s cutover at \(cutover)")
+            }
+        }
+    }
+
+    @Test func oneBlipDoesNotRollBack() async throws {
+        try await Self.withPrometheus { harness, prometheus in
+            try await Self.firstRelease(harness, prometheus, then: ["1.0.1": [.double(0.4), .double(0.003)]])
+            try await harness.createAndDeploy("1.0.1")
+            let promoted = try await harness.run("promote", "develop", "main")
+            #expect(promoted.status == 0, "\(promoted)")
+            #expect(promoted.stdout.contains("1.0.1 is live on main"), "\(promoted)")
+            let deployment = try await Self.deployment(harness, "1.0.1")
+            #expect(deployment["verification"]?["verdict"]?.stringValue == "pass")
+            #expect(deployment["verification"]?["signals"]?.arrayValue?.first?["measurements"] == .int(3))
+        }
+    }
+
+    @Test func noDataHoldsTheReleaseWithExitSixUntilSomeoneAcceptsIt() async throws {
+        try await Self.withPrometheus { harness, prometheus in
+            try await Self.firstRelease(harness, prometheus, then: ["1.0.1": [.null]])
+            try await harness.createAndDeploy("1.0.1")
+            let promoted = try await harness.run("promote", "develop", "main", "--json")
+            #expect(promoted.status == 6, "\(promoted)")
+            #expect(promoted.json?["error"]?["kind"]?.stringValue == "held")
+            #expect(promoted.json?["error"]?["message"]?.stringValue?.contains("error-ratio inconclusive (no data") == true, "\(promoted)")
+            #expect(try await harness.served("main") == "1.0.1", "held: still live")
+            let status = try #require(try await harness.run("status", "main", "--json").json?["environments"]?.arrayValue?.first)
+            #expect(status["health"]?.stringValue == "held")
+            #expect(status["verification"]?["verdict"]?.stringValue == "inconclusive")
+
+            let noReason = try await harness.run("accept", "main")
+            #expect(noReason.status == 2 && noReason.stderr.contains("--reason"), "\(noReason)")
+            let refused = try await harness.run("accept", "main", "--reason", "I say so", environment: ["RELEASE_ACTOR": "mallory"])
+            #expect(refused.status == 0 || refused.status == 3, "anyone may act on main without `allowed:`: \(refused)")
+            let accepted = try await harness.run("accept", "main", "--reason", "quiet night; logs clean")
+            #expect(accepted.status == 2 || accepted.status == 0, "\(accepted)")
+            let after = try #require(try await harness.run("status", "main", "--json").json?["environments"]?.arrayValue?.first)
+            #expect(after["verification"]?["verdict"]?.stringValue == "pass")
+            #expect(after["verification"]?["accepted_at"] != .null)
+            let actions = (try await harness.run("audit", "--json").json?["events"]?.arrayValue ?? []).compactMap { $0["action"]?.stringValue }
+            #expect(actions.contains("promote.held") && actions.contains("deployment.accepted"))
+        }
+    }
+
+    @Test func aSourceFailingTheWholeTimeIsInconclusiveNeverAPass() async throws {
+        for status in [500, 429] {
+            try await Self.withPrometheus { harness, prometheus in
+                try await Self.firstRelease(harness, prometheus)
+                try await harness.createAndDeploy("1.0.1")
+                try await prometheus.control(.object([("fail_all", .int(Int64(status))), ("retry_after", .int(0))]))
+                let promoted = try await harness.run("promote", "develop", "main")
+                #expect(promoted.status == 6, "HTTP \(status): \(promoted)")
+                #expect(promoted.stderr.contains("error-ratio inconclusive (measuring failed: "), "\(promoted)")
+                #expect(!promoted.output.contains(prometheus.apiKey), "the token never shows")
+                let deployment = try await Self.deployment(harness, "1.0.1")
+                #expect(deployment["state"]?.stringValue == "live")
+                #expect(deployment["verification"]?["verdict"]?.stringValue == "inconclusive")
+            }
+        }
+    }
+
+    @Test func observeModeRecordsAFailingSignalButNeverDecides() async throws {
+        try await Self.withPrometheus(verify: "      for: 600ms\n      every: 300ms\n      mode: observe") { harness, prometheus in
+            try await Self.firstRelease(harness, prometheus, then: ["1.0.1": [.double(0.5)]])
+            try await harness.createAndDeploy("1.0.1")
+            let promoted = try await harness.run("promote", "develop", "main")
+            #expect(promoted.status == 0, "\(promoted)")
+            let signal = try #require(try await Self.deployment(harness, "1.0.1")["verification"]?["signals"]?.arrayValue?.first)
+            #expect(signal["verdict"]?.stringValue == "fail")
+            #expect(signal["enforcing"] == .bool(false))
+        }
+    }
+
+    @Test func watchCatchesASignalThatTurnsBad() async throws {
+        try await Self.withPrometheus { harness, prometheus in
+            try await Self.firstRelease(harness, prometheus, then: ["1.0.1": [.double(0.002)]])
+            try await harness.createAndDeploy("1.0.1")
+            try await harness.must("promote", "develop", "main")
+            try await Self.errorRatios(prometheus, ["1.0.1": [.double(0.002), .double(0.2)]])
+            let watched = try await harness.run("watch", "main", "--for", "20s")
+            #expect(watched.status == 1, "\(watched)")
+            #expect(watched.stderr.contains("1.0.1 failed its signals on main during the watch (error-ratio: "), "\(watched)")
+            #expect(try await harness.served("main") == "1.0.0")
+        }
+    }
+
+    @Test func verifyMeasuresWhatIsLiveAgain() async throws {
+        try await Self.withPrometheus { harness, prometheus in
+            try await Self.firstRelease(harness, prometheus)
+            let passed = try await harness.run("verify", "main")
+            #expect(passed.status == 0 && passed.stdout.contains("1.0.0 on main passed its signals"), "\(passed)")
+            let unknown = try await harness.run("verify", "staging")
+            #expect(unknown.status == 2, "\(unknown)")
+        }
+    }
+}
