@@ -52,7 +52,9 @@ _Loader.yaml_implicit_resolvers = {
 
 
 class Invalid(Exception):
-    """A request the description does not describe; `where` is path, method, parameter or body."""
+    """A request the description does not describe; `where` is path, method, parameter or body;
+    `name` the parameter's name, or for a body that breaks its schema, where in it (`version`,
+    `tags[0]`, `body` for the whole)."""
 
     def __init__(self, where: str, message: str, name: str | None = None):
         super().__init__(message)
@@ -256,7 +258,7 @@ class Description:
                 raise Invalid("body", f"the request body is not JSON: {error}")
         problem = self.validate(schema, body)
         if problem:
-            raise Invalid("body", problem)
+            raise Invalid("body", problem, problem.partition(": ")[0])
         return body
 
 

@@ -220,8 +220,8 @@ class PrometheusFake(fakeserver.PlatformFake):
         try:
             call = self.description.check(request)
         except openapi.Invalid as invalid:
-            raise FakeError(400, "bad_data", invalid.message if invalid.name is None
-                            else f"invalid parameter {invalid.name!r}: {invalid.message}")
+            raise FakeError(400, "bad_data", f"invalid parameter {invalid.name!r}: {invalid.message}"
+                            if invalid.where == "parameter" else invalid.message)
         params = {**call.query, **(call.body or {})}
         with self.lock:
             request.log.update(params=params, operation=call.operation.id)
