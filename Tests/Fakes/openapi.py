@@ -67,7 +67,8 @@ class Operation:
     template: str  # as the description writes it, e.g. /query or /api/0/organizations/{organization_id_or_slug}/releases/
     spec: dict
     parameters: list  # path-item and operation parameters, $refs followed
-    regex: re.Pattern = field(repr=False, default=None)
+    regex: re.Pattern = field(repr=False, default=None)  # the path after the servers path
+    path_names: dict = field(repr=False, default_factory=dict)  # regex group -> path parameter
 
     @property
     def id(self) -> str:
@@ -124,9 +125,8 @@ class Description:
             parameters[(parameter.get("in"), parameter.get("name"))] = parameter
         parts = (self.prefix + template).split("/")
         pattern = "/".join("(?P<p%d>[^/]+)" % i if part.startswith("{") else re.escape(part) for i, part in enumerate(parts))
-        operation = Operation(method.upper(), template, spec, list(parameters.values()), re.compile(pattern))
-        operation.path_names = {f"p{i}": part[1:-1] for i, part in enumerate(parts) if part.startswith("{")}
-        return operation
+        names = {f"p{i}": part[1:-1] for i, part in enumerate(parts) if part.startswith("{")}
+        return Operation(method.upper(), template, spec, list(parameters.values()), re.compile(pattern), names)
 
     # ---- the description ------------------------------------------------------------------------
 
