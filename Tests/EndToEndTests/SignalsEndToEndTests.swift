@@ -26,7 +26,7 @@ import Testing
         _ harness: Harness, monitors: String, markers: String = "", verify: String = "      for: 600ms\n      every: 300ms",
         signals: String = errorRatioSignal
     ) -> String {
-        let environments = harness.defaultConfig(mainGates: "checks: []").replacingOccurrences(of: "app: crm-api\n", with: "")
+        let environments = harness.defaultConfig(mainGates: "checks: [], allowed: [alice, ci]").replacingOccurrences(of: "app: crm-api\n", with: "")
         return "app: crm-api\nmonitors:\n\(monitors)\n\(markers)\(environments)"
             + "    labels: {env: production, service: crm-api}\n    verify:\n\(verify)\n      signals:\n\(signals)\n"
     }
@@ -141,9 +141,11 @@ import Testing
             let noReason = try await harness.run("accept", "main")
             #expect(noReason.status == 2 && noReason.stderr.contains("--reason"), "\(noReason)")
             let refused = try await harness.run("accept", "main", "--reason", "I say so", environment: ["RELEASE_ACTOR": "mallory"])
-            #expect(refused.status == 0 || refused.status == 3, "anyone may act on main without `allowed:`: \(refused)")
+            #expect(refused.status == 3 && refused.stderr.contains("mallory may not operate on main"), "\(refused)")
             let accepted = try await harness.run("accept", "main", "--reason", "quiet night; logs clean")
-            #expect(accepted.status == 2 || accepted.status == 0, "\(accepted)")
+            #expect(accepted.status == 0 && accepted.stdout.contains("1.0.1 on main is verified: accepted by alice"), "\(accepted)")
+            let again = try await harness.run("accept", "main", "--reason", "twice")
+            #expect(again.status == 2 && again.stderr.contains("verified already"), "\(again)")
             let after = try #require(try await harness.run("status", "main", "--json").json?["environments"]?.arrayValue?.first)
             #expect(after["verification"]?["verdict"]?.stringValue == "pass")
             #expect(after["verification"]?["accepted_at"] != .null)
