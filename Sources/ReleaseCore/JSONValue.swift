@@ -51,6 +51,15 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The number this value holds, if it is one.
+    public var doubleValue: Double? {
+        switch self {
+        case let .int(value): Double(value)
+        case let .double(value): value
+        default: nil
+        }
+    }
+
     /// The elements of an array.
     public var arrayValue: [JSONValue]? {
         if case let .array(items) = self { return items }

@@ -13,10 +13,12 @@ public enum SignalQuery: Sendable, Equatable {
     case cloudwatchAlarm(String)
     /// CloudWatch: GetMetricData over the window, compared with the thresholds.
     case cloudwatchMetric(CloudWatchMetric)
-    /// Sentry: how many issues were first seen in this release (at `level`, when given).
-    case sentryNewIssues(level: String?)
+    /// Sentry: how many issues were first seen in this release (at `level`, when given). `release`
+    /// is the release's name in Sentry, which `rendered(_:)` fills (`{{release_name}}`).
+    case sentryNewIssues(level: String?, release: String? = nil)
     /// Sentry: how many error events this release had in the window (matching `query`, when given).
-    case sentryErrors(query: String?)
+    /// `release` is the release's name in Sentry, which `rendered(_:)` fills (`{{release_name}}`).
+    case sentryErrors(query: String?, release: String? = nil)
 
     /// The monitoring service the query goes to.
     public var monitor: Monitor {
@@ -46,8 +48,8 @@ public enum SignalQuery: Sendable, Equatable {
         case .datadogMonitor: self
         case let .cloudwatchAlarm(text): .cloudwatchAlarm(Template.render(text, values))
         case let .cloudwatchMetric(metric): .cloudwatchMetric(metric.rendered(values))
-        case .sentryNewIssues: self
-        case let .sentryErrors(query): .sentryErrors(query: query.map { Template.render($0, values) })
+        case let .sentryNewIssues(level, _): .sentryNewIssues(level: level, release: values.releaseName)
+        case let .sentryErrors(query, _): .sentryErrors(query: query.map { Template.render($0, values) }, release: values.releaseName)
         }
     }
 }
