@@ -167,19 +167,31 @@ def strings(key: str, value, *, null: bool = False) -> list[str]:
     raise ControlError(f"{key} takes a string or a list of strings" + (" or null" if null else ""))
 
 
+def failure_status(key: str, value) -> int | None:
+    """An HTTP error status (400-599), or null/false for none."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+        return value
+    raise ControlError(f"{key} takes an HTTP status from 400 to 599, or null or false")
+
+
 class Faults:
     """The faults a test scripts for the next API requests, the same for every platform: the next
     `hang_next` requests sleep `hang_seconds` first; then the first of `rate_limit_next` (answered
     429 with Retry-After: `retry_after`, not processed), `error_next` (500, not processed) and
-    `malformed_next` (processed, then answered with a body that is not JSON) takes the request."""
+    `malformed_next` (processed, then answered with a body that is not JSON) takes the request.
+    `fail_all` (a status) fails every request, not processed, until cleared (null): 429 as
+    `rate_limit_next` does, 500 as `error_next` does; the one-shot faults wait meanwhile."""
 
-    KEYS = ("rate_limit_next", "retry_after", "error_next", "malformed_next", "hang_next", "hang_seconds")
+    KEYS = ("rate_limit_next", "retry_after", "error_next", "malformed_next", "hang_next", "hang_seconds", "fail_all")
     ORDER = ("rate_limit", "error", "malformed")
 
     def __init__(self, hang_seconds: float):
         self.next = {"rate_limit": 0, "error": 0, "malformed": 0, "hang": 0}
         self.retry_after: float = 1
         self.hang_seconds = hang_seconds
+        self.fail_all: int | None = None
 
     def apply(self, settings: dict) -> None:
         for name in self.next:
@@ -188,14 +200,18 @@ class Faults:
         for key in ("retry_after", "hang_seconds"):
             if key in settings:
                 setattr(self, key, seconds(key, settings[key]))
+        if "fail_all" in settings:
+            self.fail_all = failure_status("fail_all", settings["fail_all"])
 
     def view(self) -> dict:
         return {**{f"{name}_next": left for name, left in self.next.items()},
-                "retry_after": self.retry_after, "hang_seconds": self.hang_seconds}
+                "retry_after": self.retry_after, "hang_seconds": self.hang_seconds, "fail_all": self.fail_all}
 
     def draw(self) -> tuple[float, str | None]:
         """For one request: how long to hang, and which fault takes it (None: none)."""
         hang = self.hang_seconds if self._take("hang") else 0
+        if self.fail_all:
+            return hang, "fail_all"
         return hang, next((name for name in self.ORDER if self._take(name)), None)
 
     def retry_after_header(self) -> str:
@@ -355,6 +371,14 @@ class PlatformFake(Fake):
         """The answer to `error_next`."""
         return FakeError(500, "internal_server_error", "Internal server error.")
 
+    def failing(self, status: int) -> FakeError:
+        """The answer to `fail_all`: the platform's own for 429 and 500, else the status."""
+        if status == 429:
+            return self.rate_limited()
+        if status == 500:
+            return self.server_error()
+        return FakeError(status, "failing", f"every request fails with {status} (fail_all)")
+
     def garbled(self, answer: Answer) -> Answer:
         """The answer `malformed_next` sends instead: 200 with a body that is not JSON."""
         return Answer(200, self.malformed_body, answer.content_type, answer.headers)
@@ -378,10 +402,11 @@ class PlatformFake(Fake):
             with self.lock:
                 hang, fault = self.faults.draw()
                 rate_limited = self.rate_limited() if fault == "rate_limit" else None
+                failing = self.failing(self.faults.fail_all) if fault == "fail_all" else None
             if hang:
                 time.sleep(hang)
-            if rate_limited:
-                raise rate_limited
+            if rate_limited or failing:
+                raise rate_limited or failing
             if fault == "error":
                 raise self.server_error()
             answer = self.api(request)

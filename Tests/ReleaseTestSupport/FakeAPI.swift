@@ -5,9 +5,9 @@ import ReleaseCore
 import FoundationNetworking
 #endif
 
-/// A fake platform API from Tests/Fakes (Heroku, Railway), started on loopback for one test. Each
-/// loads the platform's official description from ../shared/specs, accepts only what it allows,
-/// and stops by itself.
+/// A fake platform API from Tests/Fakes (Heroku, Railway, DigitalOcean; the signal sources Prometheus,
+/// Datadog and Sentry), started on loopback for one test. Each loads the platform's official description
+/// from ../shared/specs, accepts only what it allows, and stops by itself.
 public final class FakeAPI: @unchecked Sendable {
     /// The port on 127.0.0.1.
     public let port: Int
@@ -15,13 +15,16 @@ public final class FakeAPI: @unchecked Sendable {
     public let apiKey: String
     /// The project token the fake accepts (Railway).
     public let projectToken: String
+    /// The application key the fake accepts in DD-APPLICATION-KEY (Datadog; `apiKey` is its DD-API-KEY).
+    public let appKey: String
 
     public var url: String { "http://127.0.0.1:\(port)" }
 
-    private init(port: Int, apiKey: String, projectToken: String) {
+    private init(port: Int, apiKey: String, projectToken: String, appKey: String) {
         self.port = port
         self.apiKey = apiKey
         self.projectToken = projectToken
+        self.appKey = appKey
     }
 
     /// The fake Heroku Platform API, following ../shared/specs/heroku/platform-api-schema.json.
@@ -39,6 +42,27 @@ public final class FakeAPI: @unchecked Sendable {
         try await with(script: "digitalocean/fake_digitalocean.py", schema: "digitalocean/specification", schemaFlag: "--spec", body)
     }
 
+    /// The fake Prometheus HTTP API (instant queries, alerts; Tests/Fakes/prometheus), checking requests
+    /// against ../shared/specs/prometheus/openapi-3.1.yaml. With `requireToken` it wants
+    /// `Authorization: Bearer <apiKey>`; without, no credentials.
+    public static func prometheus<T: Sendable>(requireToken: Bool = true, _ body: (FakeAPI) async throws -> T) async throws -> T {
+        try await with(
+            script: "prometheus/fake_prometheus.py", schema: "prometheus/openapi-3.1.yaml", schemaFlag: "--spec", tokenArgument: requireToken,
+            body)
+    }
+
+    /// The fake Datadog API v1 (metric queries, monitors, events; Tests/Fakes/datadog), checking requests
+    /// against ../shared/specs/datadog/v1-openapi.yaml: DD-API-KEY is `apiKey`, DD-APPLICATION-KEY `appKey`.
+    public static func datadog<T: Sendable>(_ body: (FakeAPI) async throws -> T) async throws -> T {
+        try await with(script: "datadog/fake_datadog.py", schema: "datadog/v1-openapi.yaml", schemaFlag: "--spec", appKeyArgument: true, body)
+    }
+
+    /// The fake Sentry web API (releases, deploys, new issues, error events; Tests/Fakes/sentry), checking
+    /// requests against ../shared/specs/sentry/openapi-derefed.json; `Authorization: Bearer <apiKey>`.
+    public static func sentry<T: Sendable>(_ body: (FakeAPI) async throws -> T) async throws -> T {
+        try await with(script: "sentry/fake_sentry.py", schema: "sentry/openapi-derefed.json", schemaFlag: "--spec", body)
+    }
+
     /// Webhook and GitHub-issue receivers (Tests/Fakes/notify/fake_receiver.py); `apiKey` is the
     /// GitHub token it accepts.
     public static func receiver<T: Sendable>(_ body: (FakeAPI) async throws -> T) async throws -> T {
@@ -46,8 +70,8 @@ public final class FakeAPI: @unchecked Sendable {
     }
 
     private static func with<T: Sendable>(
-        script: String, schema: String?, schemaFlag: String = "--schema", projectTokenArgument: Bool = false,
-        _ body: (FakeAPI) async throws -> T
+        script: String, schema: String?, schemaFlag: String = "--schema", tokenArgument: Bool = true,
+        projectTokenArgument: Bool = false, appKeyArgument: Bool = false, _ body: (FakeAPI) async throws -> T
     ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-api-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -55,13 +79,16 @@ public final class FakeAPI: @unchecked Sendable {
         let portFile = directory + "/port"
         let apiKey = "tok-test-\(UUID().uuidString.prefix(12))"
         let projectToken = "ptok-test-\(UUID().uuidString.prefix(12))"
+        let appKey = "appkey-test-\(UUID().uuidString.prefix(12))"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Python.executable)
         process.arguments =
             [ProjectPaths.root + "/Tests/Fakes/" + script]
             + (schema.map { [schemaFlag, ProjectPaths.root + "/../shared/specs/" + $0] } ?? [])
-            + ["--port", "0", "--port-file", portFile, "--token", apiKey, "--max-seconds", "300"]
+            + ["--port", "0", "--port-file", portFile, "--max-seconds", "300"]
+            + (tokenArgument ? ["--token", apiKey] : [])
             + (projectTokenArgument ? ["--project-token", projectToken] : [])
+            + (appKeyArgument ? ["--app-key", appKey] : [])
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         // Generous: loading an official description takes seconds when the two cores are busy.
@@ -80,7 +107,7 @@ public final class FakeAPI: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             throw TestSupportError("the fake \(script) did not start")
         }
-        let server = FakeAPI(port: port, apiKey: apiKey, projectToken: projectToken)
+        let server = FakeAPI(port: port, apiKey: apiKey, projectToken: projectToken, appKey: appKey)
         return try await ServerProcess.run(process, serving: server, body)
     }
 
