@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "BuiltInProviders",
             dependencies: [
-                "ProviderKit", "CommandProvider", "HerokuProvider", "RailwayProvider", "DigitalOceanProvider", "AWSProvider",
+                "ReleaseCore", "ProviderKit", "CommandProvider", "HerokuProvider", "RailwayProvider", "DigitalOceanProvider", "AWSProvider",
             ],
             path: "providers/builtin",
             swiftSettings: strict

@@ -169,7 +169,7 @@ public struct APIClient: Sendable {
                 try await sleeper(
                     backoff(
                         attempt: attempt, retryAfter: response.headers["retry-after"],
-                        rateLimitReset: refused ? response.headers["ratelimit-reset"] : nil))
+                        rateLimitReset: refused ? response.headers["ratelimit-reset"] ?? response.headers["x-ratelimit-reset"] : nil))
                 continue
             }
             var text = Secrets.redact(response.text)
@@ -187,13 +187,16 @@ public struct APIClient: Sendable {
     }
 
     /// How long to wait before attempt `attempt + 1`: the server's Retry-After when given (seconds
-    /// or an HTTP date), else the instant a `ratelimit-reset` header (Unix seconds) names, else
-    /// exponential backoff with full jitter; never above `maxBackoff`.
+    /// or an HTTP date), else what a rate-limit reset header (`ratelimit-reset`, `x-ratelimit-reset`)
+    /// says, else exponential backoff with full jitter; never above `maxBackoff`.
+    ///
+    /// A reset header is a Unix time on some platforms (DigitalOcean, GitHub) and the seconds until
+    /// the reset on others (Datadog, the IETF draft): a value after 2001-09-09 (1e9) is the former.
     func backoff(attempt: Int, retryAfter: String?, rateLimitReset: String? = nil) -> Duration {
         let cap = configuration.maxBackoff.microseconds
         if retryAfter == nil, let reset = rateLimitReset.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
-            let wait = Int64((reset - Date().timeIntervalSince1970) * 1_000_000)
-            return .microseconds(min(cap, max(0, wait)))
+            let seconds = reset >= 1_000_000_000 ? reset - Date().timeIntervalSince1970 : reset
+            return .microseconds(min(cap, max(0, Int64(seconds * 1_000_000))))
         }
         if let retryAfter {
             if let seconds = Int64(retryAfter.trimmingCharacters(in: .whitespaces)), seconds >= 0 {

@@ -28,6 +28,15 @@ public struct PlatformAPI: Sendable {
         _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, contentType: String = "application/json",
         headers: [(String, String)] = [], retryable: Bool? = nil, label: String? = nil
     ) async throws -> JSONValue {
+        try await exchange(method, path, json: json, contentType: contentType, headers: headers, retryable: retryable, label: label).json
+    }
+
+    /// As `call`, with the answer's headers too (names lowercased), for an API that pages with
+    /// a `Link` header.
+    public func exchange(
+        _ method: HTTPMethod, _ path: String, json: JSONValue? = nil, contentType: String = "application/json",
+        headers: [(String, String)] = [], retryable: Bool? = nil, label: String? = nil
+    ) async throws -> (json: JSONValue, headers: [String: String]) {
         let label = label ?? "\(method.rawValue) \(path)"
         let response: APIClient.Response
         do {
@@ -37,11 +46,11 @@ public struct PlatformAPI: Sendable {
         } catch let error as APIClient.StatusError {
             throw errors.error(errors.read(error), platform: platform)
         }
-        if response.body.isEmpty { return .object([]) }
+        if response.body.isEmpty { return (.object([]), response.headers) }
         guard let body = response.json else {
             throw malformed(label, repeatable: APIClient.isRepeatable(method, retryable: retryable))
         }
-        return body
+        return (body, response.headers)
     }
 
     /// The error for an answer to `request` that is not what the API describes. A request that may

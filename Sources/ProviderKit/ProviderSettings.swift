@@ -13,6 +13,13 @@ public struct ProviderSettings: Sendable, Equatable {
     /// How long an operation may take.
     public var timeout: TimeSpan
 
+    /// Creates settings (a client that has no block of its own, such as a monitoring one).
+    public init(apiURL: String? = nil, pollInterval: TimeSpan = .seconds(5), timeout: TimeSpan = .minutes(30)) {
+        self.apiURL = apiURL
+        self.pollInterval = pollInterval
+        self.timeout = timeout
+    }
+
     /// Reads a provider's block: its own `keys` and the shared ones, any other key an error. Returns
     /// the entries, for the provider's own keys, and the shared settings, with the provider's
     /// defaults for the durations.

@@ -13,10 +13,12 @@ public enum SignalQuery: Sendable, Equatable, CustomStringConvertible {
     case cloudwatchAlarm(String)
     /// CloudWatch: GetMetricData over the window, compared with the thresholds.
     case cloudwatchMetric(CloudWatchMetric)
-    /// Sentry: how many issues were first seen in this release (at `level`, when given).
-    case sentryNewIssues(level: String?)
+    /// Sentry: how many issues were first seen in this release (at `level`, when given). `release`
+    /// is the release's name in Sentry, which `rendered(_:)` fills (`{{release_name}}`).
+    case sentryNewIssues(level: String?, release: String? = nil)
     /// Sentry: how many error events this release had in the window (matching `query`, when given).
-    case sentryErrors(query: String?)
+    /// `release` is the release's name in Sentry, which `rendered(_:)` fills (`{{release_name}}`).
+    case sentryErrors(query: String?, release: String? = nil)
 
     /// What is asked, in words: the query itself, or the alert, monitor or alarm it names.
     public var description: String {
@@ -28,8 +30,10 @@ public enum SignalQuery: Sendable, Equatable, CustomStringConvertible {
         case let .cloudwatchMetric(metric):
             "\(metric.stat) of \(metric.namespace) \(metric.metric)"
                 + (metric.dimensions.isEmpty ? "" : " {" + metric.dimensions.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "}")
-        case let .sentryNewIssues(level): "new issues" + (level.map { " at level \($0)" } ?? "")
-        case let .sentryErrors(query): "error events" + (query.map { " matching \($0)" } ?? "")
+        case let .sentryNewIssues(level, release):
+            "new issues" + (release.map { " first seen in \($0)" } ?? "") + (level.map { " at level \($0)" } ?? "")
+        case let .sentryErrors(query, release):
+            "error events" + (release.map { " of \($0)" } ?? "") + (query.map { " matching \($0)" } ?? "")
         }
     }
 
@@ -61,8 +65,8 @@ public enum SignalQuery: Sendable, Equatable, CustomStringConvertible {
         case .datadogMonitor: self
         case let .cloudwatchAlarm(text): .cloudwatchAlarm(Template.render(text, values))
         case let .cloudwatchMetric(metric): .cloudwatchMetric(metric.rendered(values))
-        case .sentryNewIssues: self
-        case let .sentryErrors(query): .sentryErrors(query: query.map { Template.render($0, values) })
+        case let .sentryNewIssues(level, _): .sentryNewIssues(level: level, release: values.releaseName)
+        case let .sentryErrors(query, _): .sentryErrors(query: query.map { Template.render($0, values) }, release: values.releaseName)
         }
     }
 }

@@ -96,6 +96,18 @@ import Testing
         }
     }
 
+    @Test func datadogsXRateLimitResetIsSecondsUntilTheResetNotATime() async throws {
+        try await LoopbackHTTPServer.withServer { request in
+            request.number == 1
+                ? .init(status: 429, body: "{\"errors\":[\"Rate limit exceeded\"]}", headers: [("X-RateLimit-Reset", "12")])
+                : .init(status: 200, body: "{}")
+        } body: { server in
+            let waits = Waits()
+            _ = try await Self.client(server, waits: waits).send(.GET, "/api/v1/query")
+            #expect(waits.values == [.seconds(12)], "12 means in 12 seconds, not 12 seconds after 1970")
+        }
+    }
+
     @Test func anUnreachableAPIIsReportedWithoutTheSecret() async throws {
         let waits = Waits()
         Secrets.register("s3cr3t-token")

@@ -5,8 +5,8 @@ import ReleaseCore
 import FoundationNetworking
 #endif
 
-/// moto_server on loopback with signature checks on, holding an ECS service and a Lambda alias
-/// (Tests/Fakes/aws/moto_world.py), started for one test and stopped after it.
+/// moto_server on loopback with signature checks on, holding an ECS service, a Lambda alias and a
+/// CloudWatch alarm (Tests/Fakes/aws/moto_world.py), started for one test and stopped after it.
 public final class MotoWorld: @unchecked Sendable {
     /// The world's description as the script wrote it (keys, names, ports).
     public let description: JSONValue
@@ -25,6 +25,8 @@ public final class MotoWorld: @unchecked Sendable {
     public var accessKeyID: String { description["access_key_id"]?.stringValue ?? "" }
     /// Its secret.
     public var secretAccessKey: String { description["secret_access_key"]?.stringValue ?? "" }
+    /// The CloudWatch alarm there is (OK until `control(["alarm_states": …])` says otherwise).
+    public var alarm: String { description["alarm"]?.stringValue ?? "" }
     /// The task definition ARN the ECS services start on.
     public var firstTaskDefinition: String { description["task_definition_arn"]?.stringValue ?? "" }
 
@@ -70,7 +72,7 @@ public final class MotoWorld: @unchecked Sendable {
         return try await ServerProcess.run(process, serving: world, body)
     }
 
-    /// Sets the world's test controls (`echo_credentials`; see moto_world.py).
+    /// Sets the world's test controls (`echo_credentials`, `alarm_states`, `metric_points`; see moto_world.py).
     public func control(_ settings: JSONValue) async throws {
         try await FakeAPI.postControl(settings, to: healthURL + "/__control")
     }

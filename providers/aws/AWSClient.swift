@@ -12,9 +12,20 @@ struct AWSService: Sendable {
     var endpointVariable: String
     /// "Amazon ECS", for messages.
     var title: String
+    /// The prefix of its actions in IAM policies (`cloudwatch`, where the signing name is `monitoring`).
+    var iamPrefix: String
+
+    init(signingName: String, endpointVariable: String, title: String, iamPrefix: String? = nil) {
+        self.signingName = signingName
+        self.endpointVariable = endpointVariable
+        self.title = title
+        self.iamPrefix = iamPrefix ?? signingName
+    }
 
     static let ecs = AWSService(signingName: "ecs", endpointVariable: "AWS_ENDPOINT_URL_ECS", title: "Amazon ECS")
     static let lambda = AWSService(signingName: "lambda", endpointVariable: "AWS_ENDPOINT_URL_LAMBDA", title: "AWS Lambda")
+    static let cloudwatch = AWSService(
+        signingName: "monitoring", endpointVariable: "AWS_ENDPOINT_URL_CLOUDWATCH", title: "Amazon CloudWatch", iamPrefix: "cloudwatch")
 }
 
 /// An AWS error answer: the error code (`ServiceNotFoundException`) and message, from a JSON 1.1
@@ -93,15 +104,17 @@ public struct AWSAccess: ProviderCredentials {
     let session: AWSSession
     /// The process environment.
     let environment: [String: String]
-    /// The provider's name, which is the key of its block, where `region` may be set.
-    let block: String
+    /// Where release.yml may set the region, for the error its absence gives: "`region` in the
+    /// environment's aws-ecs block", "`monitors.cloudwatch.region`".
+    let regionKey: String
 
-    /// Resolves credentials and region for `service`; `region` is the block's.
-    init(_ service: AWSService, environment: [String: String], region: String?, block: String) {
+    /// Resolves credentials and region for `service`; `region` is the provider block's (`block`),
+    /// or what `regionKey` says when given.
+    init(_ service: AWSService, environment: [String: String], region: String?, block: String, regionKey: String? = nil) {
         self.service = service
         session = AWSSession(environment: environment, configuredRegion: region)
         self.environment = environment
-        self.block = block
+        self.regionKey = regionKey ?? "`region` in the environment's \(block) block"
     }
 
     /// Missing credentials or region are usage errors, with advice.
@@ -122,7 +135,7 @@ public struct AWSAccess: ProviderCredentials {
             throw ReleaseError.usage(session.missingCredentials ?? "No AWS credentials.")
         }
         guard let region = session.region else {
-            throw ReleaseError.usage("No AWS region: set `region` in the environment's \(block) block of release.yml, or AWS_REGION.")
+            throw ReleaseError.usage("No AWS region: set \(regionKey) in release.yml, or AWS_REGION.")
         }
         return (credentials, region)
     }
@@ -153,7 +166,7 @@ struct AWSClient: Sendable {
         let errors = APIErrors(
             credential: "the AWS credentials",
             rejectedAdvice: "Check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or AWS_PROFILE.",
-            forbiddenAdvice: { "Allow \(service.signingName):\($0) in the IAM policy of the user or role." }, lookupKeys: lookupKeys,
+            forbiddenAdvice: { "Allow \(service.iamPrefix):\($0) in the IAM policy of the user or role." }, lookupKeys: lookupKeys,
             read: { AWSErrorAnswer(status: $0.status, headers: $0.headers, json: $0.body, text: $0.text).answer(to: $0.request) })
         api = PlatformAPI(
             .init(
@@ -174,10 +187,11 @@ struct AWSClient: Sendable {
                 }), errors: errors)
     }
 
-    /// A JSON 1.1 call (ECS): `POST /` with `X-Amz-Target: <prefix>.<operation>`.
-    func json11(_ target: String, _ operation: String, _ input: JSONValue, retryable: Bool) async throws -> JSONValue {
+    /// A JSON RPC call (ECS: JSON 1.1, CloudWatch: JSON 1.0): `POST /` with
+    /// `X-Amz-Target: <prefix>.<operation>`.
+    func jsonRPC(_ target: String, _ operation: String, _ input: JSONValue, version: String = "1.1", retryable: Bool) async throws -> JSONValue {
         try await api.call(
-            .POST, "/", json: input, contentType: "application/x-amz-json-1.1",
+            .POST, "/", json: input, contentType: "application/x-amz-json-\(version)",
             headers: [("X-Amz-Target", "\(target).\(operation)")], retryable: retryable, label: operation)
     }
 

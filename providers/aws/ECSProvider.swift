@@ -77,7 +77,7 @@ public struct ECSProvider: PlatformProvider {
         guard let current = service["taskDefinition"]?.stringValue else {
             throw ProviderError(.unreachable, "ECS described \(name) without a task definition.")
         }
-        let described = try await ecs.json11(
+        let described = try await ecs.jsonRPC(
             Self.target, "DescribeTaskDefinition",
             .object([("taskDefinition", .string(current)), ("include", .array([.string("TAGS")]))]), retryable: true)
         guard case let .object(definition)? = described["taskDefinition"] else {
@@ -91,7 +91,7 @@ public struct ECSProvider: PlatformProvider {
             taskDefinition = current
             progress("ECS \(name) already uses \(image) (\(Self.shortName(current))).")
         } else {
-            let registered = try await ecs.json11(Self.target, "RegisterTaskDefinition", .object(input), retryable: false)
+            let registered = try await ecs.jsonRPC(Self.target, "RegisterTaskDefinition", .object(input), retryable: false)
             guard let arn = registered["taskDefinition"]?["taskDefinitionArn"]?.stringValue else {
                 throw ProviderError(.unreachable, "ECS registered a task definition but did not say its ARN.")
             }
@@ -125,7 +125,7 @@ public struct ECSProvider: PlatformProvider {
     private func update(_ ecs: AWSClient, to taskDefinition: String, rollback: Bool) async throws -> DeploymentOutcome {
         let service = try await describeService(ecs)
         if service["taskDefinition"]?.stringValue != taskDefinition {
-            _ = try await ecs.json11(
+            _ = try await ecs.jsonRPC(
                 Self.target, "UpdateService",
                 .object([
                     ("cluster", .string(configuration.cluster)), ("service", .string(configuration.service)),
@@ -143,7 +143,7 @@ public struct ECSProvider: PlatformProvider {
     }
 
     private func describeService(_ ecs: AWSClient) async throws -> JSONValue {
-        let answer = try await ecs.json11(
+        let answer = try await ecs.jsonRPC(
             Self.target, "DescribeServices",
             .object([
                 ("cluster", .string(configuration.cluster)), ("services", .array([.string(configuration.service)])),

@@ -11,6 +11,11 @@ world, closes two gaps that matter for a release manager, and adds a health endp
   service whose running count stays below its desired count (crm-stuck) stays IN_PROGRESS.
 - moto's PublishVersion shares the code dictionary between $LATEST and the published version, so a
   later UpdateFunctionCode would change what an old version runs; here each version keeps its own.
+- A CloudWatch alarm crm-api-alb-5xx (moto starts it OK and never evaluates it). POST /__control
+  {"alarm_states": {"<alarm>": "ALARM"}} sets states (as SetAlarmState does), and
+  {"metric_points": {"namespace": …, "metric": …, "dimensions": {…}, "points": [[seconds_ago, value], …]}}
+  stores data points (as PutMetricData does), both straight into moto's backend, so that the
+  release-ci user needs only cloudwatch:DescribeAlarms and cloudwatch:GetMetricData.
 - Three services in cluster crm: crm-api-dev (develop), crm-api (main) and crm-stuck, whose tasks
   never all start.
 - A second HTTP server (health_port) answers /__health/ecs/<cluster>/<service> and
@@ -26,6 +31,7 @@ the names of everything. Signature checks are switched on only after the world i
 (POST /moto-api/reset-auth with body 0), so from then on a request signed wrongly, with an unknown
 key, or by a user without permissions is refused the way AWS refuses it.
 """
+import datetime
 import io
 import json
 import os
@@ -57,6 +63,7 @@ IMAGE_FUNCTION = "crm-worker"
 ALIAS = "live"
 DEVELOP_ALIAS = "dev"
 BUCKET = "crm-artifacts"
+ALARM = "crm-api-alb-5xx"
 ARTIFACT_KEYS = ["crm-api-1.0.0.zip", "crm-api-1.1.0.zip", "crm-api-1.2.0.zip", "crm-api-broken.zip"]
 
 ROLLOUT_SECONDS = 1.0
@@ -190,9 +197,11 @@ def build_world(endpoint: str) -> dict:
 
     iam = client("iam")
     iam.create_user(UserName="release-ci")
+    # AWS names CloudWatch's actions cloudwatch:*; moto checks them by the endpoint's name, monitoring:*.
+    reads = [f"{prefix}:{action}" for prefix in ("cloudwatch", "monitoring") for action in ("DescribeAlarms", "GetMetricData")]
     iam.put_user_policy(UserName="release-ci", PolicyName="release", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["ecs:*", "lambda:*", "iam:PassRole"], "Resource": "*"}],
+        "Statement": [{"Effect": "Allow", "Action": ["ecs:*", "lambda:*", "iam:PassRole"] + reads, "Resource": "*"}],
     }))
     ci_key = iam.create_access_key(UserName="release-ci")["AccessKey"]
     iam.create_user(UserName="release-readonly")
@@ -235,7 +244,13 @@ def build_world(endpoint: str) -> dict:
                         Code={"ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/crm-worker:1.0.0"}, Publish=True)
     lam.create_alias(FunctionName=IMAGE_FUNCTION, Name=ALIAS, FunctionVersion="1")
 
+    client("cloudwatch").put_metric_alarm(
+        AlarmName=ALARM, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum",
+        Dimensions=[{"Name": "LoadBalancer", "Value": "app/crm/1"}], Period=60, EvaluationPeriods=1, Threshold=10,
+        ComparisonOperator="GreaterThanThreshold")
+
     return {
+        "alarm": ALARM,
         "region": REGION,
         "account": ACCOUNT,
         "access_key_id": ci_key["AccessKeyId"],
@@ -309,11 +324,25 @@ class WorldServer(fakeserver.Fake):
             self.echo_credentials = False
 
     def control_keys(self) -> set[str]:
-        return {"echo_credentials"}
+        return {"echo_credentials", "alarm_states", "metric_points"}
 
     def apply_controls(self, settings: dict) -> None:
         if "echo_credentials" in settings:
             self.echo_credentials = fakeserver.flag("echo_credentials", settings["echo_credentials"])
+        from moto.cloudwatch.models import cloudwatch_backends
+        from moto.core.utils import utcnow
+        cloudwatch = cloudwatch_backends[ACCOUNT][REGION]
+        for name, state in (settings.get("alarm_states") or {}).items():
+            if name not in cloudwatch.alarms or state not in ("OK", "ALARM", "INSUFFICIENT_DATA"):
+                raise fakeserver.ControlError(f"alarm_states: no alarm {name!r} or no state {state!r}")
+            cloudwatch.set_alarm_state(name, "set by the test", None, state)
+        if "metric_points" in settings:
+            metric = settings["metric_points"]
+            now = utcnow()  # naive UTC, as moto keeps its timestamps
+            dimensions = [{"Name": key, "Value": value} for key, value in (metric.get("dimensions") or {}).items()]
+            cloudwatch.put_metric_data(metric["namespace"], [
+                {"MetricName": metric["metric"], "Dimensions": dimensions, "Value": value,
+                 "Timestamp": now - datetime.timedelta(seconds=ago)} for ago, value in metric["points"]])
 
     def control_view(self) -> dict:
         return {"echo_credentials": self.echo_credentials}
