@@ -11,7 +11,7 @@ struct SentryAPI: Sendable {
     init(_ configuration: MonitorsConfiguration.Sentry, environment: [String: String], retries: MonitorAPI, client: HTTPClient) {
         let token = APICredential(
             "SENTRY_AUTH_TOKEN", in: environment,
-            advice: "an auth token of \(configuration.org) with the event:read, org:read and project:releases scopes")
+            advice: "SENTRY_AUTH_TOKEN with an auth token of \(configuration.org) that has the event:read, org:read and project:releases scopes")
         self.token = token
         self.configuration = configuration
         var base = configuration.url
