@@ -70,6 +70,7 @@ struct CommandContext {
             configuration: configuration, connection: connection, providers: registry, providerContext: context,
             actor: actor, leaseSeconds: leaseSeconds, progress: { output.progress($0) }, logger: logger)
         engine.onBehalfOf = onBehalfOf
+        engine.monitoring = .builtIn
         let notifier = Notifier(configuration: configuration.notify, environment: environment, log: { output.warning($0) })
         if !notifier.isEmpty {
             engine.observer = { event in await notifier.send(event) }

@@ -35,7 +35,7 @@ import Testing
         let both = try registry.markers(
             MarkersConfiguration(sentryReleaseName: "crm-api@{{version}}", datadogEvents: true), monitors: Self.monitors, environment: [:])
         #expect(both.map(\.service) == ["Sentry", "Datadog"])
-        #expect(both[0].marks(.created) && both[0].marks(.cutover) && !both[0].marks(.rollback))
+        #expect(both[0].marks(.created) && both[0].marks(.cutover) && both[0].marks(.rollback) && !both[0].marks(.verificationFailed))
         #expect(!both[1].marks(.created) && both[1].marks(.cutover) && both[1].marks(.rollback) && both[1].marks(.verificationFailed))
         #expect(throws: ReleaseError.self, "a Sentry release needs the org and project") {
             try registry.markers(MarkersConfiguration(sentryReleaseName: "{{version}}"), monitors: MonitorsConfiguration(), environment: [:])

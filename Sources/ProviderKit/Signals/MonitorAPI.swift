@@ -25,8 +25,9 @@ public struct MonitorAPI: Sendable {
     /// Signal sources: `APIClient`'s defaults. A source that still fails is a measurement error
     /// (inconclusive), never a pass or a failure.
     public static let sources = MonitorAPI(maxAttempts: 5, initialBackoff: .milliseconds(500), maxBackoff: .seconds(30))
-    /// Deploy markers: three attempts, since a marker never holds up an operation for long.
-    public static let markers = MonitorAPI(maxAttempts: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(30))
+    /// Deploy markers: one attempt each, within 10 seconds; the engine tries a mark three times
+    /// (`Engine.mark`), since a marker never holds up an operation for long.
+    public static let markers = MonitorAPI(maxAttempts: 1, initialBackoff: .milliseconds(500), maxBackoff: .seconds(5), timeout: .seconds(10))
 
     /// A `PlatformAPI` for `platform` at `baseURL` with these retry settings; error bodies are read
     /// by `errorAnswer(_:)`.

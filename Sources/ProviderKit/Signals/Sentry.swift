@@ -136,8 +136,10 @@ public struct SentryMarker: DeployMarker {
 
     public var service: String { "Sentry" }
 
+    /// A release on `create`; a deploy at every cutover, a rollback's too (Sentry then knows which
+    /// release serves the environment).
     public func marks(_ kind: DeployMark.Kind) -> Bool {
-        kind == .created || kind == .cutover
+        kind != .verificationFailed
     }
 
     public func mark(_ mark: DeployMark) async throws {
@@ -149,7 +151,7 @@ public struct SentryMarker: DeployMarker {
                 + (mark.commit.map { [("ref", .string($0))] } ?? []))
         // Creating a release that exists answers 208 and changes nothing, so it may be repeated.
         _ = try await sentry.api.call(.POST, sentry.organization + "/releases/", json: release, retryable: true)
-        guard mark.kind == .cutover else { return }
+        guard mark.kind != .created else { return }
         let deploy: JSONValue = .object([
             ("environment", .string(String((mark.environment ?? "production").prefix(64)))),
             ("name", .string(String("\(mark.service) \(mark.version)".prefix(64)))),
