@@ -360,9 +360,10 @@ public struct SignalWindow: Sendable, Equatable {
         SignalWindow(start: max(cutover, Timestamp(microseconds: end.microseconds - lookBack.microseconds)), end: end)
     }
 
-    /// Its length in whole seconds, rounded down so it never reaches further back (at least 1).
-    public var seconds: Int64 { max(1, (end.microseconds - start.microseconds) / 1_000_000) }
-
-    /// Its length as a Prometheus duration (`300s`), for `{{window}}`.
-    public var prometheusDuration: String { "\(seconds)s" }
+    /// Its length as a Prometheus duration for `{{window}}`, rounded down so that it never reaches
+    /// further back: whole seconds (`300s`), or milliseconds under a second (`250ms`, at least 1ms).
+    public var prometheusDuration: String {
+        let milliseconds = max(1, (end.microseconds - start.microseconds) / 1000)
+        return milliseconds >= 1000 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms"
+    }
 }

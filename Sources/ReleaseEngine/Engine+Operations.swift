@@ -280,7 +280,8 @@ extension Engine {
     }
 
     /// Holds a deployment whose signals were inconclusive: live, not verified (promotions from it
-    /// refused, its soak not counting), audited and announced; returns the error to end with (exit 6).
+    /// refused, its soak not counting), audited and announced; returns the error to end with (exit 6,
+    /// or 2 when a service refused the credentials).
     private func hold(_ started: StartedDeployment, signals: SignalsVerdict) async throws -> ReleaseError {
         let engine = self
         let name = started.environment.name
@@ -298,7 +299,8 @@ extension Engine {
             + "Promotions from it wait. Decide: `release verify \(name)` to measure again, `release accept \(name) --reason …`, or "
             + "`release rollback \(name) --reason …`."
         await announce(started, action: "\(started.kind.rawValue).held", message: message)
-        return .held(message)
+        // A service that refused the credentials is a configuration error (2); the release is held all the same.
+        return signals.configurationProblems.isEmpty ? .held(message) : .usage(message)
     }
 
     /// How a fix reaches an environment: deployed, or promoted from its source.
