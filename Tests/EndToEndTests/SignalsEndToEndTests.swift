@@ -69,11 +69,6 @@ import Testing
         return try #require(history.first { $0["version"]?.stringValue == version && $0["kind"]?.stringValue != "rollback" })
     }
 
-    /// The requests a fake received on `path`, as its /__state logs them.
-    static func requests(_ fake: FakeAPI, _ path: String) async throws -> [JSONValue] {
-        (try await fake.state()["requests"]?.arrayValue ?? []).filter { $0["path"]?.stringValue == path }
-    }
-
     @Test func aFailingSignalRollsBackAndNoQueryLooksBeforeTheCutover() async throws {
         try await Self.withPrometheus { harness, prometheus in
             try await Self.firstRelease(harness, prometheus, then: ["1.0.1": [.double(0.3), .double(0.25)]])
@@ -98,7 +93,7 @@ import Testing
                 let since = try #require(event["details"]?["live_since"]?.stringValue.flatMap(Timestamp.init(parsing:)))
                 cutovers[event["version"]?.stringValue ?? ""] = Double(since.microseconds) / 1_000_000
             }
-            let queries = try await Self.requests(prometheus, "/api/v1/query")
+            let queries = try await prometheus.logged("/api/v1/query")
             #expect(queries.count == 5, "three rounds for 1.0.0, then two failing ones for 1.0.1")
             for request in queries {
                 let query = try #require(request["params"]?["query"]?.stringValue)
@@ -204,6 +199,111 @@ import Testing
             #expect(passed.status == 0 && passed.stdout.contains("1.0.0 on main passed its signals"), "\(passed)")
             let unknown = try await harness.run("verify", "staging")
             #expect(unknown.status == 2, "\(unknown)")
+        }
+    }
+}
+
+/// Datadog and Sentry, as sources and as deploy markers, through the binary.
+@Suite struct MarkersEndToEndTests {
+    /// A scenario with fake Datadog and Sentry: main verified by a Datadog query, a Datadog
+    /// monitor and Sentry's new issues, and every deploy marked in both.
+    static func withServices(_ body: (Harness, _ datadog: FakeAPI, _ sentry: FakeAPI) async throws -> Void) async throws {
+        try await Harness.with { harness in
+            try await FakeAPI.datadog { datadog in
+                try await FakeAPI.sentry { sentry in
+                    var harness = harness
+                    harness.environment.merge(["DD_API_KEY": datadog.apiKey, "DD_APP_KEY": datadog.appKey, "SENTRY_AUTH_TOKEN": sentry.apiKey]) {
+                        $1
+                    }
+                    let signals = """
+                                - {name: p95, datadog: {query: "p95:trace.django.request{service:{{service}},version:{{version}}}"}, window: 5m, fail_if: "> 800ms"}
+                                - {name: slo, datadog: {monitor: 1234567}}
+                                - {name: new-issues, sentry: {new_issues: {level: error}}, fail_if: ">= 3", no_data: pass}
+                        """
+                    try harness.writeConfig(
+                        SignalsEndToEndTests.config(
+                            harness,
+                            monitors: "  datadog: {api_url: \"\(datadog.url)\"}\n  sentry: {org: acme, project: crm-api, url: \"\(sentry.url)\"}",
+                            markers: "markers:\n  sentry: {release_name: \"crm-api@{{version}}\"}\n  datadog: {events: true}\n",
+                            verify: "      for: 0s", signals: signals))
+                    try await body(harness, datadog, sentry)
+                }
+            }
+        }
+    }
+
+    @Test func everyDeployIsMarkedAndAFailingMonitorRollsBack() async throws {
+        try await Self.withServices { harness, datadog, sentry in
+            try await datadog.control(#"{"values": {"version:1.0.0": 0.31, "version:1.0.1": 0.2}, "monitors": {"1234567": "OK"}}"#)
+            try await sentry.control(#"{"new_issues": {"crm-api@1.0.0": 0, "crm-api@1.0.1": 1}}"#)
+            try await harness.createAndDeploy("1.0.0")
+            let promoted = try await harness.run("promote", "develop", "main")
+            #expect(promoted.status == 0, "\(promoted)")
+            #expect(promoted.stdout.contains("p95 pass (0.31, not > 0.8 (800ms))"), "\(promoted)")
+            #expect(promoted.stdout.contains("slo pass (OK)") && promoted.stdout.contains("new-issues pass (0, not >= 3)"), "\(promoted)")
+
+            try await datadog.control(#"{"monitors": {"1234567": "Alert"}}"#)
+            try await harness.createAndDeploy("1.0.1")
+            let failed = try await harness.run("promote", "develop", "main")
+            #expect(failed.status == 1, "\(failed)")
+            #expect(failed.stderr.contains("slo fail (Alert"), "\(failed)")
+            #expect(try await harness.served("main") == "1.0.0")
+
+            // Sentry: a release per version at create, a deploy at every cutover (the rollback's too).
+            let releases = try #require(try await sentry.state()["releases"]?.arrayValue)
+            #expect(releases.compactMap { $0["version"]?.stringValue } == ["crm-api@1.0.0", "crm-api@1.0.1"])
+            let deploys = releases.flatMap { release in
+                (release["deploys"]?.arrayValue ?? []).map { "\(release["version"]?.stringValue ?? "?") \($0["environment"]?.stringValue ?? "?")" }
+            }
+            #expect(
+                deploys.sorted() == [
+                    "crm-api@1.0.0 develop", "crm-api@1.0.0 production", "crm-api@1.0.0 production", "crm-api@1.0.1 develop",
+                    "crm-api@1.0.1 production",
+                ])
+            // Datadog: an event at every cutover, the failed verification and the rollback, tagged.
+            let events = try #require(try await datadog.state()["events"]?.arrayValue)
+            let tags = events.map { ($0["tags"]?.arrayValue ?? []).compactMap(\.stringValue) }
+            #expect(events.count == 6, "\(events)")
+            #expect(tags.filter { $0.contains("env:production") && $0.contains("version:1.0.1") }.count == 2, "cutover and failure")
+            #expect(events.contains { $0["alert_type"]?.stringValue == "error" })
+            #expect(tags.allSatisfy { $0.contains("service:crm-api") })
+            // The tokens reached no output and no stored row.
+            let audit = try await harness.run("audit", "--json")
+            for secret in [datadog.apiKey, datadog.appKey, sentry.apiKey] {
+                #expect(!(promoted.output + failed.output + audit.stdout).contains(secret))
+            }
+        }
+    }
+
+    @Test func aMarkerServiceThatIsDownNeverFailsTheOperation() async throws {
+        try await Self.withServices { harness, datadog, sentry in
+            try await datadog.control(#"{"values": {"version:": 0.2}, "monitors": {"1234567": "OK"}}"#)
+            try await sentry.control(#"{"fail_all": 503}"#)
+            let created = try await harness.run("create", "1.0.0", "--artifact", try harness.artifact("1.0.0"))
+            #expect(created.status == 0, "\(created)")
+            #expect(created.stderr.contains("Warning: the Sentry marker for 1.0.0 (created) was not written after 3 tries"), "\(created)")
+            try await sentry.control(#"{"fail_all": null}"#)
+            try await datadog.control(#"{"fail_all": 500}"#)
+            let deployed = try await harness.run("deploy", "1.0.0", "develop")
+            #expect(deployed.status == 0, "\(deployed)")
+            #expect(deployed.stderr.contains("Warning: the Datadog marker for 1.0.0 (cutover) was not written after 3 tries"), "\(deployed)")
+            let events = try await harness.run("audit", "--json").json?["events"]?.arrayValue ?? []
+            let failures = events.filter { $0["action"]?.stringValue == "marker.failed" }.compactMap { $0["details"]?["service"]?.stringValue }
+            #expect(failures == ["Sentry", "Datadog"])
+        }
+    }
+
+    @Test func aRejectedKeyIsAConfigurationErrorNamingTheVariable() async throws {
+        try await Self.withServices { harness, datadog, sentry in
+            try await datadog.control(#"{"values": {"version:": 0.2}, "monitors": {"1234567": "OK"}}"#)
+            try await harness.createAndDeploy("1.0.0")
+            let missing = try await harness.run("promote", "develop", "main", environment: ["DD_APP_KEY": ""])
+            #expect(missing.status == 2 && missing.stderr.contains("DD_APP_KEY is not set"), "\(missing)")
+            #expect(try await harness.live("main") == nil, "nothing started")
+            let wrong = try await harness.run("promote", "develop", "main", environment: ["DD_APP_KEY": "not-the-key"])
+            #expect(wrong.status == 2, "\(wrong)")
+            #expect(wrong.stderr.contains("DD_APP_KEY"), "\(wrong)")
+            #expect(!wrong.output.contains("not-the-key"))
         }
     }
 }

@@ -18,18 +18,3 @@ enum SignalFixtures {
             message: "crm-api 1.4.2 is live on production.")
     }
 }
-
-extension FakeAPI {
-    /// Sets the fake's controls from JSON text.
-    func control(_ json: String) async throws {
-        guard let settings = JSONValue(parsing: Array(json.utf8)) else { throw TestSupportError("not JSON: \(json)") }
-        try await control(settings)
-    }
-
-    /// The API requests the fake logged, each with `method`, `path`, `params` (what the service
-    /// read, typed), `body`, `headers` and `status`.
-    func logged(_ path: String? = nil) async throws -> [JSONValue] {
-        let all = try await state()["requests"]?.arrayValue ?? []
-        return path.map { path in all.filter { $0["path"]?.stringValue == path } } ?? all
-    }
-}
