@@ -307,3 +307,34 @@ import Testing
         }
     }
 }
+
+/// A CloudWatch alarm as a signal, through the binary, against moto.
+@Suite struct CloudWatchEndToEndTests {
+    @Test func anAlarmInAlarmRollsBackAndInsufficientDataHolds() async throws {
+        try await Harness.with { harness in
+            try await MotoWorld.with { world in
+                var harness = harness
+                harness.environment.merge(world.environment) { $1 }
+                try harness.writeConfig(
+                    SignalsEndToEndTests.config(
+                        harness, monitors: "  cloudwatch: {region: \(world.region)}", verify: "      for: 0s",
+                        signals: "        - {name: alb-5xx, cloudwatch: {alarm: \(world.alarm)}}"))
+                try await harness.createAndDeploy("1.0.0")
+                let promoted = try await harness.run("promote", "develop", "main")
+                #expect(promoted.status == 0 && promoted.stdout.contains("alb-5xx pass (OK"), "moto starts alarms in OK: \(promoted)")
+
+                try await world.control(.object([("alarm_states", .object([(world.alarm, .string("ALARM"))]))]))
+                try await harness.createAndDeploy("1.0.1")
+                let failed = try await harness.run("promote", "develop", "main")
+                #expect(failed.status == 1 && failed.stderr.contains("alb-5xx fail (ALARM"), "\(failed)")
+                #expect(try await harness.served("main") == "1.0.0")
+
+                try await world.control(.object([("alarm_states", .object([(world.alarm, .string("INSUFFICIENT_DATA"))]))]))
+                try await harness.createAndDeploy("1.0.2")
+                let held = try await harness.run("promote", "develop", "main")
+                #expect(held.status == 6 && held.stderr.contains("alb-5xx inconclusive (no data"), "\(held)")
+                #expect(!(promoted.output + failed.output + held.output).contains(world.secretAccessKey))
+            }
+        }
+    }
+}

@@ -182,6 +182,17 @@ struct PromotionGateTests {
         #expect(try gate("soak", earlier).passed, "a recovery before this release's cutover does not count against it")
     }
 
+    @Test("a release held after inconclusive signals soaks from when a person accepted it, not from its cutover")
+    func soakCountsFromAcceptance() throws {
+        let now = try instant(noonText)
+        var accepted = live(since: now.adding(.minutes(-300)))
+        accepted.acceptedAt = now.adding(.minutes(-5))
+        let result = try gate("soak", context(gates: GatePolicy(soak: .minutes(30)), now: now, sourceLive: accepted))
+        #expect(!result.passed, "held for hours, accepted five minutes ago: 25 minutes to go")
+        #expect(result.earliestPass == now.adding(.minutes(25)))
+        #expect(result.detail.hasPrefix("accepted on develop for 5m"), "\(result.detail)")
+    }
+
     @Test("soak fails while the source's last probe is unhealthy, with no earliest pass")
     func soakFailsWhileUnhealthy() throws {
         var sick = try context(gates: GatePolicy(soak: .minutes(30)))
