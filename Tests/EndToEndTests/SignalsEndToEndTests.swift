@@ -216,7 +216,10 @@ import Testing
                         $1
                     }
                     let signals = """
-                                - {name: p95, datadog: {query: "p95:trace.django.request{service:{{service}},version:{{version}}}"}, window: 5m, fail_if: "> 800ms"}
+                                - name: p95
+                                  datadog: {query: "p95:trace.django.request{service:{{service}},version:{{version}}}"}
+                                  window: 5m
+                                  fail_if: "> 800ms"
                                 - {name: slo, datadog: {monitor: 1234567}}
                                 - {name: new-issues, sentry: {new_issues: {level: error}}, fail_if: ">= 3", no_data: pass}
                         """

@@ -2,6 +2,11 @@ import Foundation
 import ReleaseCore
 import Testing
 
+/// The contract's error-ratio query, as written.
+let errorRatioQuery =
+    #"sum(rate(http_requests_total{status=~"5..",version="{{version}}"}[{{window}}])) / "#
+    + #"sum(rate(http_requests_total{version="{{version}}"}[{{window}}]))"#
+
 /// The contract's monitors, labels, verify and markers blocks as written, in a file with the app and
 /// a provider; line numbers below refer to this text.
 let signalsExample = """
@@ -24,7 +29,7 @@ let signalsExample = """
           mode: enforce           # enforce | observe (measure, record, notify, never decide)
           signals:
             - name: error-ratio
-              prometheus: {query: 'sum(rate(http_requests_total{status=~"5..",version="{{version}}"}[{{window}}])) / sum(rate(http_requests_total{version="{{version}}"}[{{window}}]))'}
+              prometheus: {query: '\(errorRatioQuery)'}
               window: 5m          # look-back, never reaching before cutover + after
               fail_if: "> 0.02"
               pass_if: "< 0.01"   # optional; between the two is inconclusive
@@ -110,9 +115,7 @@ struct SignalsConfigurationTests {
     @Test("the contract's six signals parse as written")
     func exampleSignals() throws {
         let signals = try #require(try configuration(signalsExample).environment(named: "main").verify).signals
-        let ratio =
-            #"sum(rate(http_requests_total{status=~"5..",version="{{version}}"}[{{window}}])) / "#
-            + #"sum(rate(http_requests_total{version="{{version}}"}[{{window}}]))"#
+        let ratio = errorRatioQuery
         #expect(
             signals[0]
                 == SignalConfiguration(
