@@ -16,6 +16,9 @@ through one pipeline: log it, refuse what is refused before any fault, apply the
 (`Faults`: hang, then the first of rate limit, server error, malformed answer), answer, and record
 the status. Its error answers all come from one `FakeError`, shaped as the platform shapes them.
 
+Values a test scripts for the answers to come (a signal fake's query values or counts) are a
+`ScriptedValues`: a table set by one control, each request taking the next value of its key.
+
 The command line (`argument_parser`, `run`): --port (0: any), --port-file (written atomically),
 --max-seconds (the process ends by itself), --verbose (requests logged to stderr). Servers bind
 127.0.0.1 only.
@@ -223,6 +226,62 @@ class Faults:
             self.next[name] -= 1
             return True
         return False
+
+
+class ScriptedValues:
+    """The values a test scripts for the answers to come, one control setting a table
+    {key: value or [values]}: each request takes the next value of its key, the last repeating,
+    and `taken` counts them per key (GET /__control shows it, so a test sees what was asked).
+    Prometheus and Datadog key it by substrings of a query, Sentry by release version.
+
+    `check(label, value)` raises ControlError for a value the fake cannot answer with; `usage`
+    says what the control takes, `empty` what is wrong with an empty list. Not locked: the fake's
+    lock guards it, as it guards the rest of the fake's state."""
+
+    def __init__(self, control: str, usage: str, check, *, empty: str = "is an empty list"):
+        self.control, self.usage, self.check, self.empty = control, usage, check, empty
+        self.table: dict[str, list] = {}
+        self.taken: dict[str, int] = {}
+
+    @classmethod
+    def of_queries(cls, check) -> ScriptedValues:
+        """The `values` control of a metrics fake, keyed by substrings of a query (`take_contained`)."""
+        return cls("values", '{"substring of a query": value or [values, ...]}', check)
+
+    def apply(self, given) -> None:
+        """Replaces the table with the control's value; ControlError, the table unchanged, for one
+        that is not {key: value or [values]} or holds a value `check` refuses."""
+        if not isinstance(given, dict):
+            raise ControlError(f"{self.control} takes {self.usage}")
+        table = {}
+        for key, value in given.items():
+            label = f"{self.control}[{key!r}]"
+            listed = value if isinstance(value, list) else [value]
+            if not listed:
+                raise ControlError(f"{label} {self.empty}")
+            for item in listed:
+                self.check(label, item)
+            table[key] = listed
+        self.table, self.taken = table, {key: 0 for key in table}
+
+    def take(self, key: str | None):
+        """The next value of the key (the last repeats); None (no data) for a key not set."""
+        if key not in self.table:
+            return None
+        listed = self.table[key]
+        value = listed[min(self.taken[key], len(listed) - 1)]
+        self.taken[key] += 1
+        return value
+
+    def take_contained(self, text: str):
+        """The next value of the first key (in the order set) the text contains; None: none does."""
+        return self.take(next((key for key in self.table if key in text), None))
+
+    def view(self) -> dict:
+        return dict(self.table)
+
+    def taken_view(self) -> dict:
+        return dict(self.taken)
 
 
 # --------------------------------------------------------------------------------------------

@@ -102,8 +102,7 @@ class DatadogFake(fakeserver.PlatformFake):
     def reset(self) -> None:
         with self.lock:
             super().reset()
-            self.values: dict[str, list] = {}
-            self.taken: dict[str, int] = {}
+            self.values = fakeserver.ScriptedValues.of_queries(check_value)
             self.monitors: dict[int, dict] = {}
             self.events: list[dict] = []
             self.period_started = time.time()
@@ -112,30 +111,16 @@ class DatadogFake(fakeserver.PlatformFake):
         return super().control_keys() | set(self.CONTROL_KEYS)
 
     def control_view(self) -> dict:
-        return dict(super().control_view(), values=dict(self.values), taken=dict(self.taken),
+        return dict(super().control_view(), values=self.values.view(), taken=self.values.taken_view(),
                     monitors={str(id_): monitor["overall_state"] for id_, monitor in self.monitors.items()},
                     rate_limit_remaining=self.remaining)
 
     def apply_controls(self, settings: dict) -> None:
         super().apply_controls(settings)
         if "values" in settings:
-            self._control_values(settings["values"])
+            self.values.apply(settings["values"])
         if "monitors" in settings:
             self._control_monitors(settings["monitors"])
-
-    def _control_values(self, table) -> None:
-        """Replaces the table: {substring of a query: value or [values]}."""
-        if not isinstance(table, dict):
-            raise fakeserver.ControlError("values takes {\"substring of a query\": value or [values, ...]}")
-        values = {}
-        for key, given in table.items():
-            listed = given if isinstance(given, list) else [given]
-            if not listed:
-                raise fakeserver.ControlError(f"values[{key!r}] is an empty list")
-            for value in listed:
-                check_value(f"values[{key!r}]", value)
-            values[key] = listed
-        self.values, self.taken = values, {key: 0 for key in values}
 
     def _control_monitors(self, table) -> None:
         """Merges {"monitor id": overall state | {"overall_state", "name", "query", ...} | null}."""
@@ -243,7 +228,8 @@ class DatadogFake(fakeserver.PlatformFake):
         problem = query_problem(query)
         if problem:
             raise FakeError(400, "bad_request", f"Error parsing query: unable to parse {query}: {problem}")
-        value = self.next_value(query)
+        with self.lock:
+            value = self.values.take_contained(query)  # None: no key in it, no data
         series = [] if value is None else [self.series(query, start, end, value)]
         return {"status": "ok", "res_type": "time_series", "query": query, "message": "", "from_date": start * 1000,
                 "to_date": end * 1000, "group_by": [], "series": series}
@@ -260,17 +246,6 @@ class DatadogFake(fakeserver.PlatformFake):
                 "start": int(stamps[0]), "end": int(stamps[-1]) + interval * 1000 - 1, "interval": interval,
                 "length": len(listed), "query_index": 0,
                 "pointlist": [[stamp, point(v)] for stamp, v in zip(stamps, listed)]}
-
-    def next_value(self, query: str):
-        """The next value of the first key (in the order set) the query contains; None: no data."""
-        with self.lock:
-            key = next((key for key in self.values if key in query), None)
-            if key is None:
-                return None
-            listed = self.values[key]
-            value = listed[min(self.taken[key], len(listed) - 1)]
-            self.taken[key] += 1
-            return value
 
     def create_event(self, body: dict) -> dict:
         with self.lock:

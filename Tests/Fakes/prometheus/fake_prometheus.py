@@ -137,37 +137,22 @@ class PrometheusFake(fakeserver.PlatformFake):
     def reset(self) -> None:
         with self.lock:
             super().reset()
-            self.values: dict[str, list] = {}
-            self.taken: dict[str, int] = {}
+            self.values = fakeserver.ScriptedValues.of_queries(check_value)
             self.alerts: dict[str, dict] = {}
 
     def control_keys(self) -> set[str]:
         return super().control_keys() | set(self.CONTROL_KEYS)
 
     def control_view(self) -> dict:
-        return dict(super().control_view(), values=dict(self.values), taken=dict(self.taken),
+        return dict(super().control_view(), values=self.values.view(), taken=self.values.taken_view(),
                     alerts={name: alert["state"] for name, alert in self.alerts.items()})
 
     def apply_controls(self, settings: dict) -> None:
         super().apply_controls(settings)
         if "values" in settings:
-            self._control_values(settings["values"])
+            self.values.apply(settings["values"])
         if "alerts" in settings:
             self._control_alerts(settings["alerts"])
-
-    def _control_values(self, table) -> None:
-        """Replaces the table: {substring of a query: value or [values]}."""
-        if not isinstance(table, dict):
-            raise fakeserver.ControlError("values takes {\"substring of a query\": value or [values, ...]}")
-        values = {}
-        for key, given in table.items():
-            listed = given if isinstance(given, list) else [given]
-            if not listed:
-                raise fakeserver.ControlError(f"values[{key!r}] is an empty list")
-            for value in listed:
-                check_value(f"values[{key!r}]", value)
-            values[key] = listed
-        self.values, self.taken = values, {key: 0 for key in values}
 
     def _control_alerts(self, table) -> None:
         """Merges {alertname: "firing" | "pending" | {state, labels, annotations, value} | null}."""
@@ -245,7 +230,8 @@ class PrometheusFake(fakeserver.PlatformFake):
                 at = parse_time(str(params["time"]))
             except ValueError:
                 raise FakeError(400, "bad_data", f'invalid parameter "time": cannot parse "{params["time"]}" to a valid timestamp')
-        value = self.next_value(query)
+        with self.lock:
+            value = self.values.take_contained(query)  # None: no key in it, no data
         if value is None:
             result = []
         elif isinstance(value, dict):
@@ -254,17 +240,6 @@ class PrometheusFake(fakeserver.PlatformFake):
         else:
             result = [{"metric": {}, "value": [unix(at), sample_value(value)]}]
         return {"status": "success", "data": {"resultType": "vector", "result": result}}
-
-    def next_value(self, query: str):
-        """The next value of the first key (in the order set) the query contains; None: no data."""
-        with self.lock:
-            key = next((key for key in self.values if key in query), None)
-            if key is None:
-                return None
-            listed = self.values[key]
-            value = listed[min(self.taken[key], len(listed) - 1)]
-            self.taken[key] += 1
-            return value
 
     def rendered_alerts(self) -> list[dict]:
         return [{"labels": {"alertname": name, **alert["labels"]}, "annotations": dict(alert["annotations"]),

@@ -35,6 +35,7 @@ PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Sentry search: key:value, key:"quoted value"
 SEARCH_TERM = re.compile(r'(!?[A-Za-z_.-]+):("(?:\\.|[^"\\])*"|\S+)')
 BAD_VERSIONS = (".", "..", " ", "latest")
+COUNT = "takes a non-negative integer, null or a non-empty list of them"
 
 
 def iso(stamp: float) -> str:
@@ -55,36 +56,15 @@ def search_terms(query: str) -> dict[str, str]:
     return terms
 
 
-def check_counts(key: str, table) -> dict[str, list]:
-    """{release version: count or [counts]}: each count a non-negative integer or null (no data)."""
-    if not isinstance(table, dict):
-        raise fakeserver.ControlError(f"{key} takes {{\"release version\": count or [counts, ...]}}")
-    counts = {}
-    for version, given in table.items():
-        listed = given if isinstance(given, list) else [given]
-        if not listed or not all(c is None or (isinstance(c, int) and not isinstance(c, bool) and c >= 0) for c in listed):
-            raise fakeserver.ControlError(f"{key}[{version!r}] takes a non-negative integer, null or a non-empty list of them")
-        counts[version] = listed
-    return counts
+def check_count(label: str, value) -> None:
+    """A count a request can be answered: a non-negative integer, or null (no data)."""
+    if not (value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)):
+        raise fakeserver.ControlError(f"{label} {COUNT}")
 
 
-class Counts:
-    """Counts per release version, each request taking the next of its list (the last repeats)."""
-
-    def __init__(self, table: dict[str, list] | None = None):
-        self.table, self.taken = dict(table or {}), {version: 0 for version in table or {}}
-
-    def next(self, version: str | None):
-        """The next count for the version; None (no data) for one not set."""
-        if version not in self.table:
-            return None
-        listed = self.table[version]
-        count = listed[min(self.taken[version], len(listed) - 1)]
-        self.taken[version] += 1
-        return count
-
-    def view(self) -> dict:
-        return dict(self.table)
+def counts(control: str) -> fakeserver.ScriptedValues:
+    """Counts per release version, each request of that release taking the next (the last repeats)."""
+    return fakeserver.ScriptedValues(control, '{"release version": count or [counts, ...]}', check_count, empty=COUNT)
 
 
 class SentryFake(fakeserver.PlatformFake):
@@ -111,8 +91,8 @@ class SentryFake(fakeserver.PlatformFake):
         with self.lock:
             super().reset()
             self.releases: dict[tuple[str, str], dict] = {}
-            self.new_issues = Counts()
-            self.errors = Counts()
+            self.new_issues = counts("new_issues")
+            self.errors = counts("errors")
             self.sequence = 0
 
     def control_keys(self) -> set[str]:
@@ -120,13 +100,13 @@ class SentryFake(fakeserver.PlatformFake):
 
     def control_view(self) -> dict:
         return dict(super().control_view(), new_issues=self.new_issues.view(), errors=self.errors.view(),
-                    taken={"new_issues": dict(self.new_issues.taken), "errors": dict(self.errors.taken)})
+                    taken={"new_issues": self.new_issues.taken_view(), "errors": self.errors.taken_view()})
 
     def apply_controls(self, settings: dict) -> None:
         super().apply_controls(settings)
         for key in self.CONTROL_KEYS:
             if key in settings:
-                setattr(self, key, Counts(check_counts(key, settings[key])))
+                getattr(self, key).apply(settings[key])
 
     def state(self) -> dict:
         with self.lock:
@@ -274,7 +254,7 @@ class SentryFake(fakeserver.PlatformFake):
         terms = search_terms(query.get("query", "is:unresolved"))
         version = terms.get("firstRelease", terms.get("first-release"))
         with self.lock:
-            count = self.new_issues.next(version) or 0
+            count = self.new_issues.take(version) or 0
         limit = min(query.get("limit", 100), 100)
         cursor = query.get("cursor", "0:0:0")
         found = re.fullmatch(r"\d+:(\d+):[01]", cursor)
@@ -329,7 +309,7 @@ class SentryFake(fakeserver.PlatformFake):
             raise FakeError(501, "not_implemented", f"the fake answers the field count() only, not {unsupported}")
         version = search_terms(query.get("query", "")).get("release")
         with self.lock:
-            count = self.errors.next(version) if query["dataset"] == "errors" else None
+            count = self.errors.take(version) if query["dataset"] == "errors" else None
         data = [] if count is None else [{"count()": count}]
         return 200, {"data": data, "meta": {"fields": {"count()": "integer"}, "units": {"count()": None},
                                             "dataset": query["dataset"], "isMetricsData": False}}, {}
