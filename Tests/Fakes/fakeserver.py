@@ -19,7 +19,7 @@ the status. Its error answers all come from one `FakeError`, shaped as the platf
 Values a test scripts for the answers to come (a signal fake's query values or counts) are a
 `ScriptedValues`: a table set by one control, each request taking the next value of its key.
 
-The command line (`argument_parser`, `run`): --port (0: any), --port-file (written atomically),
+The command line (`argument_parser`, then `serve`): --port (0: any), --port-file (written atomically),
 --max-seconds (the process ends by itself), --verbose (requests logged to stderr). Servers bind
 127.0.0.1 only.
 """
@@ -602,6 +602,14 @@ def run(fake: Fake, port: int, port_file: str) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def serve(parser: argparse.ArgumentParser, argv, make) -> int:
+    """A fake's process: its arguments read, its lifetime limited before anything slow (such as
+    loading an API description), then the fake `make(args)` builds served until stopped."""
+    args = parser.parse_args(argv)
+    limit_lifetime(args.max_seconds)
+    return run(make(args), args.port, args.port_file)
 
 
 def load_json(path: str, what: str):

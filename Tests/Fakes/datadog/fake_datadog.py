@@ -267,10 +267,8 @@ def main(argv=None) -> int:
     parser.add_argument("--spec", required=True, help="Datadog's v1-openapi.yaml")
     parser.add_argument("--token", default=DEFAULT_API_KEY, help="the API key accepted in DD-API-KEY")
     parser.add_argument("--app-key", default=DEFAULT_APP_KEY, help="the application key accepted in DD-APPLICATION-KEY")
-    args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds)
-    fake = DatadogFake(openapi.Description(args.spec), args.token, args.app_key, args.verbose)
-    return fakeserver.run(fake, args.port, args.port_file)
+    return fakeserver.serve(parser, argv, lambda args: DatadogFake(openapi.Description(args.spec), args.token,
+                                                                   args.app_key, args.verbose))
 
 
 if __name__ == "__main__":

@@ -897,14 +897,16 @@ def main(argv=None) -> int:
     parser = fakeserver.argument_parser("Fake DigitalOcean App Platform API for tests.")
     parser.add_argument("--spec", required=True, help="folder holding DigitalOcean-public.v2.yaml")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
-    args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds)
+    return fakeserver.serve(parser, argv, lambda args: DigitalOceanFake(load_spec(args.spec), args.token, args.verbose))
+
+
+def load_spec(folder: str) -> OpenAPISpec:
+    """The description, or exit 2 with what is wrong with it."""
     try:
-        spec = OpenAPISpec(args.spec)
+        return OpenAPISpec(folder)
     except SpecError as error:
         sys.stderr.write(f"fake_digitalocean.py: {error}\n")
-        return 2
-    return fakeserver.run(DigitalOceanFake(spec, args.token, args.verbose), args.port, args.port_file)
+        raise SystemExit(2)
 
 
 if __name__ == "__main__":

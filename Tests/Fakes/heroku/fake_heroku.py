@@ -748,10 +748,8 @@ def main(argv=None) -> int:
     parser.add_argument("--schema", required=True, help="path to the Platform API JSON hyper-schema")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted bearer token")
     parser.add_argument("--pending-polls", type=int, default=2, help="GETs a build or release stays pending")
-    args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds)
-    fake = HerokuFake(Schema(args.schema), token=args.token, pending_polls=args.pending_polls, verbose=args.verbose)
-    return fakeserver.run(fake, args.port, args.port_file)
+    return fakeserver.serve(parser, argv, lambda args: HerokuFake(Schema(args.schema), token=args.token,
+                                                                  pending_polls=args.pending_polls, verbose=args.verbose))
 
 
 if __name__ == "__main__":

@@ -94,9 +94,7 @@ class Receiver(fakeserver.Fake):
 def main(argv=None) -> int:
     parser = fakeserver.argument_parser("Webhook and GitHub issue receivers for tests.")
     parser.add_argument("--token", default="test-token", help="the GitHub token accepted")
-    args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds)
-    return fakeserver.run(Receiver(args.token, args.verbose), args.port, args.port_file)
+    return fakeserver.serve(parser, argv, lambda args: Receiver(args.token, args.verbose))
 
 
 if __name__ == "__main__":

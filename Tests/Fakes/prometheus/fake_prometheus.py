@@ -255,10 +255,7 @@ def main(argv=None) -> int:
     parser = fakeserver.argument_parser("Fake Prometheus HTTP API for tests.")
     parser.add_argument("--spec", required=True, help="Prometheus's openapi-3.1.yaml")
     parser.add_argument("--token", default=None, help="the bearer token to require (default: none required)")
-    args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds)
-    fake = PrometheusFake(openapi.Description(args.spec), args.token, args.verbose)
-    return fakeserver.run(fake, args.port, args.port_file)
+    return fakeserver.serve(parser, argv, lambda args: PrometheusFake(openapi.Description(args.spec), args.token, args.verbose))
 
 
 if __name__ == "__main__":

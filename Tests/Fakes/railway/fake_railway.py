@@ -549,11 +549,8 @@ def main(argv=None) -> int:
     parser.add_argument("--schema", required=True, help="path to Railway's introspection schema.json")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the accepted account/workspace bearer token")
     parser.add_argument("--project-token", default=DEFAULT_PROJECT_TOKEN, help="the accepted Project-Access-Token")
-    args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds)
-    fake = RailwayFake(load_schema(args.schema), token=args.token, project_token=args.project_token,
-                       verbose=args.verbose)
-    return fakeserver.run(fake, args.port, args.port_file)
+    return fakeserver.serve(parser, argv, lambda args: RailwayFake(load_schema(args.schema), token=args.token,
+                                                                   project_token=args.project_token, verbose=args.verbose))
 
 
 if __name__ == "__main__":

@@ -319,10 +319,7 @@ def main(argv=None) -> int:
     parser = fakeserver.argument_parser("Fake Sentry web API (releases, deploys, issues, events) for tests.")
     parser.add_argument("--spec", required=True, help="Sentry's openapi-derefed.json")
     parser.add_argument("--token", default=DEFAULT_TOKEN, help="the bearer token accepted")
-    args = parser.parse_args(argv)
-    fakeserver.limit_lifetime(args.max_seconds)
-    fake = SentryFake(openapi.Description(args.spec), args.token, args.verbose)
-    return fakeserver.run(fake, args.port, args.port_file)
+    return fakeserver.serve(parser, argv, lambda args: SentryFake(openapi.Description(args.spec), args.token, args.verbose))
 
 
 if __name__ == "__main__":
