@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import pytest
@@ -112,6 +113,18 @@ class Client:
 
     def control(self, **settings) -> dict:
         return self.server.control(**settings)
+
+    def reset(self) -> Client:
+        """The fake as it started (before each test, so no test sees another's state); the client."""
+        self.control(reset=True)
+        return self
+
+    def conforms(self, method, path, reply) -> None:
+        """Asserts that an answer is what the OpenAPI description says its operation answers with
+        that status (`openapi.Description`, or DigitalOcean's own, which match alike)."""
+        operation, _ = self.description.match(method, urllib.parse.urlsplit(path).path)
+        schema = self.description.response_schema(operation, reply.status)
+        assert schema is not None and self.description.validate(schema, reply.json) is None, reply.text
 
 
 def start_fake(script: str, *arguments: str, directory: pathlib.Path, max_seconds: float = 600,

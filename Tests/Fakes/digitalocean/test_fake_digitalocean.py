@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 
 import pytest
 
@@ -18,16 +17,11 @@ TOKEN = "tok-digitalocean-tests"
 
 
 class DigitalOcean(Client):
-    """A client of the fake; `conforms` checks an answer against the description's response schema."""
+    """A client of the fake; `conforms` (conftest.Client) checks an answer against the description."""
 
     def call(self, method, path, body=None, *, token=TOKEN, raw=None):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return self.server.request(method, path, body, headers=headers, raw=raw)
-
-    def conforms(self, method, path, reply) -> None:
-        route, _ = self.description.match(method, urllib.parse.urlsplit(path).path)
-        schema = self.description.response_schema(route, reply.status)
-        assert schema is not None and self.description.validate(schema, reply.json) is None, reply.text
 
     def app(self, app_id="app-dev") -> dict:
         return self.call("GET", f"/v2/apps/{app_id}").json["app"]
@@ -58,14 +52,13 @@ class DigitalOcean(Client):
 def client(launch, specs) -> DigitalOcean:
     """The fake as the Swift tests start it, and the OpenAPI description it follows."""
     folder = str(specs / "digitalocean/specification")
-    server = launch("digitalocean/fake_digitalocean.py", "--spec", folder, "--token", TOKEN)
-    return DigitalOcean(server, fake_digitalocean.OpenAPISpec(folder))
+    return DigitalOcean(launch("digitalocean/fake_digitalocean.py", "--spec", folder, "--token", TOKEN),
+                        fake_digitalocean.OpenAPISpec(folder))
 
 
 @pytest.fixture
 def do(client) -> DigitalOcean:
-    client.control(reset=True)
-    return client
+    return client.reset()
 
 
 # ---- credentials and routes ----------------------------------------------------------------

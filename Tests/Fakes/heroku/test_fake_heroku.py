@@ -67,8 +67,7 @@ def client(launch, specs) -> Heroku:
 
 @pytest.fixture
 def heroku(client) -> Heroku:
-    client.control(reset=True)
-    return client
+    return client.reset()
 
 
 def test_every_link_the_fake_models_is_in_the_schema(client):
