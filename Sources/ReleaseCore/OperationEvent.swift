@@ -70,12 +70,13 @@ public struct OperationEvent: Sendable, Equatable {
         case "promote.failed": return "\(app): promotion of \(what) to \(environment) failed" + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
         case "deploy.failed": return "\(app): deploy of \(what) to \(environment) failed" + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
         case "rollback.failed": return "\(app): rollback of \(environment) to \(what) failed"
-        case "watch.failed":
-            return "\(app): \(what) failed its health probe on \(environment)"
-                + (rolledBackTo.map {
-                    ", rolled back to "
-                        + "\($0)"
-                } ?? "")
+        case "watch.failed", "verify.failed":
+            return "\(app): \(what) failed \(action == "watch.failed" ? "during a watch" : "its signals") on \(environment)"
+                + (rolledBackTo.map { ", rolled back to \($0)" } ?? "")
+        case "promote.held", "deploy.held":
+            return "\(app): \(what) held on \(environment): live, not verified (signals inconclusive)"
+        case "promote.observed", "deploy.observed":
+            return "\(app): \(what)'s signals did not pass on \(environment) (observe mode, not deciding)"
         case "freeze.started": return "\(app): \(environment) frozen"
         case "freeze.lifted": return "\(app): \(environment) unfrozen"
         default: return "\(app): \(action) on \(environment)"

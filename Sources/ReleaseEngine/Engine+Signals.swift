@@ -55,9 +55,10 @@ extension Engine {
         return values
     }
 
-    /// Measures the signals of `deployment` (whose release went live at `cutover`): waits `after`,
-    /// then measures every signal every `every` until `for`, storing each measurement. With
-    /// `failFast`, stops as soon as an enforcing signal has failed.
+    /// Measures the signals of `deployment` (whose release went live at `cutover`): waits `after`
+    /// (unless `waitFirst` is false: `release verify`, long after the cutover), then measures every
+    /// signal every `every` until `for`, storing each measurement and, at the end, each signal's
+    /// verdict. An enforcing signal that fails ends the measuring there: its verdict decides.
     func measureSignals(
         _ plan: SignalPlan, deployment: Int64, release: ReleaseRecord, environment: EnvironmentConfiguration, cutover: Timestamp,
         waitFirst: Bool = true

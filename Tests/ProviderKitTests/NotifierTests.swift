@@ -22,11 +22,17 @@ import Testing
     @Test func everyPromotionRollbackFailureAndFreezeIsAnnouncedButNotEveryDeploy() {
         for action in [
             "promote.live", "rollback.live", "promote.failed", "deploy.failed", "rollback.failed", "watch.failed",
-            "freeze.started", "freeze.lifted",
+            "freeze.started", "freeze.lifted", "promote.held", "promote.observed", "verify.failed",
         ] {
             #expect(Notifier.announces(Self.event(action)), "\(action)")
         }
         #expect(!Notifier.announces(Self.event("deploy.live")))
+    }
+
+    @Test func signalVerdictsHaveTitlesThatSayWhatHappened() {
+        #expect(Self.event("promote.held").title == "crm-api: 1.2.0 held on main: live, not verified (signals inconclusive)")
+        #expect(Self.event("verify.failed", rolledBackTo: "1.1.0").title == "crm-api: 1.2.0 failed its signals on main, rolled back to 1.1.0")
+        #expect(Self.event("watch.failed").title == "crm-api: 1.2.0 failed during a watch on main")
     }
 
     @Test func issuesAreForFailedPromotionsAndRollbacksOnly() {

@@ -120,11 +120,11 @@ import Testing
             #expect(release["projectSlugs"]?.arrayValue == [.string("crm-api")])
             #expect(release["ref"]?.stringValue == "0123456789abcdef0123456789abcdef01234567")
             let deploys = release["deploys"]?.arrayValue ?? []
-            #expect(deploys.count == 2, "one deploy per cutover, none for a rollback or a failed verification")
+            #expect(deploys.count == 3, "one deploy per cutover, a rollback's too; none for a failed verification")
             #expect(deploys.allSatisfy { $0["environment"]?.stringValue == "production" })
             #expect(deploys.first?["dateFinished"]?.stringValue == "2026-05-28T20:26:40.000000Z")
             let created = try await fake.logged("/api/0/organizations/acme/releases/").map { $0["status"]?.intValue }
-            #expect(created == [201, 208, 208], "a release that exists is fine")
+            #expect(created == [201, 208, 208, 208], "a release that exists is fine")
 
             let fresh = SentryMarker(
                 configuration: .init(org: "acme", project: "crm-api", url: fake.url), environment: ["SENTRY_AUTH_TOKEN": fake.apiKey])

@@ -55,6 +55,11 @@ struct DashboardFixture: Sendable {
         // 1.0.1 reaches main and fails its probe; the engine rolls back to 1.0.0.
         let (failed, failedCutover) = try went(db, app: app, environment: main, release: second, kind: .promote, by: "carol")
         try db.transaction { tx in
+            try tx.record(
+                SignalMeasurement(
+                    deployment: failed, signal: "error-ratio", position: 0, monitor: .prometheus, enforcing: true,
+                    window: SignalWindow(start: failedCutover, end: failedCutover.adding(.seconds(60))), query: "errors{version=\"1.0.1\"}",
+                    value: 0.31, outcome: .fail, detail: "0.31 > 0.02", verdict: .fail, measurements: 2))
             try tx.transition(deployment: failed, to: .failed, detail: "not healthy within 2m: HTTP 503")
             try tx.appendAudit(app: app, actor: "carol", action: "promote.verification_failed", environment: "main", version: "1.0.1")
         }

@@ -261,6 +261,8 @@ import Testing
                 #expect(page.contains("<td>main</td><td>bob</td>"))
                 #expect(page.contains("<span class=\"badge state-rolled_back\">rolled_back</span>"))
                 #expect(page.contains("<td>promote.verification_failed</td>"))
+                // What its signals measured, as `history --json` says it.
+                #expect(page.contains("<td>main</td><td>error-ratio</td><td>fail</td><td>0.31</td><td>2</td><td>0.31 &gt; 0.02</td>"))
                 #expect(page.contains("<span class=\"badge healthy\" data-field=\"trail\">intact</span>"))
                 // Stored text never becomes markup or a link.
                 #expect(page.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quotes&quot;"))
