@@ -208,10 +208,13 @@ extension Engine {
         }
         FaultPoint.afterVerification.reached()
         let decided = signals?.outcome ?? .pass
+        let onInconclusive = started.environment.verify?.onInconclusive ?? .hold
+        // The platform keeps what stays live: a pass, or an inconclusive verdict held or passed.
+        let keeps = verdict.passed && (decided == .pass || (decided == .inconclusive && onInconclusive != .rollback))
         do {
             var request = started.request
             request.app = app
-            try await provider.settle(request, outcome: outcome, healthy: verdict.passed && decided != .fail)
+            try await provider.settle(request, outcome: outcome, healthy: keeps)
         } catch {
             progress("Warning: the provider could not settle deployment \(started.id) after verification: \(error)")
         }
@@ -230,7 +233,7 @@ extension Engine {
             case .fail, .error:
                 throw try await releaseFailed(started, finding: .verification, detail: "signals: \(signals.summary)", provider: provider)
             case .inconclusive:
-                switch started.environment.verify?.onInconclusive ?? .hold {
+                switch onInconclusive {
                 case .rollback:
                     throw try await releaseFailed(
                         started, finding: .verification, detail: "signals inconclusive (on_inconclusive: rollback): \(signals.summary)",
