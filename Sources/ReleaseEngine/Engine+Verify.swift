@@ -14,6 +14,10 @@ extension Engine {
         let (live, current) = try await liveDeployment(environment, toDo: "verify")
         let name = environment.name
         let version = live.release.version
+        guard current.state != .verifying else {
+            throw ReleaseError.busy(
+                "\(version) is still being verified on \(name) (deployment \(live.id)); its own verification decides. See `release status \(name)`.")
+        }
         let verdict = try await measureSignals(
             plan, deployment: live.id, release: live.release, environment: environment, cutover: current.since, waitFirst: false)
         if !verdict.configurationProblems.isEmpty {
