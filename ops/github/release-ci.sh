@@ -37,6 +37,8 @@ explain() {
         4) error "$env is busy (exit 4): another operation is in flight. See \`release status $env\`;" \
                  "\`release recover $env\` settles a run that died." ;;
         5) error "$what: the database or a provider could not be reached (exit 5)." ;;
+        6) error "$what: live on $env but not verified (exit 6): its signals were inconclusive. Decide with" \
+                 "\`release verify $env\`, \`release accept $env --reason …\` or \`release rollback $env --reason …\`." ;;
         *) error "$what exited $code." ;;
     esac
 }
