@@ -1,0 +1,76 @@
+/// release.yml's `migrations:` block: where a release's schema migrations live in git, and how
+/// they are linted and reversed.
+public struct MigrationsConfiguration: Sendable, Equatable {
+    /// How migration files are read.
+    public enum Framework: String, Sendable, CaseIterable {
+        /// Django's `migrations/NNNN_*.py`: classified from their operations.
+        case django
+        /// Any other: recorded, never classified (every one `unknown` unless `lint:` says).
+        case generic
+    }
+
+    /// The framework.
+    public var framework: Framework
+    /// Globs, relative to the root of the git repository that holds release.yml.
+    public var paths: [String]
+    /// A linter command whose verdicts override the classifier; `{base}` is the commit compared with.
+    public var lint: String?
+    /// A command that reverses migrations (`{app}`, `{target}`); never run automatically.
+    public var reverse: String?
+    /// A command that prints the reverse plan (`{app}`, `{target}`); required with `reverse`.
+    public var reversePlan: String?
+
+    /// Creates the block.
+    public init(framework: Framework, paths: [String], lint: String? = nil, reverse: String? = nil, reversePlan: String? = nil) {
+        self.framework = framework
+        self.paths = paths
+        self.lint = lint
+        self.reverse = reverse
+        self.reversePlan = reversePlan
+    }
+}
+
+/// What a schema migration does to code that still runs the release before it.
+public enum MigrationClass: String, Sendable, CaseIterable, Comparable {
+    /// Only adds: a new model, a nullable or defaulted field, an index. Older code runs on it.
+    case compatible
+    /// Drops, renames, alters, or adds NOT NULL without a default: older code breaks on it.
+    case incompatible
+    /// Changes data in a way that cannot be undone (RunPython without reverse_code, RunSQL
+    /// without reverse_sql); the schema may still suit older code.
+    case irreversible
+    /// Not classified (no records, a generic framework, a file the classifier cannot read).
+    case unknown
+
+    /// Worse for a rollback sorts later: compatible < irreversible < incompatible < unknown.
+    public static func < (lhs: MigrationClass, rhs: MigrationClass) -> Bool {
+        let order: [MigrationClass] = [.compatible, .irreversible, .incompatible, .unknown]
+        return order.firstIndex(of: lhs)! < order.firstIndex(of: rhs)!
+    }
+
+    /// Whether a rollback that crosses it (undoing nothing) leaves older code on a schema it cannot use.
+    public var blocksRollback: Bool { self == .incompatible || self == .unknown }
+}
+
+/// One migration file as recorded for a release.
+public struct MigrationRecord: Sendable, Equatable, Hashable {
+    /// `app/NNNN_name` (Django: the app label and the file's name without `.py`); unique per release.
+    public var id: String
+    /// The file's path in the repository.
+    public var path: String
+    /// Its class.
+    public var migrationClass: MigrationClass
+    /// Whether the framework can reverse it (Django: every operation has a reverse).
+    public var reversible: Bool
+    /// Why it has its class, in words ("RemoveField contact.email"), for plans and messages.
+    public var reason: String
+
+    /// Creates a record.
+    public init(id: String, path: String, migrationClass: MigrationClass, reversible: Bool, reason: String) {
+        self.id = id
+        self.path = path
+        self.migrationClass = migrationClass
+        self.reversible = reversible
+        self.reason = reason
+    }
+}
