@@ -60,6 +60,8 @@ public struct GateContext: Sendable {
     public var adHocFreezes: [AdHocFreeze]
     /// `--force --reason`: the reason, when a freeze override was asked for.
     public var forceReason: String?
+    /// What the move crosses in the schema, when release.yml has `migrations:` (nil: no `schema` gate).
+    public var schema: SchemaMove?
 
     /// Creates a context.
     public init(
@@ -98,6 +100,7 @@ public enum PromotionGate {
         results.append(allowed(context))
         if context.kind == .promote { results.append(source(context)) }
         results.append(quarantine(context))
+        if let move = context.schema { results.append(schema(move, kind: context.kind)) }
         if context.kind != .rollback {
             results.append(checks(context))
             if context.kind == .promote { results.append(soak(context)) }
@@ -152,6 +155,39 @@ public enum PromotionGate {
                     + "deployed again")
         }
         return GateResult(name: "quarantine", passed: true, detail: "\(release.version) is not quarantined")
+    }
+
+    /// The `schema` gate: a move that leaves older code on migrations it cannot use (incompatible,
+    /// or unknown) is refused unless acknowledged or accepted with `--accept-schema --reason`; a
+    /// rollback across releases without records is refused the same way. Moves forward pass and
+    /// list what they add.
+    public static func schema(_ move: SchemaMove, kind: DeploymentKind) -> GateResult {
+        let target = move.to
+        guard let uncovered = move.uncovered, let removed = move.removed else {
+            let unknown =
+                "the migrations of \(move.from ?? "what is live") or \(target) were never recorded (created without --commit or "
+                + "before `migrations:`)"
+            if kind != .rollback { return GateResult(name: "schema", passed: true, detail: "unknown: \(unknown)") }
+            if let reason = move.acceptedReason {
+                return GateResult(name: "schema", passed: true, detail: "unknown, accepted with --accept-schema (\(reason)): \(unknown)")
+            }
+            return GateResult(
+                name: "schema", passed: false,
+                detail: "unknown: \(unknown); check the schema yourself, then pass --accept-schema --reason TEXT")
+        }
+        let adds = move.added.map { $0.isEmpty ? "adds no migration" : "adds \(SchemaMove.listed($0))" } ?? "adds unknown migrations"
+        if removed.isEmpty { return GateResult(name: "schema", passed: true, detail: adds) }
+        let undoes = "leaves \(SchemaMove.listed(removed)) applied under the code of \(target)"
+        if uncovered.isEmpty {
+            return GateResult(name: "schema", passed: true, detail: "\(undoes); each is compatible with it or acknowledged")
+        }
+        if let reason = move.acceptedReason {
+            return GateResult(name: "schema", passed: true, detail: "\(undoes); accepted with --accept-schema (\(reason))")
+        }
+        return GateResult(
+            name: "schema", passed: false,
+            detail: "\(undoes); the code of \(target) cannot run on \(SchemaMove.listed(uncovered)). Roll forward with a fix, or, once "
+                + "checked, `release migrations ack` it or pass --accept-schema --reason TEXT")
     }
 
     static func checks(_ context: GateContext) -> GateResult {

@@ -14,6 +14,8 @@ public struct ReleaseConfiguration: Sendable {
     public var monitors: MonitorsConfiguration
     /// Deploy markers (`markers:`); none when absent.
     public var markers: MarkersConfiguration
+    /// Where each release's schema migrations are (`migrations:`); nil: no `schema` gate.
+    public var migrations: MigrationsConfiguration?
 
     /// Creates a configuration directly (tests, tools).
     public init(

@@ -74,3 +74,59 @@ public struct MigrationRecord: Sendable, Equatable, Hashable {
         self.reason = reason
     }
 }
+
+/// What a move from the release an environment serves to another one crosses in the schema: the
+/// set difference of the two releases' recorded migrations, so it needs no access to the
+/// environment.
+public struct SchemaMove: Sendable, Equatable {
+    /// The version served now (nil: nothing is), and the version moved to.
+    public var from: String?
+    public var to: String
+    /// What the target adds (it has them, the release served now does not); nil when unknown.
+    public var added: [MigrationRecord]?
+    /// What the target lacks (the release served now has them: going back, older code runs on
+    /// them); nil when unknown.
+    public var removed: [MigrationRecord]?
+    /// Migrations acknowledged safe for a move back to the target (`release migrations ack`).
+    public var acknowledged: Set<String>
+    /// `--accept-schema --reason`: the reason a person accepted the crossing.
+    public var acceptedReason: String?
+
+    /// The move between two releases' records (nil: never recorded, unknown).
+    public init(
+        from: String?, to: String, current: [MigrationRecord]??, target: [MigrationRecord]?, acknowledged: Set<String> = [],
+        acceptedReason: String? = nil
+    ) {
+        self.from = from
+        self.to = to
+        self.acknowledged = acknowledged
+        self.acceptedReason = acceptedReason
+        switch current {
+        case .none:
+            // Nothing served before: the target adds everything it has.
+            added = target
+            removed = target == nil ? nil : []
+        case let .some(records):
+            guard let records, let target else {
+                added = nil
+                removed = nil
+                return
+            }
+            let targetIDs = Set(target.map(\.id))
+            let currentIDs = Set(records.map(\.id))
+            added = target.filter { !currentIDs.contains($0.id) }
+            removed = records.filter { !targetIDs.contains($0.id) }
+        }
+    }
+
+    /// The migrations a move back leaves older code running on, that nothing covers: incompatible
+    /// or unknown, not acknowledged. Nil when the records are unknown.
+    public var uncovered: [MigrationRecord]? {
+        removed?.filter { $0.migrationClass.blocksRollback && !acknowledged.contains($0.id) }
+    }
+
+    /// Migrations as plans list them: "crm/0003_drop_email (incompatible: RemoveField contact.email)".
+    public static func listed(_ records: [MigrationRecord]) -> String {
+        records.map { "\($0.id) (\($0.migrationClass.rawValue)\($0.reason.isEmpty ? "" : ": \($0.reason)"))" }.joined(separator: ", ")
+    }
+}

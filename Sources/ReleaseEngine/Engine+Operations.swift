@@ -82,6 +82,9 @@ extension Engine {
                     environment: plan.environment.name, version: release.version,
                     details: .object([("deployment", .int(id)), ("reason", .optional(plan.reason))]))
             }
+            try engine.auditAcceptedSchema(
+                resolution.context.schema, kind: plan.kind, deployment: id, app: resolution.appID, environment: plan.environment.name,
+                in: db)
             try db.appendAudit(
                 app: resolution.appID, actor: engine.claimedActor, action: "\(plan.kind.rawValue).started",
                 environment: plan.environment.name, version: release.version, details: .object(details))

@@ -109,10 +109,13 @@ extension Engine {
                 let target = try db.lastVerified(environment: bad.environmentID, excludingRelease: bad.release.id),
                 let targetRelease = try db.release(id: target.releaseID)
             else { return (nil, nil) }
-            let gates = PromotionGate.evaluate(
-                GateContext(
-                    kind: .rollback, environment: environment, actor: engine.actor,
-                    now: .now, release: targetRelease))
+            var context = GateContext(kind: .rollback, environment: environment, actor: engine.actor, now: .now, release: targetRelease)
+            // An automatic rollback never crosses an incompatible migration: no one accepted it.
+            let live = LiveRelease(
+                version: bad.release.version, releaseID: bad.release.id, since: .now, by: "", deploymentID: bad.id, state: .live,
+                verified: false)
+            context.schema = try engine.schemaMove(from: live, to: targetRelease, acceptedReason: nil, in: db)
+            let gates = PromotionGate.evaluate(context)
             let refused = gates.filter { !$0.passed }
             if !refused.isEmpty {
                 let reasons = refused.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")

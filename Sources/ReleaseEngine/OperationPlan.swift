@@ -14,6 +14,9 @@ public struct OperationPlan: Sendable {
     public var reason: String?
     /// Whether `--force` was given (freeze override).
     public var force: Bool
+    /// Whether `--accept-schema` was given: the move may leave code on migrations it cannot use
+    /// (`reason` says why; audited).
+    public var acceptSchema = false
     /// Whether the outcome is announced (notify:); the engine's own rollbacks are announced with
     /// the failure that caused them instead.
     public var announce = true

@@ -51,28 +51,9 @@ struct PromoteCommand: AsyncParsableCommand {
         if source.name == target.name { throw ReleaseError.usage("Promote from one environment to another, such as `release promote develop main`.") }
         let plan = OperationPlan(kind: .promote, environment: target, version: version, source: source, reason: reason, force: force)
         if dryRun {
-            let (release, gates) = try await context.engine.dryRun(plan)
-            let passed = gates.allSatisfy(\.passed)
-            if global.json {
-                context.output.document(
-                    .object([
-                        ("version", .optional(release)), ("would_pass", .bool(passed)),
-                        ("gates", .array(gates.map(\.json))),
-                    ]))
-            } else {
-                context.output.line("Promotion of \(release ?? "nothing") from \(source.name) to \(target.name) — dry run, nothing changed:")
-                context.output.table(
-                    ["GATE", "RESULT", "DETAIL", "EARLIEST PASS"],
-                    gates.map { gate in
-                        [gate.name, gate.passed ? "pass" : "FAIL", gate.detail, gate.earliestPass?.rfc3339 ?? "-"]
-                    })
-                context.output.line(
-                    passed
-                        ? "Every gate passes: `release promote \(source.name) \(target.name)` would proceed."
-                        : "The "
-                            + "promotion would be refused.")
+            try await OperationOptions.dryRun(plan, context) { release in
+                "Promotion of \(release ?? "nothing") from \(source.name) to \(target.name)"
             }
-            if !passed { throw ExitCode(ReleaseError.Code.refused.rawValue) }
             return
         }
         try await OperationOptions.report(try await context.engine.run(plan), context)
@@ -88,16 +69,31 @@ struct RollbackCommand: AsyncParsableCommand {
     @Argument(help: "The environment.") var environment: String
     @Option(help: "The version to go back to (it must have been verified live there).") var to: String?
     @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
+    @Flag(help: "List every gate and every schema migration the rollback would cross, and change nothing (exit 3 when refused).")
+    var plan = false
+    @Flag(
+        name: .customLong("accept-schema"),
+        help: "Roll back across migrations the older code may not run on (incompatible or unknown); --reason says why; audited.")
+    var acceptSchema = false
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         let version = try to.map(Inputs.version)
-        guard let reason else { throw ReleaseError.usage("`release rollback` needs --reason: say what is wrong, for the audit trail.") }
-        let why = try Inputs.text(reason, what: "--reason", maxLength: 1000)
+        let why = try reason.map { try Inputs.text($0, what: "--reason", maxLength: 1000) }
+        guard let why = why ?? (plan && !acceptSchema ? "" : nil) else {
+            throw ReleaseError.usage("`release rollback` needs --reason: say what is wrong, for the audit trail.")
+        }
         let context = try await CommandContext.make(global)
         let target = try context.configuration.environment(named: environment)
-        let plan = OperationPlan(kind: .rollback, environment: target, version: version, reason: why)
-        try await OperationOptions.report(try await context.engine.run(plan), context)
+        var operation = OperationPlan(kind: .rollback, environment: target, version: version, reason: why.isEmpty ? nil : why)
+        operation.acceptSchema = acceptSchema
+        if plan {
+            try await OperationOptions.dryRun(operation, context) { release in
+                "Rollback of \(target.name) to \(release ?? "the last verified release")"
+            }
+            return
+        }
+        try await OperationOptions.report(try await context.engine.run(operation), context)
     }
 }
 
@@ -180,6 +176,26 @@ enum OperationOptions {
     static func reason(_ reason: String?, force: Bool) throws -> String? {
         if force, reason == nil { throw ReleaseError.usage("--force needs --reason: say why the freeze must be overridden, for the audit trail.") }
         return try reason.map { try Inputs.text($0, what: "--reason", maxLength: 1000) }
+    }
+
+    /// `promote --dry-run`, `rollback --plan`: every gate, pass or fail, changing nothing; exit 3
+    /// when one would refuse. `what` names the operation from the release it would move to.
+    static func dryRun(_ plan: OperationPlan, _ context: CommandContext, what: (String?) -> String) async throws {
+        let (release, gates) = try await context.engine.dryRun(plan)
+        let passed = gates.allSatisfy(\.passed)
+        if context.options.json {
+            context.output.document(
+                .object([("version", .optional(release)), ("would_pass", .bool(passed)), ("gates", .array(gates.map(\.json)))]))
+        } else {
+            context.output.line("\(what(release)) — dry run, nothing changed:")
+            context.output.table(
+                ["GATE", "RESULT", "DETAIL", "EARLIEST PASS"],
+                gates.map { gate in
+                    [gate.name, gate.passed ? "pass" : "FAIL", gate.detail, gate.earliestPass?.rfc3339 ?? "-"]
+                })
+            context.output.line(passed ? "Every gate passes: it would proceed." : "It would be refused.")
+        }
+        if !passed { throw ExitCode(ReleaseError.Code.refused.rawValue) }
     }
 
     static func report(_ report: OperationReport, _ context: CommandContext) async throws {

@@ -215,3 +215,71 @@ struct RejectCommand: AsyncParsableCommand {
 }
 
 /// JSON shapes shared by several commands.
+
+struct MigrationsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrations", abstract: "The schema migrations recorded for a release, and acknowledging one (expand/contract).",
+        subcommands: [ShowCommand.self, AckCommand.self])
+
+    struct ShowCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "The migrations recorded for a release at create.")
+
+        @Argument(help: "The version.") var version: String
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let version = try Inputs.version(version)
+            let context = try await CommandContext.make(global)
+            let records = try await context.engine.migrations(of: version)
+            if global.json {
+                context.output.document(
+                    .object([
+                        ("version", .string(version)), ("recorded", .bool(records != nil)),
+                        ("migrations", .array((records ?? []).map(MigrationsCommand.json))),
+                    ]))
+            } else if let records {
+                if records.isEmpty { context.output.line("\(version) has no migrations.") }
+                context.output.table(
+                    ["MIGRATION", "CLASS", "REVERSIBLE", "WHY", "PATH"],
+                    records.map { [$0.id, $0.migrationClass.rawValue, $0.reversible ? "yes" : "no", $0.reason, $0.path] })
+            } else {
+                context.output.line(
+                    "\(version)'s migrations were not recorded (created without --commit, or before `migrations:`): every move across it "
+                        + "counts as crossing unknown migrations.")
+            }
+        }
+    }
+
+    struct AckCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ack",
+            abstract: "Say that the code of a release (and every later one) no longer needs what a migration removed; audited.",
+            discussion: "The expand/contract step: once R's code no longer reads a column that MIGRATION of V drops, rollbacks from V to R "
+                + "or any later release may cross MIGRATION.")
+
+        @Argument(help: "The version that has the migration.") var version: String
+        @Argument(help: "The migration, as `migrations show` names it (crm/0003_drop_email).") var migration: String
+        @Option(name: .customLong("safe-back-to"), help: "The oldest release whose code runs on the schema without it.")
+        var safeBackTo: String
+        @Option(parsing: .unconditional, help: "Why (required).") var reason: String?
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let version = try Inputs.version(version)
+            let safe = try Inputs.version(safeBackTo)
+            guard let reason else { throw ReleaseError.usage("`release migrations ack` needs --reason: say how you know it is safe.") }
+            let why = try Inputs.text(reason, what: "--reason", maxLength: 1000)
+            let context = try await CommandContext.make(global)
+            try await context.engine.acknowledge(migration: migration, of: version, safeBackTo: safe, reason: why)
+            context.output.line("Rollbacks from \(version) to \(safe) or later may cross \(migration).")
+        }
+    }
+
+    /// A migration as `--json` shows it.
+    static func json(_ record: MigrationRecord) -> JSONValue {
+        .object([
+            ("id", .string(record.id)), ("path", .string(record.path)), ("class", .string(record.migrationClass.rawValue)),
+            ("reversible", .bool(record.reversible)), ("reason", .string(record.reason)),
+        ])
+    }
+}
