@@ -65,7 +65,8 @@ final class EngineFixture: @unchecked Sendable {
 
     /// An engine for `actor` over the actor's connection, with `main` configured as given.
     func engine(
-        actor: String = "alice", _ main: EnvironmentConfiguration? = nil, monitoring: MonitoringRegistry = MonitoringRegistry()
+        actor: String = "alice", _ main: EnvironmentConfiguration? = nil, monitoring: MonitoringRegistry = MonitoringRegistry(),
+        migrations: MigrationsConfiguration? = nil
     ) async throws -> Engine {
         let connection: PostgresConnection
         if let opened = lock.withLock({ connections[actor] }) {
@@ -74,7 +75,8 @@ final class EngineFixture: @unchecked Sendable {
             connection = try await PostgresConnection.connect(url: url)
             lock.withLock { connections[actor] = connection }
         }
-        let configuration = ReleaseConfiguration(file: "release.yml", app: "crm-api", environments: [main ?? self.main()])
+        var configuration = ReleaseConfiguration(file: "release.yml", app: "crm-api", environments: [main ?? self.main()])
+        configuration.migrations = migrations
         var registry = ProviderRegistry()
         let provider = self.provider
         registry.register("scripted") { _, _ in provider }
