@@ -34,6 +34,9 @@ public struct ChildProcess: Sendable {
     public var stopTimeout: Duration = .seconds(10)
     /// How many trailing lines to keep for error messages.
     public var tailLines = 20
+    /// A file whose contents are the child's standard input (nil: /dev/null). A file, not a pipe,
+    /// so that a child that stops reading can neither block nor SIGPIPE us.
+    public var inputFile: String?
 
     /// Creates a description of a child process.
     public init(arguments: [String], environment: [String: String], workingDirectory: String? = nil, timeout: Duration) {
@@ -49,18 +52,59 @@ public struct ChildProcess: Sendable {
         onStart: @escaping @Sendable (Int32) async -> Void = { _ in },
         onLine: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws -> Termination {
+        try await execute(onStart: onStart, onLine: onLine, output: nil)
+    }
+
+    /// What `capture` returns.
+    public struct Captured: Sendable, Equatable {
+        /// How it ended; `tail` holds the last lines of standard error only.
+        public var termination: Termination
+        /// Standard output, byte for byte: not decoded, not split into lines.
+        public var output: [UInt8]
+    }
+
+    /// Runs the process like `run`, but keeps its standard output apart, as bytes (for output that
+    /// is binary or NUL-separated, such as `git cat-file --batch` or `-z` listings); its standard
+    /// error goes to `onLine` and the termination's tail.
+    public func capture(onLine: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Captured {
+        let bytes = CapturedBytes()
+        let termination = try await execute(onStart: { _ in }, onLine: onLine, output: bytes)
+        return Captured(termination: termination, output: bytes.take())
+    }
+
+    private func execute(
+        onStart: @escaping @Sendable (Int32) async -> Void,
+        onLine: @escaping @Sendable (String) -> Void,
+        output: CapturedBytes?
+    ) async throws -> Termination {
         var pipe: [Int32] = [0, 0]
         guard Glibc.pipe(&pipe) == 0 else { throw ChildProcessError("could not create a pipe") }
         let (readEnd, writeEnd) = (pipe[0], pipe[1])
+        // With `output`, standard output has a pipe of its own.
+        var outputPipe: [Int32] = [-1, -1]
+        if output != nil, Glibc.pipe(&outputPipe) != 0 {
+            close(readEnd)
+            close(writeEnd)
+            throw ChildProcessError("could not create a pipe")
+        }
+        let (outputRead, outputWrite) = (outputPipe[0], outputPipe[1])
+        func closeOutputPipe() {
+            if outputRead >= 0 { close(outputRead) }
+            if outputWrite >= 0 { close(outputWrite) }
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_addopen(&actions, 0, inputFile ?? "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, output == nil ? writeEnd : outputWrite, 1)
         posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
         posix_spawn_file_actions_addclose(&actions, readEnd)
         posix_spawn_file_actions_addclose(&actions, writeEnd)
+        if output != nil {
+            posix_spawn_file_actions_addclose(&actions, outputRead)
+            posix_spawn_file_actions_addclose(&actions, outputWrite)
+        }
         // Nothing else of ours leaks into the command: not the database socket, not the pipes a
         // parent gave `release` (a left-over command holding those would keep its caller waiting).
         Self.closeFrom(&actions, 3)
@@ -69,6 +113,7 @@ public struct ChildProcess: Sendable {
             guard FileManager.default.fileExists(atPath: workingDirectory) else {
                 close(readEnd)
                 close(writeEnd)
+                closeOutputPipe()
                 throw ChildProcessError("working directory \(workingDirectory) does not exist")
             }
             if !Self.changeDirectory(&actions, workingDirectory) {
@@ -100,8 +145,10 @@ public struct ChildProcess: Sendable {
         var pid: pid_t = 0
         let spawnStatus = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
         close(writeEnd)
+        if outputWrite >= 0 { close(outputWrite) }
         guard spawnStatus == 0 else {
             close(readEnd)
+            if outputRead >= 0 { close(outputRead) }
             let place = workingDirectory.map { " in \($0)" } ?? ""
             throw ChildProcessError("could not start \(arguments[0])\(place): \(String(cString: strerror(spawnStatus)))")
         }
@@ -122,6 +169,7 @@ public struct ChildProcess: Sendable {
         defer { timer.cancel() }
 
         let tailLimit = tailLines
+        async let collected: Void = Self.collect(outputRead, into: output)
         let tail: [String] = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var lines: [String] = []
@@ -151,6 +199,7 @@ public struct ChildProcess: Sendable {
                 continuation.resume(returning: lines)
             }
         }
+        await collected
         let status: Int32 = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 var status: Int32 = 0
@@ -167,6 +216,25 @@ public struct ChildProcess: Sendable {
 }
 
 extension ChildProcess {
+    /// Reads `descriptor` to its end into `bytes` on a dispatch thread, then closes it (nothing
+    /// to do without `bytes`).
+    private static func collect(_ descriptor: Int32, into bytes: CapturedBytes?) async {
+        guard let bytes, descriptor >= 0 else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+                while true {
+                    let count = read(descriptor, &buffer, buffer.count)
+                    if count < 0, errno == EINTR { continue }
+                    if count <= 0 { break }
+                    bytes.append(buffer[0..<count])
+                }
+                close(descriptor)
+                continuation.resume()
+            }
+        }
+    }
+
     /// A duration for dispatch, at most 68 years.
     static func interval(_ duration: Duration) -> DispatchTimeInterval {
         let nanoseconds = max(0, duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
@@ -226,5 +294,23 @@ private final class KillSwitch: @unchecked Sendable {
         lock.lock()
         value = true
         lock.unlock()
+    }
+}
+
+/// Standard output as `ChildProcess.capture` collects it.
+private final class CapturedBytes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes: [UInt8] = []
+
+    func append(_ more: ArraySlice<UInt8>) {
+        lock.lock()
+        bytes.append(contentsOf: more)
+        lock.unlock()
+    }
+
+    func take() -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        return bytes
     }
 }

@@ -78,29 +78,7 @@ public struct GitSync: Sendable {
         return .moved(from: current, to: commit)
     }
 
-    private struct Run {
-        var status: Int32
-        var output: String
-        var ok: String? { status == 0 ? output.trimmingCharacters(in: .whitespacesAndNewlines) : nil }
-        var tail: String { output.split(separator: "\n").suffix(2).joined(separator: " ").trimmingCharacters(in: .whitespaces) }
-    }
-
-    private func git(_ arguments: [String]) async throws -> Run {
-        final class Lines: @unchecked Sendable {
-            let lock = NSLock()
-            var text: [String] = []
-            func add(_ line: String) {
-                lock.lock()
-                text.append(line)
-                lock.unlock()
-            }
-        }
-        let lines = Lines()
-        var environment = self.environment
-        environment["GIT_TERMINAL_PROMPT"] = "0"  // never wait for a password nobody will type
-        environment["LC_ALL"] = "C"
-        let child = ChildProcess(arguments: ["git", "-C", repository] + arguments, environment: environment, timeout: timeout)
-        let termination = try await child.run(onLine: { lines.add($0) })
-        return Run(status: termination.timedOut ? 124 : termination.status, output: lines.text.joined(separator: "\n"))
+    private func git(_ arguments: [String]) async throws -> Git.Run {
+        try await Git(directory: repository, environment: environment, timeout: timeout).run(arguments)
     }
 }

@@ -29,6 +29,25 @@ struct ChildProcessTests {
         #expect(termination.timedOut == false)
     }
 
+    @Test("capture keeps standard output apart, byte for byte (NUL, no final newline), and standard error in the tail")
+    func capturesBytes() async throws {
+        let captured = try await shell("printf 'a\\000b\\nc'; echo oops >&2; exit 2").capture()
+        #expect(captured.output == [97, 0, 98, 10, 99])
+        #expect(captured.termination.tail == ["oops"])
+        #expect(captured.termination.status == 2)
+    }
+
+    @Test("standard input comes from inputFile when given, else /dev/null")
+    func inputFile() async throws {
+        try await TemporaryDirectory.with { directory in
+            let input = try directory.write("input", "one\ntwo\n")
+            var child = shell("wc -l")
+            child.inputFile = input
+            #expect(String(decoding: try await child.capture().output, as: UTF8.self).trimmingCharacters(in: .whitespaces) == "2\n")
+            #expect(String(decoding: try await shell("wc -c").capture().output, as: UTF8.self).trimmingCharacters(in: .whitespaces) == "0\n")
+        }
+    }
+
     @Test("reports a non-zero exit status")
     func nonZeroStatus() async throws {
         let termination = try await shell("echo 'migration failed'; exit 3").run()
