@@ -14,13 +14,14 @@ public struct ReleaseConfiguration: Sendable {
     public var monitors: MonitorsConfiguration
     /// Deploy markers (`markers:`); none when absent.
     public var markers: MarkersConfiguration
-    /// Where each release's schema migrations are (`migrations:`); nil: no `schema` gate.
+    /// Where schema migrations live and how they are read (`migrations:`); nil: no `schema` gate.
     public var migrations: MigrationsConfiguration?
 
     /// Creates a configuration directly (tests, tools).
     public init(
         file: String, app: String, environments: [EnvironmentConfiguration], notify: NotifyConfiguration = NotifyConfiguration(),
-        monitors: MonitorsConfiguration = MonitorsConfiguration(), markers: MarkersConfiguration = MarkersConfiguration()
+        monitors: MonitorsConfiguration = MonitorsConfiguration(), markers: MarkersConfiguration = MarkersConfiguration(),
+        migrations: MigrationsConfiguration? = nil
     ) {
         self.file = file
         self.app = app
@@ -28,6 +29,7 @@ public struct ReleaseConfiguration: Sendable {
         self.notify = notify
         self.monitors = monitors
         self.markers = markers
+        self.migrations = migrations
     }
 
     /// `{{service}}` for `environment`: its `labels.service`, else the app's name.
@@ -52,7 +54,7 @@ public struct ReleaseConfiguration: Sendable {
     public static func parse(yaml text: String, file: String, providers: [String]) throws -> ReleaseConfiguration {
         let root = ConfigReader(file: file, path: "", value: try ConfigValue.parse(yaml: text, file: file))
         if root.isNull { throw ReleaseError.usage("\(file) is empty; it needs at least `app:` and `environments:`.") }
-        let top = try root.mapping(allowed: ["app", "environments", "notify", "monitors", "markers"])
+        let top = try root.mapping(allowed: ["app", "environments", "notify", "monitors", "markers", "migrations"])
         let appReader = try top.required("app", "the app's name, such as crm-api")
         let app = try appReader.string()
         guard Identifier.isValid(app) else {
@@ -96,7 +98,10 @@ public struct ReleaseConfiguration: Sendable {
         }
         let notify = try top["notify"].map(NotifyConfiguration.init(reader:)) ?? NotifyConfiguration()
         let markers = try top["markers"].map { try MarkersConfiguration(reader: $0, monitors: monitors) } ?? MarkersConfiguration()
-        return ReleaseConfiguration(file: file, app: app, environments: environments, notify: notify, monitors: monitors, markers: markers)
+        // Written but empty is an error, not an absent block: it would silently record nothing.
+        let migrations = try top.written("migrations").map(MigrationsConfiguration.init(reader:))
+        return ReleaseConfiguration(
+            file: file, app: app, environments: environments, notify: notify, monitors: monitors, markers: markers, migrations: migrations)
     }
 }
 
