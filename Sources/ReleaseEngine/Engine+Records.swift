@@ -12,6 +12,10 @@ extension Engine {
     ) async throws -> (release: ReleaseRecord, created: Bool) {
         let engine = self
         let app = self.app
+        // Read from git before anything is stored: an unknown commit stores nothing (exit 2).
+        var migrations: [MigrationRecord]?
+        if let commit { migrations = try await recordMigrations(at: commit) }
+        let recorded = migrations
         let (release, created, appID) = try await transaction { db in
             let appID = try db.ensureApp(named: app)
             if let existing = try db.release(app: appID, version: version) {
@@ -34,6 +38,15 @@ extension Engine {
             try db.appendAudit(
                 app: appID, actor: engine.claimedActor, action: "release.created", environment: nil, version: version,
                 details: .object(details))
+            if let migrations = recorded {
+                try db.recordMigrations(release: release.id, migrations)
+                let classes = MigrationClass.allCases.map { kind in
+                    (kind.rawValue, JSONValue.int(Int64(migrations.filter { $0.migrationClass == kind }.count)))
+                }
+                try db.appendAudit(
+                    app: appID, actor: engine.claimedActor, action: "migrations.recorded", environment: nil, version: version,
+                    details: .object([("migrations", .int(Int64(migrations.count))), ("classes", .object(classes))]))
+            }
             return (release, true, appID)
         }
         if created {

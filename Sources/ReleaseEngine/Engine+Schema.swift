@@ -1,8 +1,65 @@
 import Postgres
+import ProviderKit
 import ReleaseCore
 import ReleaseStore
 
+/// `release diff A B`: what lies between two releases.
+public struct ReleaseDiff: Sendable {
+    /// The two releases, as recorded.
+    public var from: ReleaseRecord
+    public var to: ReleaseRecord
+    /// The commits between them (nil: a release has no commit, or git cannot say).
+    public var commits: GitRepository.CommitRange?
+    /// Why `commits` is nil, in words.
+    public var commitsUnknown: String?
+    /// The migrations B has that A has not, and the ones A has that B has not (nil: unrecorded).
+    public var added: [MigrationRecord]?
+    public var removed: [MigrationRecord]?
+}
+
 extension Engine {
+    /// The migrations at `commit` in the git repository of release.yml, classified; nil without
+    /// `migrations:`. An unknown commit is a usage error (exit 2) before anything is stored.
+    func recordMigrations(at commit: String) async throws -> [MigrationRecord]? {
+        guard let migrations = configuration.migrations else { return nil }
+        let repository = try await GitRepository.containing(configuration.file, environment: processEnvironment)
+        let recorder = MigrationRecorder(
+            configuration: migrations, repository: repository, matches: { MigrationPaths.matches($0, any: migrations.paths) },
+            classify: Self.classifier(migrations.framework))
+        return try await recorder.record(at: commit)
+    }
+
+    /// How a framework's migration files are classified.
+    static func classifier(_ framework: MigrationsConfiguration.Framework) -> MigrationRecorder.Classify {
+        switch framework {
+        case .django: DjangoMigrationClassifier.classify
+        case .generic:
+            { path, _ in
+                MigrationRecord(id: path, path: path, migrationClass: .unknown, reversible: false, reason: "not classified (framework: generic)")
+            }
+        }
+    }
+
+    /// `release diff A B`: the commits between two releases (git), and the migrations B adds and
+    /// removes compared with A (their records).
+    public func diff(from a: String, to b: String) async throws -> ReleaseDiff {
+        let engine = self
+        let (from, to, records) = try await database { db in
+            let (_, from) = try engine.requireRelease(a, in: db)
+            let (_, to) = try engine.requireRelease(b, in: db)
+            return (from, to, try db.fetch(Reads.migrations(releases: [from.id, to.id])))
+        }
+        let move = SchemaMove(from: a, to: b, current: .some(records[from.id] ?? nil), target: records[to.id] ?? nil)
+        var diff = ReleaseDiff(from: from, to: to, added: move.added, removed: move.removed)
+        if let first = from.commit, let second = to.commit {
+            let repository = try await GitRepository.containing(configuration.file, environment: processEnvironment)
+            diff.commits = try await repository.commits(from: first, to: second)
+        } else {
+            diff.commitsUnknown = "\(from.commit == nil ? a : b) was created without --commit"
+        }
+        return diff
+    }
+
     /// `release migrations show V`: the migrations recorded for a release; nil when none were
     /// recorded (created without `--commit`, or before `migrations:`).
     public func migrations(of version: String) async throws -> [MigrationRecord]? {

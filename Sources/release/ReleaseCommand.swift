@@ -16,7 +16,7 @@ struct ReleaseCommand: AsyncParsableCommand {
             PromoteCommand.self, ApproveCommand.self, RollbackCommand.self, RejectCommand.self, UnquarantineCommand.self, FreezeCommand.self,
             UnfreezeCommand.self, StatusCommand.self, HistoryCommand.self, AuditCommand.self, ProbeCommand.self,
             RecoverCommand.self, WatchCommand.self, VerifyCommand.self, AcceptCommand.self, ServeCommand.self, WhoamiCommand.self,
-            AccessCommand.self, PolicyCommand.self, MigrationsCommand.self,
+            AccessCommand.self, PolicyCommand.self, MigrationsCommand.self, DiffCommand.self,
         ])
 
     /// Accepted here too, so `release unknown --json` still answers in JSON.

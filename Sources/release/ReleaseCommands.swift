@@ -283,3 +283,48 @@ struct MigrationsCommand: AsyncParsableCommand {
         ])
     }
 }
+
+struct DiffCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff", abstract: "What lies between two releases: their commits (git), notes, and the migrations added and removed.")
+
+    @Argument(help: "The release moved from.") var from: String
+    @Argument(help: "The release moved to.") var to: String
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let (a, b) = (try Inputs.version(from), try Inputs.version(to))
+        let context = try await CommandContext.make(global)
+        let diff = try await context.engine.diff(from: a, to: b)
+        let commits = diff.commits.map { range in range.added.isEmpty ? range.removed : range.added } ?? []
+        if global.json {
+            let migrations: (([MigrationRecord]?) -> JSONValue) = { $0.map { .array($0.map(MigrationsCommand.json)) } ?? .null }
+            context.output.document(
+                .object([
+                    ("from", .string(a)), ("to", .string(b)),
+                    ("direction", .optional(diff.commits?.direction.rawValue)),
+                    ("commits", .array(commits.map { .object([("sha", .string($0.sha)), ("subject", .string($0.subject))]) })),
+                    ("notes", .object([("from", .optional(diff.from.notes)), ("to", .optional(diff.to.notes))])),
+                    ("migrations", .object([("added", migrations(diff.added)), ("removed", migrations(diff.removed))])),
+                ]))
+            return
+        }
+        if let range = diff.commits {
+            let way = ["forward": "brings", "backward": "takes away", "same": "has", "diverged": "differs by"][range.direction.rawValue] ?? "has"
+            context.output.line("\(b) \(way) \(commits.count) commit\(commits.count == 1 ? "" : "s") compared with \(a):")
+            for commit in commits { context.output.line("  \(commit.sha.prefix(10)) \(commit.subject)") }
+        } else {
+            context.output.line("Commits: unknown (\(diff.commitsUnknown ?? "no commits recorded")).")
+        }
+        for (name, notes) in [(a, diff.from.notes), (b, diff.to.notes)] where notes != nil {
+            context.output.line("Notes of \(name): \(notes ?? "")")
+        }
+        for (what, records) in [("added", diff.added), ("removed", diff.removed)] {
+            guard let records else {
+                context.output.line("Migrations \(what): unknown (not recorded for \(a) or \(b)).")
+                continue
+            }
+            context.output.line("Migrations \(what): " + (records.isEmpty ? "none" : SchemaMove.listed(records)))
+        }
+    }
+}
