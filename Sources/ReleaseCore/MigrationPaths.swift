@@ -14,7 +14,12 @@ public enum MigrationPaths {
     /// Whether `path` matches `glob`.
     public static func matches(_ path: String, glob: String) -> Bool {
         let pathSegments = path.split(separator: "/", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
-        let globSegments = glob.split(separator: "/", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
+        var globSegments: [[Unicode.Scalar]] = []
+        for segment in glob.split(separator: "/", omittingEmptySubsequences: false).map({ Array($0.unicodeScalars) }) {
+            // `**/**` is `**`, and backtracking over it once is enough.
+            if segment == ["*", "*"], globSegments.last == ["*", "*"] { continue }
+            globSegments.append(segment)
+        }
         return matchSegments(pathSegments[...], globSegments[...])
     }
 

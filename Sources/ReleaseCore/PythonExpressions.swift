@@ -191,6 +191,8 @@ enum PythonSource {
         var matches: [Int: Int] = [:]
         for (index, token) in tokens.enumerated() where token.kind == .op {
             if pairs[token.text] != nil {
+                // Deeper is no migration Django writes, and the reader's recursion must stay shallow.
+                guard open.count < 100 else { throw PythonSyntaxError(message: "brackets nested more than 100 deep on line \(token.line)") }
                 open.append(index)
             } else if [")", "]", "}"].contains(token.text) {
                 guard let opener = open.popLast(), pairs[tokens[opener].text] == token.text else {

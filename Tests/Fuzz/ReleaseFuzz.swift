@@ -3,7 +3,7 @@ import ReleaseCore
 
 /// One input through every parser of user text: release.yml (as YAML and as a whole
 /// configuration), durations, RFC 3339 times, weekly freeze windows, versions, names, thresholds,
-/// templates and JSON.
+/// templates, Django migrations, globs and JSON.
 /// None may crash, hang or accept what it then cannot print back.
 func exercise(_ data: UnsafeRawBufferPointer) {
     guard let selector = data.first else { return }
@@ -40,6 +40,10 @@ func exercise(_ data: UnsafeRawBufferPointer) {
         _ = GitSyncConfiguration.isSafeRef(text)
         if let threshold = Threshold(parsing: text) { precondition(threshold.value.isFinite, "a threshold that is not a number") }
         _ = Template.references(in: text)
+        // Migration files come from any commit, and globs from release.yml.
+        let record = DjangoMigrationClassifier.classify(path: "crm/migrations/0001_fuzz.py", text: text)
+        precondition(record.reversible || record.migrationClass != .compatible, "a compatible migration that cannot be reversed")
+        _ = MigrationPaths.matches("crm/migrations/0001_fuzz.py", glob: text)
     default:
         if let json = JSONValue(parsing: bytes) {
             precondition(JSONValue(parsing: json.text) == json, "JSON does not read back")

@@ -191,7 +191,7 @@ struct ReleaseConfigurationTests {
             ),
             (
                 example(replacingLine: 30, with: "notifications:"),
-                "release.yml:30: notifications: unknown key 'notifications'; expected one of app, environments, notify, monitors, markers."
+                "release.yml:30: notifications: unknown key 'notifications'; expected one of app, environments, notify, monitors, markers, migrations."
             ),
             (
                 example(replacingLine: 18, with: "        - {from: 2026-12-24T25:00:00Z, until: 2026-12-27T00:00:00Z, reason: holidays}"),
@@ -315,8 +315,8 @@ struct ReleaseConfigurationTests {
             ("app: crm-api\n", "release.yml:1: missing key 'environments'"),
             ("app: crm-api\nenvironments: {}\n", "release.yml:2: environments: define at least one environment."),
             ("app: crm-api\nenvironments: [develop, main]\n", "release.yml:2: environments: expected a mapping of names to settings."),
-            ("- app\n- environments\n", "release.yml:1: expected a mapping of app, environments, notify, monitors, markers."),
-            ("just text\n", "release.yml:1: expected a mapping of app, environments, notify, monitors, markers."),
+            ("- app\n- environments\n", "release.yml:1: expected a mapping of app, environments, notify, monitors, markers, migrations."),
+            ("just text\n", "release.yml:1: expected a mapping of app, environments, notify, monitors, markers, migrations."),
             (
                 "app: crm-api\nenvironments:\n  \"dev env\": {provider: command, command: {deploy: x}}\n",
                 "release.yml:3: environments.dev env: environment names are letters"
