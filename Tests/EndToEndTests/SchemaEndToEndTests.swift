@@ -75,4 +75,41 @@ import Testing
             #expect(actions.contains("migrations.recorded") && actions.contains("schema.accepted"))
         }
     }
+
+    @Test func anAutomaticRollbackStopsAtADroppedColumnAndAnAcknowledgementOrUnknownRecordsDecide() async throws {
+        try await Harness.with { harness in
+            try harness.writeConfig(
+                harness.defaultConfig(mainGates: "checks: []")
+                    + "migrations:\n  framework: django\n  paths: [\"*/migrations/[0-9][0-9][0-9][0-9]_*.py\"]\n")
+            try Self.git(harness, "init", "--quiet")
+            let first = try Self.commitMigration(harness, "0001_initial", subject: "Contacts")
+            let second = try Self.commitMigration(harness, "0006_remove_email", subject: "Drop email")
+            try await harness.must(["create", "1.0.0", "--artifact", try harness.artifact("1.0.0"), "--commit", first])
+            try await harness.must(["create", "1.1.0", "--artifact", try harness.artifact("1.1.0", health: "broken-on=main"), "--commit", second])
+            try await harness.must("deploy", "1.0.0", "develop")
+            try await harness.must("promote", "develop", "main")
+            try await harness.must("deploy", "1.1.0", "develop")
+
+            // 1.1.0 fails on main; rolling back would put 1.0.0's code on a schema without email.
+            let failed = try await harness.run("promote", "develop", "main")
+            #expect(failed.status == 1, "\(failed)")
+            #expect(failed.stderr.contains("1.1.0 is quarantined and still serving on main: the automatic rollback could not start"))
+            #expect(failed.stderr.contains("schema: leaves crm/0006_remove_email"), "\(failed)")
+            #expect(try await harness.served("main") == "1.1.0")
+
+            // Once someone has checked that 1.0.0 never reads email, the rollback may cross it.
+            let ack = try await harness.run(
+                "migrations", "ack", "1.1.0", "crm/0006_remove_email", "--safe-back-to", "1.0.0", "--reason", "1.0.0 never reads email")
+            #expect(ack.status == 0, "\(ack)")
+            let rolledBack = try await harness.run("rollback", "main", "--reason", "1.1.0 is broken")
+            #expect(rolledBack.status == 0, "\(rolledBack)")
+            #expect(try await harness.served("main") == "1.0.0")
+
+            // A release created without --commit has no records: a rollback to or from it is unknown.
+            try await harness.must(["create", "1.2.0", "--artifact", try harness.artifact("1.2.0")])
+            try await harness.must("deploy", "1.2.0", "develop")
+            let unknown = try await harness.run("rollback", "develop", "--plan")
+            #expect(unknown.status == 3 && unknown.stdout.contains("unknown: the migrations of 1.2.0 or"), "\(unknown)")
+        }
+    }
 }
