@@ -129,7 +129,10 @@ private func classify(_ operations: String, preamble: String = "") -> MigrationR
             """
                     migrations.SeparateDatabaseAndState(
                         database_operations=[
-                            migrations.RunSQL("ALTER TABLE crm_contact RENAME COLUMN name TO full_name", "ALTER TABLE crm_contact RENAME COLUMN full_name TO name"),
+                            migrations.RunSQL(
+                                "ALTER TABLE crm_contact RENAME COLUMN name TO full_name",
+                                "ALTER TABLE crm_contact RENAME COLUMN full_name TO name",
+                            ),
                         ],
                         state_operations=[migrations.DeleteModel("Legacy")],
                     ),
@@ -137,8 +140,8 @@ private func classify(_ operations: String, preamble: String = "") -> MigrationR
         #expect(record.migrationClass == .incompatible)
         #expect(record.reason == "RunSQL with RENAME")
         let positional = classify(
-            "        migrations.SeparateDatabaseAndState([migrations.AddIndex('contact', models.Index(fields=['a'], name='i'))], [migrations.DeleteModel('X')]),"
-        )
+            "        migrations.SeparateDatabaseAndState([migrations.AddIndex('contact', models.Index(fields=['a'], name='i'))], "
+                + "[migrations.DeleteModel('X')]),")
         #expect(positional.migrationClass == .compatible)
         #expect(positional.reason == "AddIndex contact.i")
         let stateOnly = classify("        migrations.SeparateDatabaseAndState(state_operations=[migrations.RemoveField('a', 'b')]),")

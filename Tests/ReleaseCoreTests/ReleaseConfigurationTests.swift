@@ -191,7 +191,8 @@ struct ReleaseConfigurationTests {
             ),
             (
                 example(replacingLine: 30, with: "notifications:"),
-                "release.yml:30: notifications: unknown key 'notifications'; expected one of app, environments, notify, monitors, markers, migrations."
+                "release.yml:30: notifications: unknown key 'notifications'; expected one of app, environments, notify, monitors, markers, "
+                    + "migrations."
             ),
             (
                 example(replacingLine: 18, with: "        - {from: 2026-12-24T25:00:00Z, until: 2026-12-27T00:00:00Z, reason: holidays}"),
