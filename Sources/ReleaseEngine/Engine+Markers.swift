@@ -21,11 +21,10 @@ extension Engine {
             await markerFailed(kind, service: "markers", release: release, environment: environment, appID: appID, error: error)
             return
         }
-        let values = environment.map { templateValues(release, in: $0) }
+        let values = templateValues(release, in: environment)
         let mark = DeployMark(
-            kind: kind, app: app, version: release.version, releaseName: values?.releaseName ?? releaseName(release),
-            commit: release.commit, environment: environment?.envLabel,
-            service: environment.map { configuration.serviceLabel($0) } ?? app, at: .now, message: message)
+            kind: kind, app: app, version: release.version, releaseName: values.releaseName, commit: release.commit,
+            environment: environment?.envLabel, service: values.service, at: .now, message: message)
         for marker in markers where marker.marks(kind) {
             var lastError: (any Error)?
             for attempt in 1...Self.markerTries {
@@ -42,15 +41,6 @@ extension Engine {
                 await markerFailed(kind, service: marker.service, release: release, environment: environment, appID: appID, error: lastError)
             }
         }
-    }
-
-    /// The release's name in markers without an environment (`release create`).
-    private func releaseName(_ release: ReleaseRecord) -> String {
-        guard let name = configuration.markers.sentryReleaseName else { return release.version }
-        return Template.render(
-            name,
-            TemplateValues(
-                version: release.version, releaseName: release.version, commit: release.commit ?? "", env: "", service: app, window: ""))
     }
 
     private func markerFailed(

@@ -47,10 +47,11 @@ extension Engine {
     }
 
     /// The template values of a release in an environment (`{{window}}` filled per measurement).
-    func templateValues(_ release: ReleaseRecord, in environment: EnvironmentConfiguration) -> TemplateValues {
+    /// Without an environment (`release create`), `{{env}}` is empty and `{{service}}` the app.
+    func templateValues(_ release: ReleaseRecord, in environment: EnvironmentConfiguration?) -> TemplateValues {
         var values = TemplateValues(
-            version: release.version, releaseName: release.version, commit: release.commit ?? "", env: environment.envLabel,
-            service: configuration.serviceLabel(environment), window: "")
+            version: release.version, releaseName: release.version, commit: release.commit ?? "", env: environment?.envLabel ?? "",
+            service: environment.map { configuration.serviceLabel($0) } ?? app, window: "")
         if let name = configuration.markers.sentryReleaseName { values.releaseName = Template.render(name, values) }
         return values
     }
@@ -86,8 +87,7 @@ extension Engine {
                 if let problem = measurement.problem, !problems.contains(problem) { problems.append(problem) }
             }
             progress(
-                "  round \(round)/\(rounds): "
-                    + zip(verify.signals, measured).map { "\($0.name) \($1.outcome.rawValue) (\($1.detail))" }.joined(separator: "; "))
+                "  round \(round)/\(rounds): \(Self.described(measured, of: verify.signals))")
             if plan.enforcing, tallies.contains(where: \.failed) { break }
         }
         let verdicts = tallies.map(\.verdict)
@@ -105,6 +105,11 @@ extension Engine {
             return "\(named.name) \(named.verdict.rawValue) (\(measurement.detail)\(streak)\(asked))"
         }.joined(separator: "; ")
         return SignalsVerdict(outcome: outcome, observed: observed, summary: summary, configurationProblems: problems)
+    }
+
+    /// A round of measurements as progress shows it: "error-ratio fail (0.3 > 0.02); p95 pass (0.41)".
+    static func described(_ measured: [JudgedMeasurement], of signals: [SignalConfiguration]) -> String {
+        zip(signals, measured).map { "\($0.name) \($1.outcome.rawValue) (\($1.detail))" }.joined(separator: "; ")
     }
 
     /// One measurement as the engine judged it.

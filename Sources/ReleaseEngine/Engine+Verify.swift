@@ -33,7 +33,6 @@ extension Engine {
         }
         let engine = self
         let outcome = decided
-        let action = ["pass": "verify.passed", "fail": "verify.failed"][decided.rawValue] ?? "verify.inconclusive"
         if decided == .fail {
             do {
                 let why = verdict.outcome == .fail ? "signals" : "signals inconclusive (on_inconclusive: rollback)"
@@ -47,7 +46,8 @@ extension Engine {
                 try db.markVerified(deployment: live.id, detail: "verified by `release verify`: \(verdict.summary)")
             }
             try db.appendAudit(
-                app: live.appID, actor: engine.claimedActor, action: action, environment: name, version: version,
+                app: live.appID, actor: engine.claimedActor, action: outcome == .pass ? "verify.passed" : "verify.inconclusive",
+                environment: name, version: version,
                 details: .object([("deployment", .int(live.id)), ("signals", .string(verdict.summary))]))
         }
         if decided == .inconclusive {

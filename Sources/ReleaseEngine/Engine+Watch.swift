@@ -61,9 +61,7 @@ extension Engine {
                 nextRound = clock.now.advanced(by: plan.verify.every.duration)
                 let results = try await measureRound(
                     plan, tallies: &tallies, deployment: watched.id, release: watched.release, in: environment, cutover: live.since)
-                progress(
-                    "  signals \(rounds): "
-                        + zip(plan.verify.signals, results).map { "\($0.name) \($1.outcome.rawValue) (\($1.detail))" }.joined(separator: "; "))
+                progress("  signals \(rounds): \(Self.described(results, of: plan.verify.signals))")
                 let failing = zip(plan.verify.signals, zip(tallies, results)).filter { $1.0.failed }
                 if plan.enforcing, !failing.isEmpty {
                     let detail = failing.map { "\($0.name): \($1.1.detail), \($1.0.failuresNeeded) failing measurements in a row" }
