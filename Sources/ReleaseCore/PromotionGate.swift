@@ -168,6 +168,9 @@ public enum PromotionGate {
                 "the migrations of \(move.from ?? "what is live") or \(target) were never recorded (created without --commit or "
                 + "before `migrations:`)"
             if kind != .rollback { return GateResult(name: "schema", passed: true, detail: "unknown: \(unknown)") }
+            if move.reverseRequested {
+                return GateResult(name: "schema", passed: false, detail: "unknown: \(unknown); --reverse-migrations cannot tell what to reverse")
+            }
             if let reason = move.acceptedReason {
                 return GateResult(name: "schema", passed: true, detail: "unknown, accepted with --accept-schema (\(reason)): \(unknown)")
             }
@@ -177,6 +180,12 @@ public enum PromotionGate {
         }
         let adds = move.added.map { $0.isEmpty ? "adds no migration" : "adds \(SchemaMove.listed($0))" } ?? "adds unknown migrations"
         if removed.isEmpty { return GateResult(name: "schema", passed: true, detail: adds) }
+        if let reversal = move.reversal {
+            return GateResult(
+                name: "schema", passed: true,
+                detail: "reverses \(SchemaMove.listed(removed)) before the code of \(target) goes back: "
+                    + reversal.steps.map(\.described).joined(separator: "; ") + " (the reverse plan is read first)")
+        }
         let undoes = "leaves \(SchemaMove.listed(removed)) applied under the code of \(target)"
         if uncovered.isEmpty {
             return GateResult(name: "schema", passed: true, detail: "\(undoes); each is compatible with it or acknowledged")

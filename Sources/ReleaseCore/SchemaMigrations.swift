@@ -91,16 +91,21 @@ public struct SchemaMove: Sendable, Equatable {
     public var acknowledged: Set<String>
     /// `--accept-schema --reason`: the reason a person accepted the crossing.
     public var acceptedReason: String?
+    /// Whether `--reverse-migrations` asked for what the target lacks to be reversed first.
+    public var reverseRequested: Bool
+    /// What reversing undoes, app by app; nil when not requested or the records are unknown.
+    public var reversal: MigrationReversal?
 
     /// The move between two releases' records (nil: never recorded, unknown).
     public init(
         from: String?, to: String, current: [MigrationRecord]??, target: [MigrationRecord]?, acknowledged: Set<String> = [],
-        acceptedReason: String? = nil
+        acceptedReason: String? = nil, reverse: Bool = false
     ) {
         self.from = from
         self.to = to
         self.acknowledged = acknowledged
         self.acceptedReason = acceptedReason
+        reverseRequested = reverse
         switch current {
         case .none:
             // Nothing served before: the target adds everything it has.
@@ -115,7 +120,9 @@ public struct SchemaMove: Sendable, Equatable {
             let targetIDs = Set(target.map(\.id))
             let currentIDs = Set(records.map(\.id))
             added = target.filter { !currentIDs.contains($0.id) }
-            removed = records.filter { !targetIDs.contains($0.id) }
+            let removed = records.filter { !targetIDs.contains($0.id) }
+            self.removed = removed
+            if reverse { reversal = MigrationReversal(removed: removed, target: target) }
         }
     }
 

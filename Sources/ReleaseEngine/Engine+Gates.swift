@@ -77,7 +77,7 @@ extension Engine {
         context.onBehalfOf = onBehalfOf
         if let release {
             context.schema = try schemaMove(
-                from: current, to: release, acceptedReason: plan.acceptSchema ? plan.reason : nil, in: db)
+                from: current, to: release, acceptedReason: plan.acceptSchema ? plan.reason : nil, reverse: plan.reverseMigrations, in: db)
         }
         return Resolution(
             appID: appID, environmentID: environmentID, release: release, current: current, previous: previous,
@@ -88,13 +88,13 @@ extension Engine {
     /// What moving from `current` to `target` crosses in the schema, from the two releases'
     /// records and the acknowledgements; nil without `migrations:` in release.yml (no `schema` gate).
     func schemaMove(
-        from current: LiveRelease?, to target: ReleaseRecord, acceptedReason: String?, in db: PostgresConnection
+        from current: LiveRelease?, to target: ReleaseRecord, acceptedReason: String?, reverse: Bool = false, in db: PostgresConnection
     ) throws -> SchemaMove? {
         guard configuration.migrations != nil else { return nil }
         let records = try db.fetch(Reads.migrations(releases: [target.id] + (current.map { [$0.releaseID] } ?? [])))
         var move = SchemaMove(
             from: current?.version, to: target.version, current: current.map { records[$0.releaseID] ?? nil },
-            target: records[target.id] ?? nil, acceptedReason: acceptedReason)
+            target: records[target.id] ?? nil, acceptedReason: acceptedReason, reverse: reverse)
         if let removed = move.removed, removed.contains(where: \.migrationClass.blocksRollback) {
             move.acknowledged = try db.fetch(Reads.acknowledged(migrations: removed.map(\.id), backTo: target.id))
         }

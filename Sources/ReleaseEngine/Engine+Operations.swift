@@ -16,6 +16,7 @@ extension Engine {
         let provider = try provider(for: plan.environment)
         try provider.preflight()
         if plan.kind != .rollback { _ = try signalPlan(for: plan.environment) }
+        if plan.kind == .rollback, plan.reverseMigrations { return try await runReversing(plan, provider: provider) }
         let started = try await begin(plan)
         if let report = started.report { return report }
         guard let deployment = started.deployment else {
@@ -36,6 +37,7 @@ extension Engine {
         }
         let outcome: Outcome = try await transaction { db in
             let resolution = try engine.resolve(plan, in: db)
+            try engine.requirePlannedReversal(plan, resolution)
             guard let release = resolution.release else {
                 // Nothing to record a deployment of: refuse and roll back, storing nothing.
                 throw Self.refusal(plan, version: nil, gates: resolution.gates)
@@ -120,7 +122,7 @@ extension Engine {
     /// `resume` is the recorded operation when `release recover` continues a dead run.
     func execute(
         _ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult],
-        resume: JSONValue?
+        resume: JSONValue?, reversal: PlannedReversal? = nil
     ) async throws -> OperationReport {
         let heartbeat = startHeartbeat(started.id)
         let notice = InterruptNotice.driving(started, engine: self)
@@ -141,6 +143,8 @@ extension Engine {
         case .promote: progress("Promoting \(started.release.version) to \(started.environment.name) (deployment \(started.id))…")
         case .deploy: progress("Deploying \(started.release.version) to \(started.environment.name) (deployment \(started.id))…")
         }
+        if resume?[Self.reversalKey]?.stringValue == "reversing" { throw try await diedReversing(started) }
+        if let reversal { try await reverseMigrations(started, reversal) }
         let outcome: DeploymentOutcome
         do {
             if let resume {
@@ -332,7 +336,13 @@ extension Engine {
         let engine = self
         let name = started.environment.name
         let recorded = try await database { db in try db.deployment(id: started.id)?.operation }
-        let startedOnPlatform = recorded.map { $0 != .object([]) && $0 != .null } ?? false
+        // The operation says the platform started when it holds more than how far reversing got.
+        let startedOnPlatform: Bool
+        switch recorded {
+        case let .object(pairs)?: startedOnPlatform = pairs.contains { $0.0 != Self.reversalKey }
+        case .null?, nil: startedOnPlatform = false
+        default: startedOnPlatform = true
+        }
         if error.kind == .unreachable, startedOnPlatform {
             // The platform may still be working on it: leave it in flight for `release recover`,
             // giving up the lease only if it is still this run's (a run that took over keeps it).

@@ -17,6 +17,12 @@ public struct OperationPlan: Sendable {
     /// Whether `--accept-schema` was given: the move may leave code on migrations it cannot use
     /// (`reason` says why; audited).
     public var acceptSchema = false
+    /// rollback: whether `--reverse-migrations` was given: `reverse:` undoes what the target lacks
+    /// before the code goes back.
+    public var reverseMigrations = false
+    /// What the reverse plan was read for, before anything was stored; the gating transaction
+    /// refuses to start when what is live changed since.
+    var plannedReversal: MigrationReversal?
     /// Whether the outcome is announced (notify:); the engine's own rollbacks are announced with
     /// the failure that caused them instead.
     public var announce = true

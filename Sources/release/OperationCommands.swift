@@ -75,6 +75,12 @@ struct RollbackCommand: AsyncParsableCommand {
         name: .customLong("accept-schema"),
         help: "Roll back across migrations the older code may not run on (incompatible or unknown); --reason says why; audited.")
     var acceptSchema = false
+    @Flag(
+        name: .customLong("reverse-migrations"),
+        help: ArgumentHelp(
+            "Undo the migrations the older release lacks with release.yml's reverse: command before the code goes back, "
+                + "after reading its reverse_plan: (refused when it shows anything irreversible)."))
+    var reverseMigrations = false
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -87,8 +93,10 @@ struct RollbackCommand: AsyncParsableCommand {
         let target = try context.configuration.environment(named: environment)
         var operation = OperationPlan(kind: .rollback, environment: target, version: version, reason: why.isEmpty ? nil : why)
         operation.acceptSchema = acceptSchema
+        operation.reverseMigrations = reverseMigrations
         if plan {
-            try await OperationOptions.dryRun(operation, context) { release in
+            let reverse = reverseMigrations ? try await context.engine.reversePlan(operation) : nil
+            try await OperationOptions.dryRun(operation, context, reverse: reverse) { release in
                 "Rollback of \(target.name) to \(release ?? "the last verified release")"
             }
             return
@@ -180,12 +188,17 @@ enum OperationOptions {
 
     /// `promote --dry-run`, `rollback --plan`: every gate, pass or fail, changing nothing; exit 3
     /// when one would refuse. `what` names the operation from the release it would move to.
-    static func dryRun(_ plan: OperationPlan, _ context: CommandContext, what: (String?) -> String) async throws {
+    static func dryRun(
+        _ plan: OperationPlan, _ context: CommandContext, reverse: Engine.ReversePlanReport? = nil, what: (String?) -> String
+    ) async throws {
         let (release, gates) = try await context.engine.dryRun(plan)
-        let passed = gates.allSatisfy(\.passed)
+        let passed = gates.allSatisfy(\.passed) && reverse?.irreversible.isEmpty != false
         if context.options.json {
-            context.output.document(
-                .object([("version", .optional(release)), ("would_pass", .bool(passed)), ("gates", .array(gates.map(\.json)))]))
+            var document: [(String, JSONValue)] = [
+                ("version", .optional(release)), ("would_pass", .bool(passed)), ("gates", .array(gates.map(\.json))),
+            ]
+            if let reverse { document.append(("reverse_plan", .array(reverse.steps.map(Self.json)))) }
+            context.output.document(.object(document))
         } else {
             context.output.line("\(what(release)) — dry run, nothing changed:")
             context.output.table(
@@ -193,9 +206,34 @@ enum OperationOptions {
                 gates.map { gate in
                     [gate.name, gate.passed ? "pass" : "FAIL", gate.detail, gate.earliestPass?.rfc3339 ?? "-"]
                 })
+            if let reverse { Self.show(reverse, context) }
             context.output.line(passed ? "Every gate passes: it would proceed." : "It would be refused.")
         }
         if !passed { throw ExitCode(ReleaseError.Code.refused.rawValue) }
+    }
+
+    /// The reverse plan under `rollback --plan --reverse-migrations`'s gates.
+    private static func show(_ reverse: Engine.ReversePlanReport, _ context: CommandContext) {
+        guard !reverse.steps.isEmpty else {
+            context.output.line("Reverse plan: nothing to reverse.")
+            return
+        }
+        for (step, plan) in reverse.steps {
+            context.output.line("Reverse plan of \(step.described):")
+            for migration in plan.migrations { context.output.line("  \(migration)") }
+            if plan.migrations.isEmpty { context.output.line("  (the plan lists nothing to undo)") }
+        }
+        if !reverse.irreversible.isEmpty {
+            context.output.line("Irreversible, so --reverse-migrations would be refused: " + reverse.irreversible.joined(separator: "; "))
+        }
+    }
+
+    private static func json(_ entry: (step: MigrationReversal.Step, plan: ReversePlanOutput)) -> JSONValue {
+        .object([
+            ("app", .string(entry.step.app)), ("target", .string(entry.step.target)),
+            ("migrations", .array(entry.plan.migrations.map { .string($0) })),
+            ("irreversible", .array(entry.plan.irreversible.map { .string($0) })),
+        ])
     }
 
     static func report(_ report: OperationReport, _ context: CommandContext) async throws {

@@ -112,4 +112,62 @@ import Testing
             #expect(unknown.status == 3 && unknown.stdout.contains("unknown: the migrations of 1.2.0 or"), "\(unknown)")
         }
     }
+
+    @Test func reverseMigrationsNeedsItsCommandsAndNeverSwapsCodeUnderASchemaLeftHalfWay() async throws {
+        try await Harness.with { harness in
+            let migrations = "migrations:\n  framework: django\n  paths: [\"*/migrations/[0-9][0-9][0-9][0-9]_*.py\"]\n"
+            try harness.writeConfig(harness.defaultConfig() + migrations)
+            try Self.git(harness, "init", "--quiet")
+            let first = try Self.commitMigration(harness, "0001_initial", subject: "Contacts")
+            let second = try Self.commitMigration(harness, "0006_remove_email", subject: "Drop email")
+            try await harness.must(["create", "1.0.0", "--artifact", try harness.artifact("1.0.0"), "--commit", first])
+            try await harness.must(["create", "1.1.0", "--artifact", try harness.artifact("1.1.0"), "--commit", second])
+            try await harness.must("deploy", "1.0.0", "develop")
+            try await harness.must("deploy", "1.1.0", "develop")
+            let events = { try await harness.run("audit", "--json").json?["events"]?.arrayValue?.count }
+            let before = try await events()
+
+            let unconfigured = try await harness.run("rollback", "develop", "--reverse-migrations", "--reason", "500s")
+            #expect(unconfigured.status == 2 && unconfigured.stderr.contains("--reverse-migrations needs reverse: and reverse_plan:"))
+
+            // The plan prints what Django's would; a marker file makes it fail. The reverse kills
+            // the `release` that runs it, as a crash in the middle of reversing would.
+            let plan = harness.directory + "/plan.sh"
+            try """
+                [ -e "$0.fail" ] && { echo "could not connect to the database" >&2; exit 1; }
+                printf 'Planned operations:\\n%s.0006_remove_email\\n    Undo Remove field email from contact\\n' "$1"
+                """.write(toFile: plan, atomically: true, encoding: .utf8)
+            let reverse = harness.directory + "/reverse.sh"
+            try """
+                pid=$$
+                while [ "$pid" -gt 1 ]; do
+                    pid=$(awk '{print $4}' "/proc/$pid/stat")
+                    [ "$(cat "/proc/$pid/comm")" = release ] && { kill -KILL "$pid"; sleep 5; exit 0; }
+                done
+                exit 1
+                """.write(toFile: reverse, atomically: true, encoding: .utf8)
+            try harness.writeConfig(
+                harness.defaultConfig() + migrations + "  reverse: \"sh \(reverse) {app} {target}\"\n  reverse_plan: \"sh \(plan) {app} {target}\"\n")
+            FileManager.default.createFile(atPath: plan + ".fail", contents: Data())
+            let planFails = try await harness.run("rollback", "develop", "--reverse-migrations", "--reason", "500s")
+            #expect(planFails.status == 1, "\(planFails)")
+            #expect(planFails.stderr.contains("migrations.reverse_plan for crm exited 1 (could not connect to the database); nothing was reversed"))
+            #expect(try await events() == before, "nothing was recorded")
+            #expect(try await harness.served("develop") == "1.1.0")
+
+            try FileManager.default.removeItem(atPath: plan + ".fail")
+            let shown = try await harness.run("rollback", "develop", "--plan", "--reverse-migrations", "--json")
+            let steps = try #require(shown.json?["reverse_plan"]?.arrayValue, "\(shown)")
+            #expect(steps.first?["app"]?.stringValue == "crm" && steps.first?["target"]?.stringValue == "0001_initial", "\(shown)")
+            #expect(steps.first?["migrations"]?.arrayValue == [.string("crm.0006_remove_email")], "\(shown)")
+
+            let killed = try await harness.run("rollback", "develop", "--reverse-migrations", "--reason", "500s")
+            #expect(killed.status == SIGKILL, "\(killed)")
+            let recovered = try await harness.run("recover", "develop")
+            #expect(recovered.status == 1, "\(recovered)")
+            #expect(recovered.output.contains("died before it finished; what is applied now is unknown"), "\(recovered)")
+            #expect(try await harness.served("develop") == "1.1.0", "the code was never swapped")
+            #expect(try await harness.live("develop") == "1.1.0")
+        }
+    }
 }

@@ -39,6 +39,8 @@ ensure_system_packages() {
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v git >/dev/null 2>&1 || missing+=(git)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
+    # The Django leg of the tests runs Django in a virtual environment (ensure_django).
+    python3 -c "import ensurepip, venv" >/dev/null 2>&1 || missing+=(python3-venv)
     # ops/test lints the ops scripts and the GitHub workflow's script with it.
     command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
     apt_install "${missing[@]}"
@@ -85,4 +87,17 @@ ensure_python_packages() {
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "ops: installing ${missing[*]} (pip)" >&2
     python3 -m pip install --quiet "${missing[@]}"
+}
+
+# Django 5.2 from PyPI in a virtual environment of its own (DIR, made once): the schema migration
+# tests run a real `manage.py migrate` with it. Prints the environment's python.
+ensure_django() {
+    local dir="$1"
+    if ! "$dir/bin/python" -c "import django, sys; sys.exit(django.VERSION[:2] != (5, 2))" >/dev/null 2>&1; then
+        echo "ops: installing Django 5.2 (pip, into $dir)" >&2
+        rm -rf "$dir"
+        python3 -m venv "$dir" >&2
+        "$dir/bin/python" -m pip install --quiet "django>=5.2,<5.3" >&2
+    fi
+    echo "$dir/bin/python"
 }
