@@ -42,7 +42,8 @@ public struct MigrationReverser: Sendable {
     /// Runs `reverse_plan` for `step` and reads what it printed. A plan that cannot run or exits
     /// non-zero is a failure (exit 1): nothing has been reversed then.
     public func plan(_ step: MigrationReversal.Step) async throws -> ReversePlanOutput {
-        let child = ChildProcess(arguments: ["/bin/sh", "-c", command(planCommand, step)], environment: environment, workingDirectory: directory, timeout: planTimeout)
+        let child = ChildProcess(
+            arguments: ["/bin/sh", "-c", command(planCommand, step)], environment: environment, workingDirectory: directory, timeout: planTimeout)
         let captured: ChildProcess.Captured
         do {
             captured = try await child.capture()
@@ -64,7 +65,8 @@ public struct MigrationReverser: Sendable {
         let progress = self.progress
         let app = step.app
         let child = ChildProcess(
-            arguments: ["/bin/sh", "-c", command(reverseCommand, step)], environment: environment, workingDirectory: directory, timeout: reverseTimeout)
+            arguments: ["/bin/sh", "-c", command(reverseCommand, step)], environment: environment, workingDirectory: directory,
+            timeout: reverseTimeout)
         let termination: ChildProcess.Termination
         do {
             termination = try await child.run(onLine: { progress("  \(app): " + Secrets.redact($0)) })
@@ -83,7 +85,11 @@ public struct MigrationReverser: Sendable {
 
     /// A word for /bin/sh: as it is when it is plainly safe, else in single quotes.
     static func quoted(_ word: String) -> String {
-        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_./-".unicodeScalars.contains($0)) }
+        let plain =
+            !word.isEmpty
+            && word.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_./-".unicodeScalars.contains($0))
+            }
         return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 

@@ -134,18 +134,18 @@ import Testing
             // the `release` that runs it, as a crash in the middle of reversing would.
             let plan = harness.directory + "/plan.sh"
             try """
-                [ -e "$0.fail" ] && { echo "could not connect to the database" >&2; exit 1; }
-                printf 'Planned operations:\\n%s.0006_remove_email\\n    Undo Remove field email from contact\\n' "$1"
-                """.write(toFile: plan, atomically: true, encoding: .utf8)
+            [ -e "$0.fail" ] && { echo "could not connect to the database" >&2; exit 1; }
+            printf 'Planned operations:\\n%s.0006_remove_email\\n    Undo Remove field email from contact\\n' "$1"
+            """.write(toFile: plan, atomically: true, encoding: .utf8)
             let reverse = harness.directory + "/reverse.sh"
             try """
-                pid=$$
-                while [ "$pid" -gt 1 ]; do
-                    pid=$(awk '{print $4}' "/proc/$pid/stat")
-                    [ "$(cat "/proc/$pid/comm")" = release ] && { kill -KILL "$pid"; sleep 5; exit 0; }
-                done
-                exit 1
-                """.write(toFile: reverse, atomically: true, encoding: .utf8)
+            pid=$$
+            while [ "$pid" -gt 1 ]; do
+                pid=$(awk '{print $4}' "/proc/$pid/stat")
+                [ "$(cat "/proc/$pid/comm")" = release ] && { kill -KILL "$pid"; sleep 5; exit 0; }
+            done
+            exit 1
+            """.write(toFile: reverse, atomically: true, encoding: .utf8)
             try harness.writeConfig(
                 harness.defaultConfig() + migrations + "  reverse: \"sh \(reverse) {app} {target}\"\n  reverse_plan: \"sh \(plan) {app} {target}\"\n")
             FileManager.default.createFile(atPath: plan + ".fail", contents: Data())
