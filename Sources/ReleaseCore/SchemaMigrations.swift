@@ -132,6 +132,18 @@ public struct SchemaMove: Sendable, Equatable {
         removed?.filter { $0.migrationClass.blocksRollback && !acknowledged.contains($0.id) }
     }
 
+    /// What the move crosses, for its audit event: the ids added and removed with their classes,
+    /// and whether they are reversed first; nil when it crosses nothing or the records are unknown.
+    public var audited: JSONValue? {
+        guard let added, let removed, !(added.isEmpty && removed.isEmpty) else { return nil }
+        func listed(_ records: [MigrationRecord]) -> JSONValue {
+            .array(records.map { .object([("id", .string($0.id)), ("class", .string($0.migrationClass.rawValue))]) })
+        }
+        var fields: [(String, JSONValue)] = [("added", listed(added)), ("removed", listed(removed))]
+        if reversal != nil { fields.append(("reversed_first", .bool(true))) }
+        return .object(fields)
+    }
+
     /// Migrations as plans list them: "crm/0003_drop_email (incompatible: RemoveField contact.email)".
     public static func listed(_ records: [MigrationRecord]) -> String {
         records.map { "\($0.id) (\($0.migrationClass.rawValue)\($0.reason.isEmpty ? "" : ": \($0.reason)"))" }.joined(separator: ", ")

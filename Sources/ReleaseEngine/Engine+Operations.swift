@@ -76,6 +76,7 @@ extension Engine {
             if let commit = release.commit { details.append(("commit", .string(commit))) }
             if let artifact = release.artifact { details.append(("artifact", .string(artifact))) }
             if let reason = plan.reason { details.append(("reason", .string(reason))) }
+            if let crossed = resolution.context.schema?.audited { details.append(("migrations", crossed)) }
             let frozen = !PromotionGate.activeFreezes(resolution.context).reasons.isEmpty
             if plan.force, frozen {
                 details.append(("freeze_overridden", .bool(true)))

@@ -71,8 +71,12 @@ import Testing
             let accepted = try await harness.run("rollback", "develop", "--accept-schema", "--reason", "1.0.0 never reads email")
             #expect(accepted.status == 0, "\(accepted)")
             #expect(try await harness.served("develop") == "1.0.0")
-            let actions = (try await harness.run("audit", "--json").json?["events"]?.arrayValue ?? []).compactMap { $0["action"]?.stringValue }
+            let events = try await harness.run("audit", "--json").json?["events"]?.arrayValue ?? []
+            let actions = events.compactMap { $0["action"]?.stringValue }
             #expect(actions.contains("migrations.recorded") && actions.contains("schema.accepted"))
+            let started = try #require(events.last { $0["action"]?.stringValue == "rollback.started" })
+            let crossed = started["details"]?["migrations"]?["removed"]?.arrayValue?.first
+            #expect(crossed?["id"] == .string("crm/0006_remove_email") && crossed?["class"] == .string("incompatible"), "\(started)")
         }
     }
 
