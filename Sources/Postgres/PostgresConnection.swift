@@ -23,6 +23,31 @@ public final class PostgresConnection: @unchecked Sendable {
     private var queued: [PostgresQuery] = []
     /// True while a transaction's BEGIN is still queued, so nothing has reached the server.
     private var beginQueued = false
+    /// A check that travels in front of the next round trip's statements (`checkWithNextRoundTrip`).
+    private var prologue: PostgresQuery?
+    /// Set when that check refused: every later statement fails the same way, unsent.
+    private var refusal: CheckRefused?
+
+    /// The check sent with the next round trip refused, so nothing sent with it ran.
+    public struct CheckRefused: Error, Sendable {
+        /// The server's error.
+        public var error: PostgresError
+        /// The connection, to ask it more once `clearRefusal` has been called.
+        public var connection: PostgresConnection
+    }
+
+    /// Sends `check` in front of the statements of the next round trip (inside its transaction,
+    /// when one begins there), so that it costs no round trip of its own. When it fails, the
+    /// server skips every statement sent after it, and that round trip, and every later one until
+    /// `clearRefusal`, throws `CheckRefused`. Call it before the connection is used.
+    public func checkWithNextRoundTrip(_ check: PostgresQuery) {
+        queue.sync { prologue = check }
+    }
+
+    /// Lets the connection be used again after a `CheckRefused`.
+    public func clearRefusal() {
+        queue.sync { refusal = nil }
+    }
 
     /// Connects with a URL or `key=value` string; empty means libpq's own defaults
     /// (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ~/.pgpass, PGSERVICE, PGSSLMODE).
@@ -129,7 +154,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
-        if !queued.isEmpty {
+        if !queued.isEmpty || prologue != nil || refusal != nil {
             return try flush(then: [query]).last ?? []
         }
         countRoundTrip()
@@ -189,7 +214,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
-        if !queued.isEmpty { _ = try flush(then: []) }
+        if !queued.isEmpty || prologue != nil { _ = try flush(then: []) }
         countRoundTrip()
         _ = try Self.consume(PQexec(handle, script), connection: handle)
     }
@@ -201,10 +226,15 @@ public final class PostgresConnection: @unchecked Sendable {
         _ body: (PostgresConnection) throws -> T
     ) throws -> T {
         try begin(PostgresQuery(sql: "BEGIN ISOLATION LEVEL \(level)"))
-        defer { inTransaction = false }
+        defer {
+            inTransaction = false
+            committed = false
+        }
         do {
             let value = try body(self)
-            if beginQueued && queued.count == 1 {
+            if committed {
+                // `commit(returning:)` sent COMMIT with the last statements.
+            } else if beginQueued && queued.count == 1 {
                 // Nothing ran: there is nothing to commit.
                 queued = []
                 beginQueued = false
@@ -218,6 +248,20 @@ public final class PostgresConnection: @unchecked Sendable {
             throw error
         }
     }
+
+    /// Inside `transaction`: sends what is queued, `fetch`, `writes` and COMMIT in one round trip,
+    /// and returns `fetch`'s value. An error in any of them rolls everything back, as always.
+    public func commit<T>(returning fetch: Fetch<T>, then writes: [PostgresQuery] = []) throws -> T {
+        guard inTransaction, !committed else {
+            throw PostgresError(kind: .server, message: "commit(returning:) needs an open transaction.")
+        }
+        let results = try flush(then: [fetch.query] + writes + ["COMMIT"])
+        committed = true
+        return try fetch.decode(results[results.count - writes.count - 2])
+    }
+
+    /// True once `commit(returning:)` committed the open transaction.
+    private var committed = false
 
     /// Runs `body` inside a transaction that is always rolled back: a consistent snapshot for
     /// questions like `promote --dry-run` that must change nothing.
@@ -257,7 +301,15 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
-        let queries = queued + more
+        if let refusal { throw refusal }
+        var queries = queued + more
+        // The check goes first, or just after a BEGIN, so that its failure skips everything else.
+        let checkIndex = prologue.map { check in
+            let index = beginQueued ? 1 : 0
+            queries.insert(check, at: index)
+            return index
+        }
+        prologue = nil
         queued = []
         beginQueued = false
         countRoundTrip()
@@ -277,6 +329,7 @@ public final class PostgresConnection: @unchecked Sendable {
         // Each statement's result is followed by a NULL; the pipeline ends with PGRES_PIPELINE_SYNC.
         var results = Array(repeating: [PostgresRow](), count: queries.count)
         var firstError: (any Error)?
+        var firstErrorIndex = 0
         var index = 0
         var nullsInARow = 0
         while true {
@@ -302,10 +355,18 @@ public final class PostgresConnection: @unchecked Sendable {
                 let rows = try Self.consume(result, connection: handle)
                 if index < results.count { results[index] = rows }
             } catch {
-                if firstError == nil { firstError = error }
+                if firstError == nil { (firstError, firstErrorIndex) = (error, index) }
             }
         }
-        if let firstError { throw firstError }
+        if let firstError {
+            if let checkIndex, firstErrorIndex == checkIndex, let error = firstError as? PostgresError {
+                let refused = CheckRefused(error: error, connection: self)
+                refusal = refused
+                throw refused
+            }
+            throw firstError
+        }
+        if let checkIndex { results.remove(at: checkIndex) }
         return results
     }
 

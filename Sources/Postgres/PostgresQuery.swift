@@ -52,6 +52,25 @@ public struct PostgresQuery: ExpressibleByStringInterpolation, Sendable {
         public mutating func appendInterpolation(unsafeSQL text: String) {
             sql += text
         }
+
+        /// Splices another statement's text, its parameters renumbered after this one's: a
+        /// subquery built apart (such as the ids of environments named in it).
+        public mutating func appendInterpolation(_ fragment: PostgresQuery) {
+            let offset = binds.count
+            var text = Substring(fragment.sql)
+            while let dollar = text.firstIndex(of: "$") {
+                sql += text[..<dollar]
+                let digits = text[text.index(after: dollar)...].prefix { $0.isASCII && $0.isNumber }
+                if let number = Int(digits) {
+                    sql += "$\(number + offset)"
+                } else {
+                    sql += "$"
+                }
+                text = text[text.index(dollar, offsetBy: 1 + digits.count)...]
+            }
+            sql += text
+            binds += fragment.binds
+        }
     }
 }
 

@@ -104,7 +104,7 @@ struct DashboardData: Sendable {
                 // The picture around the picked instant, with the deployments between its spans.
                 let (spans, live) = try db.fetch(
                     Reads.timeline(app: app.id, around: at, limit: Self.timelineDepth / 2),
-                    Reads.liveAt(app: app.id, at: at))
+                    Reads.liveAt(app: .id(app.id), at: at))
                 page.spans = spans
                 if let first = spans.map(\.deploymentID).min(), let last = spans.map(\.deploymentID).max() {
                     let end = spans.contains { $0.until == nil } ? Int64.max : last

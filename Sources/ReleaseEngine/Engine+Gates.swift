@@ -6,7 +6,8 @@ extension Engine {
     /// Resolves a plan and evaluates its gates against one snapshot, inside the caller's transaction.
     /// Three round trips in the common case: register the app and environments, read both
     /// environments and the clock, then what depends on those answers.
-    func resolve(_ plan: OperationPlan, in db: PostgresConnection) throws -> Resolution {
+    /// `reserve`: also take the id the deployment will have, in the last round trip.
+    func resolve(_ plan: OperationPlan, in db: PostgresConnection, reserve: Bool = false) throws -> Resolution {
         if plan.kind == .promote, plan.source == nil { throw ReleaseError.usage("A promotion needs a source environment.") }
         let ids = try db.ensureApp(named: app, environments: plan.environment.name, plan.kind == .promote ? plan.source?.name : nil)
         let (appID, environmentID) = (ids.app, ids.first)
@@ -54,7 +55,7 @@ extension Engine {
         // The release (a promotion's is what the source serves), and everything that depends on it.
         let releaseID = release?.id ?? (plan.kind == .promote ? sourceLive?.releaseID : rollbackTarget?.releaseID)
         let gated = plan.kind != .rollback
-        let (fetchedRelease, sourceDeployment, previous, checks, approvers) = try db.fetch(
+        let (fetchedRelease, sourceDeployment, previous, checks, approvers, deploymentID) = try db.fetch(
             Reads.release(id: release == nil ? releaseID : nil),
             Reads.deployment(id: sourceLive.flatMap { $0.releaseID == releaseID ? $0.deploymentID : nil }),
             Reads.release(id: current?.releaseID),
@@ -62,7 +63,8 @@ extension Engine {
             // Approvals count only since the version went live on the source: a change there voids them.
             Reads.approvers(
                 environment: gated && plan.environment.gates.approvals > 0 ? environmentID : nil, release: releaseID,
-                since: plan.kind == .promote ? sourceLive?.since : nil))
+                since: plan.kind == .promote ? sourceLive?.since : nil),
+            Reads.nextDeploymentID(reserve: reserve))
         release = release ?? fetchedRelease
         if plan.kind == .rollback, let current, current.releaseID == release?.id {
             throw ReleaseError.usage("\(current.version) is already live on \(plan.environment.name); nothing to roll back.")
@@ -82,7 +84,7 @@ extension Engine {
         return Resolution(
             appID: appID, environmentID: environmentID, release: release, current: current, previous: previous,
             sourceLive: sourceLive, sourceDeployment: sourceDeployment, rollbackTarget: rollbackTarget,
-            gates: PromotionGate.evaluate(context), context: context)
+            gates: PromotionGate.evaluate(context), context: context, deploymentID: deploymentID)
     }
 
     /// What moving from `current` to `target` crosses in the schema, from the two releases'

@@ -36,7 +36,7 @@ extension Engine {
             case alreadyLive(OperationReport)
         }
         let outcome: Outcome = try await transaction { db in
-            let resolution = try engine.resolve(plan, in: db)
+            let resolution = try engine.resolve(plan, in: db, reserve: true)
             try engine.requirePlannedReversal(plan, resolution)
             guard let release = resolution.release else {
                 // Nothing to record a deployment of: refuse and roll back, storing nothing.
@@ -53,10 +53,10 @@ extension Engine {
                         message:
                             "\(release.version) is already live and verified on \(plan.environment.name) (since \(current.since)); nothing to do."))
             }
-            let id = try db.insertDeployment(
-                app: resolution.appID, environment: resolution.environmentID, environmentName: plan.environment.name,
-                release: release.id, kind: plan.kind, by: engine.claimedActor, reason: plan.reason,
-                sourceDeployment: resolution.sourceDeployment?.id)
+            guard let id = resolution.deploymentID else { throw ReleaseError.failed("No deployment id was reserved.") }
+            try db.startDeployment(
+                id: id, app: resolution.appID, environment: resolution.environmentID, release: release.id, kind: plan.kind,
+                by: engine.claimedActor, reason: plan.reason, sourceDeployment: resolution.sourceDeployment?.id)
             try db.transition(deployment: id, to: .gating)
             let refused = resolution.refused
             if !refused.isEmpty {
@@ -110,13 +110,10 @@ extension Engine {
         }
     }
 
-    /// Refuses to record anything for a deployment whose lease another run has taken over.
+    /// Refuses to record anything for a deployment whose lease another run has taken over: the
+    /// check travels with the transaction's statements and stops it there (busy, exit 4).
     func requireLease(_ started: StartedDeployment, in db: PostgresConnection) throws {
-        guard try db.holdsLease(deployment: started.id, owner: leaseOwner) else {
-            throw ReleaseError.busy(
-                "Another run took over deployment \(started.id) on \(started.environment.name) (this run's lease expired); "
-                    + "stopping without recording anything more. See `release status \(started.environment.name)`.")
-        }
+        try db.requireLease(deployment: started.id, owner: leaseOwner)
     }
 
     /// Drives a started deployment through the provider, cutover and verification.
@@ -169,17 +166,13 @@ extension Engine {
         let engine = self
         let since: Timestamp = try await transaction { db in
             try engine.requireLease(started, in: db)
-            let instant = try db.cutover(
+            return try db.commitCutover(
                 deployment: started.id, environment: started.environmentID, release: started.release.id,
-                liveReference: outcome.liveReference)
-            try db.appendAudit(
-                app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).cutover",
-                environment: started.environment.name, version: started.release.version,
-                details: .object([
-                    ("deployment", .int(started.id)), ("provider", .string(outcome.summary)),
-                    ("live_since", .string(instant.rfc3339)),
-                ]))
-            return instant
+                liveReference: outcome.liveReference,
+                audit: AuditEntry(
+                    app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).cutover",
+                    environment: started.environment.name, version: started.release.version,
+                    details: .object([("deployment", .int(started.id)), ("provider", .string(outcome.summary))])))
         }
         progress("\(started.environment.name) serves \(started.release.version) since \(since) (\(outcome.summary)).")
         await mark(

@@ -10,24 +10,14 @@ extension Engine {
     public func status(environment name: String?) async throws -> [EnvironmentStatus] {
         let environments = try name.map { [try configuration.environment(named: $0)] } ?? configuration.environments
         let app = self.app
-        return try await database { db in
-            let (known, now) = try db.fetch(Reads.environments(app: app), Reads.now())
-            return try db.statuses(environments: environments.map { ($0, known.environments[$0.name]) }, now: now)
-        }
+        return try await database { db in try db.statuses(app: app, environments: environments) }
     }
 
     /// `release history`: deployments newest first.
     public func history(environment name: String?, limit: Int) async throws -> [DeploymentRecord] {
         if let name { _ = try configuration.environment(named: name) }
         let app = self.app
-        return try await database { db in
-            guard let appID = try db.appID(named: app) else { return [] }
-            if let name {
-                guard let environmentID = try db.environmentID(app: appID, named: name) else { return [] }
-                return try db.history(app: appID, environment: environmentID, limit: limit)
-            }
-            return try db.history(app: appID, environment: nil, limit: limit)
-        }
+        return try await database { db in try db.history(app: app, environment: name, limit: limit) }
     }
 
     /// `release audit`: events in order, filtered.
@@ -35,8 +25,7 @@ extension Engine {
         if let environment { _ = try configuration.environment(named: environment) }
         let app = self.app
         return try await database { db in
-            guard let appID = try db.appID(named: app) else { return [] }
-            return try db.auditEvents(app: appID, environment: environment, since: since, until: until, limit: limit)
+            try db.auditEvents(app: .named(app), environment: environment, since: since, until: until, limit: limit)
         }
     }
 
@@ -44,10 +33,7 @@ extension Engine {
     public func liveAt(_ instant: Timestamp) async throws -> [(String, LiveRelease?)] {
         let app = self.app
         let names = configuration.environments.map(\.name)
-        let live: [String: LiveRelease] = try await database { db in
-            guard let appID = try db.appID(named: app) else { return [:] }
-            return try db.liveAt(app: appID, at: instant)
-        }
+        let live: [String: LiveRelease] = try await database { db in try db.liveAt(app: .named(app), at: instant) }
         return names.map { ($0, live[$0]) }
     }
 

@@ -96,6 +96,8 @@ struct Resolution: Sendable {
     var rollbackTarget: DeploymentRecord?
     var gates: [GateResult]
     var context: GateContext
+    /// The id the deployment will have (reserved with the last reads; nil in a dry run).
+    var deploymentID: Int64?
 
     var refused: [GateResult] { gates.filter { !$0.passed } }
 }

@@ -101,6 +101,15 @@ public struct Migrator: Sendable {
     }
 
     /// The applied migrations, by version.
+    /// The check that travels with a command's first statements
+    /// (`PostgresConnection.checkWithNextRoundTrip`): refused (RA002) unless the database holds
+    /// exactly the migrations this binary carries, or (RA003) when identity enforcement is not
+    /// `assumeEnforced`. A database from before the check refuses too (42883: no such function).
+    public func sessionCheck(assumeEnforced: Bool) -> PostgresQuery {
+        let expected = migrations.map { "\($0.version):\($0.checksum)" }.joined(separator: ",")
+        return "SELECT release_session_check(\(expected), \(assumeEnforced))"
+    }
+
     static let appliedMigrations = Fetch("SELECT version, name, checksum FROM release_schema_migrations") { rows in
         var applied: [Int: (name: String, checksum: String)] = [:]
         for row in rows {

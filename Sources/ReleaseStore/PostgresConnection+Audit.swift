@@ -7,6 +7,26 @@ let auditSelect = """
     FROM audit_events a JOIN apps p ON p.id = a.app_id
     """
 
+/// An audit event to append, for statements that write one beside something else.
+public struct AuditEntry: Sendable {
+    public var app: Int64
+    public var actor: String
+    public var action: String
+    public var environment: String?
+    public var version: String?
+    public var details: JSONValue
+
+    /// Creates an entry.
+    public init(app: Int64, actor: String, action: String, environment: String?, version: String?, details: JSONValue) {
+        self.app = app
+        self.actor = actor
+        self.action = action
+        self.environment = environment
+        self.version = version
+        self.details = details
+    }
+}
+
 extension PostgresConnection {
     /// Appends an event; the database fills in the sequence, the time and the hash chain.
     public func appendAudit(
@@ -17,7 +37,7 @@ extension PostgresConnection {
     }
 
     /// Events in time order, filtered: the latest `limit` of them, or all.
-    public func auditEvents(app: Int64, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int?) throws -> [AuditEvent] {
+    public func auditEvents(app: AppRef, environment: String?, since: Timestamp?, until: Timestamp?, limit: Int?) throws -> [AuditEvent] {
         try fetch(Reads.latestAuditEvents(app: app, environment: environment, since: since, until: until, limit: limit))
     }
 

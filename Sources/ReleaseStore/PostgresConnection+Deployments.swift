@@ -39,6 +39,20 @@ extension PostgresConnection {
         return id
     }
 
+    /// `insertDeployment` with the id taken beforehand (`Reads.nextDeploymentID`), queued to travel
+    /// with the transaction's next statement or COMMIT: a busy environment refuses there (RA004,
+    /// busy, naming what is in flight), and the transaction rolls back.
+    public func startDeployment(
+        id: Int64, app: Int64, environment: Int64, release: Int64, kind: DeploymentKind, by actor: String, reason: String?,
+        sourceDeployment: Int64? = nil
+    ) throws {
+        try enqueue(
+            """
+            SELECT release_insert_deployment_as(\(id), \(app), \(environment), \(release), \(kind.rawValue), \(actor),
+                                                \(reason.map(Secrets.redact)), \(sourceDeployment), NULL)
+            """)
+    }
+
     /// The error for a busy environment, naming what is in flight there.
     public func busyError(environment: Int64, name: String) throws -> ReleaseError {
         if let current = try inFlight(environment: environment) {
@@ -85,6 +99,12 @@ extension PostgresConnection {
     }
 
     /// Locks the deployment row and tells whether `owner` still holds its lease.
+    /// Queues the check that this run still holds the deployment's lease: the transaction stops
+    /// there (RA004, busy) when another run took it over, recording nothing.
+    public func requireLease(deployment id: Int64, owner: String) throws {
+        try enqueue("SELECT release_require_lease(\(id), \(owner))")
+    }
+
     public func holdsLease(deployment id: Int64, owner: String) throws -> Bool {
         try fetch(Reads.holdsLease(deployment: id, owner: owner))
     }
@@ -99,14 +119,32 @@ extension PostgresConnection {
     /// and moves this deployment to `verifying`. Returns the instant.
     @discardableResult
     public func cutover(deployment id: Int64, environment: Int64, release: Int64, liveReference: JSONValue) throws -> Timestamp {
-        guard
-            let row = try query(
-                "SELECT release_cutover(\(id), \(environment), \(release), \(liveReference)::jsonb) AS t"
-            ).first
-        else {
-            throw PostgresError(kind: .decoding, message: "Cutover returned nothing.")
+        try fetch(Self.cutover(deployment: id, environment: environment, release: release, liveReference: liveReference))
+    }
+
+    /// `cutover`, committing the caller's transaction in the same round trip, with the audit event
+    /// `audit` written after it, `"live_since"` (the instant, as `Timestamp.rfc3339` writes it)
+    /// added by the database.
+    public func commitCutover(
+        deployment id: Int64, environment: Int64, release: Int64, liveReference: JSONValue, audit: AuditEntry
+    ) throws -> Timestamp {
+        let cutover = Self.cutover(deployment: id, environment: environment, release: release, liveReference: liveReference)
+        let instant = "to_char((SELECT cutover_at FROM deployments WHERE id = \(id)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        return try commit(
+            returning: cutover,
+            then: [
+                """
+                SELECT release_append_audit(\(audit.app), \(audit.actor), \(audit.action), \(audit.environment), \(audit.version),
+                                            \(audit.details)::jsonb || jsonb_build_object('live_since', \(unsafeSQL: instant)))
+                """
+            ])
+    }
+
+    private static func cutover(deployment id: Int64, environment: Int64, release: Int64, liveReference: JSONValue) -> Fetch<Timestamp> {
+        Fetch("SELECT release_cutover(\(id), \(environment), \(release), \(liveReference)::jsonb) AS t") { rows in
+            guard let row = rows.first else { throw PostgresError(kind: .decoding, message: "Cutover returned nothing.") }
+            return try row.timestamp("t")
         }
-        return try row.timestamp("t")
     }
 
     /// Verification passed: the deployment is live.
@@ -137,7 +175,7 @@ extension PostgresConnection {
     }
 
     /// Deployments newest first, of one environment or the whole app.
-    public func history(app: Int64, environment: Int64?, limit: Int) throws -> [DeploymentRecord] {
+    public func history(app: String, environment: String?, limit: Int) throws -> [DeploymentRecord] {
         try fetch(Reads.history(app: app, environment: environment, limit: limit))
     }
 
@@ -147,7 +185,7 @@ extension PostgresConnection {
     }
 
     /// What was live in each environment of the app at an instant.
-    public func liveAt(app: Int64, at instant: Timestamp) throws -> [String: LiveRelease] {
+    public func liveAt(app: AppRef, at instant: Timestamp) throws -> [String: LiveRelease] {
         try fetch(Reads.liveAt(app: app, at: instant))
     }
 

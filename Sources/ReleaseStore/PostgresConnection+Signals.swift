@@ -90,12 +90,12 @@ extension Reads {
     }
 
     /// The signal verdicts of what each of these environments serves now, by environment id.
-    public static func liveSignalVerdicts(environments: [Int64]) -> Fetch<[Int64: [SignalVerdictRecord]]> {
+    public static func liveSignalVerdicts(environments: EnvironmentSet) -> Fetch<[Int64: [SignalVerdictRecord]]> {
         Fetch(
             """
             SELECT o.environment_id, \(unsafeSQL: signalVerdictColumns)
             FROM occupancy o JOIN signal_verdicts v ON v.deployment_id = o.deployment_id
-            WHERE o.environment_id = ANY(\(idArray(environments))::bigint[]) AND upper_inf(o.during)
+            WHERE o.environment_id = ANY(\(environments.ids)) AND upper_inf(o.during)
             ORDER BY o.environment_id, v.position
             """
         ) { rows in try grouped(rows, by: "environment_id") }

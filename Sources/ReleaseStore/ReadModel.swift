@@ -33,10 +33,43 @@ extension PostgresConnection {
         environments: [(configuration: EnvironmentConfiguration, id: Int64?)],
         now: Timestamp
     ) throws -> [EnvironmentStatus] {
-        let ids = environments.compactMap(\.id)
-        let (live, inFlight, freezes, health, last, signals) = try fetch(
-            Reads.currentLive(environments: ids), Reads.inFlight(environments: ids), Reads.openFreezes(environments: ids),
-            Reads.health(environments: ids), Reads.lastFinished(environments: ids), Reads.liveSignalVerdicts(environments: ids))
+        let reads = Self.statusReads(.ids(environments.compactMap(\.id)))
+        return Self.statuses(environments, now: now, try fetch(reads.0, reads.1, reads.2, reads.3, reads.4, reads.5))
+    }
+
+    /// `statuses` of `app`'s `environments` by name, in one round trip with the ids and the clock:
+    /// what `release status` sends.
+    public func statuses(app: String, environments: [EnvironmentConfiguration]) throws -> [EnvironmentStatus] {
+        let reads = Self.statusReads(.named(app: app, environments.map(\.name)))
+        let (known, now, live, inFlight, freezes, health, last, signals) = try fetch(
+            Reads.environments(app: app), Reads.now(), reads.0, reads.1, reads.2, reads.3, reads.4, reads.5)
+        let named = environments.map { ($0, known.environments[$0.name]) }
+        return Self.statuses(named, now: now, (live, inFlight, freezes, health, last, signals))
+    }
+
+    private static func statusReads(
+        _ environments: EnvironmentSet
+    ) -> (
+        Fetch<[Int64: LiveRelease]>, Fetch<[Int64: DeploymentRecord]>, Fetch<[Int64: [AdHocFreeze]]>,
+        Fetch<[Int64: (health: String, detail: String?, recoveredAt: Timestamp?)]>, Fetch<[Int64: DeploymentRecord]>,
+        Fetch<[Int64: [SignalVerdictRecord]]>
+    ) {
+        (
+            Reads.currentLive(environments: environments), Reads.inFlight(environments: environments),
+            Reads.openFreezes(environments: environments), Reads.health(environments: environments),
+            Reads.lastFinished(environments: environments), Reads.liveSignalVerdicts(environments: environments)
+        )
+    }
+
+    private static func statuses(
+        _ environments: [(configuration: EnvironmentConfiguration, id: Int64?)], now: Timestamp,
+        _ read: (
+            live: [Int64: LiveRelease], inFlight: [Int64: DeploymentRecord], freezes: [Int64: [AdHocFreeze]],
+            health: [Int64: (health: String, detail: String?, recoveredAt: Timestamp?)], last: [Int64: DeploymentRecord],
+            signals: [Int64: [SignalVerdictRecord]]
+        )
+    ) -> [EnvironmentStatus] {
+        let (live, inFlight, freezes, health, last, signals) = read
         return environments.map { configuration, id in
             func of<T>(_ values: [Int64: T]) -> T? { id.flatMap { values[$0] } }
             let current = of(live)
@@ -133,6 +166,10 @@ public enum DatabaseFailure {
         // Refused by the access rules the database enforces; the message says what to do.
         if error.sqlState == "RA001" {
             return .refused(error.message)
+        }
+        // Busy: the environment has an operation in flight, or another run took this one's lease.
+        if error.sqlState == "RA004" {
+            return .busy(error.message)
         }
         if error.sqlState == "22023" {
             return .usage(error.message)

@@ -217,8 +217,8 @@ extension Reads {
     }
 
     /// What was live in each environment of an app at an instant, by environment name.
-    public static func liveAt(app: Int64, at instant: Timestamp) -> Fetch<[String: LiveRelease]> {
-        one(app) { liveAt(apps: $0, at: instant) }.map { $0 ?? [:] }
+    public static func liveAt(app: AppRef, at instant: Timestamp) -> Fetch<[String: LiveRelease]> {
+        liveAt(appIDs: "ARRAY[\(app.id)]", at: instant).map { $0.values.first ?? [:] }
     }
 
     /// What was live in each environment of these apps at an instant, by app id and environment name.
@@ -227,6 +227,10 @@ extension Reads {
     /// here, keeps the planner from turning them into joins): over 400 environments it hashed the
     /// whole releases table, a scan that grows with history.
     public static func liveAt(apps: [Int64], at instant: Timestamp) -> Fetch<[Int64: [String: LiveRelease]]> {
+        liveAt(appIDs: "\(idArray(apps))::bigint[]", at: instant)
+    }
+
+    private static func liveAt(appIDs: PostgresQuery, at instant: Timestamp) -> Fetch<[Int64: [String: LiveRelease]]> {
         Fetch(
             """
             SELECT e.app_id, e.name AS environment, r.version, o.release_id, lower(o.during) AS since, d.actor,
@@ -238,7 +242,7 @@ extension Reads {
             ) o
             CROSS JOIN LATERAL (SELECT id, actor, state, verified, accepted_at FROM deployments WHERE id = o.deployment_id LIMIT 1) d
             CROSS JOIN LATERAL (SELECT version FROM releases WHERE id = o.release_id LIMIT 1) r
-            WHERE e.app_id = ANY(\(idArray(apps))::bigint[])
+            WHERE e.app_id = ANY(\(appIDs))
             """
         ) { rows in
             var live: [Int64: [String: LiveRelease]] = [:]
@@ -247,34 +251,37 @@ extension Reads {
         }
     }
 
-    /// Deployments newest first, of one environment or the whole app.
-    public static func history(app: Int64, environment: Int64?, limit: Int) -> Fetch<[DeploymentRecord]> {
-        let lanes = environment.map { history(environments: [$0], limit: limit) } ?? history(apps: [app], limit: limit)
+    /// Deployments newest first, of one environment or the whole app, by name (nothing when the
+    /// database has not seen them).
+    public static func history(app: String, environment: String?, limit: Int) -> Fetch<[DeploymentRecord]> {
+        let lanes =
+            environment.map { history(lanes: EnvironmentSet.named(app: app, [$0]).ids, column: "environment_id", limit: limit) }
+            ?? history(lanes: "ARRAY[\(AppRef.named(app).id)]", column: "app_id", limit: limit)
         return lanes.map { $0.map(\.deployment) }
     }
 
     /// The latest `limit` deployments of these apps together, newest first, with their environments' ids.
     public static func history(apps: [Int64], limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
-        history(lanes: apps, column: "app_id", limit: limit)
+        history(lanes: "\(idArray(apps))::bigint[]", column: "app_id", limit: limit)
     }
 
     /// The latest `limit` deployments of these environments together, newest first, with their ids.
     public static func history(environments: [Int64], limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
-        history(lanes: environments, column: "environment_id", limit: limit)
+        history(lanes: "\(idArray(environments))::bigint[]", column: "environment_id", limit: limit)
     }
 
     /// The ids of each lane's newest `limit` (a range of deployments_app_history or
     /// deployments_environment_history each), the newest `limit` of those, and only then their
     /// rows: however long the history, at most lanes x limit index entries. Each row carries its
     /// signals' verdicts (by signal_verdicts' primary key).
-    private static func history(lanes: [Int64], column: String, limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
+    private static func history(lanes: PostgresQuery, column: String, limit: Int) -> Fetch<[(environmentID: Int64, deployment: DeploymentRecord)]> {
         Fetch(
             """
             SELECT h.*, \(unsafeSQL: signalsColumn)
             FROM (
             \(unsafeSQL: deploymentSelect)
             JOIN (
-                SELECT s.id FROM unnest(\(idArray(lanes))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
+                SELECT s.id FROM unnest(\(lanes)) AS lane(id) CROSS JOIN LATERAL (
                     SELECT id FROM deployments WHERE \(unsafeSQL: column) = lane.id ORDER BY id DESC LIMIT \(limit)
                 ) s
                 ORDER BY s.id DESC LIMIT \(limit)
@@ -288,7 +295,7 @@ extension Reads {
     /// The audit events that match, in order: the latest `limit` of them (oldest of those first),
     /// or all when `limit` is nil. `release audit` and the dashboard's `/api/audit`.
     public static func latestAuditEvents(
-        app: Int64, environment: String?, since: Timestamp?, until: Timestamp?,
+        app: AppRef, environment: String?, since: Timestamp?, until: Timestamp?,
         limit: Int?
     ) -> Fetch<[AuditEvent]> {
         // With a limit: the latest events, newest first, then put back in order (an Int, so
@@ -298,7 +305,7 @@ extension Reads {
             ?? ("", "ORDER BY a.sequence")
         let query: PostgresQuery = """
             \(unsafeSQL: head)\(unsafeSQL: auditSelect)
-            WHERE a.app_id = \(app)
+            WHERE a.app_id = \(app.id)
               AND (\(environment)::text IS NULL OR a.environment = \(environment)::text)
               AND (\(since)::timestamptz IS NULL OR a.at >= \(since)::timestamptz)
               AND (\(until)::timestamptz IS NULL OR a.at < \(until)::timestamptz)

@@ -28,17 +28,17 @@ public enum Reads {
 
     /// What an environment serves now: its open occupancy.
     public static func currentLive(environment: Int64?) -> Fetch<LiveRelease?> {
-        one(environment, currentLive(environments:))
+        one(environment) { currentLive(environments: .ids($0)) }
     }
 
     /// What each of these environments serves now, by environment id (absent: nothing).
-    public static func currentLive(environments: [Int64]) -> Fetch<[Int64: LiveRelease]> {
+    public static func currentLive(environments: EnvironmentSet) -> Fetch<[Int64: LiveRelease]> {
         Fetch(
             """
             SELECT o.environment_id, r.version, o.release_id, lower(o.during) AS since, d.actor, d.id AS deployment_id, d.state, d.verified,
                    d.accepted_at
             FROM occupancy o JOIN deployments d ON d.id = o.deployment_id JOIN releases r ON r.id = o.release_id
-            WHERE o.environment_id = ANY(\(idArray(environments))::bigint[]) AND upper_inf(o.during)
+            WHERE o.environment_id = ANY(\(environments.ids)) AND upper_inf(o.during)
             """
         ) { rows in try byEnvironment(rows) { try liveRelease($0) } }
     }
@@ -53,15 +53,15 @@ public enum Reads {
 
     /// The deployment in flight on an environment, if any.
     public static func inFlight(environment: Int64?) -> Fetch<DeploymentRecord?> {
-        one(environment, inFlight(environments:))
+        one(environment) { inFlight(environments: .ids($0)) }
     }
 
     /// The deployment in flight on each of these environments, by environment id (at most one each).
-    public static func inFlight(environments: [Int64]) -> Fetch<[Int64: DeploymentRecord]> {
+    public static func inFlight(environments: EnvironmentSet) -> Fetch<[Int64: DeploymentRecord]> {
         Fetch(
             """
             \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = ANY(\(idArray(environments))::bigint[]) AND d.state IN (\(unsafeSQL: inFlightStates))
+            WHERE d.environment_id = ANY(\(environments.ids)) AND d.state IN (\(unsafeSQL: inFlightStates))
             """
         ) { rows in try byEnvironment(rows) { try $0.deploymentRecord() } }
     }
@@ -71,10 +71,10 @@ public enum Reads {
 
     /// The last deployment of each of these environments that finished (not rejected or
     /// cancelled), by environment id.
-    public static func lastFinished(environments: [Int64]) -> Fetch<[Int64: DeploymentRecord]> {
+    public static func lastFinished(environments: EnvironmentSet) -> Fetch<[Int64: DeploymentRecord]> {
         Fetch(
             """
-            SELECT s.* FROM unnest(\(idArray(environments))::bigint[]) AS lane(id) CROSS JOIN LATERAL (
+            SELECT s.* FROM unnest(\(environments.ids)) AS lane(id) CROSS JOIN LATERAL (
                 \(unsafeSQL: deploymentSelect)
                 WHERE d.environment_id = lane.id AND d.state NOT IN (\(unsafeSQL: unfinishedStates))
                 ORDER BY d.id DESC LIMIT 1
@@ -95,15 +95,15 @@ public enum Reads {
 
     /// The last health verdict and its detail.
     public static func health(environment: Int64?) -> Fetch<(health: String, detail: String?, recoveredAt: Timestamp?)> {
-        one(environment, health(environments:)).map { $0 ?? ("unknown", nil, nil) }
+        one(environment) { health(environments: .ids($0)) }.map { $0 ?? ("unknown", nil, nil) }
     }
 
     /// The last health verdict of each of these environments, by environment id.
-    public static func health(environments: [Int64]) -> Fetch<[Int64: (health: String, detail: String?, recoveredAt: Timestamp?)]> {
+    public static func health(environments: EnvironmentSet) -> Fetch<[Int64: (health: String, detail: String?, recoveredAt: Timestamp?)]> {
         Fetch(
             """
             SELECT id AS environment_id, health, health_detail, recovered_at FROM environments
-            WHERE id = ANY(\(idArray(environments))::bigint[])
+            WHERE id = ANY(\(environments.ids))
             """
         ) { rows in
             try byEnvironment(rows) { row in
@@ -115,15 +115,15 @@ public enum Reads {
     /// Ad-hoc freezes not lifted and not yet over by the server's clock. Callers filter them
     /// against their own `now` (`AdHocFreeze.isActive(at:)`), read in the same round trip.
     public static func openFreezes(environment: Int64?) -> Fetch<[AdHocFreeze]> {
-        one(environment, openFreezes(environments:)).map { $0 ?? [] }
+        one(environment) { openFreezes(environments: .ids($0)) }.map { $0 ?? [] }
     }
 
     /// The open freezes of each of these environments, by environment id, oldest first.
-    public static func openFreezes(environments: [Int64]) -> Fetch<[Int64: [AdHocFreeze]]> {
+    public static func openFreezes(environments: EnvironmentSet) -> Fetch<[Int64: [AdHocFreeze]]> {
         Fetch(
             """
             SELECT environment_id, reason, until, frozen_by, frozen_at FROM freezes
-            WHERE environment_id = ANY(\(idArray(environments))::bigint[]) AND lifted_at IS NULL
+            WHERE environment_id = ANY(\(environments.ids)) AND lifted_at IS NULL
               AND (until IS NULL OR until > clock_timestamp() - interval '1 minute')
             ORDER BY id
             """
@@ -188,7 +188,49 @@ public enum Reads {
     }
 
     /// Whether this run still holds a deployment's lease; locks the row until the transaction ends.
+    /// The id the next deployment will have (`PostgresConnection.startDeployment`), or nil
+    /// without `reserve` (the statement still travels, so a pipeline keeps its shape).
+    public static func nextDeploymentID(reserve: Bool) -> Fetch<Int64?> {
+        Fetch(reserve ? "SELECT release_next_deployment_id() AS id" : "SELECT NULL::bigint AS id") { rows in
+            try rows.first?.optionalInt64("id")
+        }
+    }
+
     public static func holdsLease(deployment: Int64, owner: String) -> Fetch<Bool> {
         Fetch("SELECT release_holds_lease(\(deployment), \(owner)) AS held") { try $0.first?.bool("held") ?? false }
+    }
+}
+
+/// The environments a read is about: ids already known, or the names of an app's environments,
+/// looked up by the statement itself, so that a command need not read the ids first.
+public enum EnvironmentSet: Sendable {
+    case ids([Int64])
+    case named(app: String, [String])
+
+    /// A `bigint[]` expression of their ids.
+    var ids: PostgresQuery {
+        switch self {
+        case let .ids(ids):
+            "\(Reads.idArray(ids))::bigint[]"
+        case let .named(app, names):
+            """
+            ARRAY(SELECT e.id FROM environments e JOIN apps a ON a.id = e.app_id WHERE a.name = \(app) AND e.name = ANY(\(names)))
+            """
+        }
+    }
+}
+
+/// The app a read is about: its id, or its name, looked up by the statement itself (an InitPlan:
+/// once per statement, and the indexes on app_id still serve).
+public enum AppRef: Sendable {
+    case id(Int64)
+    case named(String)
+
+    /// A `bigint` expression of its id (NULL when the database has not seen the app).
+    var id: PostgresQuery {
+        switch self {
+        case let .id(id): "\(id)::bigint"
+        case let .named(name): "(SELECT id FROM apps WHERE name = \(name))"
+        }
     }
 }

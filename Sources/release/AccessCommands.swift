@@ -11,7 +11,7 @@ struct WhoamiCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let context = try await CommandContext.make(global)
+        let context = try await CommandContext.make(global, identify: true)
         let identity = try context.requireIdentity()
         if global.json {
             context.output.document(
@@ -71,7 +71,7 @@ struct AccessCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let context = try await CommandContext.make(global)
+            let context = try await CommandContext.make(global, identify: true)
             let identity = try context.requireIdentity()
             if global.json {
                 context.output.document(.object([("enforced", .bool(identity.enforced))]))

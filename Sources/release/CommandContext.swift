@@ -29,7 +29,14 @@ struct CommandContext {
     }
 
     /// Loads release.yml, connects, and refuses unless the schema is current.
-    static func make(_ options: GlobalOptions, requireSchema: Bool = true) async throws -> CommandContext {
+    /// Whether the schema check runs before the command's first statement (set when the check
+    /// that travelled with them refused: identity is enforced, or the schema needs a full look).
+    nonisolated(unsafe) static var checkFirst = false
+    /// The connection of a command that starts again, reused rather than opened twice.
+    nonisolated(unsafe) static var reusable: PostgresConnection?
+
+    /// `identify`: the command reads `identity` (who the connection is), so the check runs first.
+    static func make(_ options: GlobalOptions, requireSchema: Bool = true, identify: Bool = false) async throws -> CommandContext {
         let environment = ProcessEnvironment.current
         if let stats = environment["RELEASE_STATS"], !stats.isEmpty, stats != "0" {
             // For benchmarks: how many round trips this run made to PostgreSQL (a pipeline counts once).
@@ -48,19 +55,27 @@ struct CommandContext {
             output: { line in output.progress("  │ " + line) })
         let registry = ProviderRegistry.builtIn
         try registry.validate(configuration, context: context)
-        let (connection, schema) = try await open(options)
+        let connection = try await open(options)
         if requireSchema {
-            do {
-                let outcome = if let schema { schema } else { await EarlyConnection.checkSchema(connection) }
-                let verified = try outcome.get()
-                identity = verified
-                if verified.enforced {
-                    let acting = try await EnforcedIdentity.resolve(
-                        claim: claimedActor(options), configuration: configuration, connection: connection, output: output)
-                    (actor, onBehalfOf, configuration) = (acting.actor, acting.onBehalfOf, acting.configuration)
+            if identify || checkFirst {
+                // Who the connection is, before anything else: the check has a round trip of its own.
+                do {
+                    let verified = try await connection.run { db in try Migrator().requireCurrent(identifying: db) }
+                    identity = verified
+                    if verified.enforced {
+                        let acting = try await EnforcedIdentity.resolve(
+                            claim: claimedActor(options), configuration: configuration, connection: connection, output: output)
+                        (actor, onBehalfOf, configuration) = (acting.actor, acting.onBehalfOf, acting.configuration)
+                    }
+                } catch let error as PostgresError {
+                    throw DatabaseFailure.translate(error)
                 }
-            } catch let error as PostgresError {
-                throw DatabaseFailure.translate(error)
+            } else {
+                // The common case, enforcement off and the schema current, costs no round trip:
+                // the check travels with the first statements, and when it refuses, nothing
+                // they would have done happens (`ReleaseCommand.main` then checks the schema
+                // in full, or starts the command again with the check first).
+                connection.checkWithNextRoundTrip(Migrator().sessionCheck(assumeEnforced: false))
             }
         }
         let leaseSeconds = environment["RELEASE_LEASE_SECONDS"].flatMap(Int.init).map { max(1, $0) } ?? 30
@@ -130,17 +145,39 @@ struct CommandContext {
         return url
     }
 
-    static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {
-        try await open(options).connection
+    /// After the check that travelled with a command's first statements refused: the full schema
+    /// check, which says what is wrong (no schema, behind, changed) and throws that; otherwise the
+    /// command is to start again on the same connection with the check first (identity is
+    /// enforced, or the schema is one this binary accepts without carrying it exactly).
+    static func checkInFull(after refused: PostgresConnection.CheckRefused) async throws {
+        let connection = refused.connection
+        connection.clearRefusal()
+        if refused.error.sqlState != "RA003" {
+            do {
+                try await connection.run { db in try Migrator().requireCurrent(db) }
+            } catch let error as PostgresError {
+                throw DatabaseFailure.translate(error)
+            }
+        }
+        checkFirst = true
+        reusable = connection
     }
 
-    /// The connection for `options`, with the schema check's outcome when it has run already: the
-    /// one `Main` started early when it is for the same URL, else a new one.
-    static func open(_ options: GlobalOptions) async throws -> EarlyConnection.Opened {
+    static func connect(_ options: GlobalOptions) async throws -> PostgresConnection {
+        try await open(options)
+    }
+
+    /// The connection for `options`: the one of a command starting again, the one `Main` started
+    /// early when it is for the same URL, else a new one.
+    static func open(_ options: GlobalOptions) async throws -> PostgresConnection {
         let url = databaseURL(options)
+        if let connection = reusable {
+            reusable = nil
+            return connection
+        }
         do {
             if let early = try await EarlyConnection.take(url: url) { return early }
-            return (try await PostgresConnection.connect(url: url), nil)
+            return try await PostgresConnection.connect(url: url)
         } catch let error as PostgresError {
             throw DatabaseFailure.unreachable(url: url, error)
         }

@@ -6,38 +6,23 @@ import ReleaseStore
 /// The database connection, opened while the arguments and release.yml are still being read.
 ///
 /// A command that uses the database spends its first milliseconds in swift-argument-parser and
-/// the configuration, and then waits on PostgreSQL to start a backend, authenticate and answer
-/// the schema check. The two do not depend on each other, so `Main` starts the connection (and
-/// the schema check) before parsing, and `CommandContext` takes it where it used to connect.
+/// the configuration, and then waits on PostgreSQL to start a backend, authenticate (TLS, SCRAM)
+/// and answer. The two do not depend on each other, so `Main` starts the connection before
+/// parsing, and `CommandContext` takes it where it used to connect. (The schema check then
+/// travels with the command's first statements: see `CommandContext.make`.)
 ///
 /// It changes nothing a user can see: the URL is worked out from the raw arguments the way
 /// `GlobalOptions` resolves it, and `take` hands the connection over only for that very URL
 /// (otherwise the command connects as before). Errors are not reported here: the connection's
-/// failure, or the schema check's, comes out of `take` where the command would have met it, after
-/// any usage or configuration error. A command that never takes it exits without waiting for it.
+/// failure comes out of `take` where the command would have met it, after any usage or
+/// configuration error. A command that never takes it exits without waiting for it.
 final class EarlyConnection: Sendable {
-    typealias Opened = (connection: PostgresConnection, schema: Result<Identity, any Error>?)
-
     let url: String
-    private let task: Task<Opened, any Error>
+    private let task: Task<PostgresConnection, any Error>
 
-    private init(url: String, checkSchema: Bool) {
+    private init(url: String) {
         self.url = url
-        task = Task.detached {
-            let connection = try await PostgresConnection.connect(url: url)
-            return (connection, checkSchema ? await Self.checkSchema(connection) : nil)
-        }
-    }
-
-    /// The schema check every command but `migrate` runs first, early here or in CommandContext,
-    /// and who the database says this connection is.
-    static func checkSchema(_ connection: PostgresConnection) async -> Result<Identity, any Error> {
-        do {
-            return .success(
-                try await connection.run { db in try Migrator().requireCurrent(identifying: db) })
-        } catch {
-            return .failure(error)
-        }
+        task = Task.detached { try await PostgresConnection.connect(url: url) }
     }
 
     /// The subcommands that open their database connection through `CommandContext`: every one
@@ -54,7 +39,7 @@ final class EarlyConnection: Sendable {
     /// name a command that will use the database and ask for nothing else first (help).
     static func start(arguments: [String], environment: [String: String] = ProcessEnvironment.current) {
         guard let url = url(arguments: arguments, environment: environment) else { return }
-        let early = EarlyConnection(url: url, checkSchema: arguments.first != "migrate")
+        let early = EarlyConnection(url: url)
         lock.withLock { started = early }
     }
 
@@ -85,9 +70,9 @@ final class EarlyConnection: Sendable {
         return CommandContext.databaseURL(given: url, environment: environment)
     }
 
-    /// The connection started for `url`, once open, with the schema check's outcome (nil when
-    /// it was not run); nil when none was started for that URL. Taken at most once.
-    static func take(url: String) async throws -> Opened? {
+    /// The connection started for `url`, once open; nil when none was started for that URL.
+    /// Taken at most once.
+    static func take(url: String) async throws -> PostgresConnection? {
         let early: EarlyConnection? = lock.withLock {
             defer { started = nil }
             return started
@@ -96,7 +81,7 @@ final class EarlyConnection: Sendable {
         guard early.url == url else {
             // Resolved differently after all: never use a connection the command did not ask for,
             // and do not wait for it either (it may be to a host that never answers).
-            Task.detached { try? await early.task.value.connection.close() }
+            Task.detached { try? await early.task.value.close() }
             return nil
         }
         return try await early.task.value

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Postgres
 import ProviderKit
 import ReleaseCore
 import ReleaseEngine
@@ -41,6 +42,20 @@ let commandsThatChangeState: [any ParsableCommand.Type] = [
 
 @main
 enum Main {
+    /// Parses `arguments` and runs the command.
+    static func run(_ arguments: [String]) async throws {
+        var command = try ReleaseCommand.parseAsRoot(arguments)
+        if commandsThatChangeState.contains(where: { ObjectIdentifier($0) == ObjectIdentifier(type(of: command)) }) {
+            signal(SIGPIPE, SIG_IGN)
+            InterruptNotice.install()
+        }
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+    }
+
     static func main() async {
         let arguments = GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))
         // The tool's version is `release --version` alone, not swift-argument-parser's `version:`,
@@ -55,15 +70,13 @@ enum Main {
         LoggingSystem.bootstrap(RedactingLogHandler.init)
         EarlyConnection.start(arguments: arguments)
         do {
-            var command = try ReleaseCommand.parseAsRoot(arguments)
-            if commandsThatChangeState.contains(where: { ObjectIdentifier($0) == ObjectIdentifier(type(of: command)) }) {
-                signal(SIGPIPE, SIG_IGN)
-                InterruptNotice.install()
-            }
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
+            do {
+                try await run(arguments)
+            } catch let refused as PostgresConnection.CheckRefused {
+                // The schema check that travelled with the first statements refused, so none of
+                // them ran: say what is wrong with the schema, or start again with the check first.
+                try await CommandContext.checkInFull(after: refused)
+                try await run(arguments)
             }
             exit(0)
         } catch let error as ReleaseError {

@@ -471,25 +471,36 @@ import Testing
     }
 
     /// Runs `release ARGS…` with standard output and error on a pipe whose reader has already gone.
+    ///
+    /// The pipe is made by a Python launcher, not here: this test process starts other children
+    /// all the time (demo apps, other tests' commands), and one started between the pipe's
+    /// creation and the closing of its read end would inherit that end and keep "a reader" alive
+    /// for as long as it runs. Python makes pipes close-on-exec from the start.
     static func runUnread(_ harness: Harness, _ arguments: [String]) async throws -> Ending {
+        let launcher = """
+            import os, subprocess, sys
+            read, write = os.pipe()
+            os.close(read)
+            print(subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=write, stderr=write).returncode)
+            """
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProjectPaths.binary)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: Python.executable)
+        process.arguments = ["-c", launcher, ProjectPaths.binary] + arguments
         process.environment = harness.environment
         process.currentDirectoryURL = URL(fileURLWithPath: harness.directory)
-        let pipe = Pipe()
-        try pipe.fileHandleForReading.close()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let output = Pipe()
+        process.standardOutput = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        return await withCheckedContinuation { continuation in
+        let code: Int32? = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
-                let status = process.terminationStatus
-                continuation.resume(returning: process.terminationReason == .exit ? .exited(status) : .signalled(status))
+                continuation.resume(returning: Int32(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
             }
         }
+        guard let code else { throw TestSupportError("the launcher of release \(arguments) did not say how it ended") }
+        return code < 0 ? .signalled(-code) : .exited(code)
     }
 
     /// Creates `version` and deploys it to develop.

@@ -135,7 +135,7 @@ import Testing
             let (_, secondSince) = try await fixture.cutover(fixture.second, in: fixture.main)
             let app = fixture.app
             func live(_ instant: Timestamp) async throws -> String? {
-                try await fixture.connection.run { db in try db.liveAt(app: app, at: instant)["main"]?.version }
+                try await fixture.connection.run { db in try db.liveAt(app: .id(app), at: instant)["main"]?.version }
             }
             #expect(try await live(firstSince.adding(TimeSpan(microseconds: -1))) == nil)
             #expect(try await live(firstSince) == "1.0.0")
