@@ -3,69 +3,73 @@ import ReleaseCore
 import ReleaseStore
 
 extension Engine {
-    /// Resolves a plan and evaluates its gates against one snapshot, inside the caller's transaction.
-    /// Three round trips in the common case: register the app and environments, read both
-    /// environments and the clock, then what depends on those answers.
-    /// `reserve`: also take the id the deployment will have, in the last round trip.
+    /// Resolves a plan and evaluates its gates against one snapshot, inside the caller's transaction,
+    /// in one round trip: the app and environments are registered first, and every read after
+    /// finds what it needs by name in the same pipeline (what is live, the release moved to, the
+    /// rollback target, checks, approvals). `reserve`: also take the id the deployment will have.
     func resolve(_ plan: OperationPlan, in db: PostgresConnection, reserve: Bool = false) throws -> Resolution {
         if plan.kind == .promote, plan.source == nil { throw ReleaseError.usage("A promotion needs a source environment.") }
-        let ids = try db.ensureApp(named: app, environments: plan.environment.name, plan.kind == .promote ? plan.source?.name : nil)
-        let (appID, environmentID) = (ids.app, ids.first)
-        let (now, current, sourceLive, sourceHealth, openFreezes) = try db.fetch(
-            Reads.now(), Reads.currentLive(environment: environmentID), Reads.currentLive(environment: ids.second),
-            Reads.health(environment: ids.second), Reads.openFreezes(environment: plan.kind == .rollback ? nil : environmentID))
-        var release: ReleaseRecord?
-        var rollbackTarget: DeploymentRecord?
-
+        let sourceName = plan.kind == .promote ? plan.source?.name : nil
+        let environment = ID.environment(app: app, named: plan.environment.name)
+        let source = ID.environment(app: app, named: sourceName ?? "")
+        let named = plan.version.map { ID.release(app: app, version: $0) }
+        // The deployment a rollback goes back to, and the release the plan moves to.
+        var target: ID?
+        let moved: ID
         switch plan.kind {
         case .deploy:
-            guard let version = plan.version, let found = try db.release(app: appID, version: version) else {
-                throw unknownVersion(plan.version ?? "", in: db, app: appID)
-            }
-            release = found
+            guard let named else { throw ReleaseError.usage("A deploy needs a version.") }
+            moved = named
         case .promote:
-            if let requested = plan.version {
-                guard let found = try db.release(app: appID, version: requested) else {
-                    throw unknownVersion(requested, in: db, app: appID)
-                }
-                release = found
-            }
+            moved = named ?? .live(in: source)
+        case .rollback:
+            let deployment =
+                named.map { ID.lastVerified(in: environment, release: $0) } ?? .lastVerified(in: environment, excluding: .live(in: environment))
+            target = deployment
+            moved = .release(of: deployment)
+        }
+        let gated = plan.kind != .rollback
+        let (
+            ids, now, current, sourceLive, sourceHealth, openFreezes, fetched, rollbackTarget, sourceDeployment, previous, checks, approvers,
+            deploymentID
+        ) = try db.fetch(
+            Reads.ensure(app: app, environments: plan.environment.name, sourceName),
+            Reads.now(),
+            Reads.currentLive(environments: .named(app: app, [plan.environment.name])).map { $0.values.first },
+            Reads.currentLive(environments: .named(app: app, sourceName.map { [$0] } ?? [])).map { $0.values.first },
+            Reads.health(environments: .named(app: app, sourceName.map { [$0] } ?? [])).map { $0.values.first },
+            Reads.openFreezes(environments: .named(app: app, plan.kind == .rollback ? [] : [plan.environment.name])).map {
+                $0.values.first ?? []
+            },
+            Reads.release(id: moved),
+            Reads.deployment(id: target ?? .known(nil)),
+            Reads.deployment(id: plan.kind == .promote ? .liveDeployment(in: source, of: moved) : .known(nil)),
+            Reads.release(id: .live(in: environment)),
+            Reads.latestChecks(release: gated && !plan.environment.gates.checks.isEmpty ? moved : .known(nil)),
+            // Approvals count only since the version went live on the source: a change there voids them.
+            Reads.approvers(
+                environment: gated && plan.environment.gates.approvals > 0 ? environment : .known(nil), release: moved,
+                since: plan.kind == .promote ? ID.liveSince(in: source) : "NULL::timestamptz"),
+            Reads.nextDeploymentID(reserve: reserve))
+        let (appID, environmentID) = (ids.app, ids.first)
+        let sourceHealthValue = sourceHealth ?? ("unknown", nil, nil)
+        let release = fetched
+        switch plan.kind {
+        case .deploy, .promote:
+            if let version = plan.version, release == nil { throw unknownVersion(version, in: db, app: appID) }
         case .rollback:
             if let version = plan.version {
-                guard let target = try db.release(app: appID, version: version) else {
-                    throw unknownVersion(version, in: db, app: appID)
-                }
-                guard let deployment = try db.lastVerified(environment: environmentID, release: target.id) else {
+                guard try db.release(app: appID, version: version) != nil else { throw unknownVersion(version, in: db, app: appID) }
+                guard rollbackTarget != nil else {
                     throw ReleaseError.usage(
                         "\(version) was never verified live on \(plan.environment.name), so it is no known-good state to "
                             + "roll back to. Run `release history \(plan.environment.name)` to pick one that was.")
                 }
-                rollbackTarget = deployment
-                release = target
-            } else {
-                guard let deployment = try db.lastVerified(environment: environmentID, excludingRelease: current?.releaseID) else {
-                    throw ReleaseError.usage(
-                        "\(plan.environment.name) has no earlier verified release to roll back to. "
-                            + "\(Self.shipAFix(to: plan.environment))")
-                }
-                rollbackTarget = deployment
+            } else if rollbackTarget == nil {
+                throw ReleaseError.usage(
+                    "\(plan.environment.name) has no earlier verified release to roll back to. \(Self.shipAFix(to: plan.environment))")
             }
         }
-
-        // The release (a promotion's is what the source serves), and everything that depends on it.
-        let releaseID = release?.id ?? (plan.kind == .promote ? sourceLive?.releaseID : rollbackTarget?.releaseID)
-        let gated = plan.kind != .rollback
-        let (fetchedRelease, sourceDeployment, previous, checks, approvers, deploymentID) = try db.fetch(
-            Reads.release(id: release == nil ? releaseID : nil),
-            Reads.deployment(id: sourceLive.flatMap { $0.releaseID == releaseID ? $0.deploymentID : nil }),
-            Reads.release(id: current?.releaseID),
-            Reads.latestChecks(release: gated && !plan.environment.gates.checks.isEmpty ? releaseID : nil),
-            // Approvals count only since the version went live on the source: a change there voids them.
-            Reads.approvers(
-                environment: gated && plan.environment.gates.approvals > 0 ? environmentID : nil, release: releaseID,
-                since: plan.kind == .promote ? sourceLive?.since : nil),
-            Reads.nextDeploymentID(reserve: reserve))
-        release = release ?? fetchedRelease
         if plan.kind == .rollback, let current, current.releaseID == release?.id {
             throw ReleaseError.usage("\(current.version) is already live on \(plan.environment.name); nothing to roll back.")
         }
@@ -74,8 +78,8 @@ extension Engine {
             sourceEnvironment: plan.source?.name, sourceLive: sourceLive, requestedVersion: plan.version,
             checks: checks, approvers: approvers, adHocFreezes: openFreezes.filter { $0.isActive(at: now) },
             forceReason: plan.force ? plan.reason : nil,
-            sourceHealth: plan.kind == .promote ? sourceHealth.health : nil,
-            sourceRecoveredAt: plan.kind == .promote ? sourceHealth.recoveredAt : nil)
+            sourceHealth: plan.kind == .promote ? sourceHealthValue.health : nil,
+            sourceRecoveredAt: plan.kind == .promote ? sourceHealthValue.recoveredAt : nil)
         context.onBehalfOf = onBehalfOf
         if let release {
             context.schema = try schemaMove(

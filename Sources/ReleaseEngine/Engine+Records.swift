@@ -16,38 +16,31 @@ extension Engine {
         var migrations: [MigrationRecord]?
         if let commit { migrations = try await recordMigrations(at: commit) }
         let recorded = migrations
-        let (release, created, appID) = try await transaction { db in
-            let appID = try db.ensureApp(named: app)
-            if let existing = try db.release(app: appID, version: version) {
-                var differences: [String] = []
-                if let commit, commit != existing.commit { differences.append("commit \(existing.commit ?? "none")") }
-                if let artifact, artifact != existing.artifact { differences.append("artifact \(existing.artifact ?? "none")") }
-                if let notes, Secrets.redact(notes) != existing.notes { differences.append("other notes") }  // stored without secrets
-                if !differences.isEmpty {
-                    throw ReleaseError.usage(
-                        "Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are "
-                            + "immutable: create a new version instead.")
-                }
-                return (existing, false, appID)
+        var details: [(String, JSONValue)] = []
+        if let commit { details.append(("commit", .string(commit))) }
+        if let artifact { details.append(("artifact", .string(artifact))) }
+        let recordedDetails = migrations.map { migrations in
+            let classes = MigrationClass.allCases.map { kind in
+                (kind.rawValue, JSONValue.int(Int64(migrations.filter { $0.migrationClass == kind }.count)))
             }
-            let release = try db.insertRelease(
-                app: appID, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.claimedActor)
-            var details: [(String, JSONValue)] = []
-            if let commit { details.append(("commit", .string(commit))) }
-            if let artifact { details.append(("artifact", .string(artifact))) }
-            try db.appendAudit(
-                app: appID, actor: engine.claimedActor, action: "release.created", environment: nil, version: version,
-                details: .object(details))
-            if let migrations = recorded {
-                try db.recordMigrations(release: release.id, migrations)
-                let classes = MigrationClass.allCases.map { kind in
-                    (kind.rawValue, JSONValue.int(Int64(migrations.filter { $0.migrationClass == kind }.count)))
-                }
-                try db.appendAudit(
-                    app: appID, actor: engine.claimedActor, action: "migrations.recorded", environment: nil, version: version,
-                    details: .object([("migrations", .int(Int64(migrations.count))), ("classes", .object(classes))]))
+            return JSONValue.object([("migrations", .int(Int64(migrations.count))), ("classes", .object(classes))])
+        }
+        let audited = JSONValue.object(details)
+        let (release, appID, created) = try await database { db in
+            try db.createRelease(
+                app: app, version: version, commit: commit, artifact: artifact, notes: notes, by: engine.claimedActor,
+                details: audited, migrations: recorded, migrationsDetails: recordedDetails)
+        }
+        if !created {
+            var differences: [String] = []
+            if let commit, commit != release.commit { differences.append("commit \(release.commit ?? "none")") }
+            if let artifact, artifact != release.artifact { differences.append("artifact \(release.artifact ?? "none")") }
+            if let notes, Secrets.redact(notes) != release.notes { differences.append("other notes") }  // stored without secrets
+            if !differences.isEmpty {
+                throw ReleaseError.usage(
+                    "Release \(version) already exists with \(differences.joined(separator: " and ")). Versions are "
+                        + "immutable: create a new version instead.")
             }
-            return (release, true, appID)
         }
         if created {
             await mark(.created, release: release, in: nil, appID: appID, message: "\(app) \(version) was created.")
@@ -66,34 +59,19 @@ extension Engine {
 
     /// `release check`: records a CI check result.
     public func recordCheck(version: String, name: String, status: CheckStatus, url: String?) async throws {
-        let engine = self
-        try await transaction { db in
-            let (appID, release) = try engine.requireRelease(version, in: db)
-            try db.recordCheck(release: release.id, name: name, status: status, url: url, by: engine.claimedActor)
-            var details: [(String, JSONValue)] = [("check", .string(name)), ("status", .string(status.rawValue))]
-            if let url { details.append(("url", .string(url))) }
-            try db.appendAudit(
-                app: appID, actor: engine.claimedActor, action: "check.recorded", environment: nil, version: version,
-                details: .object(details))
+        let (app, actor) = (self.app, claimedActor)
+        var details: [(String, JSONValue)] = [("check", .string(name)), ("status", .string(status.rawValue))]
+        if let url { details.append(("url", .string(Secrets.redact(url)))) }
+        let audited = JSONValue.object(details)
+        try await database { db in
+            try db.recordCheck(app: app, version: version, name: name, status: status, url: url, by: actor, details: audited)
         }
     }
 
     /// `release approve`: records an approval of a version for an environment.
     public func approve(environment: EnvironmentConfiguration, version: String) async throws {
-        let engine = self
-        try await transaction { db in
-            let (appID, release) = try engine.requireRelease(version, in: db)
-            if release.isQuarantined {
-                throw ReleaseError.refused(
-                    "\(version) is quarantined (\(release.quarantineReason ?? "no reason given")); approving it would "
-                        + "change nothing.")
-            }
-            let environmentID = try db.ensureEnvironment(app: appID, named: environment.name)
-            try db.insertApproval(environment: environmentID, release: release.id, approver: engine.claimedActor)
-            try db.appendAudit(
-                app: appID, actor: engine.claimedActor, action: "approval.recorded", environment: environment.name,
-                version: version, details: .object([]))
-        }
+        let (app, actor) = (self.app, claimedActor)
+        try await database { db in try db.approve(app: app, environment: environment.name, version: version, by: actor) }
     }
 
     /// `release reject`: quarantines a release for good. Returns the environments it is live on.
@@ -170,12 +148,9 @@ extension Engine {
         return lifted
     }
 
+    /// The release `version` and its app's id, in one statement; unknown: a usage error (22023,
+    /// exit 2 once translated) saying how to find or make it.
     func requireRelease(_ version: String, in db: PostgresConnection) throws -> (Int64, ReleaseRecord) {
-        guard let appID = try db.appID(named: app), let release = try db.release(app: appID, version: version) else {
-            throw ReleaseError.usage(
-                "Unknown version '\(version)' of \(app). Run `release list` to see the registered ones, or `release create "
-                    + "\(version)`.")
-        }
-        return (appID, release)
+        try db.fetch(Reads.requireRelease(app: app, version: version))
     }
 }

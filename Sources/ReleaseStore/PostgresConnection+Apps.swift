@@ -15,10 +15,7 @@ extension PostgresConnection {
     /// Registers the app and one or two environments if need be, in one call; returns their ids
     /// (the second nil when no second name is given).
     public func ensureApp(named app: String, environments first: String, _ second: String?) throws -> (app: Int64, first: Int64, second: Int64?) {
-        guard let row = try query("SELECT * FROM release_ensure(\(app), \(first), \(second))").first else {
-            throw PostgresError(kind: .decoding, message: "Could not register app \(app).")
-        }
-        return (try row.int64("app_id"), try row.int64("first_id"), try row.optionalInt64("second_id"))
+        try fetch(Reads.ensure(app: app, environments: first, second))
     }
 
     /// The environment's id, if the database has seen it.

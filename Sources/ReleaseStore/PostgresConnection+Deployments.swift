@@ -192,24 +192,11 @@ extension PostgresConnection {
     /// The most recent deployment that verified a release in this environment, other than
     /// `excluding` and never a quarantined release: the rollback target.
     public func lastVerified(environment: Int64, excludingRelease excluding: Int64?) throws -> DeploymentRecord? {
-        try query(
-            """
-            \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = \(environment) AND d.verified AND r.quarantined_at IS NULL
-              AND (\(excluding)::bigint IS NULL OR d.release_id <> \(excluding)::bigint)
-            ORDER BY d.id DESC LIMIT 1
-            """
-        ).first?.deploymentRecord()
+        try fetch(Reads.deployment(id: .lastVerified(in: .known(environment), excluding: .known(excluding))))
     }
 
     /// The most recent verified deployment of a given release in this environment.
     public func lastVerified(environment: Int64, release: Int64) throws -> DeploymentRecord? {
-        try query(
-            """
-            \(unsafeSQL: deploymentSelect)
-            WHERE d.environment_id = \(environment) AND d.release_id = \(release) AND d.verified
-            ORDER BY d.id DESC LIMIT 1
-            """
-        ).first?.deploymentRecord()
+        try fetch(Reads.deployment(id: .lastVerified(in: .known(environment), release: .known(release))))
     }
 }

@@ -15,6 +15,15 @@ public enum Reads {
         }
     }
 
+    /// Registers the app and one or two environments if need be (a write: in a pipeline it goes
+    /// before the statements that look them up by name); their ids.
+    public static func ensure(app: String, environments first: String, _ second: String?) -> Fetch<(app: Int64, first: Int64, second: Int64?)> {
+        Fetch("SELECT * FROM release_ensure(\(app), \(first), \(second))") { rows in
+            guard let row = rows.first else { throw PostgresError(kind: .decoding, message: "Could not register app \(app).") }
+            return (try row.int64("app_id"), try row.int64("first_id"), try row.optionalInt64("second_id"))
+        }
+    }
+
     /// An app's id and its environments' ids by name (nil and empty when it was never used).
     public static func environments(app: String) -> Fetch<(app: Int64?, environments: [String: Int64])> {
         Fetch("SELECT a.id AS app_id, e.id, e.name FROM apps a LEFT JOIN environments e ON e.app_id = a.id WHERE a.name = \(app)") { rows in
@@ -85,12 +94,22 @@ public enum Reads {
 
     /// A deployment by id.
     public static func deployment(id: Int64?) -> Fetch<DeploymentRecord?> {
-        Fetch("\(unsafeSQL: deploymentSelect) WHERE d.id = \(id)") { rows in try rows.first?.deploymentRecord() }
+        deployment(id: .known(id))
+    }
+
+    /// A deployment by an id the statement computes.
+    public static func deployment(id: ID) -> Fetch<DeploymentRecord?> {
+        Fetch("\(unsafeSQL: deploymentSelect) WHERE d.id = \(id.sql)") { rows in try rows.first?.deploymentRecord() }
     }
 
     /// A release by id.
     public static func release(id: Int64?) -> Fetch<ReleaseRecord?> {
-        Fetch("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE id = \(id)") { rows in try rows.first?.releaseRecord() }
+        release(id: .known(id))
+    }
+
+    /// A release by an id the statement computes.
+    public static func release(id: ID) -> Fetch<ReleaseRecord?> {
+        Fetch("SELECT \(unsafeSQL: releaseColumns) FROM releases WHERE id = \(id.sql)") { rows in try rows.first?.releaseRecord() }
     }
 
     /// The last health verdict and its detail.
@@ -162,9 +181,14 @@ public enum Reads {
 
     /// The latest status of each check of a release.
     public static func latestChecks(release: Int64?) -> Fetch<[String: CheckStatus]> {
+        latestChecks(release: .known(release))
+    }
+
+    /// The latest result of each check of a release the statement finds.
+    public static func latestChecks(release: ID) -> Fetch<[String: CheckStatus]> {
         Fetch(
             """
-            SELECT DISTINCT ON (name) name, status FROM checks WHERE release_id = \(release) ORDER BY name, id DESC
+            SELECT DISTINCT ON (name) name, status FROM checks WHERE release_id = \(release.sql) ORDER BY name, id DESC
             """
         ) { rows in
             var checks: [String: CheckStatus] = [:]
@@ -175,11 +199,16 @@ public enum Reads {
 
     /// Who approved a release for an environment, since an instant.
     public static func approvers(environment: Int64?, release: Int64?, since: Timestamp?) -> Fetch<[String]> {
+        approvers(environment: .known(environment), release: .known(release), since: "\(since)::timestamptz")
+    }
+
+    /// The same, of ids and an instant (`since`, a timestamptz expression) the statement computes.
+    public static func approvers(environment: ID, release: ID, since: PostgresQuery) -> Fetch<[String]> {
         Fetch(
             """
             SELECT DISTINCT approver FROM approvals
-            WHERE environment_id = \(environment) AND release_id = \(release)
-              AND (\(since)::timestamptz IS NULL OR approved_at >= \(since)::timestamptz)
+            WHERE environment_id = \(environment.sql) AND release_id = \(release.sql)
+              AND ((\(since)) IS NULL OR approved_at >= (\(since)))
               -- Under enforced identity, only verified persons' approvals count (as the database checks).
               AND NOT automation AND (login IS NOT NULL OR NOT EXISTS (SELECT 1 FROM access_enforcement))
             ORDER BY approver
@@ -187,7 +216,6 @@ public enum Reads {
         ) { rows in try rows.map { try $0.string("approver") } }
     }
 
-    /// Whether this run still holds a deployment's lease; locks the row until the transaction ends.
     /// The id the next deployment will have (`PostgresConnection.startDeployment`), or nil
     /// without `reserve` (the statement still travels, so a pipeline keeps its shape).
     public static func nextDeploymentID(reserve: Bool) -> Fetch<Int64?> {
@@ -196,6 +224,16 @@ public enum Reads {
         }
     }
 
+    /// The release `version` of `app` with the app's id; a usage error (22023) naming what to run
+    /// when there is none.
+    public static func requireRelease(app: String, version: String) -> Fetch<(app: Int64, release: ReleaseRecord)> {
+        Fetch("SELECT * FROM release_require_release(\(app), \(version))") { rows in
+            guard let row = rows.first else { throw PostgresError(kind: .decoding, message: "release_require_release returned nothing") }
+            return (try row.int64("app_id"), try row.releaseRecord())
+        }
+    }
+
+    /// Whether this run still holds a deployment's lease; locks the row until the transaction ends.
     public static func holdsLease(deployment: Int64, owner: String) -> Fetch<Bool> {
         Fetch("SELECT release_holds_lease(\(deployment), \(owner)) AS held") { try $0.first?.bool("held") ?? false }
     }
@@ -232,5 +270,71 @@ public enum AppRef: Sendable {
         case let .id(id): "\(id)::bigint"
         case let .named(name): "(SELECT id FROM apps WHERE name = \(name))"
         }
+    }
+}
+
+/// An id a statement needs: one already known, or one the statement computes from what earlier
+/// statements of the same round trip wrote or what it can look up by name, so that a command
+/// need not read ids first. Each is a `bigint` expression, NULL when nothing matches.
+public struct ID: Sendable {
+    /// The expression.
+    public let sql: PostgresQuery
+
+    /// An id known already (nil: NULL).
+    public static func known(_ id: Int64?) -> ID { ID(sql: "\(id)::bigint") }
+
+    /// The environment `name` of `app`.
+    public static func environment(app: String, named name: String) -> ID {
+        ID(sql: "(SELECT e.id FROM environments e JOIN apps a ON a.id = e.app_id WHERE a.name = \(app) AND e.name = \(name))")
+    }
+
+    /// The release `version` of `app`.
+    public static func release(app: String, version: String) -> ID {
+        ID(sql: "(SELECT r.id FROM releases r JOIN apps a ON a.id = r.app_id WHERE a.name = \(app) AND r.version = \(version))")
+    }
+
+    /// The release `environment` serves now (its open occupancy).
+    public static func live(in environment: ID) -> ID {
+        ID(sql: "(SELECT o.release_id FROM occupancy o WHERE o.environment_id = \(environment.sql) AND upper_inf(o.during))")
+    }
+
+    /// The deployment that made `release` live in `environment`, if it still is.
+    public static func liveDeployment(in environment: ID, of release: ID) -> ID {
+        ID(
+            sql: """
+                (SELECT o.deployment_id FROM occupancy o
+                 WHERE o.environment_id = \(environment.sql) AND upper_inf(o.during) AND o.release_id = \(release.sql))
+                """)
+    }
+
+    /// The most recent deployment that verified `release` in `environment`: a rollback's target.
+    public static func lastVerified(in environment: ID, release: ID) -> ID {
+        ID(
+            sql: """
+                (SELECT d.id FROM deployments d WHERE d.environment_id = \(environment.sql) AND d.release_id = \(release.sql) AND d.verified
+                 ORDER BY d.id DESC LIMIT 1)
+                """)
+    }
+
+    /// The most recent deployment that verified a release in `environment` other than
+    /// `excluding` (NULL: none excluded), never a quarantined one: the default rollback target.
+    public static func lastVerified(in environment: ID, excluding: ID) -> ID {
+        ID(
+            sql: """
+                (SELECT d.id FROM deployments d JOIN releases r ON r.id = d.release_id
+                 WHERE d.environment_id = \(environment.sql) AND d.verified AND r.quarantined_at IS NULL
+                   AND d.release_id IS DISTINCT FROM \(excluding.sql)
+                 ORDER BY d.id DESC LIMIT 1)
+                """)
+    }
+
+    /// Since when `environment` serves what it serves now: a `timestamptz` expression.
+    public static func liveSince(in environment: ID) -> PostgresQuery {
+        "(SELECT lower(o.during) FROM occupancy o WHERE o.environment_id = \(environment.sql) AND upper_inf(o.during))"
+    }
+
+    /// The release a deployment deployed.
+    public static func release(of deployment: ID) -> ID {
+        ID(sql: "(SELECT d.release_id FROM deployments d WHERE d.id = \(deployment.sql))")
     }
 }
