@@ -101,4 +101,63 @@ import Testing
             #expect(try db.auditHead(app: fixture.app).count == 0)
         }
     }
+
+    @Test func aCheckSentWithTheNextRoundTripCostsNothingAndWhenItRefusesNothingSentWithItRuns() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            // The binary's own schema passes its check, in the same round trip as the write after it.
+            db.checkWithNextRoundTrip(Migrator().sessionCheck(assumeEnforced: false))
+            var before = db.roundTrips
+            try db.transaction { tx in
+                try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.added", environment: nil, version: nil)
+            }
+            #expect(db.roundTrips == before + 1)
+            #expect(try db.auditHead(app: fixture.app).count == 1)
+
+            // A check that refuses (the binary assumes enforcement is on; it is not): the write
+            // sent with it never runs, and the connection refuses everything until cleared.
+            db.checkWithNextRoundTrip(Migrator().sessionCheck(assumeEnforced: true))
+            before = db.roundTrips
+            do {
+                try db.transaction { tx in
+                    try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.skipped", environment: nil, version: nil)
+                }
+                Issue.record("the check must refuse")
+            } catch let refused as PostgresConnection.CheckRefused {
+                #expect(refused.error.sqlState == "RA003")
+            }
+            #expect(throws: PostgresConnection.CheckRefused.self) { try db.fetch(Reads.now()) }
+            db.clearRefusal()
+            #expect(try db.auditHead(app: fixture.app).count == 1, "the write sent with the refused check did not run")
+            #expect(db.roundTrips > before)
+
+            // A database with other migrations than the binary carries refuses too (RA002).
+            db.checkWithNextRoundTrip(Migrator(migrations: Array(Migration.embedded.dropLast())).sessionCheck(assumeEnforced: false))
+            #expect(throws: PostgresConnection.CheckRefused.self) { try db.fetch(Reads.now()) }
+            db.clearRefusal()
+        }
+    }
+
+    @Test func commitReturningSendsTheReadItsWritesAndCommitTogether() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            let before = db.roundTrips
+            let now = try db.transaction { tx in
+                try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.first", environment: nil, version: nil)
+                let second: PostgresQuery = "SELECT release_append_audit(\(fixture.app), 'alice', 'note.second', NULL, NULL, '{}')"
+                return try tx.commit(returning: Reads.now(), then: [second])
+            }
+            #expect(db.roundTrips == before + 1)
+            #expect(now.rfc3339.hasPrefix("20"))
+            #expect(try db.auditHead(app: fixture.app).count == 2)
+            // A write after the read that fails takes the whole transaction with it.
+            #expect(throws: PostgresError.self) {
+                try db.transaction { tx in
+                    try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.third", environment: nil, version: nil)
+                    return try tx.commit(returning: Reads.now(), then: ["SELECT nonsense FROM nowhere"])
+                }
+            }
+            #expect(try db.auditHead(app: fixture.app).count == 2)
+        }
+    }
 }
