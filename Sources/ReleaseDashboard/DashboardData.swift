@@ -228,16 +228,19 @@ struct DashboardData: Sendable {
 }
 
 /// Remembers each app's last `audit verify` verdict, so that release pages do not walk a long
-/// trail on every view: a verdict is reused while the trail's head is unchanged, for a minute.
-/// A walk runs in the background; a page waits for it at most `patience`, then says it is under
-/// way (a million events take a few seconds) and the next view shows the verdict.
+/// trail on every view: a verdict is reused while the trail's head is unchanged, and checked
+/// again in the background once it is a minute old. A walk runs in the background; a page with
+/// no verdict for the current head waits for it at most `patience`, then says it is under way
+/// (a million events take a few seconds) and the next view shows the verdict.
 actor TrailCache {
     private var verdicts: [Int64: (head: String?, count: Int64, at: Timestamp, verdict: TrailVerdict)] = [:]
     private var walks: [Int64: Task<TrailVerdict, Never>] = [:]
     private let patience: Duration
+    private let recheck: Duration
 
-    init(patience: Duration = .seconds(2)) {
+    init(patience: Duration = .seconds(2), recheck: Duration = .seconds(60)) {
         self.patience = patience
+        self.recheck = recheck
     }
 
     func verdict(app: String, appID: Int64, database: DashboardDatabase) async -> TrailVerdict {
@@ -247,10 +250,15 @@ actor TrailCache {
         } catch {
             return .unavailable("\(error)")
         }
-        let now = Timestamp.now
-        if let cached = verdicts[appID], cached.head == head.hash, cached.count == head.count,
-            now.microseconds - cached.at.microseconds < 60_000_000
-        {
+        if let cached = verdicts[appID], cached.head == head.hash, cached.count == head.count {
+            // The trail has not grown: the verdict stands. Once a minute it is checked again (an
+            // old event altered in place leaves the head as it was), in the background: no page
+            // waits for a walk whose answer it already has.
+            let (seconds, attoseconds) = recheck.components
+            let age = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+            if Timestamp.now.microseconds - cached.at.microseconds >= age, walks[appID] == nil {
+                _ = startWalk(app: app, appID: appID, head: head, database: database)
+            }
             return cached.verdict
         }
         let walk = walks[appID] ?? startWalk(app: app, appID: appID, head: head, database: database)

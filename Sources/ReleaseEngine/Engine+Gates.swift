@@ -59,8 +59,8 @@ extension Engine {
             if let version = plan.version, release == nil { throw unknownVersion(version, in: db, app: appID) }
         case .rollback:
             if let version = plan.version {
-                guard try db.release(app: appID, version: version) != nil else { throw unknownVersion(version, in: db, app: appID) }
                 guard rollbackTarget != nil else {
+                    guard try db.release(app: appID, version: version) != nil else { throw unknownVersion(version, in: db, app: appID) }
                     throw ReleaseError.usage(
                         "\(version) was never verified live on \(plan.environment.name), so it is no known-good state to "
                             + "roll back to. Run `release history \(plan.environment.name)` to pick one that was.")

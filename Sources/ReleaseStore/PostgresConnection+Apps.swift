@@ -12,12 +12,6 @@ extension PostgresConnection {
         try query("SELECT release_app_id(\(name)) AS id").first?.int64("id") ?? 0
     }
 
-    /// Registers the app and one or two environments if need be, in one call; returns their ids
-    /// (the second nil when no second name is given).
-    public func ensureApp(named app: String, environments first: String, _ second: String?) throws -> (app: Int64, first: Int64, second: Int64?) {
-        try fetch(Reads.ensure(app: app, environments: first, second))
-    }
-
     /// The environment's id, if the database has seen it.
     public func environmentID(app: Int64, named name: String) throws -> Int64? {
         try query("SELECT id FROM environments WHERE app_id = \(app) AND name = \(name)").first?.int64("id")

@@ -28,14 +28,15 @@ struct CommandContext {
         return identity
     }
 
-    /// Loads release.yml, connects, and refuses unless the schema is current.
     /// Whether the schema check runs before the command's first statement (set when the check
     /// that travelled with them refused: identity is enforced, or the schema needs a full look).
     nonisolated(unsafe) static var checkFirst = false
     /// The connection of a command that starts again, reused rather than opened twice.
     nonisolated(unsafe) static var reusable: PostgresConnection?
 
-    /// `identify`: the command reads `identity` (who the connection is), so the check runs first.
+    /// Loads release.yml, connects, and refuses unless the schema is current (before the first
+    /// statement, or with it). `identify`: the command reads `identity` (who the connection is),
+    /// so the check runs first.
     static func make(_ options: GlobalOptions, requireSchema: Bool = true, identify: Bool = false) async throws -> CommandContext {
         let environment = ProcessEnvironment.current
         if let stats = environment["RELEASE_STATS"], !stats.isEmpty, stats != "0" {

@@ -11,8 +11,7 @@ import Testing
     static func roundTrips(_ harness: Harness, _ arguments: [String], actor: String = "alice") async throws -> Int? {
         let result = try await harness.run(arguments, environment: ["RELEASE_STATS": "1", "RELEASE_ACTOR": actor])
         #expect(result.status == 0, "\(arguments): \(result)")
-        let line = result.stderr.split(separator: "\n").last { $0.hasPrefix("release: database round trips: ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+        return MainJobTests.roundTrips(result)
     }
 
     @Test func everyCommandSendsOnlyItsDurableStepsOneRoundTripEach() async throws {
@@ -40,6 +39,7 @@ import Testing
                 (["create", "1.0.1"], "alice", 1),
                 (["deploy", "1.0.1", "develop"], "alice", 5),
                 (["rollback", "develop", "--reason", "a bad build"], "alice", 5),
+                (["rollback", "develop", "--to", "1.0.1", "--reason", "it was fine after all"], "alice", 5),
                 (["status"], "alice", 1),
                 (["status", "main", "--json"], "alice", 1),
                 (["history"], "alice", 1),
@@ -52,7 +52,7 @@ import Testing
                 #expect(counted == trips, "release \(arguments.joined(separator: " ")): \(counted.map(String.init) ?? "nothing counted")")
             }
             #expect(try await harness.live("main") == "1.0.0")
-            #expect(try await harness.live("develop") == "1.0.0", "the rollback took develop back")
+            #expect(try await harness.live("develop") == "1.0.1", "the rollbacks took develop back, then forth")
         }
     }
 }
