@@ -105,6 +105,19 @@ struct DashboardFixture: Sendable {
         return id
     }
 
+    /// Alters audit event `sequence` in place, as someone with the owner's rights could: what
+    /// `audit verify` and the release pages must catch.
+    func tamperWithAuditEvent(sequence: Int) async throws {
+        try await connection.run { db in
+            try db.execute(
+                script: """
+                    ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
+                    UPDATE audit_events SET actor = 'mallory' WHERE sequence = \(sequence);
+                    ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
+                    """)
+        }
+    }
+
     /// The dashboard's application over this database.
     func application(token: String? = nil) -> some ApplicationProtocol {
         let dashboard = Dashboard(database: DashboardDatabase(url: url), configuration: nil, token: token)

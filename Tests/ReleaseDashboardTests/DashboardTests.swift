@@ -282,14 +282,7 @@ import Testing
 
     @Test func aReleasePageSaysWhenTheTrailWasTamperedWith() async throws {
         try await DashboardFixture.with { fixture in
-            try await fixture.connection.run { db in
-                try db.execute(
-                    script: """
-                        ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
-                        UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2;
-                        ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
-                        """)
-            }
+            try await fixture.tamperWithAuditEvent(sequence: 2)
             try await fixture.application().test(.router) { client in
                 let page = try await client.execute(uri: "/releases/1.0.1?app=crm-api", method: .get).text
                 #expect(page.contains("<span class=\"badge failed\" data-field=\"trail\">tampered</span>"))

@@ -20,14 +20,7 @@ import Testing
             // Checked again on every view once a verdict exists (a minute in `release serve`).
             let trails = TrailCache(patience: .seconds(10), recheck: .zero)
             #expect(Self.intact(await trails.verdict(app: "crm-api", appID: fixture.app, database: database)))
-            try await fixture.connection.run { db in
-                try db.execute(
-                    script: """
-                        ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only;
-                        UPDATE audit_events SET actor = 'mallory' WHERE sequence = 2;
-                        ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;
-                        """)
-            }
+            try await fixture.tamperWithAuditEvent(sequence: 2)
             // The head is the same: the view gets the verdict it had at once, and a walk starts.
             #expect(Self.intact(await trails.verdict(app: "crm-api", appID: fixture.app, database: database)))
             var found = false
