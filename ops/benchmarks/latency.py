@@ -181,22 +181,38 @@ class Run:
 
 def statements_of(entries):
     """The statements a session sent, from the server's log (log_min_duration_statement = 0):
-    extended-protocol executes with their parameters written in, and simple queries."""
+    extended-protocol executes with their parameters written in, and simple queries; each with
+    the time the server logged it (seconds, to the millisecond of the log's %m prefix)."""
     statements, previous = [], None
     for entry in entries:
         executed = re.search(r"LOG:  duration: [\d.]+ ms  (?:execute [^:]*|statement): (.*)", entry, re.S)
         parameters = re.search(r"DETAIL:  parameters: (.*)", entry, re.S)
         if executed:
-            statements.append([executed.group(1).strip(), {}])
+            stamp = re.match(r"\d{4}-\d\d-\d\d (\d\d):(\d\d):(\d\d\.\d+)", entry)
+            at = int(stamp.group(1)) * 3600 + int(stamp.group(2)) * 60 + float(stamp.group(3)) if stamp else None
+            statements.append([executed.group(1).strip(), {}, at])
         elif parameters and previous is not None and "  execute " in previous:
             statements[-1][1] = dict(re.findall(r"\$(\d+) = ('(?:[^']|'')*'|NULL)", parameters.group(1)))
         previous = entry
     lines = []
-    for text, values in statements:
+    for text, values, at in statements:
         for number in sorted(values, key=int, reverse=True):  # $12 before $1
             text = text.replace(f"${number}", values[number])
-        lines.append(text.rstrip().rstrip(";") + ";")
+        lines.append((at, text.rstrip().rstrip(";") + ";"))
     return lines
+
+
+def annotated(statements, rtt):
+    """The script with a comment before each round trip: at 10 ms and more, statements of one
+    pipeline reach the log within a millisecond of each other, and round trips are rtt apart."""
+    lines, previous, trip = [], None, 0
+    for at, text in statements:
+        if rtt >= 10 and at is not None and (previous is None or at - previous > rtt / 2000):
+            trip += 1
+            lines.append(f"-- round trip {trip} after connecting")
+        previous = at
+        lines.append(text)
+    return "\n".join(lines) + "\n"
 
 
 def psql_file(bench, script, conninfo):
@@ -281,12 +297,14 @@ def measure_delay(bench, cluster, proxy, app, rtt, runs, instant):
             if not run.ok():
                 sys.exit(f"bench: release {' '.join(args)} exited {run.result.returncode}: {run.result.stderr.strip()[-600:]}")
             time.sleep(0.05)
-            statements = statements_of(bench.server_entries(cluster.unix.log_since(offset)))
+            logged = statements_of(bench.server_entries(cluster.unix.log_since(offset)))
+            statements = [text for _, text in logged]
             if not statements:
                 sys.exit(f"bench: found no statements of release {' '.join(args)} in {cluster.unix.log}")
-            script = os.path.join(app.dir, f"{name.replace(' ', '')}-{index}.sql")
+            # Kept (OUT/latency/): what each command sends, for whoever cuts its round trips.
+            script = os.path.join(bench.ARGS.out, "latency", f"{name.replace(' ', '')}-{rtt:g}ms-{index}.sql")
             with open(script, "w") as handle:
-                handle.write("\n".join(statements) + "\n")
+                handle.write(annotated(logged, rtt))
             replay = Run(proxy, psql_file(bench, script, cluster.conninfo(targets[0], proxy.port)), psql_env)
             one = Run(proxy, psql_one_request(bench, statements, cluster.conninfo(targets[1], proxy.port)), psql_env)
             select = Run(proxy, [bench.ARGS.psql, "-X", "-Atc", "select 1", cluster.conninfo("postgres", proxy.port)], psql_env)
