@@ -84,36 +84,55 @@ class Sampler:
                 handle.write(f"{sample[0]:.1f},{sample[1]},{sample[2]:.2f},{sample[3]},{sample[4]}\n")
 
     def summary(self):
-        """RSS at the start (the first sample after a second), middle and end (MiB), its slope (MiB per hour, least squares over
-        the samples after the first tenth of the run: start-up allocations excluded), CPU seconds
-        per minute, and the range of threads and open files."""
-        samples = [sample for sample in self.samples if sample[0] >= 1] or self.samples  # not the exec itself
-        if len(samples) < 3:
-            return None
-        steady = [sample for sample in samples if sample[0] >= samples[-1][0] / 10] or samples
-        times = [sample[0] for sample in steady]
-        rss = [sample[1] / 1024 for sample in steady]
-        slope = 0.0
-        if len(steady) >= 2 and statistics.pvariance(times) > 0:
-            mean_t, mean_r = statistics.mean(times), statistics.mean(rss)
-            slope = sum((t - mean_t) * (r - mean_r) for t, r in zip(times, rss)) / sum((t - mean_t) ** 2 for t in times)
-        elapsed = samples[-1][0] - samples[0][0]
-        return {
-            "start": samples[0][1] / 1024, "middle": samples[len(samples) // 2][1] / 1024, "end": samples[-1][1] / 1024,
-            "steady_start": rss[0], "peak": max(sample[1] for sample in samples) / 1024,
-            "slope_per_hour": slope * 3600,
-            "cpu_per_minute": (samples[-1][2] - samples[0][2]) / elapsed * 60 if elapsed else 0.0,
-            "cpu": samples[-1][2], "elapsed": elapsed,
-            "threads": (min(sample[3] for sample in samples), max(sample[3] for sample in samples)),
-            "files": (min(sample[4] for sample in samples), max(sample[4] for sample in samples)),
-        }
+        return summarize(self.samples)
+
+
+def slope(points):
+    """Least squares: the change of y per unit of x."""
+    if len(points) < 2:
+        return 0.0
+    mean_x = statistics.mean(x for x, _ in points)
+    mean_y = statistics.mean(y for _, y in points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
+
+
+def summarize(samples):
+    """RSS over the run, in MiB: its baseline (the lowest sample in each tenth of the run after
+    the first: what the process keeps, without the bursts of work in flight) at the start, middle
+    and end, and the baseline's slope per hour; the peak; CPU seconds per minute; the range of
+    threads and open files."""
+    samples = [sample for sample in samples if sample[0] >= 1] or samples  # not the exec itself
+    if len(samples) < 3:
+        return None
+    total = samples[-1][0]
+    steady = [sample for sample in samples if sample[0] >= total / 10] or samples
+    windows = max(3, min(9, len(steady) // 3))
+    width = (steady[-1][0] - steady[0][0]) / windows or 1
+    lows = []
+    for index in range(windows):
+        inside = [sample for sample in steady if index <= (sample[0] - steady[0][0]) / width < index + 1 or
+                  (index == windows - 1 and sample is steady[-1])]
+        if inside:
+            low = min(inside, key=lambda sample: sample[1])
+            lows.append((low[0], low[1] / 1024))
+    elapsed = samples[-1][0] - samples[0][0]
+    return {
+        "first": samples[0][1] / 1024, "start": lows[0][1], "middle": lows[len(lows) // 2][1], "end": lows[-1][1],
+        "peak": max(sample[1] for sample in samples) / 1024, "last": samples[-1][1] / 1024,
+        "slope_per_hour": slope(lows) * 3600,
+        "cpu_per_minute": (samples[-1][2] - samples[0][2]) / elapsed * 60 if elapsed else 0.0,
+        "cpu": samples[-1][2], "elapsed": elapsed,
+        "threads": (min(sample[3] for sample in samples), max(sample[3] for sample in samples)),
+        "files": (min(sample[4] for sample in samples), max(sample[4] for sample in samples)),
+    }
 
 
 def growth_verdict(summary):
-    """Flat unless the steady part grows by more than 1 MiB per hour and, over the run, by more
-    than 1 MiB and 2 % (the allocator's own drift on a short run is a few hundred KiB)."""
-    grown = summary["end"] - summary["steady_start"]
-    growing = summary["slope_per_hour"] > 1 and grown > max(1.0, summary["steady_start"] * 0.02)
+    """Flat unless the baseline grows by more than 1 MiB per hour and, over the run, by more than
+    1 MiB and 2 % (the allocator's own drift on a short run is a few hundred KiB)."""
+    grown = summary["end"] - summary["start"]
+    growing = summary["slope_per_hour"] > 1 and grown > max(1.0, summary["start"] * 0.02)
     return not growing, ("growing" if growing else "flat")
 
 
@@ -125,9 +144,9 @@ def rss_row(bench, label, summary):
     flat, word = growth_verdict(summary)
     bench.row(f"{label}: resident memory start / middle / end", f"{mib(summary['start'])} / {mib(summary['middle'])} / "
               f"{mib(summary['end'])}", "flat", flat,
-              f"{word}: {summary['slope_per_hour']:+.2f} MiB/h after the first tenth (from {mib(summary['steady_start'])}); "
-              f"peak {mib(summary['peak'])}; threads {summary['threads'][0]}-{summary['threads'][1]}, "
-              f"open files {summary['files'][0]}-{summary['files'][1]}")
+              f"{word}: baseline {summary['slope_per_hour']:+.2f} MiB/h (the lowest sample of each part of the run, the "
+              f"first tenth left out); first sample {mib(summary['first'])}, peak {mib(summary['peak'])}; "
+              f"threads {summary['threads'][0]}-{summary['threads'][1]}, open files {summary['files'][0]}-{summary['files'][1]}")
 
 
 class CountingHealth:
@@ -223,6 +242,24 @@ def load_database(bench, cluster, events):
     return database
 
 
+def postgres_cpu(cluster):
+    """CPU seconds used so far by the cluster's server processes (the postmaster's children)."""
+    with open(os.path.join(os.path.dirname(cluster.socket), "data", "postmaster.pid")) as handle:
+        postmaster = handle.readline().strip()
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == postmaster or pid == postmaster:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
 def percentile(values, fraction):
     if not values:
         return None
@@ -277,12 +314,14 @@ def bench_serve(bench, cluster, workdir, duration, clients):
             connection.close()
 
         threads = [threading.Thread(target=client, args=(index,), daemon=True) for index in range(clients)]
+        server_side, own = postgres_cpu(cluster), os.times()
         started = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(timeout=duration + 120)
         elapsed = time.monotonic() - started
+        server_side, own = postgres_cpu(cluster) - server_side, os.times().user - own.user + os.times().system - own.system
         sampler.stop()
         sampler.write(os.path.join(bench.ARGS.out, "serve-samples.csv"))
     finally:
@@ -304,7 +343,8 @@ def bench_serve(bench, cluster, workdir, duration, clients):
     if summary:
         rss_row(bench, label, summary)
         bench.row(f"{label}: server CPU", f"{summary['cpu_per_minute'] / 60:.2f} cores", "-", True,
-                  f"{summary['cpu']:.1f} s over {summary['elapsed']:.0f} s")
+                  f"{summary['cpu']:.1f} s over {summary['elapsed']:.0f} s; meanwhile PostgreSQL {server_side / elapsed:.2f} cores, "
+                  f"the {clients} Python clients {own / elapsed:.2f} cores (of 2)")
     return summary
 
 
