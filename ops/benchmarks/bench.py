@@ -2,9 +2,11 @@
 """The benchmarks behind BENCHMARKS.md; run through ops/bench, which builds `release` in release
 mode and starts a private PostgreSQL with durable commits.
 
-    bench.py --bin RELEASE --socket DIR --log SERVER_LOG [--quick] [--out DIR]
+    bench.py --bin RELEASE --socket DIR --log SERVER_LOG [--quick] [--out DIR] [--only PART]
 
-Prints one table; writes the query plans and raw figures under --out.
+Prints one table; writes the query plans and raw figures under --out. `--only latency` (TLS,
+SCRAM and added round trips: latency.py) starts a cluster of its own; `--only longrun` (watch,
+then serve, for --duration: longrun.py) uses this one.
 """
 import argparse
 import asyncio
