@@ -74,7 +74,12 @@ class TLSCluster:
         self.password = secrets.token_urlsafe(24)
         self.unix.psql("postgres", f"DO $$ BEGIN CREATE ROLE {ROLE} LOGIN CREATEROLE; "
                                    "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-        self.unix.psql("postgres", f"ALTER ROLE {ROLE} PASSWORD '{scram_verifier(self.password)}'")
+        # On standard input, not in psql's arguments: a failure's traceback shows the arguments.
+        stored = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", self.unix.url("postgres")], text=True,
+                                input=f"ALTER ROLE {ROLE} PASSWORD '{scram_verifier(self.password)}';\n", capture_output=True)
+        if stored.returncode != 0:
+            self.stop()
+            sys.exit(f"bench: could not set the password of {ROLE}: {stored.stderr.strip()[-300:]}")
 
     def stop(self):
         subprocess.run([os.path.join(ROOT, "ops", "pg"), "stop", self.dir], check=False)
