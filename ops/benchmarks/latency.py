@@ -63,8 +63,10 @@ class TLSCluster:
         self.dir = os.environ.get("RELEASE_BENCH_TLS_DIR", os.path.join(ROOT, ".pg-bench", "tls"))
         env = dict(os.environ, RELEASE_PG_TCP_TLS="1", RELEASE_PG_DURABLE="1")
         pg = os.path.join(ROOT, "ops", "pg")
+        home = subprocess.run([pg, "home", self.dir], check=True, capture_output=True, text=True).stdout.strip()
+        # Stopped at the end only if this run started it (as ops/bench does with .pg-bench).
+        self.started = not os.path.exists(os.path.join(home, "data", "postmaster.pid"))
         subprocess.run([pg, "start", self.dir], env=env, check=True, stdout=subprocess.DEVNULL)
-        self.started = True
         home = subprocess.run([pg, "home", self.dir], check=True, capture_output=True, text=True).stdout.strip()
         with open(os.path.join(home, "data", "postgresql.conf")) as handle:
             if "ssl = on" not in handle.read():
@@ -82,7 +84,8 @@ class TLSCluster:
             sys.exit(f"bench: could not set the password of {ROLE}: {stored.stderr.strip()[-300:]}")
 
     def stop(self):
-        subprocess.run([os.path.join(ROOT, "ops", "pg"), "stop", self.dir], check=False)
+        if self.started:
+            subprocess.run([os.path.join(ROOT, "ops", "pg"), "stop", self.dir], check=False)
 
     def env(self, base=None):
         """The environment of a process that logs in as ROLE: the password only here."""

@@ -243,9 +243,13 @@ def load_database(bench, cluster, events):
 
 
 def postgres_cpu(cluster):
-    """CPU seconds used so far by the cluster's server processes (the postmaster's children)."""
-    with open(os.path.join(os.path.dirname(cluster.socket), "data", "postmaster.pid")) as handle:
-        postmaster = handle.readline().strip()
+    """CPU seconds used so far by the cluster's server processes (the postmaster's children);
+    None when the server is not running (then the run's figures are suspect anyway)."""
+    try:
+        with open(os.path.join(os.path.dirname(cluster.socket), "data", "postmaster.pid")) as handle:
+            postmaster = handle.readline().strip()
+    except OSError:
+        return None
     total = 0.0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -321,7 +325,9 @@ def bench_serve(bench, cluster, workdir, duration, clients):
         for thread in threads:
             thread.join(timeout=duration + 120)
         elapsed = time.monotonic() - started
-        server_side, own = postgres_cpu(cluster) - server_side, os.times().user - own.user + os.times().system - own.system
+        after = postgres_cpu(cluster)
+        server_side = after - server_side if after is not None and server_side is not None else None
+        own = os.times().user - own.user + os.times().system - own.system
         sampler.stop()
         sampler.write(os.path.join(bench.ARGS.out, "serve-samples.csv"))
     finally:
@@ -343,7 +349,8 @@ def bench_serve(bench, cluster, workdir, duration, clients):
     if summary:
         rss_row(bench, label, summary)
         bench.row(f"{label}: server CPU", f"{summary['cpu_per_minute'] / 60:.2f} cores", "-", True,
-                  f"{summary['cpu']:.1f} s over {summary['elapsed']:.0f} s; meanwhile PostgreSQL {server_side / elapsed:.2f} cores, "
+                  f"{summary['cpu']:.1f} s over {summary['elapsed']:.0f} s; meanwhile PostgreSQL "
+                  f"{'(stopped during the run)' if server_side is None else f'{server_side / elapsed:.2f} cores'}, "
                   f"the {clients} Python clients {own / elapsed:.2f} cores (of 2)")
     return summary
 
