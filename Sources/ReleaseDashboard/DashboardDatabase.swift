@@ -13,7 +13,10 @@ public actor DashboardDatabase {
     private let maximum: Int
     private var idle: [PostgresConnection] = []
     private var open = 0
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Requests waiting for a connection, first come first served: a connection given back goes
+    /// to the first of them directly (nil: a place in the pool opened), so that a request that
+    /// arrives meanwhile cannot take it and send the waiter to the back of the queue again.
+    private var waiting: [CheckedContinuation<PostgresConnection?, Never>] = []
 
     /// A pool over `url` (libpq's defaults when empty).
     public init(url: String, maximum: Int = 4) {
@@ -82,7 +85,7 @@ public actor DashboardDatabase {
                     throw DatabaseFailure.unreachable(url: url, error)
                 }
             }
-            await withCheckedContinuation { waiting.append($0) }
+            if let handed = await withCheckedContinuation({ waiting.append($0) }) { return handed }
         }
     }
 
@@ -90,13 +93,16 @@ public actor DashboardDatabase {
         if broken {
             connection.close()
             open -= 1
+            wakeOne()
+        } else if !waiting.isEmpty {
+            waiting.removeFirst().resume(returning: connection)
         } else {
             idle.append(connection)
         }
-        wakeOne()
     }
 
+    /// Tells the first waiter a place in the pool opened, to open a connection of its own.
     private func wakeOne() {
-        if !waiting.isEmpty { waiting.removeFirst().resume() }
+        if !waiting.isEmpty { waiting.removeFirst().resume(returning: nil) }
     }
 }

@@ -351,6 +351,32 @@ import Testing
         }
     }
 
+    @Test func morePagesAtOnceThanConnectionsAreEachServedWithinThePool() async throws {
+        try await DashboardFixture.with { fixture in
+            let database = DashboardDatabase(url: fixture.url)
+            // Thirty reads at once through a pool of four: each waits its turn, none is lost, and
+            // the database never sees more than four of the dashboard's sessions.
+            let sessions = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        try await database.read { db in
+                            try db.query(
+                                """
+                                SELECT count(*) AS n, pg_sleep(0.02) IS NULL AS slept FROM pg_stat_activity
+                                WHERE application_name = 'release serve' AND datname = current_database()
+                                """
+                            ).first?.int64("n") ?? 0
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int64]()) { $0.append($1) }
+            }
+            #expect(sessions.count == 30)
+            #expect(sessions.allSatisfy { (1...4).contains($0) }, "\(sessions)")
+            await database.close()
+        }
+    }
+
     @Test func theDashboardOutlivesItsDatabaseSessions() async throws {
         try await DashboardFixture.with { fixture in
             try await fixture.application().test(.router) { client in
