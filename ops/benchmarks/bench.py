@@ -233,7 +233,7 @@ def bench_promote(app, runs):
         elapsed, count, _ = app.run("promote", "develop", "main")
         walls.append(elapsed)
         trips.append(count)
-    row("promote (command provider `true`, no probe): round trips", str(max(trips)), "at most 15", max(trips) <= 15)
+    row("promote (command provider `true`, no probe): round trips", str(max(trips)), "at most 5", max(trips) <= 5)
     row("promote: wall time", ms(median(walls)), "under 50 ms", median(walls) < 0.050,
         f"min {ms(min(walls))}, max {ms(max(walls))}, {runs} runs")
 
