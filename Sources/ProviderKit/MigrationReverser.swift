@@ -26,12 +26,10 @@ public struct MigrationReverser: Sendable {
     /// Where the reverse's output goes as it runs (redacted).
     public var progress: @Sendable (String) -> Void
 
-    /// A runner for `configuration`'s commands in `directory`; nil when `reverse:` is not configured.
-    public init?(
-        _ configuration: MigrationsConfiguration, directory: String, environment: [String: String],
-        progress: @escaping @Sendable (String) -> Void
+    /// A runner for the two commands in `directory`.
+    public init(
+        plan: String, reverse: String, directory: String, environment: [String: String], progress: @escaping @Sendable (String) -> Void
     ) {
-        guard let reverse = configuration.reverse, let plan = configuration.reversePlan else { return nil }
         planCommand = plan
         reverseCommand = reverse
         self.directory = directory

@@ -39,7 +39,8 @@ extension Engine {
     func withReversePlan<Result: Sendable>(
         _ plan: OperationPlan, _ body: (PlannedReversal?) async throws -> Result
     ) async throws -> Result {
-        guard let migrations = configuration.migrations, migrations.reverse != nil else {
+        // release.yml's reader refuses `reverse` without `reverse_plan`.
+        guard let reverse = configuration.migrations?.reverse, let reversePlan = configuration.migrations?.reversePlan else {
             throw ReleaseError.usage(
                 "--reverse-migrations needs reverse: and reverse_plan: under migrations: in release.yml, such as "
                     + "reverse: \"python manage.py migrate {app} {target} --noinput\"; or roll back without it.")
@@ -56,9 +57,8 @@ extension Engine {
         let repository = try await GitRepository.containing(configuration.file, environment: processEnvironment)
         let progress = self.progress
         return try await repository.withWorktree(at: commit) { tree in
-            guard let reverser = MigrationReverser(migrations, directory: tree, environment: processEnvironment, progress: progress) else {
-                return try await body(nil)
-            }
+            let reverser = MigrationReverser(
+                plan: reversePlan, reverse: reverse, directory: tree, environment: processEnvironment, progress: progress)
             var plans: [ReversePlanOutput] = []
             for step in reversal.steps {
                 progress("Reading the reverse plan of \(step.described)…")
