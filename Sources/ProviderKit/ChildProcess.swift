@@ -55,6 +55,14 @@ public struct ChildProcess: Sendable {
         try await execute(onStart: onStart, onLine: onLine, output: nil)
     }
 
+    /// Runs the process like `run` and returns every line of its output (standard output and
+    /// error together, in order) with how it ended.
+    public func runCollectingLines() async throws -> (termination: Termination, lines: [String]) {
+        let lines = CollectedLines()
+        let termination = try await run(onLine: { lines.append($0) })
+        return (termination, lines.take())
+    }
+
     /// What `capture` returns.
     public struct Captured: Sendable, Equatable {
         /// How it ended; `tail` holds the last lines of standard error only.
@@ -312,5 +320,23 @@ private final class CapturedBytes: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return bytes
+    }
+}
+
+/// Output lines as `ChildProcess.runCollectingLines` collects them.
+private final class CollectedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) {
+        lock.lock()
+        lines.append(line)
+        lock.unlock()
+    }
+
+    func take() -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
     }
 }

@@ -36,18 +36,8 @@ struct Git: Sendable {
 
     /// Runs git with `arguments`, output and errors together, line by line.
     func run(_ arguments: [String]) async throws -> Run {
-        final class Lines: @unchecked Sendable {
-            let lock = NSLock()
-            var text: [String] = []
-            func add(_ line: String) {
-                lock.lock()
-                text.append(line)
-                lock.unlock()
-            }
-        }
-        let lines = Lines()
-        let termination = try await child(arguments).run(onLine: { lines.add($0) })
-        return Run(status: termination.timedOut ? 124 : termination.status, output: lines.text.joined(separator: "\n"))
+        let (termination, lines) = try await child(arguments).runCollectingLines()
+        return Run(status: termination.timedOut ? 124 : termination.status, output: lines.joined(separator: "\n"))
     }
 
     /// Runs git with `arguments`, standard input read from `input` (nil: nothing), and keeps its

@@ -109,24 +109,15 @@ public struct MigrationRecorder: Sendable {
         let environment = repository.environment
         let timeout = lintTimeout
         return try await repository.withWorktree(at: commit) { directory in
-            final class Lines: @unchecked Sendable {
-                let lock = NSLock()
-                var lines: [String] = []
-                func add(_ line: String) {
-                    lock.lock()
-                    lines.append(line)
-                    lock.unlock()
-                }
-            }
-            let output = Lines()
             let child = ChildProcess(arguments: ["/bin/sh", "-c", command], environment: environment, workingDirectory: directory, timeout: timeout)
             let termination: ChildProcess.Termination
+            let lines: [String]
             do {
-                termination = try await child.run(onLine: { output.add($0) })
+                (termination, lines) = try await child.runCollectingLines()
             } catch {
                 throw ReleaseError.usage(Secrets.redact("migrations.lint could not start (\(error)): fix lint: in release.yml"))
             }
-            let verdicts = Self.parseLint(output.lines)
+            let verdicts = Self.parseLint(lines)
             if termination.timedOut {
                 throw ReleaseError.usage(
                     Secrets.redact("migrations.lint ran longer than \(timeout) and was stopped: make it faster, or remove lint: from release.yml"))
