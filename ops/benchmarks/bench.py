@@ -424,9 +424,11 @@ class SlowHealthServer:
     """GET /health/<ms> answers 200 "ok" after <ms> milliseconds, on 127.0.0.1, from one asyncio
     loop in a thread of its own. (It was http.server with a thread per connection: starting 100
     Python threads at once under the GIL made the endpoints themselves slow, so that curl, a C
-    client, took 1.18-1.22x of the slowest endpoint against it; BENCHMARKS.md.)"""
+    client, took 1.18-1.22x of the slowest endpoint against it; BENCHMARKS.md.) `requests` counts
+    the requests answered (the watch benchmark's probes)."""
 
     def __init__(self):
+        self.requests = 0
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -441,8 +443,7 @@ class SlowHealthServer:
         threading.Thread(target=serve, daemon=True).start()
         ready.wait()
 
-    @staticmethod
-    async def answer(reader, writer):
+    async def answer(self, reader, writer):
         try:
             while True:
                 request = await reader.readline()
@@ -452,6 +453,7 @@ class SlowHealthServer:
                 while (await reader.readline()) not in (b"\r\n", b"\n", b""):
                     pass
                 await asyncio.sleep(int(path.rsplit("/", 1)[-1]) / 1000)
+                self.requests += 1
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
         except (ConnectionError, IndexError, ValueError):

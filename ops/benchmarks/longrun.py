@@ -149,50 +149,18 @@ def rss_row(bench, label, summary):
               f"threads {summary['threads'][0]}-{summary['threads'][1]}, open files {summary['files'][0]}-{summary['files'][1]}")
 
 
-class CountingHealth:
-    """GET anything: 200 "ok" at once, counted; bench.SlowHealthServer's loop (127.0.0.1)."""
-
-    def __init__(self, bench):
-        self.count = 0
-        outer = self
-
-        class Server(bench.SlowHealthServer):
-            @staticmethod
-            async def answer(reader, writer):
-                try:
-                    while True:
-                        request = await reader.readline()
-                        if not request:
-                            break
-                        while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                            pass
-                        outer.count += 1
-                        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                        await writer.drain()
-                except ConnectionError:
-                    pass
-                finally:
-                    writer.close()
-
-        self.server = Server()
-        self.url = f"http://127.0.0.1:{self.server.port}/health/"
-
-    def shutdown(self):
-        self.server.shutdown()
-
-
 def bench_watch(bench, cluster, workdir, duration):
-    health = CountingHealth(bench)
+    health = bench.SlowHealthServer()  # /health/0: answered at once, counted
     process = None
     try:
         cluster.fresh("bench_watch", bench.ARGS.bin)
         environment = ["provider: command", 'command: {deploy: "true"}',
-                       f'health: {{url: "{health.url}", interval: 2s, successes: 1, within: 10s, timeout: 3s}}']
+                       f'health: {{url: "http://127.0.0.1:{health.port}/health/0", interval: 2s, successes: 1, within: 10s, timeout: 3s}}']
         app = bench.App(bench.ARGS.bin, cluster.url("bench_watch"), "watch-app", [("develop", environment)],
                         os.path.join(workdir, "watch"))
         app.run("create", "1.0.0")
         app.run("deploy", "1.0.0", "develop")
-        before = health.count
+        before = health.requests
         print(f"  watch: release watch develop --for {span(duration)}, sampled every few seconds", file=sys.stderr, flush=True)
         started = time.monotonic()
         process = subprocess.Popen([app.binary, "watch", "develop", "--for", span(duration)], env=app.env, cwd=app.dir,
@@ -204,7 +172,7 @@ def bench_watch(bench, cluster, workdir, duration):
             sampler.stop()
         elapsed = time.monotonic() - started
         sampler.write(os.path.join(bench.ARGS.out, "watch-samples.csv"))
-        probes = health.count - before
+        probes = health.requests - before
         trips = re.search(r"database round trips: (\d+)", stderr)
         if process.returncode != 0:
             bench.row(f"watch {span(duration)}", f"exit {process.returncode}", "exit 0", False, (stdout + stderr).strip()[-300:])
