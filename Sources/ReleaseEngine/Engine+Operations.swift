@@ -116,6 +116,13 @@ extension Engine {
         try db.requireLease(deployment: started.id, owner: leaseOwner)
     }
 
+    /// Records what the health probe found as the environment's health, in the transaction that
+    /// records the verdict it led to.
+    func record(_ probed: ProbeVerdict?, of started: StartedDeployment, in db: PostgresConnection) throws {
+        guard let probed else { return }
+        try db.recordHealth(environment: started.environmentID, healthy: probed.passed, detail: probed.detail)
+    }
+
     /// Drives a started deployment through the provider, cutover and verification.
     /// `resume` is the recorded operation when `release recover` continues a dead run.
     func execute(
@@ -191,16 +198,15 @@ extension Engine {
         outcome: JSONValue
     ) async throws -> OperationReport {
         var verdict = ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
+        // The environment's health, recorded by the transaction that records the verdict (no round trip of its own).
+        var probed: ProbeVerdict?
         if let health = started.environment.health {
             progress(
                 "Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within "
                     + "\(health.within)…")
             let reporter = ProbeReporter(progress: progress)
             verdict = await prober.verify(health) { attempt, failure in reporter.report(attempt, failure) }
-            let verdictCopy = verdict
-            try await database { db in
-                try db.recordHealth(environment: started.environmentID, healthy: verdictCopy.passed, detail: verdictCopy.detail)
-            }
+            probed = verdict
         }
         var signals: SignalsVerdict?
         if verdict.passed, started.kind != .rollback, let plan = try signalPlan(for: started.environment) {
@@ -220,7 +226,7 @@ extension Engine {
             progress("Warning: the provider could not settle deployment \(started.id) after verification: \(error)")
         }
         guard verdict.passed else {
-            throw try await releaseFailed(started, finding: .verification, detail: verdict.detail, provider: provider)
+            throw try await releaseFailed(started, finding: .verification, detail: verdict.detail, provider: provider, probed: probed)
         }
         var detail = verdict.detail
         if let signals {
@@ -232,15 +238,16 @@ extension Engine {
             }
             switch decided {
             case .fail, .error:
-                throw try await releaseFailed(started, finding: .verification, detail: "signals: \(signals.summary)", provider: provider)
+                throw try await releaseFailed(
+                    started, finding: .verification, detail: "signals: \(signals.summary)", provider: provider, probed: probed)
             case .inconclusive:
                 switch onInconclusive {
                 case .rollback:
                     throw try await releaseFailed(
                         started, finding: .verification, detail: "signals inconclusive (on_inconclusive: rollback): \(signals.summary)",
-                        provider: provider)
+                        provider: provider, probed: probed)
                 case .hold:
-                    throw try await hold(started, signals: signals)
+                    throw try await hold(started, signals: signals, probed: probed)
                 case .pass:
                     detail += "; signals inconclusive, passed by on_inconclusive: pass: \(signals.summary)"
                 }
@@ -248,14 +255,17 @@ extension Engine {
                 detail += "; signals: \(signals.summary)"
             }
         }
-        return try await wentLive(started, gates: gates, since: since, detail: detail)
+        return try await wentLive(started, gates: gates, since: since, detail: detail, probed: probed)
     }
 
     /// Records a verified deployment live, syncs its branch and announces it.
-    private func wentLive(_ started: StartedDeployment, gates: [GateResult], since: Timestamp?, detail: String) async throws -> OperationReport {
+    private func wentLive(
+        _ started: StartedDeployment, gates: [GateResult], since: Timestamp?, detail: String, probed: ProbeVerdict?
+    ) async throws -> OperationReport {
         let engine = self
         try await transaction { db in
             try engine.requireLease(started, in: db)
+            try engine.record(probed, of: started, in: db)
             try db.markVerified(deployment: started.id, detail: detail)
             if let failed = started.rollbackOf {
                 try db.markRolledBack(deployment: failed)
@@ -286,12 +296,13 @@ extension Engine {
     /// Holds a deployment whose signals were inconclusive: live, not verified (promotions from it
     /// refused, its soak not counting), audited and announced; returns the error to end with (exit 6,
     /// or 2 when a service refused the credentials).
-    private func hold(_ started: StartedDeployment, signals: SignalsVerdict) async throws -> ReleaseError {
+    private func hold(_ started: StartedDeployment, signals: SignalsVerdict, probed: ProbeVerdict?) async throws -> ReleaseError {
         let engine = self
         let name = started.environment.name
         let detail = "signals inconclusive: \(signals.summary)"
         try await transaction { db in
             try engine.requireLease(started, in: db)
+            try engine.record(probed, of: started, in: db)
             try db.markHeld(deployment: started.id, detail: detail)
             try db.appendAudit(
                 app: started.appID, actor: engine.claimedActor, action: "\(started.kind.rawValue).held", environment: name,

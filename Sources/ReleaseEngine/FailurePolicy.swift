@@ -65,7 +65,7 @@ extension Engine {
     /// one already driving the deployment; the watch passes nil and the provider is made here.
     func releaseFailed(
         _ bad: StartedDeployment, finding: Finding, detail: String,
-        provider: (any DeploymentProvider)?
+        provider: (any DeploymentProvider)?, probed: ProbeVerdict? = nil
     ) async throws -> ReleaseError {
         let engine = self
         let environment = bad.environment
@@ -95,6 +95,7 @@ extension Engine {
             case .watch, .reverification:
                 guard try db.currentLive(environment: bad.environmentID)?.deploymentID == bad.id else { throw NoLongerLive() }
             }
+            try engine.record(probed, of: bad, in: db)
             if quarantine {
                 try db.quarantine(release: bad.release.id, reason: finding.quarantineReason(bad, detail))
             }

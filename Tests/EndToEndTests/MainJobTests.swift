@@ -20,10 +20,11 @@ import Testing
             #expect(try await harness.served("main") == "none", "nothing was deployed to main")
 
             #expect(try await harness.run("check", "1.0.0", "tests", "passed").status == 0)
-            let promoted = try await harness.run("promote", "develop", "main", "--json")
+            let promoted = try await harness.run(["promote", "develop", "main", "--json"], environment: ["RELEASE_STATS": "1"])
             #expect(promoted.status == 0, "\(promoted)")
             #expect(promoted.json?["deployment"]?["state"]?.stringValue == "live")
             #expect(try await harness.served("main") == "1.0.0")
+            #expect(Self.roundTrips(promoted) == 5, "the probe's verdict is recorded with the deployment's: \(promoted.stderr)")
 
             let status = try await harness.run("status", "--json")
             let environments = try #require(status.json?["environments"]?.arrayValue)
