@@ -27,6 +27,10 @@ public final class PostgresConnection: @unchecked Sendable {
     private var prologue: PostgresQuery?
     /// Set when that check refused: every later statement fails the same way, unsent.
     private var refusal: CheckRefused?
+    /// True when that check refused just after a BEGIN: the server's transaction is aborted, and
+    /// its ROLLBACK goes in front of the next round trip rather than in one of its own (nothing
+    /// ran in it, so it holds no locks meanwhile).
+    private var rollbackOwed = false
 
     /// The check sent with the next round trip refused, so nothing sent with it ran.
     public struct CheckRefused: Error, Sendable {
@@ -154,7 +158,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
-        if !queued.isEmpty || prologue != nil || refusal != nil {
+        if !queued.isEmpty || prologue != nil || refusal != nil || rollbackOwed {
             return try flush(then: [query]).last ?? []
         }
         countRoundTrip()
@@ -214,7 +218,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
-        if !queued.isEmpty || prologue != nil { _ = try flush(then: []) }
+        if !queued.isEmpty || prologue != nil || rollbackOwed { _ = try flush(then: []) }
         countRoundTrip()
         _ = try Self.consume(PQexec(handle, script), connection: handle)
     }
@@ -286,7 +290,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Ends a transaction that failed (or must change nothing): drops what was never sent, and
     /// rolls back on the server only when BEGIN reached it.
     private func abandon() {
-        let reachedServer = !beginQueued
+        let reachedServer = !beginQueued && !rollbackOwed
         queued = []
         beginQueued = false
         if reachedServer, let handle, PQstatus(handle) == CONNECTION_OK {
@@ -304,11 +308,18 @@ public final class PostgresConnection: @unchecked Sendable {
         if let refusal { throw refusal }
         var queries = queued + more
         // The check goes first, or just after a BEGIN, so that its failure skips everything else.
-        let checkIndex = prologue.map { check in
+        var checkIndex = prologue.map { check in
             let index = beginQueued ? 1 : 0
             queries.insert(check, at: index)
             return index
         }
+        let owed = rollbackOwed
+        if owed {
+            queries.insert("ROLLBACK", at: 0)
+            checkIndex = checkIndex.map { $0 + 1 }
+        }
+        rollbackOwed = false
+        let beginsTransaction = beginQueued
         prologue = nil
         queued = []
         beginQueued = false
@@ -362,11 +373,13 @@ public final class PostgresConnection: @unchecked Sendable {
             if let checkIndex, firstErrorIndex == checkIndex, let error = firstError as? PostgresError {
                 let refused = CheckRefused(error: error, connection: self)
                 refusal = refused
+                rollbackOwed = beginsTransaction
                 throw refused
             }
             throw firstError
         }
         if let checkIndex { results.remove(at: checkIndex) }
+        if owed { results.removeFirst() }
         return results
     }
 

@@ -31,6 +31,9 @@ struct CommandContext {
     /// Whether the schema check runs before the command's first statement (set when the check
     /// that travelled with them refused: identity is enforced, or the schema needs a full look).
     nonisolated(unsafe) static var checkFirst = false
+    /// Set with `checkFirst` when the check refused because identity is enforced (RA003), which it
+    /// says only of a schema that is exactly this binary's: the schema needs no second look.
+    nonisolated(unsafe) static var enforcementKnown = false
     /// The connection of a command that starts again, reused rather than opened twice.
     nonisolated(unsafe) static var reusable: PostgresConnection?
 
@@ -61,11 +64,14 @@ struct CommandContext {
             if identify || checkFirst {
                 // Who the connection is, before anything else: the check has a round trip of its own.
                 do {
-                    let verified = try await connection.run { db in try Migrator().requireCurrent(identifying: db) }
+                    let claim = claimedActor(options)
+                    let (verified, acting) =
+                        enforcementKnown && !identify
+                        ? try await EnforcedIdentity.identifyEnforced(
+                            claim: claim, configuration: configuration, connection: connection, output: output)
+                        : try await EnforcedIdentity.identify(claim: claim, configuration: configuration, connection: connection, output: output)
                     identity = verified
-                    if verified.enforced {
-                        let acting = try await EnforcedIdentity.resolve(
-                            claim: claimedActor(options), configuration: configuration, connection: connection, output: output)
+                    if let acting {
                         (actor, onBehalfOf, configuration) = (acting.actor, acting.onBehalfOf, acting.configuration)
                     }
                 } catch let error as PostgresError {
@@ -161,6 +167,7 @@ struct CommandContext {
             }
         }
         checkFirst = true
+        enforcementKnown = refused.error.sqlState == "RA003"
         reusable = connection
     }
 

@@ -100,8 +100,11 @@ import Testing
                 #expect(edited.stderr.contains("differs from the stored one in approvals, allowed"), "\(edited)")
 
                 #expect(try await run("bob", ["approve", "main", "1.0.0"]).status == 0)
-                let promoted = try await run("ci", ["promote", "develop", "main"], claiming: ["GITHUB_ACTOR": "alice"])
+                let promoted = try await run("ci", ["promote", "develop", "main"], claiming: ["GITHUB_ACTOR": "alice", "RELEASE_STATS": "1"])
                 #expect(promoted.status == 0, "\(promoted)")
+                // Learning that identity is enforced costs two round trips: the refused first one, and
+                // who the login is, who acts and the stored gates, in one.
+                #expect(MainJobTests.roundTrips(promoted) == 5 + 2, "\(promoted.stderr)")
                 let history = try await run("alice", ["history", "main", "--json"]).json?["deployments"]?.arrayValue?.first
                 #expect(history?["by"]?.stringValue == "ci")
                 #expect(history?["login"]?.stringValue == logins["ci"]?.login)

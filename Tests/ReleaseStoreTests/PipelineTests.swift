@@ -127,9 +127,15 @@ import Testing
                 #expect(refused.error.sqlState == "RA003")
             }
             #expect(throws: PostgresConnection.CheckRefused.self) { try db.fetch(Reads.now()) }
+            #expect(db.roundTrips == before + 1, "the refused round trip only: its transaction's ROLLBACK waits for the next one")
             db.clearRefusal()
             #expect(try db.auditHead(app: fixture.app).count == 1, "the write sent with the refused check did not run")
-            #expect(db.roundTrips > before)
+            #expect(db.roundTrips == before + 2, "the ROLLBACK went with that read")
+            try db.transaction { tx in
+                try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.after", environment: nil, version: nil)
+            }
+            #expect(db.roundTrips == before + 3)
+            #expect(try db.auditHead(app: fixture.app).count == 2, "a transaction after the refused one commits")
 
             // A database with other migrations than the binary carries refuses too (RA002).
             db.checkWithNextRoundTrip(Migrator(migrations: Array(Migration.embedded.dropLast())).sessionCheck(assumeEnforced: false))
