@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
+        // glibc's malloc.h (`release serve` bounds its arenas).
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
@@ -126,6 +128,7 @@ let package = Package(
             name: "release",
             dependencies: [
                 "ReleaseEngine", "ReleaseStore", "ReleaseCore", "ProviderKit", "BuiltInProviders", "ReleaseDashboard",
+                .target(name: "CMalloc", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
