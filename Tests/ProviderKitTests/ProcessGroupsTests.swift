@@ -71,6 +71,10 @@ struct ProcessGroupsTests {
             let started = try await start(
                 "echo $$ > shell.pid; touch ready; while [ ! -f go ]; do sleep 0.02; done",
                 in: directory, stopTimeout: .seconds(7))
+            // The script can say it is ready before the thread that spawned it has noted its group.
+            for _ in 0..<250 where ProcessGroups.running()[started.group] == nil {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(ProcessGroups.running()[started.group] == .seconds(7))
             _ = FileManager.default.createFile(atPath: directory.file("go"), contents: Data())
             #expect(try await started.run.value.status == 0)
