@@ -27,9 +27,9 @@ public final class PostgresConnection: @unchecked Sendable {
     private var prologue: PostgresQuery?
     /// Set when that check refused: every later statement fails the same way, unsent.
     private var refusal: CheckRefused?
-    /// True when that check refused just after a BEGIN: the server's transaction is aborted, and
-    /// its ROLLBACK goes in front of the next round trip rather than in one of its own (nothing
-    /// ran in it, so it holds no locks meanwhile).
+    /// True when that check refused just after a BEGIN (the server's transaction is aborted, and
+    /// nothing ran in it), or a snapshot was left for later (`rolledBackTransaction`): the
+    /// ROLLBACK goes in front of the next round trip rather than in one of its own.
     private var rollbackOwed = false
 
     /// The check sent with the next round trip refused, so nothing sent with it ran.
@@ -268,12 +268,19 @@ public final class PostgresConnection: @unchecked Sendable {
     private var committed = false
 
     /// Runs `body` inside a transaction that is always rolled back: a consistent snapshot for
-    /// questions like `promote --dry-run` that must change nothing.
-    public func rolledBackTransaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    /// questions like `promote --dry-run` that must change nothing. `rollingBackLater`: the
+    /// command ends with it (nothing waits on the snapshot), so its ROLLBACK goes in front of the
+    /// next request, or ends with the connection, instead of taking a round trip of its own.
+    public func rolledBackTransaction<T>(rollingBackLater: Bool = false, _ body: (PostgresConnection) throws -> T) throws -> T {
         try begin("BEGIN ISOLATION LEVEL REPEATABLE READ")
         defer {
             inTransaction = false
-            abandon()
+            if rollingBackLater, !beginQueued {
+                queued = []
+                rollbackOwed = true
+            } else {
+                abandon()
+            }
         }
         return try body(self)
     }

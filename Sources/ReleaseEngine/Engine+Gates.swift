@@ -117,7 +117,8 @@ extension Engine {
     public func dryRun(_ plan: OperationPlan) async throws -> (release: String?, gates: [GateResult]) {
         let engine = self
         return try await database { db in
-            try db.rolledBackTransaction { tx in
+            // The command ends with the answer: the snapshot's ROLLBACK need not wait for a round trip.
+            try db.rolledBackTransaction(rollingBackLater: true) { tx in
                 let resolution = try engine.resolve(plan, in: tx)
                 return (resolution.release?.version, resolution.gates)
             }

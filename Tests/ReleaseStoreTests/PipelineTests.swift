@@ -144,6 +144,25 @@ import Testing
         }
     }
 
+    @Test func aSnapshotRolledBackLaterCostsOneRoundTripAndKeepsNothing() async throws {
+        try await StoreFixture.with { fixture async throws in
+            let db = fixture.connection
+            let before = db.roundTrips
+            let seen = try db.rolledBackTransaction(rollingBackLater: true) { tx in
+                try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.dry", environment: nil, version: nil)
+                return try tx.auditHead(app: fixture.app).count
+            }
+            #expect(seen == 1, "inside the snapshot the write is seen")
+            #expect(db.roundTrips == before + 1, "the ROLLBACK did not take a round trip of its own")
+            #expect(try db.auditHead(app: fixture.app).count == 0, "rolled back, in front of the next request")
+            #expect(db.roundTrips == before + 2)
+            try db.transaction { tx in
+                try tx.appendAudit(app: fixture.app, actor: "alice", action: "note.kept", environment: nil, version: nil)
+            }
+            #expect(try db.auditHead(app: fixture.app).count == 1)
+        }
+    }
+
     @Test func commitReturningSendsTheReadItsWritesAndCommitTogether() async throws {
         try await StoreFixture.with { fixture async throws in
             let db = fixture.connection
