@@ -150,18 +150,20 @@ public struct ChildProcess: Sendable {
             for pointer in argv { free(pointer) }
             for pointer in envp { free(pointer) }
         }
-        var pid: pid_t = 0
-        let spawnStatus = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
+        var spawnStatus: Int32 = 0
+        let started = ProcessGroups.start(grace: stopTimeout) {
+            var pid: pid_t = 0
+            spawnStatus = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
+            return spawnStatus == 0 ? pid : nil
+        }
         close(writeEnd)
         if outputWrite >= 0 { close(outputWrite) }
-        guard spawnStatus == 0 else {
+        guard let childPID = started else {
             close(readEnd)
             if outputRead >= 0 { close(outputRead) }
             let place = workingDirectory.map { " in \($0)" } ?? ""
             throw ChildProcessError("could not start \(arguments[0])\(place): \(String(cString: strerror(spawnStatus)))")
         }
-        let childPID = pid
-        ProcessGroups.add(childPID, grace: stopTimeout)
         await onStart(childPID)
 
         let killed = KillSwitch()

@@ -24,6 +24,10 @@ public enum ProcessGroups {
     }()
     /// Set once an interruption took over this process: see `waitIfInterrupted`.
     private static let interrupted = Atomic<Bool>(false)
+    /// The signal that interruption forwarded (0 before one).
+    private static let forwarded = Atomic<Int32>(0)
+    /// Commands being started: from just before the fork until their group is noted (`start`).
+    private static let starting = Atomic<Int>(0)
     /// Each running group's grace period, for the thread that stops them (never read by a handler).
     private static let graces = Mutex<[Int32: Duration]>([:])
 
@@ -31,10 +35,40 @@ public enum ProcessGroups {
     public static func prepare() {
         _ = slots[0].load(ordering: .sequentiallyConsistent)
         _ = interrupted.load(ordering: .sequentiallyConsistent)
+        _ = forwarded.load(ordering: .sequentiallyConsistent)
+        _ = starting.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Starts a command that leads a process group of its own (`spawn` returns its pid, nil when
+    /// it could not start) and notes the group, so that no interruption misses it: one that comes
+    /// meanwhile hands over to the stopping thread, which waits for the start (`waitForStarts`),
+    /// and the group gets its signal here. Once an interruption took over, nothing starts.
+    static func start(grace: Duration, _ spawn: () -> Int32?) -> Int32? {
+        starting.add(1, ordering: .sequentiallyConsistent)
+        if interrupted.load(ordering: .sequentiallyConsistent) {
+            starting.subtract(1, ordering: .sequentiallyConsistent)
+            waitIfInterrupted()
+        }
+        defer { starting.subtract(1, ordering: .sequentiallyConsistent) }
+        guard let group = spawn() else { return nil }
+        add(group, grace: grace)
+        // The interruption sends its signal after noting it and before looking at the groups;
+        // this notes the group before looking at the signal: one of the two sees the other.
+        let signal = forwarded.load(ordering: .sequentiallyConsistent)
+        if signal != 0 { kill(-group, signal) }
+        return group
+    }
+
+    /// Blocks until no command is between its start and its group being noted (at most a second):
+    /// what the stopping thread does before it looks at the running groups.
+    public static func waitForStarts() {
+        for _ in 0..<1000 where starting.load(ordering: .sequentiallyConsistent) > 0 {
+            usleep(1000)
+        }
     }
 
     /// Notes a group that now runs, with how long it gets to stop once asked.
-    static func add(_ group: Int32, grace: Duration) {
+    private static func add(_ group: Int32, grace: Duration) {
         graces.withLock { $0[group] = grace }
         for index in 0..<capacity where slots[index].compareExchange(expected: 0, desired: group, ordering: .sequentiallyConsistent).exchanged {
             return
@@ -55,14 +89,16 @@ public enum ProcessGroups {
     }
 
     /// Takes this process over for an interruption, then sends `signal` to every running group;
-    /// returns how many groups it reached. Async-signal-safe.
+    /// returns how many groups it reached, counting the commands being started (each gets the
+    /// signal as its group is noted). Async-signal-safe.
     ///
     /// From then on a command that ends is never reported to its caller (`waitIfInterrupted`):
     /// its exit status would otherwise read as a failed deploy, while the run is stopping because
     /// it was told to, and ends by the signal once the interruption is recorded.
     public static func interrupt(with signal: Int32) -> Int {
         interrupted.store(true, ordering: .sequentiallyConsistent)
-        return send(signal)
+        forwarded.store(signal, ordering: .sequentiallyConsistent)
+        return send(signal) + starting.load(ordering: .sequentiallyConsistent)
     }
 
     /// Sends `signal` to every running group; returns how many it reached. Async-signal-safe.

@@ -135,6 +135,7 @@ public enum InterruptNotice {
         var byte: UInt8 = 0
         while read(readEnd, &byte, 1) < 0, errno == EINTR {}
         let signal = Int32(byte)
+        ProcessGroups.waitForStarts()
         let groups = ProcessGroups.running()
         let endings = ProcessGroups.stop(groups) { received.load(ordering: .sequentiallyConsistent) > 1 }
         let interruption = Interruption(
