@@ -71,38 +71,24 @@ import Testing
         return try SchemaEndToEndTests.git(harness, "rev-parse", "HEAD")
     }
 
-    /// Runs a program to completion; its exit status and output.
-    static func run(_ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     /// The platform's release phase: `manage.py migrate` at `commit`.
-    static func migrate(_ harness: Harness, django: String, at commit: String) throws {
+    static func migrate(_ harness: Harness, django: String, at commit: String) async throws {
         try SchemaEndToEndTests.git(harness, "checkout", "--quiet", commit)
-        let migrated = try run([django, "manage.py", "migrate", "--noinput", "-v", "0"], in: harness.directory)
+        let migrated = try await RunningCommand.launch(django, ["manage.py", "migrate", "--noinput", "-v", "0"], directory: harness.directory)
+            .finish()
         guard migrated.status == 0 else { throw TestSupportError("migrate at \(commit) failed: \(migrated.output)") }
     }
 
     /// The crm migrations applied to the database, and the columns of its contact table.
-    static func schema(_ database: String) throws -> (applied: [String], columns: [String]) {
+    static func schema(_ database: String) async throws -> (applied: [String], columns: [String]) {
         let script = """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
             print(",".join(r[0] for r in db.execute("SELECT name FROM django_migrations WHERE app = 'crm' ORDER BY name")))
             print(",".join(r[1] for r in db.execute("PRAGMA table_info(crm_contact)")))
             """
-        let result = try run([Python.executable, "-c", script, database], in: "/")
-        let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let result = try await RunningCommand.launch(Python.executable, ["-c", script, database], directory: "/").finish()
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard result.status == 0, lines.count >= 2 else { throw TestSupportError("reading \(database) failed: \(result.output)") }
         return (lines[0].split(separator: ",").map(String.init), lines[1].split(separator: ",").map(String.init))
     }
@@ -157,9 +143,9 @@ import Testing
             }
             for (version, commit) in zip(versions, commits).prefix(3) {
                 try await harness.must("deploy", version, "develop")
-                try Self.migrate(harness, django: django, at: commit)
+                try await Self.migrate(harness, django: django, at: commit)
             }
-            #expect(try Self.schema(database).columns == ["id", "name"])
+            #expect(try await Self.schema(database).columns == ["id", "name"])
 
             // Back to 1.1.0: Django's plan undoes the dropped column, so the column comes back first.
             let plan = try await harness.run("rollback", "develop", "--to", "1.1.0", "--plan", "--reverse-migrations")
@@ -168,7 +154,7 @@ import Testing
             let reversed = try await harness.run("rollback", "develop", "--to", "1.1.0", "--reverse-migrations", "--reason", "email is needed")
             #expect(reversed.status == 0, "\(reversed)")
             #expect(try await harness.served("develop") == "1.1.0")
-            var schema = try Self.schema(database)
+            var schema = try await Self.schema(database)
             #expect(schema.applied == ["0001_initial", "0002_backfill"], "\(schema)")
             #expect(schema.columns.sorted() == ["email", "id", "name"], "\(schema)")
 
@@ -177,19 +163,19 @@ import Testing
             #expect(refused.status == 3, "\(refused)")
             #expect(refused.stderr.contains("crm.0002_backfill: Raw Python operation -> IRREVERSIBLE"), "\(refused)")
             #expect(try await harness.served("develop") == "1.1.0")
-            #expect(try Self.schema(database).applied == ["0001_initial", "0002_backfill"])
+            #expect(try await Self.schema(database).applied == ["0001_initial", "0002_backfill"])
 
             // A reverse that fails half way: 0005 is undone, 0004's reverse_sql fails; the code stays.
             try await harness.must("deploy", "1.2.0", "develop")
-            try Self.migrate(harness, django: django, at: commits[2])
+            try await Self.migrate(harness, django: django, at: commits[2])
             try await harness.must("deploy", "1.3.0", "develop")
-            try Self.migrate(harness, django: django, at: commits[3])
+            try await Self.migrate(harness, django: django, at: commits[3])
             let failed = try await harness.run("rollback", "develop", "--to", "1.2.0", "--reverse-migrations", "--reason", "phone is wrong")
             #expect(failed.status == 1, "\(failed)")
             #expect(failed.stderr.contains("undone: crm.0005_contact_phone; still applied: crm.0004_scratch"), "\(failed)")
             #expect(failed.stderr.contains("still serves 1.3.0 (the code was not swapped)"), "\(failed)")
             #expect(try await harness.served("develop") == "1.3.0")
-            schema = try Self.schema(database)
+            schema = try await Self.schema(database)
             #expect(schema.applied == ["0001_initial", "0002_backfill", "0003_remove_email", "0004_scratch"], "\(schema)")
             #expect(!schema.columns.contains("phone"), "\(schema)")
 
