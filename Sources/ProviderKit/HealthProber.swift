@@ -74,8 +74,7 @@ public struct HealthProber: Sendable {
     }
 
     private func elapsed(since start: ContinuousClock.Instant, _ clock: ContinuousClock) -> TimeSpan {
-        let duration = clock.now - start
-        return TimeSpan(microseconds: duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000)
+        TimeSpan(clock.now - start)
     }
 
     /// One request now, with the check's timeout; `nil` when it passed, else why not.

@@ -23,6 +23,12 @@ public struct TimeSpan: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// The span as Swift's `Duration`, for sleeping and timeouts.
     public var duration: Duration { .microseconds(microseconds) }
 
+    /// A Swift `Duration`, to the microsecond (rounded down).
+    public init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(microseconds: seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+    }
+
     /// The span in (fractional) seconds.
     public var seconds: Double { Double(microseconds) / 1_000_000 }
 

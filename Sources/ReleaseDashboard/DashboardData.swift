@@ -254,9 +254,7 @@ actor TrailCache {
             // The trail has not grown: the verdict stands. Once a minute it is checked again (an
             // old event altered in place leaves the head as it was), in the background: no page
             // waits for a walk whose answer it already has.
-            let (seconds, attoseconds) = recheck.components
-            let age = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-            if Timestamp.now.microseconds - cached.at.microseconds >= age, walks[appID] == nil {
+            if Timestamp.now.since(cached.at) >= TimeSpan(recheck), walks[appID] == nil {
                 _ = startWalk(app: app, appID: appID, head: head, database: database)
             }
             return cached.verdict

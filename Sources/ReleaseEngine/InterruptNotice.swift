@@ -190,8 +190,7 @@ public enum InterruptNotice {
         /// One line for people: the deployment's detail and the run's last words.
         var detail: String {
             guard let command else { return "interrupted by \(signalName); its command had already ended" }
-            let (seconds, attoseconds) = command.grace.components
-            let grace = TimeSpan(microseconds: seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+            let grace = TimeSpan(command.grace)
             let ended =
                 switch command.ending {
                 case .exited: "stopped within its \(grace) grace period"
