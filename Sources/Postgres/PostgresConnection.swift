@@ -31,6 +31,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// nothing ran in it), or a snapshot was left for later (`rolledBackTransaction`): the
     /// ROLLBACK goes in front of the next round trip rather than in one of its own.
     private var rollbackOwed = false
+    /// Whether something goes in front of the next statement: queued ones, the check, or a ROLLBACK.
+    private var somethingGoesFirst: Bool { !queued.isEmpty || prologue != nil || rollbackOwed }
 
     /// The check sent with the next round trip refused, so nothing sent with it ran.
     public struct CheckRefused: Error, Sendable {
@@ -158,7 +160,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
-        if !queued.isEmpty || prologue != nil || refusal != nil || rollbackOwed {
+        if somethingGoesFirst || refusal != nil {
             return try flush(then: [query]).last ?? []
         }
         countRoundTrip()
@@ -218,7 +220,7 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle else {
             throw PostgresError(kind: .connection, message: "The database connection is closed.")
         }
-        if !queued.isEmpty || prologue != nil || rollbackOwed { _ = try flush(then: []) }
+        if somethingGoesFirst { _ = try flush(then: []) }
         countRoundTrip()
         _ = try Self.consume(PQexec(handle, script), connection: handle)
     }

@@ -197,17 +197,17 @@ extension Engine {
         _ started: StartedDeployment, provider: any DeploymentProvider, gates: [GateResult], since: Timestamp?,
         outcome: JSONValue
     ) async throws -> OperationReport {
-        var verdict = ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
-        // The environment's health, recorded by the transaction that records the verdict (no round trip of its own).
+        // The probe's verdict is the environment's health, recorded by the transaction that records
+        // what it led to (no round trip of its own).
         var probed: ProbeVerdict?
         if let health = started.environment.health {
             progress(
                 "Verifying \(health.url): \(health.successes) healthy answer\(health.successes == 1 ? "" : "s") in a row within "
                     + "\(health.within)…")
             let reporter = ProbeReporter(progress: progress)
-            verdict = await prober.verify(health) { attempt, failure in reporter.report(attempt, failure) }
-            probed = verdict
+            probed = await prober.verify(health) { attempt, failure in reporter.report(attempt, failure) }
         }
+        let verdict = probed ?? ProbeVerdict(passed: true, attempts: 0, detail: "no health check configured", elapsed: .zero)
         var signals: SignalsVerdict?
         if verdict.passed, started.kind != .rollback, let plan = try signalPlan(for: started.environment) {
             signals = try await measureSignals(

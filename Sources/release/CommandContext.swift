@@ -28,12 +28,16 @@ struct CommandContext {
         return identity
     }
 
-    /// Whether the schema check runs before the command's first statement (set when the check
-    /// that travelled with them refused: identity is enforced, or the schema needs a full look).
-    nonisolated(unsafe) static var checkFirst = false
-    /// Set with `checkFirst` when the check refused because identity is enforced (RA003), which it
-    /// says only of a schema that is exactly this binary's: the schema needs no second look.
-    nonisolated(unsafe) static var enforcementKnown = false
+    /// Why the command starts again with the schema check before its first statement (nil: it
+    /// has not; the check travels with the first statements).
+    enum Restart {
+        /// The full check passed a schema this binary accepts without carrying it exactly.
+        case schemaAccepted
+        /// Identity is enforced (RA003), which the check says only of a schema that is exactly
+        /// this binary's: the schema needs no second look.
+        case identityEnforced
+    }
+    nonisolated(unsafe) static var restart: Restart?
     /// The connection of a command that starts again, reused rather than opened twice.
     nonisolated(unsafe) static var reusable: PostgresConnection?
 
@@ -61,12 +65,12 @@ struct CommandContext {
         try registry.validate(configuration, context: context)
         let connection = try await open(options)
         if requireSchema {
-            if identify || checkFirst {
+            if identify || restart != nil {
                 // Who the connection is, before anything else: the check has a round trip of its own.
                 do {
                     let claim = claimedActor(options)
                     let (verified, acting) =
-                        enforcementKnown && !identify
+                        restart == .identityEnforced && !identify
                         ? try await EnforcedIdentity.identifyEnforced(
                             claim: claim, configuration: configuration, connection: connection, output: output)
                         : try await EnforcedIdentity.identify(claim: claim, configuration: configuration, connection: connection, output: output)
@@ -159,15 +163,15 @@ struct CommandContext {
     static func checkInFull(after refused: PostgresConnection.CheckRefused) async throws {
         let connection = refused.connection
         connection.clearRefusal()
-        if refused.error.sqlState != "RA003" {
+        let enforced = refused.error.sqlState == "RA003"
+        if !enforced {
             do {
                 try await connection.run { db in try Migrator().requireCurrent(db) }
             } catch let error as PostgresError {
                 throw DatabaseFailure.translate(error)
             }
         }
-        checkFirst = true
-        enforcementKnown = refused.error.sqlState == "RA003"
+        restart = enforced ? .identityEnforced : .schemaAccepted
         reusable = connection
     }
 
